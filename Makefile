@@ -1,0 +1,144 @@
+# agent-async -- one non-recursive Makefile for every program and test.
+# make            build everything under build/
+# make test       unit tests (Check) + end-to-end scenarios on a private redis-server
+# make run        install missing packages (as root), start everything, attach the client
+# make up / down  the services in the background (pids and logs under build/run/)
+# make test SANITIZE=address,undefined   the same under ASan+UBSan
+
+CC       ?= cc
+SANITIZE ?=
+V        ?= 0
+
+ifeq ($(SANITIZE),)
+  VARIANT :=
+  OPT     := -O2
+else
+  VARIANT := -san
+  OPT     := -O1 -fno-omit-frame-pointer -fsanitize=$(SANITIZE) -fno-sanitize-recover=all
+endif
+
+BUILD  := build
+OBJDIR := $(BUILD)/obj$(VARIANT)
+BINDIR := $(BUILD)/bin$(VARIANT)
+GENDIR := $(BUILD)/gen
+
+PKGS      := hiredis libevent libevent_openssl libevent_pthreads jansson libcurl openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+LWS_CFLAGS := $(shell pkg-config --cflags libwebsockets 2>/dev/null)
+LWS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null)
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) -MMD -MP -Ilib -Iworker -Igateway \
+           $(PKG_CFLAGS) $(EXTRA_CFLAGS)
+LDFLAGS := $(OPT) $(EXTRA_LDFLAGS)
+LIBS    := $(PKG_LIBS) -lwslay -lhttp_parser -lpthread -lm
+
+ifeq ($(V),0)
+  Q := @
+  say = @printf '  %-6s %s\n' $(1) $(2);
+else
+  Q :=
+  say :=
+endif
+
+LIB_SRC     := $(wildcard lib/*.c)
+GW_SRC      := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
+WK_SRC      := $(filter-out worker/agent_main.c worker/tool_main.c,$(wildcard worker/*.c))
+CLIENT_SRC  := $(filter-out client/main.c,$(wildcard client/*.c))
+UNIT_SRC    := $(wildcard tests/unit/*.c)
+LUA_SRC     := $(wildcard lua/*.lua)
+LUA_C       := $(GENDIR)/lua_sources.c
+
+obj = $(patsubst %.c,$(OBJDIR)/%.o,$(1))
+LIB_OBJ := $(call obj,$(LIB_SRC)) $(OBJDIR)/gen/lua_sources.o
+GW_OBJ  := $(call obj,$(GW_SRC))
+WK_OBJ  := $(call obj,$(WK_SRC))
+CL_OBJ  := $(call obj,$(CLIENT_SRC))
+
+PROGRAMS := $(BINDIR)/aa-gateway $(BINDIR)/aa-agent-worker $(BINDIR)/aa-tool-worker \
+            $(BINDIR)/aa-client $(BINDIR)/aa-ctl
+UNIT     := $(BINDIR)/check_all
+
+.PHONY: all test unit e2e run up down format format-check clean deps bench
+all: $(PROGRAMS)
+
+$(OBJDIR)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) $(CFLAGS) -c -o $@ $<
+
+# The client uses libwebsockets, whose header must never meet http_parser.h.
+$(OBJDIR)/client/%.o: client/%.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(LWS_CFLAGS) -c -o $@ $<
+
+$(OBJDIR)/tests/unit/%.o: tests/unit/%.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+
+$(LUA_C): $(LUA_SRC) lua/embed.sh
+	@mkdir -p $(dir $@)
+	$(call say,LUA,$@)sh lua/embed.sh $@ lua
+
+$(OBJDIR)/gen/lua_sources.o: $(LUA_C)
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BINDIR)/libaa.a: $(LIB_OBJ)
+	@mkdir -p $(dir $@)
+	$(call say,AR,$@)rm -f $@ && ar rcs $@ $^
+
+$(BINDIR)/aa-gateway: $(OBJDIR)/gateway/main.o $(GW_OBJ) $(BINDIR)/libaa.a
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BINDIR)/aa-agent-worker: $(OBJDIR)/worker/agent_main.o $(WK_OBJ) $(BINDIR)/libaa.a
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BINDIR)/aa-tool-worker: $(OBJDIR)/worker/tool_main.o $(WK_OBJ) $(BINDIR)/libaa.a
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BINDIR)/aa-client: $(OBJDIR)/client/main.o $(CL_OBJ) $(BINDIR)/libaa.a
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(LIBS)
+
+$(BINDIR)/aa-ctl: $(OBJDIR)/ops/ctl.o $(WK_OBJ) $(BINDIR)/libaa.a
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(UNIT): $(call obj,$(UNIT_SRC)) $(GW_OBJ) $(WK_OBJ) $(BINDIR)/libaa.a
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS)
+
+test: all $(UNIT)
+	$(Q)BINDIR=$(BINDIR) sh tests/run.sh
+
+unit: $(UNIT)
+	$(Q)$(UNIT)
+
+e2e: all
+	$(Q)BINDIR=$(BINDIR) sh tests/e2e/run.sh
+
+run: deps all
+	$(Q)BINDIR=$(BINDIR) sh ops/run.sh run
+
+up: deps all
+	$(Q)BINDIR=$(BINDIR) sh ops/run.sh up
+
+down:
+	$(Q)sh ops/run.sh down
+
+deps:
+	$(Q)sh ops/deps.sh
+
+bench: all
+	$(Q)BINDIR=$(BINDIR) sh tests/bench/run.sh
+
+FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
+format:
+	$(Q)clang-format -i $(FORMAT_SRC)
+
+format-check:
+	$(Q)clang-format --dry-run --Werror $(FORMAT_SRC) && echo "format-check: ok"
+
+clean:
+	rm -rf $(BUILD)/obj $(BUILD)/obj-san $(BUILD)/bin $(BUILD)/bin-san $(BUILD)/gen
+
+-include $(shell find $(BUILD)/obj$(VARIANT) -name '*.d' 2>/dev/null)

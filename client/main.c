@@ -1,0 +1,781 @@
+/* main.c -- aa-client: the desktop client. It chats with the agent over one
+ * WebSocket (libwebsockets), runs the configured local actions the agent
+ * asks for, answers callbacks, reconnects with backoff and resumes after its
+ * last event id. Interactive on a terminal; --json for scripts; --prompt
+ * for one question and exit. */
+#include "cfg.h"
+#include "cl_exec.h"
+#include "ids.h"
+#include "util.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifdef __APPLE__
+#define D_CONNECT "/opt/cisco/secureclient/bin/vpn connect vpn.example.com"
+#define D_DISCONNECT "/opt/cisco/secureclient/bin/vpn disconnect"
+#define D_STATUS "/opt/cisco/secureclient/bin/vpn state"
+#define D_LOG_VPN "/opt/cisco/secureclient/bin/vpn state; /opt/cisco/secureclient/bin/vpn stats"
+#define D_LOG_NET "ifconfig; netstat -rn"
+#define D_LOG_SYS "log show --last 10m --predicate 'process CONTAINS \"vpn\"' --style compact"
+#else
+#define D_CONNECT "nmcli connection up id vpn"
+#define D_DISCONNECT "nmcli connection down id vpn"
+#define D_STATUS "nmcli -t -f NAME,TYPE,STATE connection show --active"
+#define D_LOG_VPN "nmcli -t -f NAME,TYPE,STATE connection show --active; journalctl -u NetworkManager -n 200 --no-pager"
+#define D_LOG_NET "ip addr; ip route; cat /etc/resolv.conf"
+#define D_LOG_SYS "journalctl -n 200 --no-pager -p warning"
+#endif
+
+static struct cfg_opt opts[] = {
+    {"url", CFG_STR, "ws://127.0.0.1:8080/ws", 0, 2048, "gateway WebSocket URL", NULL, 0},
+    {"session", CFG_STR, "", 0, 128, "session id (default: kept in the state file)", NULL, 0},
+    {"state-file", CFG_STR, "", 0, 1024, "where the session id is kept (default ~/.config/agent-async/session)", NULL, 0},
+    {"token", CFG_STR, "", 0, 4096, "bearer token for the gateway", NULL, 0},
+    {"prompt", CFG_STR, "", 0, 32768, "ask one question, print the answer and exit", NULL, 0},
+    {"json", CFG_BOOL, "false", 0, 0, "headless: events as JSON lines on stdout, prompts on stdin", NULL, 0},
+    {"timeout-ms", CFG_INT, "120000", 100, 86400000, "with --prompt: give up after this long", NULL, 0},
+    {"cmd-connect-vpn", CFG_STR, D_CONNECT, 0, 4096, "command for connect_vpn", NULL, 0},
+    {"cmd-disconnect-vpn", CFG_STR, D_DISCONNECT, 0, 4096, "command for disconnect_vpn", NULL, 0},
+    {"cmd-vpn-status", CFG_STR, D_STATUS, 0, 4096, "command whose output tells the VPN status", NULL, 0},
+    {"cmd-logs-vpn", CFG_STR, D_LOG_VPN, 0, 4096, "commands collecting vpn logs", NULL, 0},
+    {"cmd-logs-network", CFG_STR, D_LOG_NET, 0, 4096, "commands collecting network logs", NULL, 0},
+    {"cmd-logs-system", CFG_STR, D_LOG_SYS, 0, 4096, "commands collecting system logs", NULL, 0},
+    {"action-timeout-ms", CFG_INT, "30000", 100, 3600000, "time limit of one action", NULL, 0},
+    {"log-limit", CFG_INT, "65536", 256, 16777216, "bytes of command output sent", NULL, 0},
+    {"heartbeat-ms", CFG_INT, "10000", 100, 3600000, "heartbeat period while collecting logs", NULL, 0},
+    {"quiet", CFG_BOOL, "false", 0, 0, "print only answers", NULL, 0},
+    CFG_END,
+};
+
+struct outmsg {
+    struct outmsg *next;
+    size_t len;
+    char data[];
+};
+
+struct inflight {
+    struct inflight *next;
+    char cbid[64];
+};
+
+static struct {
+    struct lws_context *ctx;
+    struct lws *wsi;
+    lws_sorted_usec_list_t reconnect_sul, heartbeat_sul, timeout_sul;
+    int backoff_ms;
+    int connected, ever_connected;
+    char last_id[48];
+    char session[129];
+    char host[256], path[2048], token[4096];
+    int port, tls;
+    int json, quiet, tty;
+    const char *prompt;
+    int prompt_sent;
+    char turn_id[64];
+    int outstanding;
+    int own_acks; /* replies expected for our own async_callback messages */
+    int jobs;     /* actions still running */
+    int stdin_closed;
+    volatile sig_atomic_t done;
+    int exit_code;
+    char *rx;
+    size_t rx_len;
+    pthread_mutex_t lock;
+    struct outmsg *out_head, *out_tail; /* guarded by lock */
+    struct inflight *inflight;          /* guarded by lock */
+} app;
+
+/* ---- output queue (any thread) ------------------------------------------ */
+
+static void enqueue(const char *data, size_t len)
+{
+    struct outmsg *m = xmalloc(sizeof(*m) + LWS_PRE + len);
+    m->next = NULL;
+    m->len = len;
+    memcpy(m->data + LWS_PRE, data, len);
+    pthread_mutex_lock(&app.lock);
+    if (app.out_tail)
+        app.out_tail->next = m;
+    else
+        app.out_head = m;
+    app.out_tail = m;
+    pthread_mutex_unlock(&app.lock);
+    lws_cancel_service(app.ctx);
+}
+
+static void enqueue_json(json_t *j)
+{
+    char *txt = json_dumps(j, JSON_COMPACT);
+    enqueue(txt, strlen(txt));
+    free(txt);
+    json_decref(j);
+}
+
+/* Sends one of our own async_callback messages (its ack is not awaited). */
+static void enqueue_own(json_t *j)
+{
+    __atomic_add_fetch(&app.own_acks, 1, __ATOMIC_SEQ_CST);
+    enqueue_json(j);
+}
+
+static void say(const char *color, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const char *color, const char *fmt, ...)
+{
+    va_list ap;
+    FILE *f = app.json ? stderr : stdout;
+    if (app.quiet && color && strcmp(color, "answer") != 0)
+        return;
+    if (app.tty && !app.json && color)
+        fputs(!strcmp(color, "answer")   ? "\033[1;36m"
+              : !strcmp(color, "error")  ? "\033[1;31m"
+              : !strcmp(color, "action") ? "\033[33m"
+                                         : "\033[2m",
+              f);
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    if (app.tty && !app.json && color)
+        fputs("\033[0m", f);
+    fputc('\n', f);
+    fflush(f);
+}
+
+/* ---- actions (worker threads) ------------------------------------------ */
+
+struct job {
+    char kind[32];      /* command, status, logs */
+    char name[32];      /* connect_vpn, vpn, ... */
+    char cbid[64];
+    const char *cmd;
+};
+
+static void inflight_add(const char *cbid)
+{
+    struct inflight *f = xcalloc(1, sizeof(*f));
+    strlcpy_aa(f->cbid, cbid, sizeof(f->cbid));
+    pthread_mutex_lock(&app.lock);
+    f->next = app.inflight;
+    app.inflight = f;
+    pthread_mutex_unlock(&app.lock);
+}
+
+static void inflight_remove(const char *cbid)
+{
+    pthread_mutex_lock(&app.lock);
+    for (struct inflight **pp = &app.inflight; *pp; pp = &(*pp)->next) {
+        if (!strcmp((*pp)->cbid, cbid)) {
+            struct inflight *f = *pp;
+            *pp = f->next;
+            free(f);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&app.lock);
+}
+
+static void answer_failure(const char *cbid, const char *type, const char *message)
+{
+    enqueue_own(json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "action", "async_callback",
+                           "callback_id", cbid, "status", "failure", "error", "type", type,
+                           "message", message));
+}
+
+static int vpn_connected(const char *out)
+{
+    char *l = xstrdup(out);
+    for (char *p = l; *p; p++)
+        *p = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+    int on = (strstr(l, "connected") && !strstr(l, "disconnected")) ||
+             strstr(l, ":vpn:activated") || strstr(l, "state: connected");
+    free(l);
+    return on;
+}
+
+static void *job_main(void *arg)
+{
+    struct job *j = arg;
+    struct cl_exec_result res;
+    int rc = cl_exec_run(j->cmd, (int)cfg_int(opts, "action-timeout-ms"),
+                         (size_t)cfg_int(opts, "log-limit"), &res);
+    if (!strcmp(j->kind, "command")) {
+        say("action", "* ran %s: %s (exit %d)", j->name, rc == 0 ? "ok" : "failed", res.status);
+    } else if (res.timed_out) {
+        say("action", "* %s timed out", j->name);
+        answer_failure(j->cbid, "Timeout", "the command did not finish in time");
+    } else if (res.spawn_failed && !strcmp(j->kind, "logs")) {
+        answer_failure(j->cbid, "CommandFailed", res.output);
+    } else if (!strcmp(j->kind, "status")) {
+        /* A status command that ran tells the status by its output; one
+         * that could not run is a failure. */
+        if (res.spawn_failed) {
+            answer_failure(j->cbid, "CommandFailed", res.output);
+        } else {
+            const char *st = vpn_connected(res.output) ? "connected" : "disconnected";
+            json_t *content = json_pack("{s:s, s:s, s:i}", "status", st, "details", res.output,
+                                        "exit_status", res.status);
+            if (!content) /* output not UTF-8 */
+                content = json_pack("{s:s, s:i}", "status", st, "exit_status", res.status);
+            char *c = json_dumps(content, JSON_COMPACT);
+            json_decref(content);
+            enqueue_own(json_pack("{s:s, s:s, s:s}", "action", "async_callback", "callback_id",
+                                  j->cbid, "content", c));
+            free(c);
+            say("action", "* VPN status: %s", st);
+        }
+    } else {
+        json_t *m = json_pack("{s:s, s:s, s:s}", "action", "async_callback", "callback_id",
+                              j->cbid, "content", res.output);
+        if (!m) {
+            answer_failure(j->cbid, "InvalidOutput", "the log output is not valid UTF-8");
+        } else {
+            enqueue_own(m);
+            say("action", "* sent %zu bytes of %s logs%s", res.len, j->name,
+                res.truncated ? " (truncated)" : "");
+        }
+    }
+    if (j->cbid[0])
+        inflight_remove(j->cbid);
+    free(res.output);
+    free(j);
+    __atomic_sub_fetch(&app.jobs, 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static void start_job(const char *kind, const char *name, const char *cbid, const char *cmd)
+{
+    struct job *j = xcalloc(1, sizeof(*j));
+    strlcpy_aa(j->kind, kind, sizeof(j->kind));
+    strlcpy_aa(j->name, name, sizeof(j->name));
+    strlcpy_aa(j->cbid, cbid ? cbid : "", sizeof(j->cbid));
+    j->cmd = cmd;
+    if (cbid)
+        inflight_add(cbid);
+    __atomic_add_fetch(&app.jobs, 1, __ATOMIC_SEQ_CST);
+    pthread_t t;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&t, &attr, job_main, j) != 0) {
+        if (cbid) {
+            answer_failure(cbid, "ClientError", "cannot start a thread");
+            inflight_remove(cbid);
+        }
+        __atomic_sub_fetch(&app.jobs, 1, __ATOMIC_SEQ_CST);
+        free(j);
+    }
+    pthread_attr_destroy(&attr);
+}
+
+/* Only configured actions run: the server names an action, never a command. */
+static void handle_request(json_t *msg)
+{
+    const char *action = json_string_value(json_object_get(msg, "action"));
+    const char *cbid = json_string_value(json_object_get(msg, "callback_id"));
+    if (!action)
+        return;
+    if (!cbid || !id_valid(cbid, 128)) {
+        say("error", "! request '%s' without a valid callback_id ignored", action);
+        return;
+    }
+    if (!strcmp(action, "get_vpn_status")) {
+        say("action", "* checking the VPN status...");
+        start_job("status", "vpn_status", cbid, cfg_str(opts, "cmd-vpn-status"));
+    } else if (!strcmp(action, "request_logs")) {
+        const char *t = json_string_value(json_object_get(msg, "log_type"));
+        const char *cmd = !t                        ? NULL
+                          : !strcmp(t, "vpn")     ? cfg_str(opts, "cmd-logs-vpn")
+                          : !strcmp(t, "network") ? cfg_str(opts, "cmd-logs-network")
+                          : !strcmp(t, "system")  ? cfg_str(opts, "cmd-logs-system")
+                                                  : NULL;
+        if (!cmd || !*cmd) {
+            answer_failure(cbid, "NotConfigured", "this log type is not configured on the client");
+            return;
+        }
+        say("action", "* collecting %s logs...", t);
+        start_job("logs", t, cbid, cmd);
+    } else {
+        answer_failure(cbid, "NotConfigured", "this action is not configured on the client");
+    }
+}
+
+static void handle_client_action(json_t *data)
+{
+    const char *action = json_string_value(json_object_get(data, "action"));
+    const char *command = json_string_value(json_object_get(data, "command"));
+    if (!action || strcmp(action, "run_client_command") != 0 || !command) {
+        say("error", "! unsupported client action ignored");
+        return;
+    }
+    const char *cmd = !strcmp(command, "connect_vpn")      ? cfg_str(opts, "cmd-connect-vpn")
+                      : !strcmp(command, "disconnect_vpn") ? cfg_str(opts, "cmd-disconnect-vpn")
+                                                           : NULL;
+    if (!cmd || !*cmd) {
+        say("error", "! command '%s' is not configured on this client; refused", command);
+        return;
+    }
+    say("action", "* running %s", command);
+    start_job("command", command, NULL, cmd);
+}
+
+/* ---- events from the gateway -------------------------------------------- */
+
+static void finish(int code)
+{
+    app.exit_code = code;
+    app.done = 1;
+    lws_cancel_service(app.ctx);
+}
+
+/* One awaited answer came (a turn's end, or the direct reply to a message
+ * sent as is). Headless runs whose stdin has ended exit after the last one. */
+static void answered(void)
+{
+    if (__atomic_load_n(&app.outstanding, __ATOMIC_SEQ_CST) > 0)
+        __atomic_sub_fetch(&app.outstanding, 1, __ATOMIC_SEQ_CST);
+    if (!app.prompt && app.stdin_closed && app.outstanding == 0)
+        finish(0);
+}
+
+/* 1 when a callback reply answers one of our own messages. */
+static int own_reply(void)
+{
+    int n = __atomic_load_n(&app.own_acks, __ATOMIC_SEQ_CST);
+    if (n <= 0)
+        return 0;
+    __atomic_sub_fetch(&app.own_acks, 1, __ATOMIC_SEQ_CST);
+    return 1;
+}
+
+static void handle_message(const char *txt, size_t len)
+{
+    json_t *msg = json_loadb(txt, len, 0, NULL);
+    if (!json_is_object(msg)) {
+        json_decref(msg);
+        return;
+    }
+    if (app.json) {
+        fwrite(txt, 1, len, stdout);
+        fputc('\n', stdout);
+        fflush(stdout);
+    }
+    const char *id = json_string_value(json_object_get(msg, "id"));
+    if (id && stream_id_cmp(id, app.last_id) > 0)
+        strlcpy_aa(app.last_id, id, sizeof(app.last_id));
+    const char *event = json_string_value(json_object_get(msg, "event"));
+    json_t *data = json_object_get(msg, "data");
+    const char *turn = json_string_value(json_object_get(data, "turn_id"));
+    if (!event) {
+        handle_request(msg);
+    } else if (!strcmp(event, "chat_response")) {
+        const char *text = json_string_value(json_object_get(data, "text"));
+        if (!app.json)
+            say("answer", "agent> %s", text ? text : "");
+        if (app.prompt && (!app.turn_id[0] || (turn && !strcmp(turn, app.turn_id))))
+            finish(0);
+        answered();
+    } else if (!strcmp(event, "chat_delta")) {
+        if (!app.json) {
+            fputs(json_string_value(json_object_get(data, "text")) ?: "", stdout);
+            fflush(stdout);
+        }
+    } else if (!strcmp(event, "progress")) {
+        if (!app.json)
+            say("progress", "... %s", json_string_value(json_object_get(data, "text")) ?: "");
+    } else if (!strcmp(event, "client_action")) {
+        handle_client_action(data);
+    } else if (!strcmp(event, "chat_accepted")) {
+        if (app.prompt && !app.turn_id[0] && turn)
+            strlcpy_aa(app.turn_id, turn, sizeof(app.turn_id));
+    } else if (!strcmp(event, "error")) {
+        const char *code = json_string_value(json_object_get(data, "code"));
+        const char *m = json_string_value(json_object_get(data, "message"));
+        if (!app.json)
+            say("error", "! %s: %s", code ? code : "error", m ? m : "");
+        int own = code && !strncmp(code, "callback_", 9) && own_reply();
+        if (app.prompt && !own && (!turn || (app.turn_id[0] && !strcmp(turn, app.turn_id))))
+            finish(1);
+        if (!own)
+            answered();
+    } else if (!strcmp(event, "callback_ack")) {
+        if (!own_reply())
+            answered();
+    } else if (!strcmp(event, "pong")) {
+        answered();
+    }
+    json_decref(msg);
+}
+
+/* ---- stdin (a thread) --------------------------------------------------- */
+
+static void *stdin_main(void *arg)
+{
+    (void)arg;
+    char *line = NULL;
+    size_t cap = 0;
+    if (app.tty && !app.json)
+        say(NULL, "Type a message, /help for commands.");
+    for (;;) {
+        ssize_t n = getline(&line, &cap, stdin);
+        if (n < 0)
+            break;
+        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+            line[--n] = '\0';
+        if (n == 0)
+            continue;
+        if (!strcmp(line, "/quit") || !strcmp(line, "/exit")) {
+            finish(0);
+            break;
+        }
+        if (!strcmp(line, "/help")) {
+            say(NULL, "Commands: /status (connection), /quit. Anything else is sent to the "
+                      "agent.");
+            continue;
+        }
+        if (!strcmp(line, "/status")) {
+            say(NULL, "session %s, %s, last event %s", app.session,
+                app.connected ? "connected" : "reconnecting", app.last_id[0] ? app.last_id : "-");
+            continue;
+        }
+        if (app.json && line[0] == '{') {
+            /* headless: a line starting with '{' is sent verbatim (scripts
+             * and protocol tests); the gateway judges it */
+            __atomic_add_fetch(&app.outstanding, 1, __ATOMIC_SEQ_CST);
+            enqueue(line, (size_t)n);
+            continue;
+        }
+        json_t *m = json_pack("{s:s, s:s, s:s}", "action", "chat", "prompt", line, "session_id",
+                              app.session);
+        if (!m) {
+            say("error", "! the message is not valid UTF-8");
+            continue;
+        }
+        __atomic_add_fetch(&app.outstanding, 1, __ATOMIC_SEQ_CST);
+        enqueue_json(m);
+    }
+    free(line);
+    app.stdin_closed = 1;
+    if (!app.prompt && (app.json ? app.outstanding == 0 : 1))
+        finish(0);
+    else
+        lws_cancel_service(app.ctx);
+    return NULL;
+}
+
+/* ---- libwebsockets ------------------------------------------------------ */
+
+static void connect_now(lws_sorted_usec_list_t *sul);
+
+static void schedule_reconnect(void)
+{
+    if (app.done)
+        return;
+    int jitter = app.backoff_ms / 2 ? (int)(random() % (app.backoff_ms / 2 + 1)) : 0;
+    int delay = app.backoff_ms / 2 + jitter;
+    if (!app.quiet)
+        say(NULL, "... reconnecting in %d ms", delay);
+    lws_sul_schedule(app.ctx, 0, &app.reconnect_sul, connect_now, (lws_usec_t)delay * 1000);
+    app.backoff_ms = app.backoff_ms * 2 > 10000 ? 10000 : app.backoff_ms * 2;
+}
+
+static void connect_now(lws_sorted_usec_list_t *sul)
+{
+    (void)sul;
+    static char path[2300];
+    struct lws_client_connect_info ci;
+    memset(&ci, 0, sizeof(ci));
+    char sep = strchr(app.path, '?') ? '&' : '?';
+    if (app.last_id[0])
+        snprintf(path, sizeof(path), "%s%csession_id=%s&last_event_id=%s", app.path, sep,
+                 app.session, app.last_id);
+    else
+        snprintf(path, sizeof(path), "%s%csession_id=%s", app.path, sep, app.session);
+    ci.context = app.ctx;
+    ci.address = app.host;
+    ci.port = app.port;
+    ci.path = path;
+    ci.host = app.host;
+    ci.origin = app.host;
+    ci.ssl_connection = app.tls ? LCCSCF_USE_SSL : 0;
+    ci.local_protocol_name = "aa";
+    ci.pwsi = &app.wsi;
+    if (!lws_client_connect_via_info(&ci)) {
+        app.wsi = NULL;
+        schedule_reconnect();
+    }
+}
+
+static void heartbeat_cb(lws_sorted_usec_list_t *sul)
+{
+    (void)sul;
+    pthread_mutex_lock(&app.lock);
+    char ids[32][64];
+    int n = 0;
+    for (struct inflight *f = app.inflight; f && n < 32; f = f->next)
+        strlcpy_aa(ids[n++], f->cbid, 64);
+    pthread_mutex_unlock(&app.lock);
+    for (int i = 0; i < n; i++)
+        enqueue_own(json_pack("{s:s, s:s, s:s}", "action", "async_callback", "callback_id", ids[i],
+                               "status", "heartbeat"));
+    lws_sul_schedule(app.ctx, 0, &app.heartbeat_sul, heartbeat_cb,
+                     (lws_usec_t)cfg_int(opts, "heartbeat-ms") * 1000);
+}
+
+static void timeout_cb(lws_sorted_usec_list_t *sul)
+{
+    (void)sul;
+    say("error", "! no answer within %lld ms", cfg_int(opts, "timeout-ms"));
+    finish(3);
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    (void)user;
+    switch (reason) {
+    case LWS_CALLBACK_CLIENT_APPEND_HANDSHAKE_HEADER:
+        if (app.token[0]) {
+            unsigned char **p = in, *end = *p + len;
+            char v[4200];
+            snprintf(v, sizeof(v), "Bearer %s", app.token);
+            if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
+                                             (unsigned char *)v, (int)strlen(v), p, end))
+                return -1;
+        }
+        break;
+    case LWS_CALLBACK_CLIENT_ESTABLISHED:
+        app.connected = 1;
+        app.backoff_ms = 250;
+        if (!app.quiet)
+            say(NULL, "... connected as session %s%s", app.session,
+                app.ever_connected ? " (resumed)" : "");
+        app.ever_connected = 1;
+        if (app.prompt && !app.prompt_sent) {
+            app.prompt_sent = 1;
+            app.outstanding++;
+            enqueue_json(json_pack("{s:s, s:s, s:s}", "action", "chat", "prompt", app.prompt,
+                                   "session_id", app.session));
+        }
+        lws_callback_on_writable(wsi);
+        break;
+    case LWS_CALLBACK_CLIENT_RECEIVE: {
+        if (lws_is_first_fragment(wsi))
+            app.rx_len = 0;
+        app.rx = xrealloc(app.rx, app.rx_len + len + 1);
+        memcpy(app.rx + app.rx_len, in, len);
+        app.rx_len += len;
+        if (lws_is_final_fragment(wsi) && !lws_remaining_packet_payload(wsi)) {
+            app.rx[app.rx_len] = '\0';
+            handle_message(app.rx, app.rx_len);
+            app.rx_len = 0;
+        }
+        break;
+    }
+    case LWS_CALLBACK_CLIENT_WRITEABLE: {
+        pthread_mutex_lock(&app.lock);
+        struct outmsg *m = app.out_head;
+        if (m) {
+            app.out_head = m->next;
+            if (!app.out_head)
+                app.out_tail = NULL;
+        }
+        int more = app.out_head != NULL;
+        pthread_mutex_unlock(&app.lock);
+        if (m) {
+            int n = lws_write(wsi, (unsigned char *)m->data + LWS_PRE, m->len, LWS_WRITE_TEXT);
+            if (n < (int)m->len) {
+                /* put it back: it goes out after the reconnect */
+                pthread_mutex_lock(&app.lock);
+                m->next = app.out_head;
+                app.out_head = m;
+                if (!app.out_tail)
+                    app.out_tail = m;
+                pthread_mutex_unlock(&app.lock);
+                return -1;
+            }
+            free(m);
+        }
+        if (more)
+            lws_callback_on_writable(wsi);
+        break;
+    }
+    case LWS_CALLBACK_CLIENT_CONNECTION_ERROR:
+        if (!app.quiet)
+            say("error", "! cannot connect: %s", in ? (const char *)in : "error");
+        app.wsi = NULL;
+        app.connected = 0;
+        schedule_reconnect();
+        break;
+    case LWS_CALLBACK_CLIENT_CLOSED:
+        if (!app.quiet)
+            say(NULL, "... disconnected");
+        app.wsi = NULL;
+        app.connected = 0;
+        schedule_reconnect();
+        break;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        if (app.wsi && app.connected)
+            lws_callback_on_writable(app.wsi);
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static const struct lws_protocols protocols[] = {
+    {"aa", callback, 0, 65536, 0, NULL, 0},
+    {NULL, NULL, 0, 0, 0, NULL, 0},
+};
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    app.done = 1;
+    if (app.ctx)
+        lws_cancel_service(app.ctx);
+}
+
+static int load_session(void)
+{
+    const char *sid = cfg_str(opts, "session");
+    if (sid[0]) {
+        if (!id_valid(sid, 128)) {
+            fprintf(stderr, "aa-client: --session must be 1-128 of A-Z a-z 0-9 . _ : -\n");
+            return -1;
+        }
+        strlcpy_aa(app.session, sid, sizeof(app.session));
+        return 0;
+    }
+    char path[1200];
+    const char *sf = cfg_str(opts, "state-file");
+    const char *home = getenv("XDG_CONFIG_HOME");
+    if (sf[0])
+        strlcpy_aa(path, sf, sizeof(path));
+    else if (home && home[0])
+        snprintf(path, sizeof(path), "%s/agent-async/session", home);
+    else
+        snprintf(path, sizeof(path), "%s/.config/agent-async/session",
+                 getenv("HOME") ? getenv("HOME") : ".");
+    FILE *f = fopen(path, "r");
+    if (f) {
+        char buf[160] = "";
+        if (fgets(buf, sizeof(buf), f)) {
+            buf[strcspn(buf, "\r\n")] = '\0';
+            if (id_valid(buf, 128))
+                strlcpy_aa(app.session, buf, sizeof(app.session));
+        }
+        fclose(f);
+    }
+    if (app.session[0])
+        return 0;
+    id_random(app.session, sizeof(app.session), "s-", 12);
+    /* best effort: create the folder and keep the id */
+    char dir[1200];
+    strlcpy_aa(dir, path, sizeof(dir));
+    for (char *p = dir + 1; *p; p++) {
+        if (*p == '/') {
+            *p = '\0';
+            mkdir(dir, 0700);
+            *p = '/';
+        }
+    }
+    f = fopen(path, "w");
+    if (f) {
+        fprintf(f, "%s\n", app.session);
+        fclose(f);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    cfg_parse_or_exit(opts, argc, argv,
+                      "usage: aa-client [options]\n\nThe agent-async desktop client: chat with the "
+                      "agent; it runs only the configured local actions.");
+    app.json = (int)cfg_int(opts, "json");
+    app.quiet = (int)cfg_int(opts, "quiet");
+    app.tty = isatty(1);
+    app.prompt = cfg_str(opts, "prompt")[0] ? cfg_str(opts, "prompt") : NULL;
+    app.backoff_ms = 250;
+    strlcpy_aa(app.token, cfg_str(opts, "token"), sizeof(app.token));
+    pthread_mutex_init(&app.lock, NULL);
+    srandom((unsigned)(getpid() ^ mono_us()));
+    if (load_session() < 0) {
+        cfg_free(opts);
+        return 2;
+    }
+    char url[2100];
+    const char *proto, *addr, *path;
+    strlcpy_aa(url, cfg_str(opts, "url"), sizeof(url));
+    if (lws_parse_uri(url, &proto, &addr, &app.port, &path) ||
+        (strcmp(proto, "ws") && strcmp(proto, "wss"))) {
+        fprintf(stderr, "aa-client: --url must look like ws://host:port/ws or wss://...\n");
+        cfg_free(opts);
+        return 2;
+    }
+    app.tls = !strcmp(proto, "wss");
+    strlcpy_aa(app.host, addr, sizeof(app.host));
+    snprintf(app.path, sizeof(app.path), "/%s", path);
+
+    lws_set_log_level(LLL_ERR, NULL);
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.port = CONTEXT_PORT_NO_LISTEN;
+    info.protocols = protocols;
+    info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    info.gid = -1;
+    info.uid = -1;
+    app.ctx = lws_create_context(&info);
+    if (!app.ctx) {
+        fprintf(stderr, "aa-client: cannot create the libwebsockets context\n");
+        cfg_free(opts);
+        return 1;
+    }
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    connect_now(NULL);
+    lws_sul_schedule(app.ctx, 0, &app.heartbeat_sul, heartbeat_cb,
+                     (lws_usec_t)cfg_int(opts, "heartbeat-ms") * 1000);
+    if (app.prompt)
+        lws_sul_schedule(app.ctx, 0, &app.timeout_sul, timeout_cb,
+                         (lws_usec_t)cfg_int(opts, "timeout-ms") * 1000);
+    else {
+        pthread_t t;
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_create(&t, &attr, stdin_main, NULL);
+        pthread_attr_destroy(&attr);
+    }
+    while (!app.done)
+        lws_service(app.ctx, 0);
+    /* Let actions that were started finish (bounded by their timeout). */
+    int64_t until = mono_us() + cfg_int(opts, "action-timeout-ms") * 1000;
+    while (__atomic_load_n(&app.jobs, __ATOMIC_SEQ_CST) > 0 && mono_us() < until)
+        usleep(10000);
+    lws_context_destroy(app.ctx);
+    pthread_mutex_lock(&app.lock);
+    while (app.out_head) {
+        struct outmsg *m = app.out_head;
+        app.out_head = m->next;
+        free(m);
+    }
+    pthread_mutex_unlock(&app.lock);
+    free(app.rx);
+    cfg_free(opts);
+    return app.exit_code;
+}

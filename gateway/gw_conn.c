@@ -1,0 +1,724 @@
+/* gw_conn.c -- Connection lifecycle: HTTP, the upgrade, WebSocket framing
+ * through wslay, registration in Redis, delivery with outbox catch-up, and
+ * deferred freeing (never inside the connection's own callbacks). */
+#include "gw_conn.h"
+#include "gw_http.h"
+#include "gw_route.h"
+#include "gw_ws.h"
+#include "ids.h"
+#include "log.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <wslay/wslay.h>
+
+enum conn_state { CS_HTTP, CS_REGISTERING, CS_OPEN, CS_DEAD };
+
+struct pending_event {
+    struct pending_event *next;
+    char id[48];
+    size_t len;
+    char json[];
+};
+
+struct gw_conn {
+    struct gw_server *srv;
+    struct bufferevent *bev;
+    struct gw_http *http;
+    wslay_event_context_ptr ws;
+    enum conn_state state;
+    int refs;
+    int in_ws;        /* inside wslay_event_recv: no freeing */
+    int close_after_write;
+    int registered;   /* the Redis record exists (or is being written) */
+    int catching_up;  /* events wait in pending until the outbox read ends */
+    int resync_again;
+    char cid[48], session[129], remote[64], last_id[48];
+    struct pending_event *pending, *pending_tail;
+    struct gw_conn *s_prev, *s_next; /* same session */
+    struct gw_conn *prev, *next;     /* all connections */
+    struct event *ping;
+    int64_t connected_ms;
+};
+
+static void http_read(struct gw_conn *c);
+static void ws_pump(struct gw_conn *c);
+static void maybe_free(struct gw_conn *c);
+
+const char *gw_conn_session(const struct gw_conn *c)
+{
+    return c->session;
+}
+
+const char *gw_conn_id(const struct gw_conn *c)
+{
+    return c->cid;
+}
+
+struct gw_server *gw_conn_server(struct gw_conn *c)
+{
+    return c->srv;
+}
+
+struct gw_conn *gw_conn_next_in_session(struct gw_conn *c)
+{
+    return c->s_next;
+}
+
+struct gw_conn *gw_conn_next(struct gw_conn *c)
+{
+    return c->next;
+}
+
+int gw_conn_is_open(const struct gw_conn *c)
+{
+    return c->state == CS_OPEN;
+}
+
+void gw_conn_ref(struct gw_conn *c)
+{
+    c->refs++;
+}
+
+void gw_conn_unref(struct gw_conn *c)
+{
+    c->refs--;
+    maybe_free(c);
+}
+
+/* ---- session index ---------------------------------------------------- */
+
+static void session_add(struct gw_conn *c)
+{
+    struct gw_conn *head = strmap_get(c->srv->sessions, c->session);
+    c->s_prev = NULL;
+    c->s_next = head;
+    if (head)
+        head->s_prev = c;
+    strmap_set(c->srv->sessions, c->session, c);
+}
+
+static void session_remove(struct gw_conn *c)
+{
+    if (!c->session[0])
+        return;
+    if (c->s_prev)
+        c->s_prev->s_next = c->s_next;
+    else if (c->s_next)
+        strmap_set(c->srv->sessions, c->session, c->s_next);
+    else if (strmap_get(c->srv->sessions, c->session) == c)
+        strmap_del(c->srv->sessions, c->session);
+    if (c->s_next)
+        c->s_next->s_prev = c->s_prev;
+    c->s_prev = c->s_next = NULL;
+}
+
+/* ---- freeing ------------------------------------------------------------ */
+
+static void pending_clear(struct gw_conn *c)
+{
+    while (c->pending) {
+        struct pending_event *p = c->pending;
+        c->pending = p->next;
+        free(p);
+    }
+    c->pending_tail = NULL;
+}
+
+static void maybe_free(struct gw_conn *c)
+{
+    if (c->state != CS_DEAD || c->refs > 0 || c->in_ws)
+        return;
+    if (c->ws)
+        wslay_event_context_free(c->ws);
+    gw_http_free(c->http);
+    pending_clear(c);
+    free(c);
+}
+
+static void unregister(struct gw_conn *c)
+{
+    char k1[96], k2[192], k3[160];
+    if (!c->registered)
+        return;
+    c->registered = 0;
+    snprintf(k1, sizeof(k1), "aa:conn:%s", c->cid);
+    snprintf(k2, sizeof(k2), "aa:session:%s:conns", c->session);
+    snprintf(k3, sizeof(k3), "aa:node:%s:conns", c->srv->cfg.node);
+    const char *args[] = {k1, k2, k3, c->cid};
+    if (rasync_eval(c->srv->cmd, NULL, NULL, "conn_close", 3, 4, args, NULL) < 0)
+        log_warn("event=unregister_deferred conn=%s note=\"redis down; the reaper removes it\"",
+                 c->cid);
+}
+
+void gw_conn_drop(struct gw_conn *c, const char *why)
+{
+    if (c->state == CS_DEAD)
+        return;
+    int was_open = c->state == CS_OPEN;
+    c->state = CS_DEAD;
+    log_info("event=conn_closed conn=%s session=%s remote=%s why=\"%s\" age_ms=%lld", c->cid,
+             c->session, c->remote, why, (long long)(c->connected_ms ? wall_ms() - c->connected_ms : 0));
+    unregister(c);
+    session_remove(c);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        c->srv->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->srv->nconns--;
+    if (was_open)
+        c->srv->nopen--;
+    if (c->ping) {
+        event_free(c->ping);
+        c->ping = NULL;
+    }
+    if (c->bev) {
+        bufferevent_free(c->bev); /* libevent defers this safely inside callbacks */
+        c->bev = NULL;
+    }
+    maybe_free(c);
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+static int over_cap(struct gw_conn *c)
+{
+    if (!c->bev)
+        return 1;
+    if (evbuffer_get_length(bufferevent_get_output(c->bev)) > c->srv->cfg.max_output) {
+        c->srv->m.slow_closed++;
+        gw_conn_drop(c, "client does not read: output limit reached");
+        return 1;
+    }
+    return 0;
+}
+
+static void http_respond(struct gw_conn *c, int status, const char *reason, const char *ctype,
+                         const char *body, size_t len, const char *extra_headers, int keep)
+{
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    evbuffer_add_printf(out,
+                        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                        "Connection: %s\r\n%s\r\n",
+                        status, reason, ctype, len, keep ? "keep-alive" : "close",
+                        extra_headers ? extra_headers : "");
+    evbuffer_add(out, body, len);
+    if (!keep)
+        c->close_after_write = 1;
+}
+
+static void http_error(struct gw_conn *c, int status, const char *message)
+{
+    const char *reason = status == 400   ? "Bad Request"
+                         : status == 404 ? "Not Found"
+                         : status == 405 ? "Method Not Allowed"
+                         : status == 413 ? "Payload Too Large"
+                         : status == 414 ? "URI Too Long"
+                         : status == 426 ? "Upgrade Required"
+                         : status == 431 ? "Request Header Fields Too Large"
+                         : status == 503 ? "Service Unavailable"
+                                         : "Error";
+    json_t *j = json_pack("{s:s, s:s}", "error", reason, "message", message);
+    char *body = json_dumps(j, JSON_COMPACT);
+    const char *extra = status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL;
+    http_respond(c, status, reason, "application/json", body, strlen(body), extra, 0);
+    free(body);
+    json_decref(j);
+}
+
+/* ---- wslay glue ------------------------------------------------------- */
+
+static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+                          void *user)
+{
+    (void)flags;
+    struct gw_conn *c = user;
+    int n = c->bev ? evbuffer_remove(bufferevent_get_input(c->bev), buf, len) : -1;
+    if (n <= 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+        return -1;
+    }
+    return n;
+}
+
+static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
+                          void *user)
+{
+    (void)flags;
+    struct gw_conn *c = user;
+    if (!c->bev || evbuffer_add(bufferevent_get_output(c->bev), data, len) < 0) {
+        wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+        return -1;
+    }
+    return (ssize_t)len;
+}
+
+static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+                      void *user)
+{
+    (void)ctx;
+    struct gw_conn *c = user;
+    if (c->state != CS_OPEN)
+        return;
+    if (arg->opcode == WSLAY_TEXT_FRAME)
+        gw_route_message(c, (const char *)arg->msg, arg->msg_length);
+    else if (arg->opcode == WSLAY_BINARY_FRAME)
+        gw_conn_send_error(c, "binary_not_supported", "send JSON text messages");
+}
+
+static void ws_pump(struct gw_conn *c)
+{
+    if (c->state != CS_OPEN || !c->ws)
+        return;
+    c->in_ws = 1;
+    if (wslay_event_recv(c->ws) != 0) {
+        c->in_ws = 0;
+        gw_conn_drop(c, "websocket receive error");
+        return;
+    }
+    if (c->state == CS_OPEN && wslay_event_send(c->ws) != 0) {
+        c->in_ws = 0;
+        gw_conn_drop(c, "websocket send error");
+        return;
+    }
+    c->in_ws = 0;
+    if (c->state != CS_OPEN) {
+        maybe_free(c);
+        return;
+    }
+    if (over_cap(c))
+        return;
+    if (!wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws)) {
+        /* close handshake done (or a protocol error was answered) */
+        c->close_after_write = 1;
+        bufferevent_disable(c->bev, EV_READ);
+        if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+            gw_conn_drop(c, "closed");
+    }
+}
+
+int gw_conn_send_text(struct gw_conn *c, const char *data, size_t len)
+{
+    if (c->state != CS_OPEN || !c->ws)
+        return -1;
+    struct wslay_event_msg msg = {WSLAY_TEXT_FRAME, (const uint8_t *)data, len};
+    if (wslay_event_queue_msg(c->ws, &msg) != 0)
+        return -1;
+    c->srv->m.events_out++;
+    if (!c->in_ws) {
+        if (wslay_event_send(c->ws) != 0) {
+            gw_conn_drop(c, "websocket send error");
+            return -1;
+        }
+        if (over_cap(c))
+            return -1;
+    }
+    return 0;
+}
+
+int gw_conn_send_event(struct gw_conn *c, const char *name, json_t *data)
+{
+    json_t *ev = json_pack("{s:s, s:o}", "event", name, "data", data ? data : json_object());
+    char *txt = json_dumps(ev, JSON_COMPACT);
+    int rc = gw_conn_send_text(c, txt, strlen(txt));
+    free(txt);
+    json_decref(ev);
+    return rc;
+}
+
+int gw_conn_send_error(struct gw_conn *c, const char *code, const char *message)
+{
+    c->srv->m.errors_sent++;
+    log_debug("event=error_sent conn=%s code=%s", c->cid, code);
+    return gw_conn_send_event(c, "error", json_pack("{s:s, s:s}", "code", code, "message", message));
+}
+
+void gw_conn_close(struct gw_conn *c, int code, const char *reason)
+{
+    if (c->state != CS_OPEN || !c->ws) {
+        gw_conn_drop(c, reason);
+        return;
+    }
+    wslay_event_queue_close(c->ws, (uint16_t)code, (const uint8_t *)reason, strlen(reason));
+    if (!c->in_ws)
+        ws_pump(c);
+}
+
+/* ---- delivery ----------------------------------------------------------- */
+
+static void send_with_id(struct gw_conn *c, const char *id, const char *json, size_t len)
+{
+    if (stream_id_cmp(id, c->last_id) <= 0)
+        return; /* already delivered */
+    if (len < 2 || json[0] != '{')
+        return;
+    size_t idlen = strlen(id);
+    char *msg = xmalloc(len + idlen + 16);
+    int n = sprintf(msg, "{\"id\":\"%s\"%s", id, json[1] == '}' ? "" : ",");
+    memcpy(msg + n, json + 1, len - 1);
+    gw_conn_send_text(c, msg, (size_t)n + len - 1);
+    free(msg);
+    strlcpy_aa(c->last_id, id, sizeof(c->last_id));
+}
+
+static void pending_add(struct gw_conn *c, const char *id, const char *json, size_t len)
+{
+    struct pending_event *p = xmalloc(sizeof(*p) + len + 1);
+    p->next = NULL;
+    strlcpy_aa(p->id, id, sizeof(p->id));
+    p->len = len;
+    memcpy(p->json, json, len);
+    p->json[len] = '\0';
+    if (c->pending_tail)
+        c->pending_tail->next = p;
+    else
+        c->pending = p;
+    c->pending_tail = p;
+}
+
+void gw_conn_deliver(struct gw_conn *c, const char *id, const char *json, size_t len)
+{
+    if (c->state == CS_DEAD)
+        return;
+    if (c->state == CS_REGISTERING || c->catching_up) {
+        pending_add(c, id, json, len);
+        return;
+    }
+    send_with_id(c, id, json, len);
+}
+
+static void catchup_read(struct gw_conn *c);
+
+static void on_catchup(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    struct gw_conn *c = arg;
+    int more = 0;
+    if (c->state == CS_OPEN && r && r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < r->elements; i++) {
+            redisReply *e = r->element[i];
+            if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[1]->elements < 2)
+                continue;
+            send_with_id(c, e->element[0]->str, e->element[1]->element[1]->str,
+                         e->element[1]->element[1]->len);
+            if (c->state != CS_OPEN)
+                break;
+        }
+        more = r->elements == 500;
+    }
+    if (c->state == CS_OPEN && (more || c->resync_again)) {
+        c->resync_again = 0;
+        catchup_read(c);
+    } else if (c->state == CS_OPEN) {
+        c->catching_up = 0;
+        while (c->pending && c->state == CS_OPEN) {
+            struct pending_event *p = c->pending;
+            c->pending = p->next;
+            send_with_id(c, p->id, p->json, p->len);
+            free(p);
+        }
+        if (!c->pending)
+            c->pending_tail = NULL;
+    }
+    gw_conn_unref(c);
+}
+
+static void catchup_read(struct gw_conn *c)
+{
+    char key[192], start[64];
+    snprintf(key, sizeof(key), "aa:outbox:%s", c->session);
+    snprintf(start, sizeof(start), "(%s", c->last_id[0] ? c->last_id : "0-0");
+    const char *argv[] = {"XRANGE", key, start, "+", "COUNT", "500"};
+    c->catching_up = 1;
+    gw_conn_ref(c);
+    if (rasync_cmdargv(c->srv->cmd, on_catchup, c, 6, argv, NULL) < 0) {
+        gw_conn_unref(c);
+        c->catching_up = 0;
+    }
+}
+
+void gw_conn_resync(struct gw_conn *c)
+{
+    if (c->state != CS_OPEN)
+        return;
+    if (c->catching_up)
+        c->resync_again = 1;
+    else
+        catchup_read(c);
+}
+
+/* ---- upgrade ------------------------------------------------------------ */
+
+static void ping_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct gw_conn *c = arg;
+    if (c->state != CS_OPEN)
+        return;
+    struct wslay_event_msg msg = {WSLAY_PING, (const uint8_t *)"", 0};
+    wslay_event_queue_msg(c->ws, &msg);
+    ws_pump(c);
+}
+
+static void on_registered(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    struct gw_conn *c = arg;
+    if (c->state != CS_REGISTERING) {
+        gw_conn_unref(c);
+        return;
+    }
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        log_warn("event=register_failed conn=%s err=\"%s\"", c->cid,
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : "redis unavailable");
+        c->registered = 0;
+        c->state = CS_HTTP;
+        http_error(c, 503, "the gateway cannot reach Redis; try again");
+        gw_conn_unref(c);
+        return;
+    }
+    /* Events after this id reach the connection; with a last event id from
+     * the client, everything after that one. */
+    if (!c->last_id[0] && r->element[1]->str)
+        strlcpy_aa(c->last_id, r->element[1]->str, sizeof(c->last_id));
+    const struct gw_req *req = gw_http_req(c->http);
+    char accept[29];
+    gw_ws_accept(req->ws_key, accept);
+    evbuffer_add_printf(bufferevent_get_output(c->bev),
+                        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
+                        accept);
+    struct wslay_event_callbacks cbs = {ws_recv_cb, ws_send_cb, NULL, NULL, NULL, NULL, ws_msg_cb};
+    if (wslay_event_context_server_init(&c->ws, &cbs, c) != 0) {
+        gw_conn_unref(c);
+        gw_conn_drop(c, "out of memory");
+        return;
+    }
+    wslay_event_config_set_max_recv_msg_length(c->ws, c->srv->cfg.max_message);
+    c->state = CS_OPEN;
+    c->srv->nopen++;
+    c->connected_ms = wall_ms();
+    struct timeval idle = {c->srv->cfg.idle_ms / 1000, (c->srv->cfg.idle_ms % 1000) * 1000};
+    bufferevent_set_timeouts(c->bev, &idle, NULL);
+    bufferevent_enable(c->bev, EV_READ);
+    c->ping = event_new(c->srv->base, -1, EV_PERSIST, ping_cb, c);
+    struct timeval pt = {c->srv->cfg.ping_ms / 1000, (c->srv->cfg.ping_ms % 1000) * 1000};
+    if (c->ping)
+        event_add(c->ping, &pt);
+    log_info("event=conn_open conn=%s session=%s remote=%s session_conns=%lld", c->cid, c->session,
+             c->remote, (long long)r->element[0]->integer);
+    catchup_read(c); /* also flushes what arrived while registering */
+    ws_pump(c);      /* frames that came with the handshake */
+    gw_conn_unref(c);
+}
+
+static void start_upgrade(struct gw_conn *c, const struct gw_req *req)
+{
+    const char *why = NULL;
+    int st = gw_ws_check(req, &why);
+    if (st) {
+        c->srv->m.conns_rejected++;
+        http_error(c, st, why);
+        return;
+    }
+    char sid[129], last[64];
+    int q = gw_url_query(req->url, "session_id", sid, sizeof(sid));
+    if (q != 1 || !id_valid(sid, 128)) {
+        c->srv->m.conns_rejected++;
+        http_error(c, 400,
+                   "the WebSocket URL needs ?session_id=<id> (1-128 of A-Z a-z 0-9 . _ : -)");
+        return;
+    }
+    int l = gw_url_query(req->url, "last_event_id", last, sizeof(last));
+    if (l == 0 && req->last_event_id[0]) {
+        strlcpy_aa(last, req->last_event_id, sizeof(last));
+        l = 1;
+    }
+    uint64_t a, b;
+    if (l < 0 || (l == 1 && stream_id_parse(last, &a, &b) < 0)) {
+        c->srv->m.conns_rejected++;
+        http_error(c, 400, "last_event_id must be an event id such as 1700000000000-0");
+        return;
+    }
+    if (!rasync_connected(c->srv->cmd)) {
+        http_error(c, 503, "the gateway cannot reach Redis; try again");
+        return;
+    }
+    strlcpy_aa(c->session, sid, sizeof(c->session));
+    if (l == 1)
+        strlcpy_aa(c->last_id, last, sizeof(c->last_id));
+    id_random(c->cid, sizeof(c->cid), "c-", 12);
+    char k1[96], k2[192], k3[160], k4[192], now[24];
+    snprintf(k1, sizeof(k1), "aa:conn:%s", c->cid);
+    snprintf(k2, sizeof(k2), "aa:session:%s:conns", c->session);
+    snprintf(k3, sizeof(k3), "aa:node:%s:conns", c->srv->cfg.node);
+    snprintf(k4, sizeof(k4), "aa:outbox:%s", c->session);
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    const char *args[] = {k1, k2, k3, k4, c->cid, c->session, c->srv->cfg.node, c->remote, now, ""};
+    c->state = CS_REGISTERING;
+    c->registered = 1;
+    session_add(c); /* pushes that race the registration wait in pending */
+    bufferevent_disable(c->bev, EV_READ);
+    gw_conn_ref(c);
+    if (rasync_eval(c->srv->cmd, on_registered, c, "conn_open", 4, 10, args, NULL) < 0) {
+        gw_conn_unref(c);
+        c->registered = 0;
+        session_remove(c);
+        c->state = CS_HTTP;
+        http_error(c, 503, "the gateway cannot reach Redis; try again");
+    }
+}
+
+/* ---- HTTP --------------------------------------------------------------- */
+
+static void handle_request(struct gw_conn *c)
+{
+    const struct gw_req *req = gw_http_req(c->http);
+    char path[1024];
+    c->srv->m.http_requests++;
+    if (gw_url_path(req->url, path, sizeof(path)) < 0) {
+        http_error(c, 414, "URL too long");
+        return;
+    }
+    int wants_ws = req->is_upgrade || req->upgrade[0] || req->ws_key[0];
+    if (!strcmp(path, "/ws") || (!strcmp(path, "/") && wants_ws)) {
+        start_upgrade(c, req);
+        return;
+    }
+    if (!strcmp(path, "/healthz")) {
+        int ok = rasync_connected(c->srv->cmd) && rasync_connected(c->srv->sub);
+        json_t *j = json_pack("{s:s, s:b, s:s, s:I}", "status", ok ? "ok" : "degraded", "redis",
+                              ok, "node", c->srv->cfg.node, "connections",
+                              (json_int_t)c->srv->nopen);
+        char *body = json_dumps(j, JSON_COMPACT);
+        http_respond(c, ok ? 200 : 503, ok ? "OK" : "Service Unavailable", "application/json",
+                     body, strlen(body), NULL, req->keep_alive);
+        free(body);
+        json_decref(j);
+        return;
+    }
+    if (!strcmp(path, "/metrics")) {
+        char *body = gw_server_metrics(c->srv);
+        http_respond(c, 200, "OK", "text/plain; version=0.0.4", body, strlen(body), NULL,
+                     req->keep_alive);
+        free(body);
+        return;
+    }
+    http_error(c, 404, "no such route (try /ws, /healthz, /metrics)");
+}
+
+static void http_read(struct gw_conn *c)
+{
+    struct evbuffer *in = bufferevent_get_input(c->bev);
+    while (c->state == CS_HTTP && !c->close_after_write) {
+        size_t avail = evbuffer_get_length(in);
+        if (!avail)
+            return;
+        const char *data = (const char *)evbuffer_pullup(in, -1);
+        int done = 0, status = 0;
+        ssize_t n = gw_http_feed(c->http, data, avail, &done, &status);
+        if (n < 0) {
+            http_error(c, status, "malformed HTTP request");
+            bufferevent_disable(c->bev, EV_READ);
+            return;
+        }
+        evbuffer_drain(in, (size_t)n);
+        if (!done)
+            return;
+        handle_request(c);
+        if (c->state != CS_HTTP)
+            return;
+        gw_http_reset(c->http);
+    }
+}
+
+/* ---- bufferevent callbacks ------------------------------------------ */
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+    (void)bev;
+    struct gw_conn *c = arg;
+    if (c->state == CS_HTTP)
+        http_read(c);
+    else if (c->state == CS_OPEN)
+        ws_pump(c);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+    struct gw_conn *c = arg;
+    if (evbuffer_get_length(bufferevent_get_output(bev)) == 0 && c->close_after_write)
+        gw_conn_drop(c, "closed after response");
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+    (void)bev;
+    struct gw_conn *c = arg;
+    if (what & BEV_EVENT_TIMEOUT) {
+        if (c->state == CS_OPEN) {
+            gw_conn_close(c, 1001, "idle timeout");
+            c->close_after_write = 1;
+            struct timeval grace = {2, 0};
+            if (c->bev)
+                bufferevent_set_timeouts(c->bev, &grace, &grace);
+            if (c->bev)
+                bufferevent_enable(c->bev, EV_READ);
+            return;
+        }
+        gw_conn_drop(c, c->state == CS_HTTP ? "header timeout" : "timeout");
+        return;
+    }
+    if (what & BEV_EVENT_EOF)
+        gw_conn_drop(c, "peer closed");
+    else if (what & BEV_EVENT_ERROR)
+        gw_conn_drop(c, "socket error");
+}
+
+struct gw_conn *gw_conn_new(struct gw_server *s, evutil_socket_t fd, const struct sockaddr *addr,
+                            int addrlen)
+{
+    (void)addrlen;
+    struct gw_conn *c = xcalloc(1, sizeof(*c));
+    c->srv = s;
+    c->state = CS_HTTP;
+    c->http = gw_http_new(262144 + 4096);
+    char ip[INET6_ADDRSTRLEN] = "?";
+    int port = 0;
+    if (addr->sa_family == AF_INET) {
+        const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
+        inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
+        port = ntohs(a->sin_port);
+    } else if (addr->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
+        inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
+        port = ntohs(a->sin6_port);
+    }
+    snprintf(c->remote, sizeof(c->remote), "%s:%d", ip, port);
+    c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
+    if (!c->bev) {
+        evutil_closesocket(fd);
+        gw_http_free(c->http);
+        free(c);
+        return NULL;
+    }
+    c->next = s->conns;
+    if (s->conns)
+        s->conns->prev = c;
+    s->conns = c;
+    s->nconns++;
+    s->m.conns_total++;
+    bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+    struct timeval ht = {s->cfg.header_timeout_ms / 1000, (s->cfg.header_timeout_ms % 1000) * 1000};
+    bufferevent_set_timeouts(c->bev, &ht, NULL);
+    bufferevent_enable(c->bev, EV_READ | EV_WRITE);
+    return c;
+}

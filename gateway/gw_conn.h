@@ -1,0 +1,46 @@
+/* gw_conn.h -- One client connection: HTTP requests until it upgrades, then
+ * a WebSocket session (framing by wslay) registered in Redis. */
+#ifndef AA_GW_CONN_H
+#define AA_GW_CONN_H
+
+#include "gw_server.h"
+
+#include <event2/util.h>
+#include <jansson.h>
+#include <sys/socket.h>
+
+struct gw_conn;
+
+/* Takes the accepted socket fd. Returns: owned by the server; freed when
+ * the connection ends. */
+struct gw_conn *gw_conn_new(struct gw_server *s, evutil_socket_t fd, const struct sockaddr *addr,
+                            int addrlen);
+/* Queues a text message. Returns 0 / -1 (the connection is closing). */
+int gw_conn_send_text(struct gw_conn *c, const char *data, size_t len);
+/* Sends a direct (not stored) event {"event":name,"data":data}. Steals: data. */
+int gw_conn_send_event(struct gw_conn *c, const char *name, json_t *data);
+/* Sends {"event":"error","data":{"code":..,"message":..}}. */
+int gw_conn_send_error(struct gw_conn *c, const char *code, const char *message);
+/* Starts the close handshake with code (1000, 1001, 1008...). */
+void gw_conn_close(struct gw_conn *c, int code, const char *reason);
+/* Drops the connection now (no close handshake). Safe to call from any
+ * callback: the memory is released when nothing refers to it any more. */
+void gw_conn_drop(struct gw_conn *c, const char *why);
+
+/* A pushed event with its outbox id. */
+void gw_conn_deliver(struct gw_conn *c, const char *id, const char *json, size_t len);
+/* Catches up from the outbox (after the Redis subscription was lost). */
+void gw_conn_resync(struct gw_conn *c);
+
+/* Borrowed: valid while the connection lives. */
+const char *gw_conn_session(const struct gw_conn *c);
+const char *gw_conn_id(const struct gw_conn *c);
+struct gw_server *gw_conn_server(struct gw_conn *c);
+struct gw_conn *gw_conn_next_in_session(struct gw_conn *c);
+struct gw_conn *gw_conn_next(struct gw_conn *c);
+int gw_conn_is_open(const struct gw_conn *c);
+/* Keeps c allocated across an asynchronous call; gw_conn_unref releases. */
+void gw_conn_ref(struct gw_conn *c);
+void gw_conn_unref(struct gw_conn *c);
+
+#endif

@@ -1,0 +1,67 @@
+/* gw_server.c -- Delivery of pushed events to local connections, and the
+ * Prometheus metrics text. */
+#include "gw_server.h"
+#include "gw_conn.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void gw_server_deliver(struct gw_server *s, const char *sid, const char *id, const char *json,
+                       size_t len)
+{
+    s->m.pushes_in++;
+    struct gw_conn *c = strmap_get(s->sessions, sid);
+    while (c) {
+        struct gw_conn *next = gw_conn_next_in_session(c); /* c may close while sending */
+        gw_conn_deliver(c, id, json, len);
+        c = next;
+    }
+}
+
+char *gw_server_metrics(struct gw_server *s)
+{
+    static const char *routes[GW_R_COUNT] = {"chat", "async_callback", "ping", "invalid"};
+    unsigned long long replies, reconnects, sreplies, sreconnects;
+    double rtt, srtt;
+    rasync_stats(s->cmd, &replies, &rtt, &reconnects);
+    rasync_stats(s->sub, &sreplies, &srtt, &sreconnects);
+    size_t cap = 4096;
+    char *out = xmalloc(cap);
+    int n = snprintf(
+        out, cap,
+        "# HELP aa_gateway_connections Open WebSocket connections.\n"
+        "# TYPE aa_gateway_connections gauge\naa_gateway_connections %zu\n"
+        "# HELP aa_gateway_sockets Open sockets (HTTP and WebSocket).\n"
+        "# TYPE aa_gateway_sockets gauge\naa_gateway_sockets %zu\n"
+        "# HELP aa_gateway_sessions Sessions with a connection on this gateway.\n"
+        "# TYPE aa_gateway_sessions gauge\naa_gateway_sessions %zu\n"
+        "# TYPE aa_gateway_connections_total counter\naa_gateway_connections_total %llu\n"
+        "# TYPE aa_gateway_upgrades_rejected_total counter\n"
+        "aa_gateway_upgrades_rejected_total %llu\n"
+        "# TYPE aa_gateway_http_requests_total counter\naa_gateway_http_requests_total %llu\n"
+        "# HELP aa_gateway_messages_in_total Client messages by route.\n"
+        "# TYPE aa_gateway_messages_in_total counter\n",
+        s->nopen, s->nconns, strmap_size(s->sessions), s->m.conns_total, s->m.conns_rejected,
+        s->m.http_requests);
+    for (int i = 0; i < GW_R_COUNT; i++)
+        n += snprintf(out + n, cap - (size_t)n, "aa_gateway_messages_in_total{route=\"%s\"} %llu\n",
+                      routes[i], s->m.msgs_in[i]);
+    n += snprintf(out + n, cap - (size_t)n,
+                  "# TYPE aa_gateway_messages_out_total counter\n"
+                  "aa_gateway_messages_out_total %llu\n"
+                  "# TYPE aa_gateway_pushes_received_total counter\n"
+                  "aa_gateway_pushes_received_total %llu\n"
+                  "# TYPE aa_gateway_errors_sent_total counter\naa_gateway_errors_sent_total %llu\n"
+                  "# TYPE aa_gateway_slow_clients_closed_total counter\n"
+                  "aa_gateway_slow_clients_closed_total %llu\n"
+                  "# HELP aa_redis_round_trip_seconds Redis command round trips.\n"
+                  "# TYPE aa_redis_round_trip_seconds summary\n"
+                  "aa_redis_round_trip_seconds_sum %.6f\naa_redis_round_trip_seconds_count %llu\n"
+                  "# TYPE aa_redis_reconnects_total counter\naa_redis_reconnects_total %llu\n"
+                  "# TYPE aa_redis_up gauge\naa_redis_up %d\n",
+                  s->m.events_out, s->m.pushes_in, s->m.errors_sent, s->m.slow_closed, rtt, replies,
+                  reconnects + sreconnects, rasync_connected(s->cmd) && rasync_connected(s->sub));
+    return out;
+}

@@ -1,0 +1,70 @@
+/* gw_server.h -- The gateway's shared state (internal to gateway/): the
+ * listener, the Redis connections, the connection registry by session, the
+ * configuration and the metrics. */
+#ifndef AA_GW_SERVER_H
+#define AA_GW_SERVER_H
+
+#include "rasync.h"
+#include "strmap.h"
+
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct gw_conn;
+
+struct gw_config {
+    const char *bind;
+    int port;
+    const char *redis;
+    const char *agent_stream;
+    const char *node;
+    size_t max_message;    /* bytes of one WebSocket message */
+    size_t max_output;     /* bytes queued to one client before it is dropped */
+    size_t max_prompt;     /* bytes of a chat prompt */
+    size_t max_callback;   /* bytes of a callback's content */
+    int64_t idle_ms;       /* no traffic for this long closes with 1001 */
+    int64_t ping_ms;       /* keepalive ping period */
+    int64_t header_timeout_ms;
+    int64_t turn_timeout_ms;
+};
+
+enum gw_route_id {
+    GW_R_CHAT,
+    GW_R_CALLBACK,
+    GW_R_PING,
+    GW_R_INVALID,
+    GW_R_COUNT,
+};
+
+struct gw_metrics {
+    unsigned long long conns_total, conns_rejected, msgs_in[GW_R_COUNT], events_out, pushes_in,
+        http_requests, errors_sent, slow_closed;
+    unsigned long long push_lat_buckets[12]; /* Redis publish -> socket write, not used yet */
+};
+
+struct gw_server {
+    struct event_base *base;
+    struct evconnlistener *listener;
+    struct rasync *cmd; /* commands and scripts */
+    struct rasync *sub; /* SUBSCRIBE aa:push:{node} */
+    struct strmap *sessions; /* session id -> first struct gw_conn of the session */
+    struct gw_conn *conns;   /* every connection */
+    size_t nconns, nopen;
+    struct gw_config cfg;
+    struct gw_metrics m;
+    struct event *heartbeat, *sig_term, *sig_int;
+    int sub_connected_once;
+    int stopping;
+};
+
+/* Delivers a pushed event (from the node channel) to the session's
+ * connections. */
+void gw_server_deliver(struct gw_server *s, const char *sid, const char *id, const char *json,
+                       size_t len);
+/* Answers GET /metrics. Returns: owned text. */
+char *gw_server_metrics(struct gw_server *s);
+
+#endif

@@ -1,0 +1,242 @@
+/* main.c -- aa-gateway: the WebSocket and HTTP front door. One libevent
+ * loop serves every connection; connections are registered in Redis, chat
+ * turns go to the agent stream, pushes arrive on aa:push:{node}. */
+#include "cfg.h"
+#include "gw_conn.h"
+#include "gw_server.h"
+#include "ids.h"
+#include "log.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct cfg_opt opts[] = {
+    {"bind", CFG_STR, "127.0.0.1", 0, 255, "address to listen on", NULL, 0},
+    {"port", CFG_INT, "8080", 0, 65535, "port for WebSocket and HTTP (0: any free port)", NULL, 0},
+    {"redis", CFG_STR, "127.0.0.1:6379", 0, 512, "Redis address (host:port or unix:/path)", NULL, 0},
+    {"agent-stream", CFG_STR, "aa:stream:agent", 0, 128, "stream the chat turns go to", NULL, 0},
+    {"node", CFG_STR, "", 0, 64, "this gateway's node name (default: random)", NULL, 0},
+    {"max-message", CFG_INT, "131072", 1024, 16777216, "bytes of one WebSocket message", NULL, 0},
+    {"max-output", CFG_INT, "4194304", 65536, 1073741824, "bytes queued to one client", NULL, 0},
+    {"max-prompt", CFG_INT, "32768", 1, 16777216, "bytes of a chat prompt", NULL, 0},
+    {"max-callback", CFG_INT, "131072", 1, 16777216, "bytes of a callback's content", NULL, 0},
+    {"idle-ms", CFG_INT, "600000", 1000, 86400000, "idle timeout of a WebSocket", NULL, 0},
+    {"ping-ms", CFG_INT, "30000", 100, 3600000, "keepalive ping period", NULL, 0},
+    {"header-timeout-ms", CFG_INT, "10000", 100, 600000, "time to send the request headers", NULL, 0},
+    {"turn-timeout-ms", CFG_INT, "900000", 1000, 31622400000LL, "execution timeout of a turn", NULL, 0},
+    {"port-file", CFG_STR, "", 0, 1024, "write the bound port to this file", NULL, 0},
+    {"log-level", CFG_STR, "info", 0, 8, "debug, info, warn or error", NULL, 0},
+    CFG_END,
+};
+
+static void on_push(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    struct gw_server *s = arg;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
+        strcmp(r->element[0]->str, "message") != 0)
+        return;
+    /* payload: session \n event id \n event JSON */
+    const char *p = r->element[2]->str, *end = p + r->element[2]->len;
+    const char *nl1 = memchr(p, '\n', (size_t)(end - p));
+    const char *nl2 = nl1 ? memchr(nl1 + 1, '\n', (size_t)(end - nl1 - 1)) : NULL;
+    if (!nl2 || nl1 - p > 128 || nl2 - nl1 - 1 > 47)
+        return;
+    char sid[129], id[48];
+    memcpy(sid, p, (size_t)(nl1 - p));
+    sid[nl1 - p] = '\0';
+    memcpy(id, nl1 + 1, (size_t)(nl2 - nl1 - 1));
+    id[nl2 - nl1 - 1] = '\0';
+    gw_server_deliver(s, sid, id, nl2 + 1, (size_t)(end - nl2 - 1));
+}
+
+static void heartbeat(struct gw_server *s)
+{
+    char key[128];
+    snprintf(key, sizeof(key), "aa:node:%s", s->cfg.node);
+    const char *argv[] = {"SET", key, "alive", "PX", "30000"};
+    rasync_cmdargv(s->cmd, NULL, NULL, 5, argv, NULL);
+}
+
+static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    heartbeat(arg);
+}
+
+static void on_cmd_connect(struct rasync *ra, void *arg)
+{
+    (void)ra;
+    heartbeat(arg);
+}
+
+static void on_sub_connect(struct rasync *ra, void *arg)
+{
+    struct gw_server *s = arg;
+    char ch[128];
+    snprintf(ch, sizeof(ch), "aa:push:%s", s->cfg.node);
+    rasync_subscribe(ra, on_push, s, "SUBSCRIBE", ch);
+    if (s->sub_connected_once) {
+        /* pushes published while we were away are in the outboxes */
+        for (struct gw_conn *c = s->conns; c; c = gw_conn_next(c))
+            gw_conn_resync(c);
+    }
+    s->sub_connected_once = 1;
+}
+
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr,
+                      int len, void *arg)
+{
+    (void)l;
+    gw_conn_new(arg, fd, addr, len);
+}
+
+static void accept_error_cb(struct evconnlistener *l, void *arg)
+{
+    (void)l;
+    (void)arg;
+    log_warn("event=accept_error err=\"%s\"", evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+static void signal_cb(evutil_socket_t sig, short what, void *arg)
+{
+    (void)what;
+    struct gw_server *s = arg;
+    if (s->stopping)
+        return;
+    s->stopping = 1;
+    log_info("event=stopping signal=%d connections=%zu", (int)sig, s->nopen);
+    evconnlistener_disable(s->listener);
+    struct gw_conn *c = s->conns;
+    while (c) {
+        struct gw_conn *next = gw_conn_next(c);
+        gw_conn_close(c, 1001, "gateway shutting down");
+        c = next;
+    }
+    char key[128];
+    snprintf(key, sizeof(key), "aa:node:%s", s->cfg.node);
+    const char *argv[] = {"DEL", key};
+    rasync_cmdargv(s->cmd, NULL, NULL, 2, argv, NULL);
+    struct timeval grace = {0, 300000};
+    event_base_loopexit(s->base, &grace);
+}
+
+int main(int argc, char **argv)
+{
+    cfg_parse_or_exit(opts, argc, argv,
+                      "usage: aa-gateway [options]\n\nThe WebSocket + HTTP gateway: clients "
+                      "connect to ws://HOST:PORT/ws?session_id=ID.");
+    if (log_init("gateway", cfg_str(opts, "log-level")) < 0) {
+        fprintf(stderr, "aa-gateway: --log-level must be debug, info, warn or error\n");
+        return 2;
+    }
+    char node[80];
+    if (cfg_str(opts, "node")[0]) {
+        if (!id_valid(cfg_str(opts, "node"), 64)) {
+            fprintf(stderr, "aa-gateway: --node must be 1-64 of A-Z a-z 0-9 . _ : -\n");
+            return 2;
+        }
+        strlcpy_aa(node, cfg_str(opts, "node"), sizeof(node));
+    } else {
+        id_random(node, sizeof(node), "gw-", 6);
+    }
+    struct gw_server s;
+    memset(&s, 0, sizeof(s));
+    s.cfg.bind = cfg_str(opts, "bind");
+    s.cfg.port = (int)cfg_int(opts, "port");
+    s.cfg.redis = cfg_str(opts, "redis");
+    s.cfg.agent_stream = cfg_str(opts, "agent-stream");
+    s.cfg.node = node;
+    s.cfg.max_message = (size_t)cfg_int(opts, "max-message");
+    s.cfg.max_output = (size_t)cfg_int(opts, "max-output");
+    s.cfg.max_prompt = (size_t)cfg_int(opts, "max-prompt");
+    s.cfg.max_callback = (size_t)cfg_int(opts, "max-callback");
+    s.cfg.idle_ms = cfg_int(opts, "idle-ms");
+    s.cfg.ping_ms = cfg_int(opts, "ping-ms");
+    s.cfg.header_timeout_ms = cfg_int(opts, "header-timeout-ms");
+    s.cfg.turn_timeout_ms = cfg_int(opts, "turn-timeout-ms");
+
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    int sslen = sizeof(ss);
+    char addrtxt[300];
+    snprintf(addrtxt, sizeof(addrtxt), strchr(s.cfg.bind, ':') ? "[%s]:%d" : "%s:%d", s.cfg.bind,
+             s.cfg.port);
+    if (evutil_parse_sockaddr_port(s.cfg.bind, (struct sockaddr *)&ss, &sslen) < 0) {
+        fprintf(stderr, "aa-gateway: --bind '%s' is not an IP address\n", s.cfg.bind);
+        return 2;
+    }
+    if (ss.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&ss)->sin6_port = htons((uint16_t)s.cfg.port);
+    else
+        ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)s.cfg.port);
+    signal(SIGPIPE, SIG_IGN);
+    s.base = event_base_new();
+    if (!s.base) {
+        log_error("event=start_failed err=\"event_base_new\"");
+        return 1;
+    }
+    s.sessions = strmap_new();
+    s.listener = evconnlistener_new_bind(s.base, accept_cb, &s,
+                                         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
+                                         (struct sockaddr *)&ss, sslen);
+    if (!s.listener) {
+        log_error("event=start_failed err=\"cannot listen on %s: %s\"", addrtxt,
+                  evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+        return 1;
+    }
+    evconnlistener_set_error_cb(s.listener, accept_error_cb);
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof(bound);
+    getsockname(evconnlistener_get_fd(s.listener), (struct sockaddr *)&bound, &blen);
+    int port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                                 : ((struct sockaddr_in *)&bound)->sin_port);
+    if (cfg_str(opts, "port-file")[0]) {
+        FILE *f = fopen(cfg_str(opts, "port-file"), "w");
+        if (!f) {
+            log_error("event=start_failed err=\"cannot write --port-file\"");
+            return 1;
+        }
+        fprintf(f, "%d\n", port);
+        fclose(f);
+    }
+    s.cmd = rasync_new(s.base, s.cfg.redis, "cmd", on_cmd_connect, &s);
+    s.sub = rasync_new(s.base, s.cfg.redis, "sub", on_sub_connect, &s);
+    s.heartbeat = event_new(s.base, -1, EV_PERSIST, heartbeat_cb, &s);
+    struct timeval hb = {10, 0};
+    event_add(s.heartbeat, &hb);
+    s.sig_term = evsignal_new(s.base, SIGTERM, signal_cb, &s);
+    s.sig_int = evsignal_new(s.base, SIGINT, signal_cb, &s);
+    event_add(s.sig_term, NULL);
+    event_add(s.sig_int, NULL);
+    log_info("event=listening addr=%s port=%d node=%s redis=%s", s.cfg.bind, port, node,
+             s.cfg.redis);
+    event_base_dispatch(s.base);
+
+    while (s.conns)
+        gw_conn_drop(s.conns, "gateway stopped");
+    /* Let the unregister commands go out before closing Redis. */
+    struct timeval flush = {0, 100000};
+    event_base_loopexit(s.base, &flush);
+    event_base_dispatch(s.base);
+    rasync_free(s.cmd);
+    rasync_free(s.sub);
+    evconnlistener_free(s.listener);
+    event_free(s.heartbeat);
+    event_free(s.sig_term);
+    event_free(s.sig_int);
+    strmap_free(s.sessions);
+    event_base_free(s.base);
+    cfg_free(opts);
+    log_info("event=stopped");
+    return 0;
+}

@@ -1,0 +1,441 @@
+/* dur.c -- Durable executions: claim, replay against the checkpoint log,
+ * suspend or finish; callbacks; the sweep. All multi-key changes are the Lua
+ * scripts of lua/. */
+#include "dur.h"
+#include "ids.h"
+#include "log.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct dur_ctx {
+    struct rconn *rc;
+    const char *eid, *worker, *session, *trace;
+    json_t *ops; /* object: "index" -> recorded operation */
+    int next;
+    int replay_ops; /* how many operations were recorded when we started */
+    int timed_out;
+    const struct dur_limits *lim;
+    char err[512];
+};
+
+const char *dur_exec_id(const struct dur_ctx *ctx)
+{
+    return ctx->eid;
+}
+
+const char *dur_session(const struct dur_ctx *ctx)
+{
+    return ctx->session;
+}
+
+const char *dur_trace(const struct dur_ctx *ctx)
+{
+    return ctx->trace;
+}
+
+struct rconn *dur_rconn(struct dur_ctx *ctx)
+{
+    return ctx->rc;
+}
+
+int dur_replaying(const struct dur_ctx *ctx)
+{
+    return ctx->next < ctx->replay_ops;
+}
+
+int dur_last_timed_out(const struct dur_ctx *ctx)
+{
+    return ctx->timed_out;
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    const char *s = json_string_value(json_object_get(o, k));
+    return s ? s : "";
+}
+
+/* Looks up operation idx. Returns the recorded op (borrowed), NULL when
+ * absent; on a type/name mismatch fills ctx->err and sets *bad. */
+static json_t *recorded(struct dur_ctx *ctx, int idx, const char *type, const char *name, int *bad)
+{
+    char key[16];
+    snprintf(key, sizeof(key), "%d", idx);
+    json_t *op = json_object_get(ctx->ops, key);
+    *bad = 0;
+    if (!op)
+        return NULL;
+    const char *t = jstr(op, "t"), *n = jstr(op, "n");
+    if (strcmp(t, type) != 0 || (name && strcmp(n, name) != 0)) {
+        snprintf(ctx->err, sizeof(ctx->err),
+                 "non-deterministic replay: operation %d was %s '%s' but the handler now asks for "
+                 "%s '%s'",
+                 idx, t, n, type, name ? name : "");
+        log_error("event=replay_mismatch exec=%s op=%d recorded=%s/%s wanted=%s/%s", ctx->eid, idx,
+                  t, n, type, name ? name : "");
+        *bad = 1;
+    }
+    return op;
+}
+
+static int record(struct dur_ctx *ctx, int idx, json_t *op)
+{
+    char key[16], ops[256];
+    snprintf(key, sizeof(key), "%d", idx);
+    snprintf(ops, sizeof(ops), "aa:exec:%s:ops", ctx->eid);
+    char *txt = json_dumps(op, JSON_COMPACT);
+    redisReply *r = rconn_cmd(ctx->rc, "HSET %s %s %s", ops, key, txt);
+    free(txt);
+    int ok = r && r->type != REDIS_REPLY_ERROR;
+    if (r)
+        freeReplyObject(r);
+    if (!ok) {
+        snprintf(ctx->err, sizeof(ctx->err), "cannot record operation %d: %s", idx,
+                 rconn_error(ctx->rc));
+        return -1;
+    }
+    json_object_set(ctx->ops, key, op);
+    return 0;
+}
+
+static int outcome(json_t *op, char **out)
+{
+    const char *s = jstr(op, "s");
+    *out = xstrdup(jstr(op, "r"));
+    return strcmp(s, "ok") == 0 ? DUR_OK : DUR_ERROR;
+}
+
+int dur_step(struct dur_ctx *ctx, const char *name, dur_step_cb fn, void *arg, char **out)
+{
+    int idx = ctx->next++, bad;
+    *out = NULL;
+    json_t *op = recorded(ctx, idx, "step", name, &bad);
+    if (bad)
+        return DUR_FAIL;
+    if (op)
+        return outcome(op, out);
+    char *res = NULL;
+    int rc = fn(ctx, &res, arg);
+    if (rc == DUR_FAIL) {
+        free(res);
+        return DUR_FAIL;
+    }
+    json_t *rec = json_pack("{s:s, s:s, s:s, s:s}", "t", "step", "n", name, "s",
+                            rc == DUR_OK ? "ok" : "fail", "r", res ? res : "");
+    int e = record(ctx, idx, rec);
+    json_decref(rec);
+    if (e < 0) {
+        free(res);
+        return DUR_FAIL;
+    }
+    *out = res ? res : xstrdup("");
+    return rc == DUR_OK ? DUR_OK : DUR_ERROR;
+}
+
+int dur_invoke(struct dur_ctx *ctx, const char *name, const char *handler, const char *stream,
+               const char *input, char **out)
+{
+    int idx = ctx->next++, bad;
+    *out = NULL;
+    json_t *op = recorded(ctx, idx, "invoke", name, &bad);
+    if (bad)
+        return DUR_FAIL;
+    if (op) {
+        if (strcmp(jstr(op, "s"), "pending") == 0)
+            return DUR_SUSPEND;
+        return outcome(op, out);
+    }
+    char child[192], ops[192], ckey[200], sidx[16], now[24], tmo[24];
+    snprintf(child, sizeof(child), "%s.%d", ctx->eid, idx);
+    snprintf(ops, sizeof(ops), "aa:exec:%s:ops", ctx->eid);
+    snprintf(ckey, sizeof(ckey), "aa:exec:%s", child);
+    snprintf(sidx, sizeof(sidx), "%d", idx);
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    snprintf(tmo, sizeof(tmo), "%lld", (long long)ctx->lim->child_timeout_ms);
+    const char *args[] = {ops,  ckey,          stream, child, sidx, handler, input,
+                          ctx->session, ctx->trace, now, name, ctx->eid, tmo};
+    redisReply *r = rconn_eval(ctx->rc, "invoke", 3, 13, args, NULL);
+    int ok = r && r->type == REDIS_REPLY_STATUS ? 1 : r && r->type == REDIS_REPLY_STRING;
+    if (!ok)
+        snprintf(ctx->err, sizeof(ctx->err), "invoke %s: %s", name,
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : rconn_error(ctx->rc));
+    if (r)
+        freeReplyObject(r);
+    if (!ok)
+        return DUR_FAIL;
+    json_t *rec = json_pack("{s:s, s:s, s:s, s:s}", "t", "invoke", "n", name, "s", "pending",
+                            "child", child);
+    json_object_set_new(ctx->ops, sidx, rec);
+    log_debug("event=invoke exec=%s op=%d child=%s handler=%s", ctx->eid, idx, child, handler);
+    return DUR_SUSPEND;
+}
+
+static redisReply *complete(struct rconn *rc, const char *cbid, const char *kind,
+                            const char *session, const char *payload, size_t len)
+{
+    char key[160], timer[170], now[24];
+    snprintf(key, sizeof(key), "aa:cb:%s", cbid);
+    snprintf(timer, sizeof(timer), "aa:cb:%s:timer", cbid);
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    const char *args[] = {key, "aa:cb:completed", "aa:cb:deadlines", timer, cbid, kind,
+                          session, payload, now};
+    size_t lens[9];
+    for (int i = 0; i < 9; i++)
+        lens[i] = i == 7 ? len : strlen(args[i]);
+    return rconn_eval(rc, "cb_complete", 4, 9, args, lens);
+}
+
+redisReply *dur_complete(struct rconn *rc, const char *cbid, const char *kind,
+                         const char *session, const char *payload, size_t len)
+{
+    return complete(rc, cbid, kind, session, payload, len);
+}
+
+int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms,
+                 int64_t heartbeat_ms, dur_submit_cb submit, void *arg, char **out)
+{
+    int idx = ctx->next, bad;
+    char sidx[16];
+    ctx->next += 2; /* the callback, then the submit step */
+    ctx->timed_out = 0;
+    *out = NULL;
+    snprintf(sidx, sizeof(sidx), "%d", idx);
+    json_t *op = recorded(ctx, idx, "cb", name, &bad);
+    if (bad)
+        return DUR_FAIL;
+    char cbid[64];
+    if (op) {
+        strlcpy_aa(cbid, jstr(op, "cb"), sizeof(cbid));
+    } else {
+        char key[128], timer[140], ops[192], now[24], tmo[24], hb[24];
+        if (id_random(cbid, sizeof(cbid), "cb-", 16) < 0) {
+            snprintf(ctx->err, sizeof(ctx->err), "no randomness for a callback id");
+            return DUR_FAIL;
+        }
+        snprintf(key, sizeof(key), "aa:cb:%s", cbid);
+        snprintf(timer, sizeof(timer), "aa:cb:%s:timer", cbid);
+        snprintf(ops, sizeof(ops), "aa:exec:%s:ops", ctx->eid);
+        snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+        snprintf(tmo, sizeof(tmo), "%lld", (long long)timeout_ms);
+        snprintf(hb, sizeof(hb), "%lld", (long long)heartbeat_ms);
+        const char *args[] = {key,  ops,          "aa:cb:deadlines", timer, cbid, ctx->eid,
+                              sidx, ctx->session, now,               tmo,   hb,   name};
+        redisReply *r = rconn_eval(ctx->rc, "cb_create", 4, 12, args, NULL);
+        int ok = r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
+        if (!ok)
+            snprintf(ctx->err, sizeof(ctx->err), "create callback %s: %s", name,
+                     r && r->type == REDIS_REPLY_ERROR ? r->str : rconn_error(ctx->rc));
+        if (r)
+            freeReplyObject(r);
+        if (!ok)
+            return DUR_FAIL;
+        op = json_pack("{s:s, s:s, s:s, s:s}", "t", "cb", "n", name, "s", "pending", "cb", cbid);
+        json_object_set_new(ctx->ops, sidx, op);
+        log_debug("event=callback_created exec=%s op=%d cb=%s", ctx->eid, idx, cbid);
+    }
+    /* The submit step: recorded once, never run again on replay. */
+    json_t *sub = recorded(ctx, idx + 1, "submit", name, &bad);
+    if (bad)
+        return DUR_FAIL;
+    if (!sub) {
+        char *res = NULL;
+        int rc = submit(ctx, cbid, &res, arg);
+        if (rc == DUR_FAIL) {
+            free(res);
+            return DUR_FAIL;
+        }
+        json_t *rec = json_pack("{s:s, s:s, s:s, s:s}", "t", "submit", "n", name, "s",
+                                rc == DUR_OK ? "ok" : "fail", "r", res ? res : "");
+        int e = record(ctx, idx + 1, rec);
+        json_decref(rec);
+        if (e < 0) {
+            free(res);
+            return DUR_FAIL;
+        }
+        if (rc != DUR_OK) {
+            /* Settle the callback now so nothing waits for an answer that
+             * can never come. */
+            redisReply *r = complete(ctx->rc, cbid, "fail", "*", res ? res : "", res ? strlen(res) : 0);
+            if (r)
+                freeReplyObject(r);
+            *out = res ? res : xstrdup("submit failed");
+            return DUR_ERROR;
+        }
+        free(res);
+        sub = json_object_get(ctx->ops, (snprintf(sidx, sizeof(sidx), "%d", idx + 1), sidx));
+    }
+    if (strcmp(jstr(sub, "s"), "ok") != 0) {
+        *out = xstrdup(jstr(sub, "r"));
+        return DUR_ERROR;
+    }
+    const char *s = jstr(op, "s");
+    if (strcmp(s, "pending") == 0)
+        return DUR_SUSPEND;
+    ctx->timed_out = strcmp(s, "timeout") == 0;
+    return outcome(op, out);
+}
+
+static int finish(struct rconn *rc, const char *eid, const char *worker, const char *status,
+                  const char *result, int64_t retention_s)
+{
+    char key[160], ops[170], now[24], ret[24];
+    snprintf(key, sizeof(key), "aa:exec:%s", eid);
+    snprintf(ops, sizeof(ops), "aa:exec:%s:ops", eid);
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
+    const char *args[] = {key, ops, eid, worker, status, result, now, ret};
+    redisReply *r = rconn_eval(rc, "exec_finish", 2, 8, args, NULL);
+    if (!r)
+        return -1;
+    if (r->type == REDIS_REPLY_ERROR)
+        log_error("event=exec_finish_failed exec=%s err=\"%s\"", eid, r->str);
+    freeReplyObject(r);
+    return 0;
+}
+
+static const struct dur_handler *find_handler(const struct dur_handler *h, const char *name)
+{
+    for (; h->name; h++)
+        if (strcmp(h->name, name) == 0)
+            return h;
+    return NULL;
+}
+
+int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
+            const struct dur_limits *lim, const char *eid)
+{
+    char key[160], ops[170], now[24], lease[24], maxa[16];
+    int ret = 0;
+    snprintf(key, sizeof(key), "aa:exec:%s", eid);
+    snprintf(ops, sizeof(ops), "aa:exec:%s:ops", eid);
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    snprintf(lease, sizeof(lease), "%lld", (long long)lim->lease_ms);
+    snprintf(maxa, sizeof(maxa), "%d", lim->max_attempts);
+    const char *args[] = {key, ops, worker, now, lease, maxa};
+    redisReply *r = rconn_eval(rc, "exec_claim", 2, 6, args, NULL);
+    if (!r)
+        return -1;
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || !r->element[0]->str) {
+        log_error("event=claim_failed exec=%s err=\"%s\"", eid,
+                  r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+        freeReplyObject(r);
+        return 0;
+    }
+    const char *verdict = r->element[0]->str;
+    if (strcmp(verdict, "exhausted") == 0) {
+        log_error("event=exec_dead_letter exec=%s reason=max_attempts", eid);
+        redisReply *d = rconn_cmd(rc, "XADD aa:stream:dead MAXLEN ~ 10000 * exec %s error %s",
+                                  eid, "maximum attempts reached");
+        if (d)
+            freeReplyObject(d);
+        finish(rc, eid, "", "failed", "maximum attempts reached", lim->retention_s);
+        freeReplyObject(r);
+        return 0;
+    }
+    if (strcmp(verdict, "ok") != 0 || r->elements < 8) {
+        log_debug("event=claim_skipped exec=%s verdict=%s", eid, verdict);
+        freeReplyObject(r);
+        return 0;
+    }
+    struct dur_ctx ctx = {0};
+    ctx.rc = rc;
+    ctx.eid = eid;
+    ctx.worker = worker;
+    ctx.lim = lim;
+    const char *hname = r->element[1]->str ? r->element[1]->str : "";
+    const char *input = r->element[2]->str ? r->element[2]->str : "";
+    ctx.session = r->element[3]->str ? r->element[3]->str : "";
+    ctx.trace = r->element[4]->str ? r->element[4]->str : "";
+    ctx.ops = json_object();
+    redisReply *list = r->element[6];
+    for (size_t i = 0; list->type == REDIS_REPLY_ARRAY && i + 1 < list->elements; i += 2) {
+        json_t *op = json_loads(list->element[i + 1]->str, 0, NULL);
+        if (op)
+            json_object_set_new(ctx.ops, list->element[i]->str, op);
+    }
+    ctx.replay_ops = (int)json_object_size(ctx.ops);
+    const struct dur_handler *h = find_handler(handlers, hname);
+    char *result = NULL;
+    int rc_h;
+    int64_t t0 = mono_us();
+    if (!h) {
+        snprintf(ctx.err, sizeof(ctx.err), "no handler named '%s' on this worker", hname);
+        rc_h = DUR_FAIL;
+    } else {
+        rc_h = h->fn(&ctx, input, &result, h->arg);
+    }
+    long long us = (long long)(mono_us() - t0);
+    if (rc_h == DUR_SUSPEND) {
+        char now2[24];
+        snprintf(now2, sizeof(now2), "%lld", (long long)wall_ms());
+        const char *stream = r->element[7]->str ? r->element[7]->str : "";
+        const char *sargs[] = {key, stream, eid, worker, now2};
+        redisReply *x = rconn_eval(rc, "exec_suspend", 2, 5, sargs, NULL);
+        log_info("event=exec_suspended exec=%s handler=%s trace=%s ops=%d us=%lld verdict=%s", eid,
+                 hname, ctx.trace, ctx.next, us, x && x->str ? x->str : "error");
+        if (!x)
+            ret = -1;
+        if (x)
+            freeReplyObject(x);
+    } else if (rc_h == DUR_OK) {
+        log_info("event=exec_succeeded exec=%s handler=%s trace=%s ops=%d us=%lld", eid, hname,
+                 ctx.trace, ctx.next, us);
+        ret = finish(rc, eid, worker, "succeeded", result ? result : "", lim->retention_s);
+    } else {
+        const char *why = ctx.err[0] ? ctx.err : (result ? result : "handler failed");
+        log_warn("event=exec_failed exec=%s handler=%s trace=%s err=\"%s\"", eid, hname, ctx.trace,
+                 why);
+        ret = finish(rc, eid, worker, "failed", why, lim->retention_s);
+    }
+    free(result);
+    json_decref(ctx.ops);
+    freeReplyObject(r);
+    return ret;
+}
+
+int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s)
+{
+    char key[160], now[24], ret[24];
+    if (!id_valid(cbid, 128))
+        return 0;
+    snprintf(key, sizeof(key), "aa:cb:%s", cbid);
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
+    const char *args[] = {key, "aa:cb:completed", "aa:cb:deadlines", cbid, now, ret};
+    redisReply *r = rconn_eval(rc, "cb_resume", 3, 6, args, NULL);
+    if (!r)
+        return -1;
+    int resumed = r->str && strcmp(r->str, "resumed") == 0;
+    if (r->type == REDIS_REPLY_ERROR)
+        log_error("event=cb_resume_failed cb=%s err=\"%s\"", cbid, r->str);
+    else
+        log_debug("event=cb_resume cb=%s verdict=%s", cbid, r->str ? r->str : "?");
+    freeReplyObject(r);
+    return resumed;
+}
+
+int dur_sweep(struct rconn *rc, int64_t retention_s)
+{
+    int n = 0;
+    redisReply *r = rconn_cmd(rc, "ZRANGEBYSCORE aa:cb:deadlines -inf %lld LIMIT 0 500",
+                              (long long)wall_ms());
+    if (!r)
+        return -1;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+        if (dur_resume_callback(rc, r->element[i]->str, retention_s) > 0)
+            n++;
+    freeReplyObject(r);
+    r = rconn_cmd(rc, "SRANDMEMBER aa:cb:completed 500");
+    if (!r)
+        return -1;
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
+        if (dur_resume_callback(rc, r->element[i]->str, retention_s) > 0)
+            n++;
+    freeReplyObject(r);
+    if (n)
+        log_info("event=sweep resumed=%d", n);
+    return n;
+}

@@ -1,0 +1,89 @@
+/* dur.h -- The durable-execution runtime (replay model, as in Lambda durable
+ * functions). A handler is a C function run with a durable context; every
+ * operation it performs is recorded in the execution's checkpoint log in
+ * Redis (aa:exec:{id}:ops). When a handler must wait (a child execution, a
+ * callback from the desktop client) it returns DUR_SUSPEND: the worker is
+ * released at once and nothing is held while waiting. When the awaited
+ * result arrives, a Lua script re-queues the execution and a worker replays
+ * the handler from the top: recorded operations return their recorded
+ * results without running again. */
+#ifndef AA_DUR_H
+#define AA_DUR_H
+
+#include "rconn.h"
+
+#include <stdint.h>
+
+enum dur_rc {
+    DUR_FAIL = -1,   /* the execution must fail (Redis lost, replay mismatch) */
+    DUR_OK = 0,      /* the operation's result is in *out */
+    DUR_SUSPEND = 1, /* not there yet: return DUR_SUSPEND from the handler */
+    DUR_ERROR = 2,   /* the operation failed; *out holds the error text */
+};
+
+struct dur_ctx;
+
+/* A handler. On DUR_OK *result is the execution's result (owned by the
+ * runtime once returned). On DUR_ERROR/DUR_FAIL *result may hold a message. */
+typedef int (*dur_handler_cb)(struct dur_ctx *ctx, const char *input, char **result, void *arg);
+/* A step body: DUR_OK with *result set (owned, malloc'd), or DUR_ERROR with
+ * *result holding the error text. Runs once; its outcome is recorded. */
+typedef int (*dur_step_cb)(struct dur_ctx *ctx, char **result, void *arg);
+/* Sends the request that the callback will answer (the push to the client). */
+typedef int (*dur_submit_cb)(struct dur_ctx *ctx, const char *callback_id, char **result,
+                             void *arg);
+
+struct dur_handler {
+    const char *name;
+    dur_handler_cb fn;
+    void *arg;
+};
+
+struct dur_limits {
+    int64_t lease_ms;     /* how long a claim is exclusive */
+    int max_attempts;     /* claims before an execution goes to the dead letters */
+    int64_t retention_s;  /* how long ended executions are kept */
+    int64_t child_timeout_ms;
+};
+
+/* Runs (or replays) execution eid with the handler its record names.
+ * Returns 0 when the stream entry may be acknowledged, -1 when Redis was
+ * unreachable (leave it pending; it will be reclaimed). */
+int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
+            const struct dur_limits *lim, const char *eid);
+
+/* Operations. out is owned by the caller (free it) whenever it is set. */
+int dur_step(struct dur_ctx *ctx, const char *name, dur_step_cb fn, void *arg, char **out);
+/* Starts handler `handler` as a child execution on `stream` and waits for
+ * its result (its result text, or its error text with DUR_ERROR). */
+int dur_invoke(struct dur_ctx *ctx, const char *name, const char *handler, const char *stream,
+               const char *input, char **out);
+/* wait_for_callback: creates a callback, runs submit inside a step (never
+ * twice, even on replay), then waits for the answer. A failure or timeout
+ * gives DUR_ERROR with the text; dur_last_timed_out tells them apart. */
+int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms,
+                 int64_t heartbeat_ms, dur_submit_cb submit, void *arg, char **out);
+int dur_last_timed_out(const struct dur_ctx *ctx);
+
+/* Borrowed: valid while the handler runs. */
+const char *dur_exec_id(const struct dur_ctx *ctx);
+const char *dur_session(const struct dur_ctx *ctx);
+const char *dur_trace(const struct dur_ctx *ctx);
+struct rconn *dur_rconn(struct dur_ctx *ctx);
+/* 1 when the handler is replaying recorded operations (useful for logs). */
+int dur_replaying(const struct dur_ctx *ctx);
+
+/* Resumes callback cbid if it is settled or past its deadline (idempotent).
+ * Returns 1 resumed, 0 nothing to do, -1 Redis error. */
+int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s);
+/* Resumes everything the notifications may have missed: callbacks past
+ * their deadline and settled callbacks not yet handed over. Returns how many
+ * were resumed, or -1. */
+int dur_sweep(struct rconn *rc, int64_t retention_s);
+
+/* Completes a callback as the gateway does (for tests and the CLI).
+ * session "*" trusts the caller with every session. Returns: owned reply. */
+redisReply *dur_complete(struct rconn *rc, const char *cbid, const char *kind,
+                         const char *session, const char *payload, size_t len);
+
+#endif

@@ -1,0 +1,47 @@
+/* ids.c -- Random ids from getrandom(2). */
+#include "ids.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/random.h>
+
+int id_random(char *out, size_t outlen, const char *prefix, size_t nbytes)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char buf[64];
+    size_t plen = strlen(prefix);
+    if (nbytes > sizeof(buf) || plen + 2 * nbytes + 1 > outlen)
+        return -1;
+    size_t got = 0;
+    while (got < nbytes) {
+        ssize_t n = getrandom(buf + got, nbytes - got, 0);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    memcpy(out, prefix, plen);
+    for (size_t i = 0; i < nbytes; i++) {
+        out[plen + 2 * i] = hex[buf[i] >> 4];
+        out[plen + 2 * i + 1] = hex[buf[i] & 15];
+    }
+    out[plen + 2 * nbytes] = '\0';
+    return 0;
+}
+
+int id_valid(const char *s, size_t maxlen)
+{
+    size_t n = 0;
+    if (!s)
+        return 0;
+    for (; s[n]; n++) {
+        char c = s[n];
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '_' || c == '.' || c == ':';
+        if (!ok || n >= maxlen)
+            return 0;
+    }
+    return n > 0;
+}

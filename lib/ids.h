@@ -1,0 +1,15 @@
+/* ids.h -- Cryptographically random identifiers (connection, execution and
+ * callback ids) from the kernel's CSPRNG. */
+#ifndef AA_IDS_H
+#define AA_IDS_H
+
+#include <stddef.h>
+
+/* Writes prefix followed by 2*nbytes lowercase hex characters into out.
+ * Returns 0 / -1 (out too small, or no randomness available). */
+int id_random(char *out, size_t outlen, const char *prefix, size_t nbytes);
+
+/* Returns 1 when s is a plausible id: 1..maxlen chars of [A-Za-z0-9._:-]. */
+int id_valid(const char *s, size_t maxlen);
+
+#endif

@@ -1,0 +1,34 @@
+/* push.c -- Outbox append + publish through lua/push.lua. */
+#include "push.h"
+#include "log.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int push_event(struct rconn *rc, const char *session, const json_t *event, int require_conn,
+               char *id, size_t idlen)
+{
+    char outbox[192], conns[192], maxlen[16], ttl[16];
+    snprintf(outbox, sizeof(outbox), "aa:outbox:%s", session);
+    snprintf(conns, sizeof(conns), "aa:session:%s:conns", session);
+    snprintf(maxlen, sizeof(maxlen), "%d", PUSH_OUTBOX_MAXLEN);
+    snprintf(ttl, sizeof(ttl), "%d", PUSH_OUTBOX_TTL_S);
+    char *txt = json_dumps(event, JSON_COMPACT);
+    const char *args[] = {outbox, conns, session, txt, maxlen, require_conn ? "1" : "0", ttl};
+    redisReply *r = rconn_eval(rc, "push", 2, 7, args, NULL);
+    free(txt);
+    int ret = -1;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+        if (id)
+            strlcpy_aa(id, r->element[0]->str ? r->element[0]->str : "", idlen);
+        ret = (int)r->element[1]->integer;
+    } else {
+        log_error("event=push_failed session=%s err=\"%s\"", session,
+                  r && r->type == REDIS_REPLY_ERROR ? r->str : rconn_error(rc));
+    }
+    if (r)
+        freeReplyObject(r);
+    return ret;
+}

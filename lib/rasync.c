@@ -1,0 +1,284 @@
+/* rasync.c -- Reconnecting async hiredis on libevent. hiredis frees its
+ * context after the disconnect callback, so the pointer is cleared there and
+ * a timer reconnects later (never from inside hiredis's own callback). */
+#include "rasync.h"
+#include "log.h"
+#include "rconn.h"
+#include "script.h"
+#include "util.h"
+
+#include <hiredis/adapters/libevent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rasync {
+    struct event_base *base;
+    char *addr, *name;
+    redisAsyncContext *ac;
+    int connected;
+    int backoff_ms;
+    struct event *retry;
+    rasync_connect_cb on_connect;
+    void *arg;
+    unsigned long long replies, reconnects;
+    double rtt_total;
+};
+
+struct pending {
+    struct rasync *ra;
+    rasync_reply_cb cb;
+    void *arg;
+    int64_t start_us;
+    /* For EVALSHA: enough to retry with EVAL on NOSCRIPT. */
+    const struct script *script;
+    int nkeys, argc;
+    char **args;
+    size_t *lens;
+};
+
+static void start_connect(struct rasync *ra);
+
+static void schedule_retry(struct rasync *ra)
+{
+    struct timeval tv = {ra->backoff_ms / 1000, (ra->backoff_ms % 1000) * 1000};
+    evtimer_add(ra->retry, &tv);
+    ra->backoff_ms = ra->backoff_ms * 2 > 2000 ? 2000 : ra->backoff_ms * 2;
+}
+
+static void retry_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    start_connect(arg);
+}
+
+static void on_disconnect(const redisAsyncContext *ac, int status)
+{
+    struct rasync *ra = ac->data;
+    if (!ra)
+        return;
+    log_warn("event=redis_disconnected conn=%s status=%d err=\"%s\"", ra->name, status,
+             ac->errstr);
+    ra->ac = NULL; /* hiredis frees it after this callback */
+    ra->connected = 0;
+    ra->reconnects++;
+    schedule_retry(ra);
+}
+
+static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
+{
+    (void)ac;
+    (void)priv;
+    redisReply *reply = r;
+    if (reply && reply->type == REDIS_REPLY_ERROR)
+        log_error("event=script_load_failed err=\"%s\"", reply->str);
+}
+
+static void on_connect(const redisAsyncContext *ac, int status)
+{
+    struct rasync *ra = ac->data;
+    if (!ra)
+        return;
+    if (status != REDIS_OK) {
+        log_warn("event=redis_connect_failed conn=%s addr=%s err=\"%s\"", ra->name, ra->addr,
+                 ac->errstr);
+        ra->ac = NULL; /* freed by hiredis */
+        schedule_retry(ra);
+        return;
+    }
+    for (size_t i = 0; i < script_count(); i++) {
+        const struct script *s = script_at(i);
+        redisAsyncCommand(ra->ac, on_script_loaded, NULL, "SCRIPT LOAD %s", script_body(s));
+    }
+    ra->connected = 1;
+    ra->backoff_ms = 100;
+    log_info("event=redis_connected conn=%s addr=%s", ra->name, ra->addr);
+    if (ra->on_connect)
+        ra->on_connect(ra, ra->arg);
+}
+
+static void start_connect(struct rasync *ra)
+{
+    char host[256];
+    int port, is_unix;
+    if (rconn_parse_addr(ra->addr, host, sizeof(host), &port, &is_unix) < 0) {
+        log_error("event=redis_bad_address addr=%s", ra->addr);
+        return;
+    }
+    ra->ac = is_unix ? redisAsyncConnectUnix(host) : redisAsyncConnect(host, port);
+    if (!ra->ac || ra->ac->err) {
+        log_warn("event=redis_connect_failed conn=%s err=\"%s\"", ra->name,
+                 ra->ac ? ra->ac->errstr : "oom");
+        if (ra->ac)
+            redisAsyncFree(ra->ac);
+        ra->ac = NULL;
+        schedule_retry(ra);
+        return;
+    }
+    ra->ac->data = ra;
+    redisLibeventAttach(ra->ac, ra->base);
+    redisAsyncSetConnectCallback(ra->ac, on_connect);
+    redisAsyncSetDisconnectCallback(ra->ac, on_disconnect);
+}
+
+struct rasync *rasync_new(struct event_base *base, const char *addr, const char *name,
+                          rasync_connect_cb cb, void *arg)
+{
+    struct rasync *ra = xcalloc(1, sizeof(*ra));
+    ra->base = base;
+    ra->addr = xstrdup(addr);
+    ra->name = xstrdup(name);
+    ra->on_connect = cb;
+    ra->arg = arg;
+    ra->backoff_ms = 100;
+    ra->retry = evtimer_new(base, retry_cb, ra);
+    if (!ra->retry)
+        abort();
+    start_connect(ra);
+    return ra;
+}
+
+void rasync_free(struct rasync *ra)
+{
+    if (!ra)
+        return;
+    if (ra->ac) {
+        ra->ac->data = NULL;
+        redisAsyncFree(ra->ac); /* pending callbacks run with NULL replies */
+    }
+    event_free(ra->retry);
+    free(ra->addr);
+    free(ra->name);
+    free(ra);
+}
+
+int rasync_connected(const struct rasync *ra)
+{
+    return ra->connected && ra->ac;
+}
+
+static void pending_free(struct pending *p)
+{
+    if (p->args) {
+        for (int i = 0; i < p->argc; i++)
+            free(p->args[i]);
+        free(p->args);
+        free(p->lens);
+    }
+    free(p);
+}
+
+static void on_reply(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct pending *p = priv;
+    redisReply *reply = r;
+    struct rasync *ra = ac->data ? ac->data : NULL;
+    if (ra && reply) {
+        ra->replies++;
+        ra->rtt_total += (double)(mono_us() - p->start_us) / 1e6;
+    }
+    if (reply && p->script && reply->type == REDIS_REPLY_ERROR &&
+        strncmp(reply->str, "NOSCRIPT", 8) == 0 && ra && ra->connected) {
+        const char **argv = xmalloc(sizeof(char *) * (size_t)(p->argc + 3));
+        size_t *lens = xmalloc(sizeof(size_t) * (size_t)(p->argc + 3));
+        int n = script_argv(p->script, 1, p->nkeys, p->argc, (const char **)p->args, p->lens, argv,
+                            lens);
+        p->script = NULL;
+        int rc = redisAsyncCommandArgv(ac, on_reply, p, n, argv, lens);
+        free(argv);
+        free(lens);
+        if (rc == REDIS_OK)
+            return;
+        reply = NULL;
+    }
+    if (p->cb)
+        p->cb(p->ra, reply, p->arg);
+    pending_free(p);
+}
+
+int rasync_cmdargv(struct rasync *ra, rasync_reply_cb cb, void *arg, int argc, const char **argv,
+                   const size_t *lens)
+{
+    if (!rasync_connected(ra))
+        return -1;
+    struct pending *p = xcalloc(1, sizeof(*p));
+    p->ra = ra;
+    p->cb = cb;
+    p->arg = arg;
+    p->start_us = mono_us();
+    if (redisAsyncCommandArgv(ra->ac, on_reply, p, argc, argv, lens) != REDIS_OK) {
+        pending_free(p);
+        return -1;
+    }
+    return 0;
+}
+
+int rasync_eval(struct rasync *ra, rasync_reply_cb cb, void *arg, const char *script, int nkeys,
+                int argc, const char **args, const size_t *arglens)
+{
+    if (!rasync_connected(ra))
+        return -1;
+    const struct script *s = script_get(script);
+    struct pending *p = xcalloc(1, sizeof(*p));
+    p->ra = ra;
+    p->cb = cb;
+    p->arg = arg;
+    p->start_us = mono_us();
+    p->script = s;
+    p->nkeys = nkeys;
+    p->argc = argc;
+    p->args = xmalloc(sizeof(char *) * (size_t)argc);
+    p->lens = xmalloc(sizeof(size_t) * (size_t)argc);
+    for (int i = 0; i < argc; i++) {
+        p->lens[i] = arglens ? arglens[i] : strlen(args[i]);
+        p->args[i] = xstrndup(args[i], p->lens[i]);
+    }
+    const char **argv = xmalloc(sizeof(char *) * (size_t)(argc + 3));
+    size_t *lens = xmalloc(sizeof(size_t) * (size_t)(argc + 3));
+    int n = script_argv(s, 0, nkeys, argc, (const char **)p->args, p->lens, argv, lens);
+    int rc = redisAsyncCommandArgv(ra->ac, on_reply, p, n, argv, lens);
+    free(argv);
+    free(lens);
+    if (rc != REDIS_OK) {
+        pending_free(p);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_message(redisAsyncContext *ac, void *r, void *priv)
+{
+    struct pending *p = priv;
+    (void)ac;
+    if (p->cb)
+        p->cb(p->ra, r, p->arg);
+    /* hiredis keeps calling this for every message; p lives as long as the
+     * subscription, and is released when the reply is NULL (disconnect). */
+    if (!r)
+        free(p);
+}
+
+int rasync_subscribe(struct rasync *ra, rasync_reply_cb cb, void *arg, const char *cmd,
+                     const char *channel)
+{
+    if (!rasync_connected(ra))
+        return -1;
+    struct pending *p = xcalloc(1, sizeof(*p));
+    p->ra = ra;
+    p->cb = cb;
+    p->arg = arg;
+    if (redisAsyncCommand(ra->ac, on_message, p, "%s %s", cmd, channel) != REDIS_OK) {
+        free(p);
+        return -1;
+    }
+    return 0;
+}
+
+void rasync_stats(const struct rasync *ra, unsigned long long *replies, double *total_seconds,
+                  unsigned long long *reconnects)
+{
+    *replies = ra->replies;
+    *total_seconds = ra->rtt_total;
+    *reconnects = ra->reconnects;
+}

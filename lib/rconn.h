@@ -1,0 +1,39 @@
+/* rconn.h -- A blocking Redis connection for workers and tools that
+ * reconnects by itself, loads the Lua scripts on every new connection and
+ * runs them with EVALSHA (EVAL on NOSCRIPT). Not thread-safe: one per thread. */
+#ifndef AA_RCONN_H
+#define AA_RCONN_H
+
+#include <hiredis/hiredis.h>
+#include <stddef.h>
+
+struct rconn;
+
+/* addr is "host:port", "unix:/path" or "/path". Connects lazily.
+ * Returns: owned, free with rconn_free. */
+struct rconn *rconn_new(const char *addr);
+void rconn_free(struct rconn *c);
+/* Connects now (or checks the connection). Returns 0 / -1 with err filled. */
+int rconn_connect(struct rconn *c, char *err, size_t errlen);
+
+/* Runs one command; on an I/O error reconnects once and retries.
+ * Returns: owned reply, free with freeReplyObject; NULL when Redis is
+ * unreachable (rconn_error tells why). A Redis error reply is returned as is. */
+redisReply *rconn_cmd(struct rconn *c, const char *fmt, ...);
+redisReply *rconn_cmdargv(struct rconn *c, int argc, const char **argv, const size_t *lens);
+/* Runs Lua script `name` with nkeys keys followed by the other arguments. */
+redisReply *rconn_eval(struct rconn *c, const char *name, int nkeys, int argc, const char **args,
+                       const size_t *lens);
+/* Borrowed: the last connection error, or "". */
+const char *rconn_error(const struct rconn *c);
+/* Borrowed: the underlying context (NULL when not connected). */
+redisContext *rconn_ctx(struct rconn *c);
+
+/* Parses addr into host/port or a unix path. Returns 0 / -1. */
+int rconn_parse_addr(const char *addr, char *host, size_t hostlen, int *port, int *is_unix);
+
+/* Ensures Redis sends the keyspace notifications the runtime needs
+ * (K, E, h, x, g, t). Returns 0 / -1 with err filled. */
+int rconn_ensure_notifications(struct rconn *c, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,33 @@
+-- cb_resume.lua -- hand a settled callback's outcome to its execution and
+-- wake it, exactly once. Also settles a pending callback whose deadline has
+-- passed as timed out. Run on keyspace notifications, on expired timer keys
+-- and by the sweep; running it again changes nothing.
+--@include _wake
+-- KEYS[1] aa:cb:{cbid}  KEYS[2] aa:cb:completed  KEYS[3] aa:cb:deadlines
+-- ARGV[1] cbid  ARGV[2] now ms  ARGV[3] retention seconds
+-- Reply: "resumed", "pending", "already" or "gone"
+local f = redis.call('HMGET', KEYS[1], 'status', 'next_deadline_ms', 'resumed', 'exec', 'op',
+  'name', 'result')
+if not f[1] then
+  redis.call('SREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[3], ARGV[1])
+  return 'gone'
+end
+local now = tonumber(ARGV[2])
+local status = f[1]
+if status == 'pending' then
+  if now < tonumber(f[2]) then return 'pending' end
+  status = 'timed_out'
+  redis.call('HSET', KEYS[1], 'status', status, 'completed_ms', now)
+end
+redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+if f[3] then return 'already' end
+redis.call('HSET', KEYS[1], 'resumed', 1, 'resumed_ms', now)
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+local s = (status == 'succeeded') and 'ok' or ((status == 'timed_out') and 'timeout' or 'fail')
+local rec = {t = 'cb', n = f[6], s = s, cb = ARGV[1]}
+if status == 'timed_out' then rec.r = 'callback timed out' else rec.r = f[7] or '' end
+redis.call('HSET', 'aa:exec:' .. f[4] .. ':ops', f[5], cjson.encode(rec))
+wake(f[4], now)
+return 'resumed'

@@ -1,0 +1,48 @@
+-- exec_finish.lua -- an execution ended: record its outcome, hand the result
+-- to its parent (waking it), free the session's lane for the next queued turn,
+-- and keep the records for the retention period.
+--@include _wake
+-- KEYS[1] aa:exec:{eid}  KEYS[2] aa:exec:{eid}:ops
+-- ARGV[1] eid  ARGV[2] worker id ("" for the runtime itself)  ARGV[3] status
+-- ("succeeded"|"failed"|"timed_out")  ARGV[4] result or error text  ARGV[5] now ms
+-- ARGV[6] retention seconds
+-- Reply: "ok" or "lost"
+local f = redis.call('HMGET', KEYS[1], 'status', 'worker', 'parent', 'parent_op', 'lane')
+if not f[1] then return 'lost' end
+if f[1] == 'succeeded' or f[1] == 'failed' or f[1] == 'timed_out' then return 'lost' end
+if ARGV[2] ~= '' and f[2] ~= ARGV[2] then return 'lost' end
+local now = ARGV[5]
+redis.call('HSET', KEYS[1], 'status', ARGV[3], 'result', ARGV[4], 'ended_ms', now,
+  'updated_ms', now)
+redis.call('HDEL', KEYS[1], 'lease_until', 'wake')
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[6]))
+if f[3] then
+  local pops = 'aa:exec:' .. f[3] .. ':ops'
+  local old = redis.call('HGET', pops, f[4])
+  local rec = old and cjson.decode(old) or {t = 'invoke', child = ARGV[1]}
+  rec.s = (ARGV[3] == 'succeeded') and 'ok' or 'fail'
+  rec.r = ARGV[4]
+  redis.call('HSET', pops, f[4], cjson.encode(rec))
+  wake(f[3], now)
+end
+if f[5] then
+  local akey = 'aa:session:' .. f[5] .. ':active'
+  if redis.call('GET', akey) == ARGV[1] then
+    local qkey = 'aa:session:' .. f[5] .. ':queue'
+    local nxt = redis.call('LPOP', qkey)
+    while nxt and redis.call('EXISTS', 'aa:exec:' .. nxt) == 0 do
+      nxt = redis.call('LPOP', qkey)
+    end
+    if nxt then
+      local nkey = 'aa:exec:' .. nxt
+      redis.call('SET', akey, nxt)
+      redis.call('HSET', nkey, 'status', 'ready', 'updated_ms', now)
+      redis.call('XADD', redis.call('HGET', nkey, 'stream'), 'MAXLEN', '~', 100000, '*',
+        'exec', nxt, 'kind', 'start')
+    else
+      redis.call('DEL', akey)
+    end
+  end
+end
+return 'ok'

@@ -1,0 +1,18 @@
+-- exec_suspend.lua -- the handler reached a wait whose result is not there:
+-- release the worker. If an awaited result arrived while the handler ran
+-- (wake=1), the continuation is queued again instead.
+-- KEYS[1] aa:exec:{eid}  KEYS[2] the execution's stream
+-- ARGV[1] eid  ARGV[2] worker id  ARGV[3] now ms
+-- Reply: "suspended", "requeued" or "lost" (another worker owns it now)
+local f = redis.call('HMGET', KEYS[1], 'status', 'worker', 'wake')
+if f[1] ~= 'running' or f[2] ~= ARGV[2] then return 'lost' end
+redis.call('HSET', KEYS[1], 'attempts', 0, 'updated_ms', ARGV[3])
+redis.call('HDEL', KEYS[1], 'lease_until')
+if f[3] then
+  redis.call('HDEL', KEYS[1], 'wake')
+  redis.call('HSET', KEYS[1], 'status', 'ready')
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', 100000, '*', 'exec', ARGV[1], 'kind', 'resume')
+  return 'requeued'
+end
+redis.call('HSET', KEYS[1], 'status', 'suspended')
+return 'suspended'

@@ -1,0 +1,134 @@
+# lib.sh -- helpers for the end-to-end tests: a private redis-server on a
+# unix socket, the real gateway and workers as processes, a headless client,
+# and polling with a deadline (never bare sleeps). Source it from bash.
+
+BINDIR=${BINDIR:-build/bin}
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+FIXTURES=$ROOT/tests/e2e/fixtures
+PASSED=0
+FAILED=0
+PIDS=()
+
+e2e_setup() {
+    E2E_DIR=$ROOT/build/test/e2e-$$
+    rm -rf "$E2E_DIR"
+    mkdir -p "$E2E_DIR"
+    trap e2e_teardown EXIT
+}
+
+e2e_teardown() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+    for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
+    PIDS=()
+    if [ "$FAILED" = 0 ] && [ -z "${E2E_KEEP:-}" ]; then rm -rf "$E2E_DIR"; fi
+}
+
+# wait_for SECONDS DESCRIPTION COMMAND...: polls COMMAND every 20 ms.
+wait_for() {
+    local secs=$1 what=$2
+    shift 2
+    local end=$((SECONDS + secs))
+    while ! "$@" >/dev/null 2>&1; do
+        if [ $SECONDS -ge $end ]; then
+            echo "# timed out after ${secs}s waiting for $what" >&2
+            return 1
+        fi
+        sleep 0.02
+    done
+}
+
+start_redis() {
+    REDIS_SOCK=$E2E_DIR/redis.sock
+    redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 --dir "$E2E_DIR" \
+        --appendonly yes --appendfsync everysec --save "" --notify-keyspace-events KEA \
+        --hz 100 --logfile "$E2E_DIR/redis.log" &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    REDIS="unix:$REDIS_SOCK"
+    wait_for 10 "redis-server" rcli PING
+}
+
+rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
+
+start_gateway() {
+    local name=${1:-gw}
+    shift || true
+    rm -f "$E2E_DIR/$name.port"
+    "$BINDIR/aa-gateway" --port 0 --port-file "$E2E_DIR/$name.port" --redis "$REDIS" \
+        --node "$name" "$@" 2>>"$E2E_DIR/$name.log" &
+    PIDS+=("$!")
+    eval "${name^^}_PID=$!"
+    wait_for 10 "gateway port" test -s "$E2E_DIR/$name.port"
+    PORT=$(cat "$E2E_DIR/$name.port")
+    wait_for 10 "gateway health" http_get "$PORT" /healthz 200
+}
+
+start_agent() {
+    "$BINDIR/aa-agent-worker" --redis "$REDIS" "$@" 2>>"$E2E_DIR/agent.log" &
+    AGENT_PID=$!
+    PIDS+=("$!")
+}
+
+start_tool() {
+    "$BINDIR/aa-tool-worker" --redis "$REDIS" --sweep-ms 200 "$@" 2>>"$E2E_DIR/tool.log" &
+    TOOL_PID=$!
+    PIDS+=("$!")
+}
+
+start_stack() {
+    start_redis
+    start_gateway gw
+    start_agent
+    start_tool
+    wait_for 10 "worker groups" sh -c "redis-cli -s '$REDIS_SOCK' XINFO GROUPS aa:stream:tool | grep -q tool-workers && redis-cli -s '$REDIS_SOCK' XINFO GROUPS aa:stream:agent | grep -q agent-workers"
+}
+
+# http_get PORT PATH [STATUS]: GET with bash's /dev/tcp; prints the body.
+http_get() {
+    local port=$1 path=$2 want=${3:-}
+    exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
+    printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$path" >&3
+    local resp
+    resp=$(cat <&3)
+    exec 3<&-
+    if [ -n "$want" ]; then
+        case "$resp" in "HTTP/1.1 $want "*) ;; *) return 1 ;; esac
+    fi
+    printf '%s\n' "${resp#*$'\r\n\r\n'}"
+}
+
+# client ARGS...: the headless desktop client with its actions pointed at
+# test scripts (never at a real VPN).
+client() {
+    timeout 60 "$BINDIR/aa-client" --url "ws://127.0.0.1:$PORT/ws" --json --quiet \
+        --cmd-connect-vpn "$FIXTURES/action.sh connect_vpn $E2E_DIR/actions.log" \
+        --cmd-disconnect-vpn "$FIXTURES/action.sh disconnect_vpn $E2E_DIR/actions.log" \
+        --cmd-vpn-status "$FIXTURES/vpn_status.sh" \
+        --cmd-logs-vpn "$FIXTURES/logs_vpn.sh" \
+        --cmd-logs-network "$FIXTURES/action.sh network_logs $E2E_DIR/actions.log" \
+        --cmd-logs-system "$FIXTURES/action.sh system_logs $E2E_DIR/actions.log" \
+        "$@"
+}
+
+ok() {
+    PASSED=$((PASSED + 1))
+    echo "ok - $1"
+}
+
+not_ok() {
+    FAILED=$((FAILED + 1))
+    echo "not ok - $1"
+    [ -n "${2:-}" ] && printf '#   %s\n' "$2"
+    return 0
+}
+
+# check NAME COMMAND...: one assertion.
+check() {
+    local name=$1
+    shift
+    if "$@"; then ok "$name"; else not_ok "$name"; fi
+}
+
+# json_has FILE JQ-LIKE-SUBSTRING: a line of FILE contains the text.
+has() { grep -qF -- "$2" "$1"; }

@@ -1,0 +1,181 @@
+/* agent.c -- The tool loop of one chat turn as a durable handler. */
+#include "agent.h"
+#include "log.h"
+#include "push.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *agent_progress_text(const char *tool, const json_t *arguments)
+{
+    if (!strcmp(tool, "get_vpn_status"))
+        return "Checking the VPN status on your computer...";
+    if (!strcmp(tool, "analyze_logs")) {
+        const char *t = json_string_value(json_object_get(arguments, "log_type"));
+        if (t && !strcmp(t, "network"))
+            return "Collecting network logs from your computer...";
+        if (t && !strcmp(t, "system"))
+            return "Collecting system logs from your computer...";
+        return "Collecting VPN logs from your computer...";
+    }
+    return "Sending the command to your computer...";
+}
+
+struct model_arg {
+    const struct provider *prov;
+    const json_t *transcript;
+};
+
+static int model_step(struct dur_ctx *ctx, char **result, void *arg)
+{
+    struct model_arg *m = arg;
+    char err[256] = "";
+    int64_t t0 = mono_us();
+    *result = m->prov->next(m->transcript, err, sizeof(err), m->prov->arg);
+    log_info("event=model_call exec=%s trace=%s provider=%s us=%lld ok=%d", dur_exec_id(ctx),
+             dur_trace(ctx), m->prov->name, (long long)(mono_us() - t0), *result != NULL);
+    if (!*result) {
+        *result = xstrdup(err);
+        return DUR_ERROR;
+    }
+    return DUR_OK;
+}
+
+struct event_arg {
+    json_t *event;
+};
+
+static int push_step(struct dur_ctx *ctx, char **result, void *arg)
+{
+    struct event_arg *ea = arg;
+    char id[64];
+    if (push_event(dur_rconn(ctx), dur_session(ctx), ea->event, 0, id, sizeof(id)) < 0)
+        return DUR_FAIL;
+    *result = xstrdup(id);
+    return DUR_OK;
+}
+
+/* Pushes an event as a recorded step (never twice). */
+static int push_once(struct dur_ctx *ctx, const char *name, json_t *event)
+{
+    struct event_arg ea = {event};
+    char *out = NULL;
+    int rc = dur_step(ctx, name, push_step, &ea, &out);
+    free(out);
+    json_decref(event);
+    return rc;
+}
+
+int agent_turn(struct dur_ctx *ctx, const char *input, char **result, void *arg)
+{
+    const struct agent_cfg *cfg = arg;
+    json_t *in = json_loads(input, 0, NULL);
+    const char *prompt = json_string_value(json_object_get(in, "prompt"));
+    json_t *transcript = json_array();
+    int rc = DUR_FAIL;
+    char name[64];
+    if (!prompt) {
+        *result = xstrdup("turn input has no prompt");
+        goto done;
+    }
+    json_array_append_new(transcript, json_pack("{s:s, s:s}", "role", "user", "text", prompt));
+    for (int i = 0; i < cfg->max_iterations; i++) {
+        struct model_arg m = {cfg->prov, transcript};
+        char *decision_txt = NULL;
+        snprintf(name, sizeof(name), "model.%d", i);
+        rc = dur_step(ctx, name, model_step, &m, &decision_txt);
+        if (rc == DUR_FAIL)
+            goto done;
+        json_t *decision = rc == DUR_OK ? json_loads(decision_txt, 0, NULL) : NULL;
+        if (!decision) {
+            char *msg = xasprintf("The model failed: %s", rc == DUR_OK ? "unreadable decision"
+                                                                       : decision_txt);
+            push_once(ctx, "error",
+                      json_pack("{s:s, s:{s:s, s:s, s:s}}", "event", "error", "data", "code",
+                                "model_error", "message", msg, "turn_id", dur_exec_id(ctx)));
+            free(decision_txt);
+            *result = msg;
+            rc = DUR_ERROR;
+            goto done;
+        }
+        free(decision_txt);
+        const char *type = json_string_value(json_object_get(decision, "type"));
+        if (type && !strcmp(type, "final")) {
+            const char *text = json_string_value(json_object_get(decision, "text"));
+            rc = push_once(ctx, "answer",
+                           json_pack("{s:s, s:{s:s, s:s}}", "event", "chat_response", "data",
+                                     "text", text ? text : "", "turn_id", dur_exec_id(ctx)));
+            if (rc == DUR_OK)
+                *result = xstrdup(text ? text : "");
+            json_decref(decision);
+            goto done;
+        }
+        /* Tool uses: start them all (they run in parallel), then wait. */
+        json_t *tools = json_object_get(decision, "tools");
+        size_t ntools = json_array_size(tools);
+        int suspended = 0;
+        for (size_t j = 0; j < ntools; j++) {
+            json_t *call = json_array_get(tools, j);
+            const char *tname = json_string_value(json_object_get(call, "name"));
+            json_t *targs = json_deep_copy(json_object_get(call, "arguments"));
+            if (!json_is_object(targs)) {
+                json_decref(targs);
+                targs = json_object();
+            }
+            /* The session is the job's, never the model's. */
+            json_object_set_new(targs, "session_id", json_string(dur_session(ctx)));
+            if (tname && strcmp(tname, "run_client_command") != 0) {
+                snprintf(name, sizeof(name), "progress.%d.%zu", i, j);
+                rc = push_once(ctx, name,
+                               json_pack("{s:s, s:{s:s, s:s, s:s}}", "event", "progress", "data",
+                                         "text", agent_progress_text(tname, targs), "tool", tname,
+                                         "turn_id", dur_exec_id(ctx)));
+                if (rc == DUR_FAIL) {
+                    json_decref(targs);
+                    json_decref(decision);
+                    goto done;
+                }
+            }
+            json_t *tin = json_pack("{s:s, s:O}", "name", tname ? tname : "", "arguments", targs);
+            char *tin_txt = json_dumps(tin, JSON_COMPACT);
+            char *tres = NULL;
+            snprintf(name, sizeof(name), "tool.%d.%zu", i, j);
+            rc = dur_invoke(ctx, name, "tool", cfg->tool_stream, tin_txt, &tres);
+            free(tin_txt);
+            json_decref(tin);
+            if (rc == DUR_FAIL) {
+                json_decref(targs);
+                json_decref(decision);
+                free(tres);
+                goto done;
+            }
+            if (rc == DUR_SUSPEND)
+                suspended = 1;
+            else
+                json_array_append_new(transcript,
+                                      json_pack("{s:s, s:s, s:o, s:s}", "role", "tool", "name",
+                                                tname ? tname : "", "arguments", targs, "result",
+                                                tres ? tres : ""));
+            if (rc == DUR_SUSPEND)
+                json_decref(targs);
+            free(tres);
+        }
+        json_decref(decision);
+        if (suspended) {
+            rc = DUR_SUSPEND;
+            goto done;
+        }
+    }
+    *result = xasprintf("The agent stopped after %d model calls without an answer.",
+                        cfg->max_iterations);
+    push_once(ctx, "error",
+              json_pack("{s:s, s:{s:s, s:s, s:s}}", "event", "error", "data", "code",
+                        "too_many_iterations", "message", *result, "turn_id", dur_exec_id(ctx)));
+    rc = DUR_ERROR;
+done:
+    json_decref(transcript);
+    json_decref(in);
+    return rc;
+}

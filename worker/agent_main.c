@@ -1,0 +1,60 @@
+/* agent_main.c -- aa-agent-worker: runs chat turns from the agent stream. */
+#include "agent.h"
+#include "cfg.h"
+#include "log.h"
+#include "wk_loop.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static struct cfg_opt opts[] = {
+    {"redis", CFG_STR, "127.0.0.1:6379", 0, 512, "Redis address (host:port or unix:/path)", NULL, 0},
+    {"stream", CFG_STR, "aa:stream:agent", 0, 128, "stream of turns", NULL, 0},
+    {"group", CFG_STR, "agent-workers", 0, 128, "consumer group", NULL, 0},
+    {"tool-stream", CFG_STR, "aa:stream:tool", 0, 128, "stream the tools run on", NULL, 0},
+    {"llm-provider", CFG_STR, "builtin", 0, 32, "model provider (builtin)", NULL, 0},
+    {"max-iterations", CFG_INT, "8", 1, 100, "model calls per turn at most", NULL, 0},
+    {"claim-idle-ms", CFG_INT, "30000", 100, 3600000, "reclaim entries idle this long", NULL, 0},
+    {"lease-ms", CFG_INT, "60000", 100, 3600000, "exclusive claim of an execution", NULL, 0},
+    {"max-attempts", CFG_INT, "5", 1, 100, "claims before the dead-letter stream", NULL, 0},
+    {"retention-s", CFG_INT, "86400", 1, 90 * 86400, "keep ended executions this long", NULL, 0},
+    {"turn-timeout-ms", CFG_INT, "900000", 1000, 31622400000LL, "execution timeout of a tool call", NULL, 0},
+    {"log-level", CFG_STR, "info", 0, 8, "debug, info, warn or error", NULL, 0},
+    CFG_END,
+};
+
+int main(int argc, char **argv)
+{
+    cfg_parse_or_exit(opts, argc, argv,
+                      "usage: aa-agent-worker [options]\n\nRuns the agent's chat turns (the tool "
+                      "loop) from the agent stream.");
+    if (log_init("agent-worker", cfg_str(opts, "log-level")) < 0) {
+        fprintf(stderr, "aa-agent-worker: --log-level must be debug, info, warn or error\n");
+        return 2;
+    }
+    if (strcmp(cfg_str(opts, "llm-provider"), "builtin") != 0) {
+        fprintf(stderr, "aa-agent-worker: unknown --llm-provider '%s' (available: builtin)\n",
+                cfg_str(opts, "llm-provider"));
+        return 2;
+    }
+    struct agent_cfg acfg = {provider_builtin(), (int)cfg_int(opts, "max-iterations"),
+                             cfg_str(opts, "tool-stream")};
+    log_warn("event=provider name=builtin note=\"rule-based offline provider, not a language "
+             "model\"");
+    struct dur_handler handlers[] = {{"turn", agent_turn, &acfg}, {NULL, NULL, NULL}};
+    struct wk_opts o = {
+        .redis = cfg_str(opts, "redis"),
+        .stream = cfg_str(opts, "stream"),
+        .group = cfg_str(opts, "group"),
+        .name = "agent",
+        .handlers = handlers,
+        .limits = {cfg_int(opts, "lease-ms"), (int)cfg_int(opts, "max-attempts"),
+                   cfg_int(opts, "retention-s"), cfg_int(opts, "turn-timeout-ms")},
+        .resumer = 0,
+        .claim_idle_ms = (int)cfg_int(opts, "claim-idle-ms"),
+        .sweep_ms = 500,
+    };
+    int rc = wk_run(&o);
+    cfg_free(opts);
+    return rc;
+}

@@ -1,0 +1,279 @@
+/* tools.c -- The tools that act on the desktop client through pushes and
+ * durable callbacks. */
+#include "tools.h"
+#include "log.h"
+#include "push.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *tools_route(const json_t *args)
+{
+    if (!json_is_object(args))
+        return "";
+    if (json_object_get(args, "command"))
+        return "run_client_command";
+    const char *q = json_string_value(json_object_get(args, "query"));
+    if (q && strcmp(q, "vpn_status") == 0)
+        return "get_vpn_status";
+    if (json_object_get(args, "log_type"))
+        return "analyze_logs";
+    return "";
+}
+
+char *tools_result(json_t *payload, int is_error)
+{
+    char *text = json_dumps(payload, JSON_COMPACT);
+    json_t *res = json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", text,
+                            "isError", is_error);
+    char *out = json_dumps(res, JSON_COMPACT);
+    json_decref(res);
+    json_decref(payload);
+    free(text);
+    return out;
+}
+
+static char *error_result(const char *code, const char *message)
+{
+    return tools_result(json_pack("{s:s, s:s, s:s}", "status", "error", "error", code, "message",
+                                  message),
+                        1);
+}
+
+static int command_allowed(const char *list, const char *cmd)
+{
+    size_t n = strlen(cmd);
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && strncmp(p, cmd, n) == 0)
+            return 1;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+struct push_arg {
+    json_t *event;
+};
+
+/* Step: push an event that needs a live client. */
+static int push_step(struct dur_ctx *ctx, char **result, void *arg)
+{
+    struct push_arg *pa = arg;
+    char id[64];
+    int n = push_event(dur_rconn(ctx), dur_session(ctx), pa->event, 1, id, sizeof(id));
+    if (n < 0)
+        return DUR_FAIL;
+    if (n == 0) {
+        *result = xstrdup("client_not_connected");
+        return DUR_ERROR;
+    }
+    *result = xstrdup(id);
+    return DUR_OK;
+}
+
+/* Submitter for callbacks: the request carries the callback id. */
+static int submit_request(struct dur_ctx *ctx, const char *cbid, char **result, void *arg)
+{
+    json_t *ev = json_deep_copy(arg);
+    json_object_set_new(ev, "callback_id", json_string(cbid));
+    struct push_arg pa = {ev};
+    int rc = push_step(ctx, result, &pa);
+    json_decref(ev);
+    return rc;
+}
+
+static char *not_connected(void)
+{
+    return error_result("client_not_connected",
+                        "The desktop client for this session is not connected; ask the user to "
+                        "open the client and try again.");
+}
+
+static int run_client_command(struct dur_ctx *ctx, const struct tools_cfg *cfg, json_t *args,
+                              char **result)
+{
+    const char *cmd = json_string_value(json_object_get(args, "command"));
+    if (!cmd || !command_allowed(cfg->commands, cmd)) {
+        char *msg = xasprintf("Unknown command '%s'; allowed: %s", cmd ? cmd : "", cfg->commands);
+        *result = error_result("invalid_command", msg);
+        free(msg);
+        return DUR_OK;
+    }
+    json_t *ev = json_pack("{s:s, s:{s:s, s:s}}", "event", "client_action", "data", "action",
+                           "run_client_command", "command", cmd);
+    struct push_arg pa = {ev};
+    char *out = NULL;
+    int rc = dur_step(ctx, "push", push_step, &pa, &out);
+    json_decref(ev);
+    if (rc == DUR_OK)
+        *result = tools_result(json_pack("{s:s, s:s, s:s, s:s}", "status", "sent_to_client",
+                                         "command", cmd, "session_id", dur_session(ctx), "message",
+                                         "Command sent to the desktop client."),
+                               0);
+    else if (rc == DUR_ERROR)
+        *result = not_connected();
+    free(out);
+    return rc == DUR_ERROR ? DUR_OK : rc;
+}
+
+static int get_vpn_status(struct dur_ctx *ctx, const struct tools_cfg *cfg, char **result)
+{
+    json_t *req = json_pack("{s:s}", "action", "get_vpn_status");
+    char *out = NULL;
+    int rc = dur_callback(ctx, "vpn_status", cfg->status_timeout_ms, 0, submit_request, req, &out);
+    json_decref(req);
+    if (rc == DUR_SUSPEND || rc == DUR_FAIL) {
+        free(out);
+        return rc;
+    }
+    if (rc == DUR_ERROR) {
+        if (out && strcmp(out, "client_not_connected") == 0)
+            *result = not_connected();
+        else if (dur_last_timed_out(ctx))
+            *result = error_result("client_timeout",
+                                   "The desktop client did not report the VPN status in time.");
+        else {
+            char *msg = xasprintf("The desktop client could not get the VPN status: %s", out);
+            *result = error_result("client_failed", msg);
+            free(msg);
+        }
+        free(out);
+        return DUR_OK;
+    }
+    /* The client answers "connected"/"disconnected" or a JSON object. */
+    json_t *j = json_loads(out, 0, NULL);
+    const char *st = j ? json_string_value(json_object_get(j, "status")) : NULL;
+    char status[32];
+    strlcpy_aa(status, st ? st : out, sizeof(status));
+    for (char *p = status; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = '\0';
+    json_t *payload = json_pack("{s:s, s:s}", "status", status, "message",
+                                "VPN status retrieved from client.");
+    json_t *details = j ? json_object_get(j, "details") : NULL;
+    if (details)
+        json_object_set(payload, "details", details);
+    *result = tools_result(payload, 0);
+    json_decref(j);
+    free(out);
+    return DUR_OK;
+}
+
+static int analyze_logs(struct dur_ctx *ctx, const struct tools_cfg *cfg, json_t *args,
+                        char **result)
+{
+    const char *type = json_string_value(json_object_get(args, "log_type"));
+    if (!type || (strcmp(type, "vpn") && strcmp(type, "network") && strcmp(type, "system"))) {
+        *result = error_result("invalid_log_type", "log_type must be vpn, network or system");
+        return DUR_OK;
+    }
+    json_t *req = json_pack("{s:s, s:s}", "action", "request_logs", "log_type", type);
+    char *out = NULL;
+    int rc = dur_callback(ctx, "logs", cfg->logs_timeout_ms, cfg->logs_heartbeat_ms,
+                          submit_request, req, &out);
+    json_decref(req);
+    if (rc == DUR_SUSPEND || rc == DUR_FAIL) {
+        free(out);
+        return rc;
+    }
+    if (rc == DUR_ERROR) {
+        if (out && strcmp(out, "client_not_connected") == 0)
+            *result = not_connected();
+        else if (dur_last_timed_out(ctx))
+            *result = error_result("client_timeout",
+                                   "The desktop client did not send the logs in time.");
+        else {
+            char *msg = xasprintf("The desktop client could not collect %s logs: %s", type, out);
+            *result = error_result("client_failed", msg);
+            free(msg);
+        }
+        free(out);
+        return DUR_OK;
+    }
+    size_t len = strlen(out);
+    int truncated = len > (size_t)cfg->log_limit;
+    if (truncated) {
+        /* cut on a UTF-8 boundary */
+        size_t cut = (size_t)cfg->log_limit;
+        while (cut > 0 && ((unsigned char)out[cut] & 0xC0) == 0x80)
+            cut--;
+        out[cut] = '\0';
+    }
+    char *data = truncated ? xasprintf("%s\n[... truncated at %lld bytes]", out, cfg->log_limit)
+                           : xstrdup(out);
+    json_t *payload = json_pack("{s:s, s:s, s:s, s:s, s:b}", "status", "logs_received", "log_type",
+                                type, "log_data", data, "message",
+                                "Please analyze the log_data for issues.", "truncated", truncated);
+    if (!json_is_object(payload)) {
+        /* invalid UTF-8 from the client */
+        *result = error_result("invalid_log_data", "The client's log data is not valid UTF-8.");
+    } else {
+        *result = tools_result(payload, 0);
+    }
+    free(data);
+    free(out);
+    return DUR_OK;
+}
+
+int tools_handler(struct dur_ctx *ctx, const char *input, char **result, void *arg)
+{
+    const struct tools_cfg *cfg = arg;
+    json_error_t jerr;
+    json_t *in = json_loads(input, 0, &jerr);
+    json_t *args = in ? json_object_get(in, "arguments") : NULL;
+    int rc = DUR_OK;
+    if (!json_is_object(args)) {
+        *result = error_result("invalid_arguments", "tool input needs an 'arguments' object");
+        goto done;
+    }
+    const char *sid = json_string_value(json_object_get(args, "session_id"));
+    if (sid && strcmp(sid, dur_session(ctx)) != 0) {
+        *result = error_result("session_mismatch", "session_id does not match the caller's session");
+        goto done;
+    }
+    const char *tool = tools_route(args);
+    const char *want = json_string_value(json_object_get(in, "name"));
+    if (want && *tool && strcmp(want, tool) != 0) {
+        char *msg = xasprintf("arguments route to %s, not %s", tool, want);
+        *result = error_result("invalid_arguments", msg);
+        free(msg);
+        goto done;
+    }
+    if (strcmp(tool, "run_client_command") == 0)
+        rc = run_client_command(ctx, cfg, args, result);
+    else if (strcmp(tool, "get_vpn_status") == 0)
+        rc = get_vpn_status(ctx, cfg, result);
+    else if (strcmp(tool, "analyze_logs") == 0)
+        rc = analyze_logs(ctx, cfg, args, result);
+    else
+        *result = error_result("unknown_tool",
+                               "arguments match no tool (command, query=vpn_status or log_type)");
+done:
+    json_decref(in);
+    return rc;
+}
+
+json_t *tools_specs(void)
+{
+    return json_pack(
+        "[{s:s, s:s, s:{s:s, s:{s:{s:s, s:[s,s]}}, s:[s]}},"
+        " {s:s, s:s, s:{s:s, s:{s:{s:s, s:[s]}}, s:[s]}},"
+        " {s:s, s:s, s:{s:s, s:{s:{s:s, s:[s,s,s]}}, s:[s]}}]",
+        "name", "run_client_command", "description",
+        "Run a command on the user's desktop client (fire-and-forget).", "input_schema", "type",
+        "object", "properties", "command", "type", "string", "enum", "connect_vpn",
+        "disconnect_vpn", "required", "command",
+        "name", "get_vpn_status", "description",
+        "Ask the user's desktop client for the live VPN status.", "input_schema", "type", "object",
+        "properties", "query", "type", "string", "enum", "vpn_status", "required", "query",
+        "name", "analyze_logs", "description",
+        "Collect logs from the user's desktop client for analysis.", "input_schema", "type",
+        "object", "properties", "log_type", "type", "string", "enum", "vpn", "network", "system",
+        "required", "log_type");
+}
