@@ -30,7 +30,7 @@ LWS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
-CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) -MMD -MP -Ilib -Iworker -Igateway \
+CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) -MMD -MP -Ilib -Iworker -Igateway -Iclient \
            $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := $(OPT) $(EXTRA_LDFLAGS)
 LIBS    := $(PKG_LIBS) -lwslay -lhttp_parser -lpthread -lm
@@ -45,7 +45,7 @@ endif
 
 LIB_SRC     := $(wildcard lib/*.c)
 GW_SRC      := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
-WK_SRC      := $(filter-out worker/agent_main.c worker/tool_main.c,$(wildcard worker/*.c))
+WK_SRC      := $(filter-out worker/agent_main.c worker/tool_main.c worker/ctl_main.c,$(wildcard worker/*.c))
 CLIENT_SRC  := $(filter-out client/main.c,$(wildcard client/*.c))
 UNIT_SRC    := $(wildcard tests/unit/*.c)
 LUA_SRC     := $(wildcard lua/*.lua)
@@ -101,20 +101,20 @@ $(BINDIR)/aa-tool-worker: $(OBJDIR)/worker/tool_main.o $(WK_OBJ) $(BINDIR)/libaa
 $(BINDIR)/aa-client: $(OBJDIR)/client/main.o $(CL_OBJ) $(BINDIR)/libaa.a
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(LIBS)
 
-$(BINDIR)/aa-ctl: $(OBJDIR)/ops/ctl.o $(WK_OBJ) $(BINDIR)/libaa.a
+$(BINDIR)/aa-ctl: $(OBJDIR)/worker/ctl_main.o $(WK_OBJ) $(BINDIR)/libaa.a
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(UNIT): $(call obj,$(UNIT_SRC)) $(GW_OBJ) $(WK_OBJ) $(BINDIR)/libaa.a
+$(UNIT): $(call obj,$(UNIT_SRC)) $(GW_OBJ) $(WK_OBJ) $(CL_OBJ) $(BINDIR)/libaa.a
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS)
 
 test: all $(UNIT)
-	$(Q)BINDIR=$(BINDIR) sh tests/run.sh
+	$(Q)BINDIR=$(BINDIR) bash tests/run.sh
 
 unit: $(UNIT)
 	$(Q)$(UNIT)
 
 e2e: all
-	$(Q)BINDIR=$(BINDIR) sh tests/e2e/run.sh
+	$(Q)BINDIR=$(BINDIR) bash tests/e2e/run.sh
 
 run: deps all
 	$(Q)BINDIR=$(BINDIR) sh ops/run.sh run
@@ -129,7 +129,7 @@ deps:
 	$(Q)sh ops/deps.sh
 
 bench: all
-	$(Q)BINDIR=$(BINDIR) sh tests/bench/run.sh
+	$(Q)BINDIR=$(BINDIR) bash tests/bench/run.sh
 
 FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:

@@ -224,6 +224,7 @@ static void http_error(struct gw_conn *c, int status, const char *message)
                          : status == 426 ? "Upgrade Required"
                          : status == 431 ? "Request Header Fields Too Large"
                          : status == 503 ? "Service Unavailable"
+                         : status == 505 ? "HTTP Version Not Supported"
                                          : "Error";
     json_t *j = json_pack("{s:s, s:s}", "error", reason, "message", message);
     char *body = json_dumps(j, JSON_COMPACT);

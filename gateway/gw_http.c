@@ -144,6 +144,10 @@ static int on_headers_complete(http_parser *p)
     h->req.is_upgrade = p->upgrade;
     h->req.keep_alive = http_should_keep_alive(p);
     h->req.http_minor = p->http_minor;
+    if (p->http_major != 1) {
+        h->status = 505;
+        return 3;
+    }
     if (p->content_length != ULLONG_MAX && p->content_length > h->max_body) {
         h->status = 413;
         return 3; /* not 0, 1 or 2: an error for http-parser */

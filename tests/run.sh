@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# run.sh -- what `make test` runs: the Check unit suites (with a private
+# redis-server for the durable-runtime suite), then the end-to-end scenarios.
+# Ends with one line "N passed, N failed".
+set -u
+cd "$(dirname "$0")/.."
+BINDIR=${BINDIR:-build/bin}
+export BINDIR
+dir=$PWD/build/test/unit-$$
+mkdir -p "$dir"
+redis-server --port 0 --unixsocket "$dir/redis.sock" --unixsocketperm 700 --dir "$dir" \
+    --save "" --appendonly no --logfile "$dir/redis.log" &
+redis_pid=$!
+trap 'kill $redis_pid 2>/dev/null; wait $redis_pid 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 1 500); do
+    redis-cli -s "$dir/redis.sock" PING >/dev/null 2>&1 && break
+    sleep 0.02
+done
+
+echo "== unit tests (Check)"
+AA_TEST_REDIS="unix:$dir/redis.sock" "$BINDIR/check_all" | tee "$dir/unit.out"
+unit_rc=${PIPESTATUS[0]}
+summary=$(grep -E '^[0-9]+%: Checks: ' "$dir/unit.out" | tail -1)
+checks=$(echo "$summary" | sed -E 's/.*Checks: ([0-9]+).*/\1/')
+fails=$(echo "$summary" | sed -E 's/.*Failures: ([0-9]+), Errors: ([0-9]+).*/\1 \2/' | awk '{print $1 + $2}')
+[ -n "$checks" ] || { checks=0; fails=1; }
+
+echo "== end-to-end scenarios"
+bash tests/e2e/run.sh | tee "$dir/e2e.out"
+e2e_rc=${PIPESTATUS[0]}
+line=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' "$dir/e2e.out" | tail -1)
+e2e_pass=$(echo "$line" | sed -E 's/e2e: ([0-9]+) passed.*/\1/')
+e2e_fail=$(echo "$line" | sed -E 's/.* ([0-9]+) failed/\1/')
+[ -n "$e2e_pass" ] || { e2e_pass=0; e2e_fail=1; }
+
+echo "$summary"
+passed=$((checks - fails + e2e_pass))
+failed=$((fails + e2e_fail))
+echo "$passed passed, $failed failed"
+[ "$unit_rc" = 0 ] && [ "$e2e_rc" = 0 ] && [ "$failed" = 0 ]

@@ -1,0 +1,333 @@
+/* check_dur.c -- the durable runtime against a real redis-server (started by
+ * tests/run.sh; its address is in AA_TEST_REDIS): replay, mismatch,
+ * callbacks (success, failure, timeout, heartbeat, early, duplicate,
+ * conflicting, foreign session) and child executions. */
+#include "dur.h"
+#include "suites.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static struct rconn *rc;
+static const struct dur_limits lim = {60000, 5, 3600, 60000};
+static int step_runs, submit_runs, mismatch_flag;
+static char last_cb[64];
+static int64_t cb_timeout = 30000, cb_heartbeat = 0;
+static int answer_early;
+
+static void setup(void)
+{
+    const char *addr = getenv("AA_TEST_REDIS");
+    ck_assert_msg(addr && *addr, "AA_TEST_REDIS is not set: run the unit tests with tests/run.sh");
+    rc = rconn_new(addr);
+    char err[256];
+    ck_assert_msg(rconn_connect(rc, err, sizeof(err)) == 0, "%s", err);
+    redisReply *r = rconn_cmd(rc, "FLUSHALL");
+    freeReplyObject(r);
+    step_runs = submit_runs = mismatch_flag = answer_early = 0;
+    cb_timeout = 30000;
+    cb_heartbeat = 0;
+    last_cb[0] = '\0';
+}
+
+static void teardown(void)
+{
+    rconn_free(rc);
+}
+
+static char *hget(const char *key, const char *field)
+{
+    redisReply *r = rconn_cmd(rc, "HGET %s %s", key, field);
+    char *v = r && r->str ? xstrdup(r->str) : NULL;
+    if (r)
+        freeReplyObject(r);
+    return v;
+}
+
+static long long xlen(const char *key)
+{
+    redisReply *r = rconn_cmd(rc, "XLEN %s", key);
+    long long n = r ? r->integer : -1;
+    freeReplyObject(r);
+    return n;
+}
+
+static void new_exec(const char *eid, const char *handler)
+{
+    redisReply *r = rconn_cmd(rc,
+                              "HSET aa:exec:%s handler %s stream t:stream input {} session s1 "
+                              "status ready attempts 0",
+                              eid, handler);
+    freeReplyObject(r);
+}
+
+static int step_fn(struct dur_ctx *ctx, char **result, void *arg)
+{
+    (void)ctx;
+    (void)arg;
+    step_runs++;
+    *result = xstrdup("stepped");
+    return DUR_OK;
+}
+
+static int submit_fn(struct dur_ctx *ctx, const char *cbid, char **result, void *arg)
+{
+    (void)arg;
+    submit_runs++;
+    strlcpy_aa(last_cb, cbid, sizeof(last_cb));
+    if (answer_early) {
+        redisReply *r = dur_complete(dur_rconn(ctx), cbid, "succeed", "s1", "early", 5);
+        freeReplyObject(r);
+        dur_resume_callback(dur_rconn(ctx), cbid, 3600);
+    }
+    *result = xstrdup("sent");
+    return DUR_OK;
+}
+
+static int handler(struct dur_ctx *ctx, const char *input, char **result, void *arg)
+{
+    (void)input;
+    (void)arg;
+    char *a = NULL, *b = NULL;
+    int rc1 = dur_step(ctx, mismatch_flag ? "renamed" : "a", step_fn, NULL, &a);
+    if (rc1 != DUR_OK) {
+        free(a);
+        return rc1;
+    }
+    int rc2 = dur_callback(ctx, "cb", cb_timeout, cb_heartbeat, submit_fn, NULL, &b);
+    if (rc2 == DUR_SUSPEND || rc2 == DUR_FAIL) {
+        free(a);
+        free(b);
+        return rc2;
+    }
+    *result = xasprintf("%s+%s:%s%s", a, rc2 == DUR_OK ? "ok" : "err", b,
+                        dur_last_timed_out(ctx) ? ":timeout" : "");
+    free(a);
+    free(b);
+    return DUR_OK;
+}
+
+static int child_handler(struct dur_ctx *ctx, const char *input, char **result, void *arg)
+{
+    (void)ctx;
+    (void)arg;
+    *result = xasprintf("child saw %s", input);
+    return DUR_OK;
+}
+
+static int parent_handler(struct dur_ctx *ctx, const char *input, char **result, void *arg)
+{
+    (void)input;
+    (void)arg;
+    char *x = NULL, *y = NULL;
+    int r1 = dur_invoke(ctx, "c1", "child", "t:stream", "one", &x);
+    int r2 = dur_invoke(ctx, "c2", "child", "t:stream", "two", &y);
+    int rc_ = DUR_OK;
+    if (r1 == DUR_FAIL || r2 == DUR_FAIL)
+        rc_ = DUR_FAIL;
+    else if (r1 == DUR_SUSPEND || r2 == DUR_SUSPEND)
+        rc_ = DUR_SUSPEND;
+    else
+        *result = xasprintf("%s|%s", x, y);
+    free(x);
+    free(y);
+    return rc_;
+}
+
+static const struct dur_handler handlers[] = {
+    {"h", handler, NULL},
+    {"child", child_handler, NULL},
+    {"parent", parent_handler, NULL},
+    {NULL, NULL, NULL},
+};
+
+static void run(const char *eid)
+{
+    ck_assert_int_eq(dur_run(rc, "w1", handlers, &lim, eid), 0);
+}
+
+static void assert_field(const char *key, const char *field, const char *want)
+{
+    char *v = hget(key, field);
+    ck_assert_msg(v && !strcmp(v, want), "%s %s = '%s', want '%s'", key, field, v ? v : "(nil)",
+                  want);
+    free(v);
+}
+
+START_TEST(callback_success_replays_without_repeating)
+{
+    new_exec("e1", "h");
+    run("e1");
+    assert_field("aa:exec:e1", "status", "suspended");
+    ck_assert_int_eq(step_runs, 1);
+    ck_assert_int_eq(submit_runs, 1);
+    redisReply *r = dur_complete(rc, last_cb, "succeed", "s1", "connected", 9);
+    ck_assert_str_eq(r->element[1]->str, "recorded");
+    freeReplyObject(r);
+    ck_assert_int_eq(dur_resume_callback(rc, last_cb, 3600), 1);
+    ck_assert_int_eq(dur_resume_callback(rc, last_cb, 3600), 0); /* exactly once */
+    ck_assert_int_eq(xlen("t:stream"), 1);
+    assert_field("aa:exec:e1", "status", "ready");
+    run("e1");
+    assert_field("aa:exec:e1", "status", "succeeded");
+    assert_field("aa:exec:e1", "result", "stepped+ok:connected");
+    ck_assert_int_eq(step_runs, 1);
+    ck_assert_int_eq(submit_runs, 1);
+}
+END_TEST
+
+START_TEST(callback_failure)
+{
+    new_exec("e2", "h");
+    run("e2");
+    redisReply *r = dur_complete(rc, last_cb, "fail", "s1", "{\"message\":\"no vpn\"}", 20);
+    freeReplyObject(r);
+    dur_sweep(rc, 3600); /* no notification listener here: the sweep resumes it */
+    run("e2");
+    assert_field("aa:exec:e2", "result", "stepped+err:{\"message\":\"no vpn\"}");
+}
+END_TEST
+
+START_TEST(completion_rules)
+{
+    new_exec("e3", "h");
+    run("e3");
+    redisReply *r = dur_complete(rc, last_cb, "succeed", "other-session", "x", 1);
+    ck_assert_str_eq(r->element[1]->str, "not_found");
+    freeReplyObject(r);
+    r = dur_complete(rc, "cb-unknown", "succeed", "s1", "x", 1);
+    ck_assert_str_eq(r->element[1]->str, "not_found");
+    freeReplyObject(r);
+    r = dur_complete(rc, last_cb, "succeed", "s1", "a", 1);
+    ck_assert_str_eq(r->element[1]->str, "recorded");
+    freeReplyObject(r);
+    r = dur_complete(rc, last_cb, "succeed", "s1", "a", 1);
+    ck_assert_str_eq(r->element[0]->str, "ok");
+    ck_assert_str_eq(r->element[1]->str, "duplicate");
+    freeReplyObject(r);
+    r = dur_complete(rc, last_cb, "succeed", "s1", "b", 1);
+    ck_assert_str_eq(r->element[1]->str, "conflict");
+    freeReplyObject(r);
+    r = dur_complete(rc, last_cb, "fail", "s1", "a", 1);
+    ck_assert_str_eq(r->element[1]->str, "conflict");
+    freeReplyObject(r);
+}
+END_TEST
+
+START_TEST(timeout_and_heartbeat)
+{
+    cb_timeout = 150;
+    new_exec("e4", "h");
+    run("e4");
+    /* too early: nothing to resume */
+    ck_assert_int_eq(dur_sweep(rc, 3600), 0);
+    usleep(200000);
+    ck_assert_int_eq(dur_sweep(rc, 3600), 1);
+    redisReply *r = dur_complete(rc, last_cb, "succeed", "s1", "late", 4);
+    ck_assert_str_eq(r->element[1]->str, "expired");
+    freeReplyObject(r);
+    run("e4");
+    assert_field("aa:exec:e4", "result", "stepped+err:callback timed out:timeout");
+
+    /* a heartbeat pushes the heartbeat deadline out */
+    cb_timeout = 5000;
+    cb_heartbeat = 300;
+    new_exec("e5", "h");
+    run("e5");
+    for (int i = 0; i < 4; i++) {
+        usleep(150000);
+        r = dur_complete(rc, last_cb, "heartbeat", "s1", "", 0);
+        ck_assert_str_eq(r->element[1]->str, "heartbeat");
+        freeReplyObject(r);
+        ck_assert_int_eq(dur_sweep(rc, 3600), 0);
+    }
+    usleep(400000);
+    ck_assert_int_eq(dur_sweep(rc, 3600), 1); /* no heartbeat: timed out */
+}
+END_TEST
+
+START_TEST(early_completion_is_kept)
+{
+    answer_early = 1;
+    new_exec("e6", "h");
+    run("e6");
+    /* the answer came before the handler suspended: queued again, not lost */
+    assert_field("aa:exec:e6", "status", "ready");
+    ck_assert_int_eq(xlen("t:stream"), 1);
+    run("e6");
+    assert_field("aa:exec:e6", "result", "stepped+ok:early");
+    ck_assert_int_eq(submit_runs, 1);
+}
+END_TEST
+
+START_TEST(replay_mismatch_fails_loudly)
+{
+    new_exec("e7", "h");
+    run("e7");
+    redisReply *r = dur_complete(rc, last_cb, "succeed", "s1", "x", 1);
+    freeReplyObject(r);
+    dur_resume_callback(rc, last_cb, 3600);
+    mismatch_flag = 1;
+    run("e7");
+    assert_field("aa:exec:e7", "status", "failed");
+    char *res = hget("aa:exec:e7", "result");
+    ck_assert_ptr_nonnull(strstr(res, "non-deterministic replay: operation 0"));
+    free(res);
+}
+END_TEST
+
+START_TEST(children_in_parallel)
+{
+    new_exec("p1", "parent");
+    run("p1");
+    assert_field("aa:exec:p1", "status", "suspended");
+    ck_assert_int_eq(xlen("t:stream"), 2);
+    run("p1.0");
+    assert_field("aa:exec:p1", "status", "ready");
+    run("p1"); /* one child done, one pending: suspends again */
+    assert_field("aa:exec:p1", "status", "suspended");
+    run("p1.1");
+    run("p1");
+    assert_field("aa:exec:p1", "status", "succeeded");
+    assert_field("aa:exec:p1", "result", "child saw one|child saw two");
+}
+END_TEST
+
+START_TEST(unknown_handler_and_stale_entries)
+{
+    new_exec("e8", "nope");
+    run("e8");
+    assert_field("aa:exec:e8", "status", "failed");
+    /* an entry for a finished or missing execution is acknowledged and ignored */
+    run("e8");
+    run("does-not-exist");
+    ck_assert_int_eq(dur_resume_callback(rc, "cb-missing", 3600), 0);
+    ck_assert_int_eq(dur_resume_callback(rc, "bad id!", 3600), 0);
+}
+END_TEST
+
+Suite *dur_suite(void)
+{
+    Suite *s = suite_create("dur");
+    TCase *core = tcase_create("core"), *limits = tcase_create("limits"),
+          *errs = tcase_create("errors");
+    tcase_add_checked_fixture(core, setup, teardown);
+    tcase_add_checked_fixture(limits, setup, teardown);
+    tcase_add_checked_fixture(errs, setup, teardown);
+    tcase_add_test(core, callback_success_replays_without_repeating);
+    tcase_add_test(core, callback_failure);
+    tcase_add_test(core, early_completion_is_kept);
+    tcase_add_test(core, children_in_parallel);
+    tcase_add_test(limits, timeout_and_heartbeat);
+    tcase_set_timeout(limits, 20);
+    tcase_add_test(errs, completion_rules);
+    tcase_add_test(errs, replay_mismatch_fails_loudly);
+    tcase_add_test(errs, unknown_handler_and_stale_entries);
+    suite_add_tcase(s, core);
+    suite_add_tcase(s, limits);
+    suite_add_tcase(s, errs);
+    return s;
+}

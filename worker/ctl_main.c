@@ -1,0 +1,268 @@
+/* ctl_main.c -- aa-ctl: inspect and operate a live system (executions,
+ * callbacks, streams, dead letters, connections), all of it also readable
+ * with plain redis-cli (see docs/ARCHITECTURE.md). */
+#include "cfg.h"
+#include "dur.h"
+#include "log.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static struct cfg_opt opts[] = {
+    {"redis", CFG_STR, "127.0.0.1:6379", 0, 512, "Redis address (host:port or unix:/path)", NULL, 0},
+    {"status", CFG_STR, "", 0, 32, "executions: only this status", NULL, 0},
+    {"limit", CFG_INT, "50", 1, 100000, "executions/dead: at most this many", NULL, 0},
+    CFG_END,
+};
+
+static const char usage[] =
+    "usage: aa-ctl COMMAND [ARGS] [options]\n\n"
+    "Commands:\n"
+    "  executions                 list executions (--status S, --limit N)\n"
+    "  show EXEC_ID               one execution with its checkpoint log\n"
+    "  callbacks                  callbacks waiting for the desktop, with deadlines\n"
+    "  streams                    job streams: length, consumers, pending, lag\n"
+    "  dead                       dead-lettered executions\n"
+    "  sessions                   sessions with connections, active turn and queue\n"
+    "  complete CB_ID succeed|fail|heartbeat [PAYLOAD]\n"
+    "                             complete a callback as an operator (any session)\n"
+    "  sweep                      resume anything the notifications missed, now";
+
+static void print_hash(redisReply *r, const char *indent)
+{
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2)
+        printf("%s%-14s %s\n", indent, r->element[i]->str, r->element[i + 1]->str);
+}
+
+static int cmd_executions(struct rconn *rc)
+{
+    const char *want = cfg_str(opts, "status");
+    long long limit = cfg_int(opts, "limit"), shown = 0;
+    char cursor[32] = "0";
+    printf("%-40s %-10s %-8s %-20s %s\n", "EXECUTION", "STATUS", "HANDLER", "SESSION", "UPDATED_MS");
+    do {
+        redisReply *r = rconn_cmd(rc, "SCAN %s MATCH aa:exec:* COUNT 500", cursor);
+        if (!r || r->type != REDIS_REPLY_ARRAY)
+            return 1;
+        strlcpy_aa(cursor, r->element[0]->str, sizeof(cursor));
+        redisReply *keys = r->element[1];
+        for (size_t i = 0; i < keys->elements && shown < limit; i++) {
+            const char *k = keys->element[i]->str;
+            if (strstr(k + 8, ":ops"))
+                continue;
+            redisReply *f = rconn_cmd(rc, "HMGET %s status handler session updated_ms", k);
+            if (f && f->type == REDIS_REPLY_ARRAY && f->element[0]->str &&
+                (!*want || !strcmp(want, f->element[0]->str))) {
+                printf("%-40s %-10s %-8s %-20s %s\n", k + 8, f->element[0]->str,
+                       f->element[1]->str ? f->element[1]->str : "",
+                       f->element[2]->str ? f->element[2]->str : "",
+                       f->element[3]->str ? f->element[3]->str : "");
+                shown++;
+            }
+            if (f)
+                freeReplyObject(f);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0 && shown < limit);
+    return 0;
+}
+
+static int cmp_idx(const void *a, const void *b)
+{
+    const redisReply *x = *(redisReply *const *)a, *y = *(redisReply *const *)b;
+    return atoi(x->str) - atoi(y->str);
+}
+
+static int cmd_show(struct rconn *rc, const char *id)
+{
+    redisReply *r = rconn_cmd(rc, "HGETALL aa:exec:%s", id);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements == 0) {
+        fprintf(stderr, "aa-ctl: no execution '%s'\n", id);
+        if (r)
+            freeReplyObject(r);
+        return 1;
+    }
+    printf("execution %s\n", id);
+    print_hash(r, "  ");
+    freeReplyObject(r);
+    r = rconn_cmd(rc, "HGETALL aa:exec:%s:ops", id);
+    size_t n = r && r->type == REDIS_REPLY_ARRAY ? r->elements / 2 : 0;
+    printf("operations (%zu)\n", n);
+    redisReply **keys = xcalloc(n ? n : 1, sizeof(*keys));
+    for (size_t i = 0; i < n; i++)
+        keys[i] = r->element[2 * i];
+    qsort(keys, n, sizeof(*keys), cmp_idx);
+    for (size_t i = 0; i < n; i++) {
+        for (size_t j = 0; j < r->elements; j += 2)
+            if (r->element[j] == keys[i])
+                printf("  %-4s %s\n", keys[i]->str, r->element[j + 1]->str);
+    }
+    free(keys);
+    if (r)
+        freeReplyObject(r);
+    return 0;
+}
+
+static int cmd_callbacks(struct rconn *rc)
+{
+    redisReply *r = rconn_cmd(rc, "ZRANGE aa:cb:deadlines 0 -1 WITHSCORES");
+    if (!r)
+        return 1;
+    long long now = (long long)wall_ms();
+    printf("%-36s %-10s %-20s %-34s %s\n", "CALLBACK", "STATUS", "SESSION", "EXECUTION",
+           "DUE_IN_MS");
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i + 1 < r->elements; i += 2) {
+        redisReply *f = rconn_cmd(rc, "HMGET aa:cb:%s status session exec", r->element[i]->str);
+        if (f && f->type == REDIS_REPLY_ARRAY)
+            printf("%-36s %-10s %-20s %-34s %lld\n", r->element[i]->str,
+                   f->element[0]->str ? f->element[0]->str : "?",
+                   f->element[1]->str ? f->element[1]->str : "",
+                   f->element[2]->str ? f->element[2]->str : "",
+                   atoll(r->element[i + 1]->str) - now);
+        if (f)
+            freeReplyObject(f);
+    }
+    freeReplyObject(r);
+    r = rconn_cmd(rc, "SCARD aa:cb:completed");
+    if (r)
+        printf("completed, not yet resumed: %lld\n", r->integer);
+    if (r)
+        freeReplyObject(r);
+    return 0;
+}
+
+static int cmd_streams(struct rconn *rc)
+{
+    const char *streams[] = {"aa:stream:agent", "aa:stream:tool", "aa:stream:dead"};
+    for (int i = 0; i < 3; i++) {
+        redisReply *l = rconn_cmd(rc, "XLEN %s", streams[i]);
+        printf("%s length=%lld\n", streams[i], l ? l->integer : -1);
+        if (l)
+            freeReplyObject(l);
+        redisReply *g = rconn_cmd(rc, "XINFO GROUPS %s", streams[i]);
+        for (size_t j = 0; g && g->type == REDIS_REPLY_ARRAY && j < g->elements; j++) {
+            printf("  group");
+            redisReply *e = g->element[j];
+            for (size_t k = 0; k + 1 < e->elements; k += 2) {
+                if (e->element[k + 1]->type == REDIS_REPLY_INTEGER)
+                    printf(" %s=%lld", e->element[k]->str, e->element[k + 1]->integer);
+                else if (e->element[k + 1]->str)
+                    printf(" %s=%s", e->element[k]->str, e->element[k + 1]->str);
+            }
+            printf("\n");
+        }
+        if (g)
+            freeReplyObject(g);
+    }
+    return 0;
+}
+
+static int cmd_dead(struct rconn *rc)
+{
+    redisReply *r = rconn_cmd(rc, "XREVRANGE aa:stream:dead + - COUNT %lld", cfg_int(opts, "limit"));
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        printf("%s\n", r->element[i]->element[0]->str);
+        print_hash(r->element[i]->element[1], "  ");
+    }
+    if (r)
+        freeReplyObject(r);
+    return 0;
+}
+
+static int cmd_sessions(struct rconn *rc)
+{
+    char cursor[32] = "0";
+    printf("%-30s %-6s %-34s %s\n", "SESSION", "CONNS", "ACTIVE_TURN", "QUEUED");
+    do {
+        redisReply *r = rconn_cmd(rc, "SCAN %s MATCH aa:session:*:conns COUNT 500", cursor);
+        if (!r || r->type != REDIS_REPLY_ARRAY)
+            return 1;
+        strlcpy_aa(cursor, r->element[0]->str, sizeof(cursor));
+        for (size_t i = 0; i < r->element[1]->elements; i++) {
+            const char *k = r->element[1]->element[i]->str;
+            char sid[160];
+            size_t len = strlen(k) - strlen("aa:session:") - strlen(":conns");
+            if (len >= sizeof(sid))
+                continue;
+            memcpy(sid, k + strlen("aa:session:"), len);
+            sid[len] = '\0';
+            redisReply *n = rconn_cmd(rc, "SCARD %s", k);
+            redisReply *a = rconn_cmd(rc, "GET aa:session:%s:active", sid);
+            redisReply *q = rconn_cmd(rc, "LLEN aa:session:%s:queue", sid);
+            printf("%-30s %-6lld %-34s %lld\n", sid, n ? n->integer : 0,
+                   a && a->str ? a->str : "-", q ? q->integer : 0);
+            if (n)
+                freeReplyObject(n);
+            if (a)
+                freeReplyObject(a);
+            if (q)
+                freeReplyObject(q);
+        }
+        freeReplyObject(r);
+    } while (strcmp(cursor, "0") != 0);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+        cfg_usage(opts, usage);
+        return argc < 2 ? 2 : 0;
+    }
+    const char *cmd = argv[1];
+    int k = 2;
+    while (k < argc && strncmp(argv[k], "--", 2) != 0)
+        k++;
+    char **pos = argv + 2;
+    int npos = k - 2;
+    argv[k - 1] = argv[0];
+    cfg_parse_or_exit(opts, argc - (k - 1), argv + (k - 1), usage);
+    log_init("ctl", "warn");
+    struct rconn *rc = rconn_new(cfg_str(opts, "redis"));
+    char err[256];
+    if (rconn_connect(rc, err, sizeof(err)) < 0) {
+        fprintf(stderr, "aa-ctl: %s\n", err);
+        rconn_free(rc);
+        cfg_free(opts);
+        return 1;
+    }
+    int rcode = 2;
+    if (!strcmp(cmd, "executions") && npos == 0)
+        rcode = cmd_executions(rc);
+    else if (!strcmp(cmd, "show") && npos == 1)
+        rcode = cmd_show(rc, pos[0]);
+    else if (!strcmp(cmd, "callbacks") && npos == 0)
+        rcode = cmd_callbacks(rc);
+    else if (!strcmp(cmd, "streams") && npos == 0)
+        rcode = cmd_streams(rc);
+    else if (!strcmp(cmd, "dead") && npos == 0)
+        rcode = cmd_dead(rc);
+    else if (!strcmp(cmd, "sessions") && npos == 0)
+        rcode = cmd_sessions(rc);
+    else if (!strcmp(cmd, "sweep") && npos == 0) {
+        int n = dur_sweep(rc, 86400);
+        printf("resumed %d\n", n);
+        rcode = n < 0;
+    } else if (!strcmp(cmd, "complete") && (npos == 2 || npos == 3) &&
+               (!strcmp(pos[1], "succeed") || !strcmp(pos[1], "fail") ||
+                !strcmp(pos[1], "heartbeat"))) {
+        const char *payload = npos == 3 ? pos[2] : "";
+        redisReply *r = dur_complete(rc, pos[0], pos[1], "*", payload, strlen(payload));
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+            printf("%s %s\n", r->element[0]->str, r->element[1]->str);
+            rcode = strcmp(r->element[0]->str, "ok") != 0;
+        } else {
+            fprintf(stderr, "aa-ctl: %s\n", r && r->str ? r->str : rconn_error(rc));
+            rcode = 1;
+        }
+        if (r)
+            freeReplyObject(r);
+    } else {
+        fprintf(stderr, "aa-ctl: unknown command or wrong arguments: '%s' (see --help)\n", cmd);
+    }
+    rconn_free(rc);
+    cfg_free(opts);
+    return rcode;
+}
