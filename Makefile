@@ -117,13 +117,13 @@ e2e: all
 	$(Q)BINDIR=$(BINDIR) bash tests/e2e/run.sh
 
 run: deps all
-	$(Q)BINDIR=$(BINDIR) sh ops/run.sh run
+	$(Q)BINDIR=$(BINDIR) bash ops/run.sh run
 
 up: deps all
-	$(Q)BINDIR=$(BINDIR) sh ops/run.sh up
+	$(Q)BINDIR=$(BINDIR) bash ops/run.sh up
 
 down:
-	$(Q)sh ops/run.sh down
+	$(Q)bash ops/run.sh down
 
 deps:
 	$(Q)sh ops/deps.sh

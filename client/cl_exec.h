@@ -9,9 +9,9 @@
 #include <stddef.h>
 
 struct cl_exec_result {
-    char *output;   /* owned, NUL-terminated */
+    char *output; /* owned, NUL-terminated */
     size_t len;
-    int status;     /* exit status of the last failing part, else 0 */
+    int status; /* exit status of the last failing part, else 0 */
     int timed_out;
     int truncated;
     int spawn_failed; /* a program could not be started */

@@ -30,7 +30,9 @@
 #define D_CONNECT "nmcli connection up id vpn"
 #define D_DISCONNECT "nmcli connection down id vpn"
 #define D_STATUS "nmcli -t -f NAME,TYPE,STATE connection show --active"
-#define D_LOG_VPN "nmcli -t -f NAME,TYPE,STATE connection show --active; journalctl -u NetworkManager -n 200 --no-pager"
+#define D_LOG_VPN                                                                                  \
+    "nmcli -t -f NAME,TYPE,STATE connection show --active; journalctl -u NetworkManager -n 200 "   \
+    "--no-pager"
 #define D_LOG_NET "ip addr; ip route; cat /etc/resolv.conf"
 #define D_LOG_SYS "journalctl -n 200 --no-pager -p warning"
 #endif
@@ -38,20 +40,25 @@
 static struct cfg_opt opts[] = {
     {"url", CFG_STR, "ws://127.0.0.1:8080/ws", 0, 2048, "gateway WebSocket URL", NULL, 0},
     {"session", CFG_STR, "", 0, 128, "session id (default: kept in the state file)", NULL, 0},
-    {"state-file", CFG_STR, "", 0, 1024, "where the session id is kept (default ~/.config/agent-async/session)", NULL, 0},
+    {"state-file", CFG_STR, "", 0, 1024,
+     "where the session id is kept (default ~/.config/agent-async/session)", NULL, 0},
     {"token", CFG_STR, "", 0, 4096, "bearer token for the gateway", NULL, 0},
     {"prompt", CFG_STR, "", 0, 32768, "ask one question, print the answer and exit", NULL, 0},
-    {"json", CFG_BOOL, "false", 0, 0, "headless: events as JSON lines on stdout, prompts on stdin", NULL, 0},
-    {"timeout-ms", CFG_INT, "120000", 100, 86400000, "with --prompt: give up after this long", NULL, 0},
+    {"json", CFG_BOOL, "false", 0, 0, "headless: events as JSON lines on stdout, prompts on stdin",
+     NULL, 0},
+    {"timeout-ms", CFG_INT, "120000", 100, 86400000, "with --prompt: give up after this long", NULL,
+     0},
     {"cmd-connect-vpn", CFG_STR, D_CONNECT, 0, 4096, "command for connect_vpn", NULL, 0},
     {"cmd-disconnect-vpn", CFG_STR, D_DISCONNECT, 0, 4096, "command for disconnect_vpn", NULL, 0},
-    {"cmd-vpn-status", CFG_STR, D_STATUS, 0, 4096, "command whose output tells the VPN status", NULL, 0},
+    {"cmd-vpn-status", CFG_STR, D_STATUS, 0, 4096, "command whose output tells the VPN status",
+     NULL, 0},
     {"cmd-logs-vpn", CFG_STR, D_LOG_VPN, 0, 4096, "commands collecting vpn logs", NULL, 0},
     {"cmd-logs-network", CFG_STR, D_LOG_NET, 0, 4096, "commands collecting network logs", NULL, 0},
     {"cmd-logs-system", CFG_STR, D_LOG_SYS, 0, 4096, "commands collecting system logs", NULL, 0},
     {"action-timeout-ms", CFG_INT, "30000", 100, 3600000, "time limit of one action", NULL, 0},
     {"log-limit", CFG_INT, "65536", 256, 16777216, "bytes of command output sent", NULL, 0},
-    {"heartbeat-ms", CFG_INT, "10000", 100, 3600000, "heartbeat period while collecting logs", NULL, 0},
+    {"heartbeat-ms", CFG_INT, "10000", 100, 3600000, "heartbeat period while collecting logs", NULL,
+     0},
     {"quiet", CFG_BOOL, "false", 0, 0, "print only answers", NULL, 0},
     CFG_END,
 };
@@ -152,8 +159,8 @@ static void say(const char *color, const char *fmt, ...)
 /* ---- actions (worker threads) ------------------------------------------ */
 
 struct job {
-    char kind[32];      /* command, status, logs */
-    char name[32];      /* connect_vpn, vpn, ... */
+    char kind[32]; /* command, status, logs */
+    char name[32]; /* connect_vpn, vpn, ... */
     char cbid[64];
     const char *cmd;
 };
@@ -185,8 +192,8 @@ static void inflight_remove(const char *cbid)
 static void answer_failure(const char *cbid, const char *type, const char *message)
 {
     enqueue_own(json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "action", "async_callback",
-                           "callback_id", cbid, "status", "failure", "error", "type", type,
-                           "message", message));
+                          "callback_id", cbid, "status", "failure", "error", "type", type,
+                          "message", message));
 }
 
 static int vpn_connected(const char *out)
@@ -232,8 +239,8 @@ static void *job_main(void *arg)
             say("action", "* VPN status: %s", st);
         }
     } else {
-        json_t *m = json_pack("{s:s, s:s, s:s}", "action", "async_callback", "callback_id",
-                              j->cbid, "content", res.output);
+        json_t *m = json_pack("{s:s, s:s, s:s}", "action", "async_callback", "callback_id", j->cbid,
+                              "content", res.output);
         if (!m) {
             answer_failure(j->cbid, "InvalidOutput", "the log output is not valid UTF-8");
         } else {
@@ -291,7 +298,7 @@ static void handle_request(json_t *msg)
         start_job("status", "vpn_status", cbid, cfg_str(opts, "cmd-vpn-status"));
     } else if (!strcmp(action, "request_logs")) {
         const char *t = json_string_value(json_object_get(msg, "log_type"));
-        const char *cmd = !t                        ? NULL
+        const char *cmd = !t                      ? NULL
                           : !strcmp(t, "vpn")     ? cfg_str(opts, "cmd-logs-vpn")
                           : !strcmp(t, "network") ? cfg_str(opts, "cmd-logs-network")
                           : !strcmp(t, "system")  ? cfg_str(opts, "cmd-logs-system")
@@ -524,7 +531,7 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
     pthread_mutex_unlock(&app.lock);
     for (int i = 0; i < n; i++)
         enqueue_own(json_pack("{s:s, s:s, s:s}", "action", "async_callback", "callback_id", ids[i],
-                               "status", "heartbeat"));
+                              "status", "heartbeat"));
     lws_sul_schedule(app.ctx, 0, &app.heartbeat_sul, heartbeat_cb,
                      (lws_usec_t)cfg_int(opts, "heartbeat-ms") * 1000);
 }
@@ -546,8 +553,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             unsigned char **p = in, *end = *p + len;
             char v[4200];
             snprintf(v, sizeof(v), "Bearer %s", app.token);
-            if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION,
-                                             (unsigned char *)v, (int)strlen(v), p, end))
+            if (lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_AUTHORIZATION, (unsigned char *)v,
+                                             (int)strlen(v), p, end))
                 return -1;
         }
         break;

@@ -33,10 +33,10 @@ struct gw_conn {
     wslay_event_context_ptr ws;
     enum conn_state state;
     int refs;
-    int in_ws;        /* inside wslay_event_recv: no freeing */
+    int in_ws; /* inside wslay_event_recv: no freeing */
     int close_after_write;
-    int registered;   /* the Redis record exists (or is being written) */
-    int catching_up;  /* events wait in pending until the outbox read ends */
+    int registered;  /* the Redis record exists (or is being written) */
+    int catching_up; /* events wait in pending until the outbox read ends */
     int resync_again;
     char cid[48], session[129], remote[64], last_id[48];
     struct pending_event *pending, *pending_tail;
@@ -163,7 +163,8 @@ void gw_conn_drop(struct gw_conn *c, const char *why)
     int was_open = c->state == CS_OPEN;
     c->state = CS_DEAD;
     log_info("event=conn_closed conn=%s session=%s remote=%s why=\"%s\" age_ms=%lld", c->cid,
-             c->session, c->remote, why, (long long)(c->connected_ms ? wall_ms() - c->connected_ms : 0));
+             c->session, c->remote, why,
+             (long long)(c->connected_ms ? wall_ms() - c->connected_ms : 0));
     unregister(c);
     session_remove(c);
     if (c->prev)
@@ -338,7 +339,8 @@ int gw_conn_send_error(struct gw_conn *c, const char *code, const char *message)
 {
     c->srv->m.errors_sent++;
     log_debug("event=error_sent conn=%s code=%s", c->cid, code);
-    return gw_conn_send_event(c, "error", json_pack("{s:s, s:s}", "code", code, "message", message));
+    return gw_conn_send_event(c, "error",
+                              json_pack("{s:s, s:s}", "code", code, "message", message));
 }
 
 void gw_conn_close(struct gw_conn *c, int code, const char *reason)
@@ -596,12 +598,11 @@ static void handle_request(struct gw_conn *c)
     }
     if (!strcmp(path, "/healthz")) {
         int ok = rasync_connected(c->srv->cmd) && rasync_connected(c->srv->sub);
-        json_t *j = json_pack("{s:s, s:b, s:s, s:I}", "status", ok ? "ok" : "degraded", "redis",
-                              ok, "node", c->srv->cfg.node, "connections",
-                              (json_int_t)c->srv->nopen);
+        json_t *j = json_pack("{s:s, s:b, s:s, s:I}", "status", ok ? "ok" : "degraded", "redis", ok,
+                              "node", c->srv->cfg.node, "connections", (json_int_t)c->srv->nopen);
         char *body = json_dumps(j, JSON_COMPACT);
-        http_respond(c, ok ? 200 : 503, ok ? "OK" : "Service Unavailable", "application/json",
-                     body, strlen(body), NULL, req->keep_alive);
+        http_respond(c, ok ? 200 : 503, ok ? "OK" : "Service Unavailable", "application/json", body,
+                     strlen(body), NULL, req->keep_alive);
         free(body);
         json_decref(j);
         return;

@@ -44,8 +44,7 @@ static void route_chat(struct gw_conn *c, json_t *msg)
     const char *prompt = json_string_value(jp);
     const char *sid = json_string_value(json_object_get(msg, "session_id"));
     if (json_object_get(msg, "session_id") && (!sid || strcmp(sid, gw_conn_session(c)) != 0)) {
-        gw_conn_send_error(c, "forbidden_session",
-                           "this connection belongs to another session_id");
+        gw_conn_send_error(c, "forbidden_session", "this connection belongs to another session_id");
         return;
     }
     if (!prompt || json_string_length(jp) == 0) {
@@ -71,8 +70,9 @@ static void route_chat(struct gw_conn *c, json_t *msg)
     snprintf(queue, sizeof(queue), "aa:session:%s:queue", gw_conn_session(c));
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(tmo, sizeof(tmo), "%lld", (long long)s->cfg.turn_timeout_ms);
-    const char *args[] = {key,   active, queue,  s->cfg.agent_stream, rc->id,
-                          gw_conn_session(c), input, now, trace, "turn", tmo};
+    const char *args[] = {
+        key,   active, queue, s->cfg.agent_stream, rc->id, gw_conn_session(c), input, now,
+        trace, "turn", tmo};
     rc->c = c;
     gw_conn_ref(c);
     log_info("event=chat conn=%s session=%s turn=%s trace=%s bytes=%zu", gw_conn_id(c),
@@ -99,8 +99,7 @@ static void on_callback(struct rasync *ra, redisReply *r, void *arg)
             } else {
                 char code[48];
                 snprintf(code, sizeof(code), "callback_%s", what);
-                const char *m = !strcmp(what, "not_found")
-                                    ? "no such callback for this session"
+                const char *m = !strcmp(what, "not_found") ? "no such callback for this session"
                                 : !strcmp(what, "expired")
                                     ? "the callback timed out or is already closed"
                                     : "the callback was already completed differently";
@@ -192,8 +191,9 @@ void gw_route_message(struct gw_conn *c, const char *data, size_t len)
     json_t *msg = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!json_is_object(msg)) {
         s->m.msgs_in[GW_R_INVALID]++;
-        gw_conn_send_error(c, "invalid_json", msg ? "the message must be a JSON object"
-                                                  : "the message is not valid JSON");
+        gw_conn_send_error(c, "invalid_json",
+                           msg ? "the message must be a JSON object"
+                               : "the message is not valid JSON");
         json_decref(msg);
         return;
     }

@@ -21,12 +21,12 @@ struct gw_config {
     const char *redis;
     const char *agent_stream;
     const char *node;
-    size_t max_message;    /* bytes of one WebSocket message */
-    size_t max_output;     /* bytes queued to one client before it is dropped */
-    size_t max_prompt;     /* bytes of a chat prompt */
-    size_t max_callback;   /* bytes of a callback's content */
-    int64_t idle_ms;       /* no traffic for this long closes with 1001 */
-    int64_t ping_ms;       /* keepalive ping period */
+    size_t max_message;  /* bytes of one WebSocket message */
+    size_t max_output;   /* bytes queued to one client before it is dropped */
+    size_t max_prompt;   /* bytes of a chat prompt */
+    size_t max_callback; /* bytes of a callback's content */
+    int64_t idle_ms;     /* no traffic for this long closes with 1001 */
+    int64_t ping_ms;     /* keepalive ping period */
     int64_t header_timeout_ms;
     int64_t turn_timeout_ms;
 };
@@ -48,8 +48,8 @@ struct gw_metrics {
 struct gw_server {
     struct event_base *base;
     struct evconnlistener *listener;
-    struct rasync *cmd; /* commands and scripts */
-    struct rasync *sub; /* SUBSCRIBE aa:push:{node} */
+    struct rasync *cmd;      /* commands and scripts */
+    struct rasync *sub;      /* SUBSCRIBE aa:push:{node} */
     struct strmap *sessions; /* session id -> first struct gw_conn of the session */
     struct gw_conn *conns;   /* every connection */
     size_t nconns, nopen;

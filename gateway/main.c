@@ -21,7 +21,8 @@
 static struct cfg_opt opts[] = {
     {"bind", CFG_STR, "127.0.0.1", 0, 255, "address to listen on", NULL, 0},
     {"port", CFG_INT, "8080", 0, 65535, "port for WebSocket and HTTP (0: any free port)", NULL, 0},
-    {"redis", CFG_STR, "127.0.0.1:6379", 0, 512, "Redis address (host:port or unix:/path)", NULL, 0},
+    {"redis", CFG_STR, "127.0.0.1:6379", 0, 512, "Redis address (host:port or unix:/path)", NULL,
+     0},
     {"agent-stream", CFG_STR, "aa:stream:agent", 0, 128, "stream the chat turns go to", NULL, 0},
     {"node", CFG_STR, "", 0, 64, "this gateway's node name (default: random)", NULL, 0},
     {"max-message", CFG_INT, "131072", 1024, 16777216, "bytes of one WebSocket message", NULL, 0},
@@ -30,8 +31,10 @@ static struct cfg_opt opts[] = {
     {"max-callback", CFG_INT, "131072", 1, 16777216, "bytes of a callback's content", NULL, 0},
     {"idle-ms", CFG_INT, "600000", 1000, 86400000, "idle timeout of a WebSocket", NULL, 0},
     {"ping-ms", CFG_INT, "30000", 100, 3600000, "keepalive ping period", NULL, 0},
-    {"header-timeout-ms", CFG_INT, "10000", 100, 600000, "time to send the request headers", NULL, 0},
-    {"turn-timeout-ms", CFG_INT, "900000", 1000, 31622400000LL, "execution timeout of a turn", NULL, 0},
+    {"header-timeout-ms", CFG_INT, "10000", 100, 600000, "time to send the request headers", NULL,
+     0},
+    {"turn-timeout-ms", CFG_INT, "900000", 1000, 31622400000LL, "execution timeout of a turn", NULL,
+     0},
     {"port-file", CFG_STR, "", 0, 1024, "write the bound port to this file", NULL, 0},
     {"log-level", CFG_STR, "info", 0, 8, "debug, info, warn or error", NULL, 0},
     CFG_END,
@@ -93,8 +96,8 @@ static void on_sub_connect(struct rasync *ra, void *arg)
     s->sub_connected_once = 1;
 }
 
-static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr,
-                      int len, void *arg)
+static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr, int len,
+                      void *arg)
 {
     (void)l;
     gw_conn_new(arg, fd, addr, len);
@@ -186,9 +189,9 @@ int main(int argc, char **argv)
         return 1;
     }
     s.sessions = strmap_new();
-    s.listener = evconnlistener_new_bind(s.base, accept_cb, &s,
-                                         LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE, 1024,
-                                         (struct sockaddr *)&ss, sslen);
+    s.listener =
+        evconnlistener_new_bind(s.base, accept_cb, &s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
+                                1024, (struct sockaddr *)&ss, sslen);
     if (!s.listener) {
         log_error("event=start_failed err=\"cannot listen on %s: %s\"", addrtxt,
                   evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));

@@ -12,7 +12,7 @@ enum cfg_type { CFG_STR, CFG_INT, CFG_BOOL };
 struct cfg_opt {
     const char *name; /* flag "--name", environment "AA_NAME" ('-' becomes '_') */
     enum cfg_type type;
-    const char *def; /* default as text; NULL means empty string */
+    const char *def;    /* default as text; NULL means empty string */
     long long min, max; /* bounds for CFG_INT; maximum length for CFG_STR when max > 0 */
     const char *help;
     /* Filled by cfg_parse. */
@@ -20,7 +20,10 @@ struct cfg_opt {
     long long ival;
 };
 
-#define CFG_END {NULL, CFG_STR, NULL, 0, 0, NULL, NULL, 0}
+#define CFG_END                                                                                    \
+    {                                                                                              \
+        NULL, CFG_STR, NULL, 0, 0, NULL, NULL, 0                                                   \
+    }
 
 /* Parses environment then argv into tab. Returns 0 when the program should
  * run, 1 when --help was printed (exit 0), -1 on a bad flag or value with a

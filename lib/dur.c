@@ -155,8 +155,8 @@ int dur_invoke(struct dur_ctx *ctx, const char *name, const char *handler, const
     snprintf(sidx, sizeof(sidx), "%d", idx);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(tmo, sizeof(tmo), "%lld", (long long)ctx->lim->child_timeout_ms);
-    const char *args[] = {ops,  ckey,          stream, child, sidx, handler, input,
-                          ctx->session, ctx->trace, now, name, ctx->eid, tmo};
+    const char *args[] = {ops,          ckey,       stream, child, sidx,     handler, input,
+                          ctx->session, ctx->trace, now,    name,  ctx->eid, tmo};
     redisReply *r = rconn_eval(ctx->rc, "invoke", 3, 13, args, NULL);
     int ok = r && r->type == REDIS_REPLY_STATUS ? 1 : r && r->type == REDIS_REPLY_STRING;
     if (!ok)
@@ -166,8 +166,8 @@ int dur_invoke(struct dur_ctx *ctx, const char *name, const char *handler, const
         freeReplyObject(r);
     if (!ok)
         return DUR_FAIL;
-    json_t *rec = json_pack("{s:s, s:s, s:s, s:s}", "t", "invoke", "n", name, "s", "pending",
-                            "child", child);
+    json_t *rec =
+        json_pack("{s:s, s:s, s:s, s:s}", "t", "invoke", "n", name, "s", "pending", "child", child);
     json_object_set_new(ctx->ops, sidx, rec);
     log_debug("event=invoke exec=%s op=%d child=%s handler=%s", ctx->eid, idx, child, handler);
     return DUR_SUSPEND;
@@ -180,22 +180,22 @@ static redisReply *complete(struct rconn *rc, const char *cbid, const char *kind
     snprintf(key, sizeof(key), "aa:cb:%s", cbid);
     snprintf(timer, sizeof(timer), "aa:cb:%s:timer", cbid);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-    const char *args[] = {key, "aa:cb:completed", "aa:cb:deadlines", timer, cbid, kind,
-                          session, payload, now};
+    const char *args[] = {key,  "aa:cb:completed", "aa:cb:deadlines", timer, cbid,
+                          kind, session,           payload,           now};
     size_t lens[9];
     for (int i = 0; i < 9; i++)
         lens[i] = i == 7 ? len : strlen(args[i]);
     return rconn_eval(rc, "cb_complete", 4, 9, args, lens);
 }
 
-redisReply *dur_complete(struct rconn *rc, const char *cbid, const char *kind,
-                         const char *session, const char *payload, size_t len)
+redisReply *dur_complete(struct rconn *rc, const char *cbid, const char *kind, const char *session,
+                         const char *payload, size_t len)
 {
     return complete(rc, cbid, kind, session, payload, len);
 }
 
-int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms,
-                 int64_t heartbeat_ms, dur_submit_cb submit, void *arg, char **out)
+int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int64_t heartbeat_ms,
+                 dur_submit_cb submit, void *arg, char **out)
 {
     int idx = ctx->next, bad;
     char sidx[16];
@@ -221,8 +221,9 @@ int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms,
         snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
         snprintf(tmo, sizeof(tmo), "%lld", (long long)timeout_ms);
         snprintf(hb, sizeof(hb), "%lld", (long long)heartbeat_ms);
-        const char *args[] = {key,  ops,          "aa:cb:deadlines", timer, cbid, ctx->eid,
-                              sidx, ctx->session, now,               tmo,   hb,   name};
+        const char *args[] = {key,      ops,  "aa:cb:deadlines", timer, cbid,
+                              ctx->eid, sidx, ctx->session,      now,   tmo,
+                              hb,       name};
         redisReply *r = rconn_eval(ctx->rc, "cb_create", 4, 12, args, NULL);
         int ok = r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
         if (!ok)
@@ -258,7 +259,8 @@ int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms,
         if (rc != DUR_OK) {
             /* Settle the callback now so nothing waits for an answer that
              * can never come. */
-            redisReply *r = complete(ctx->rc, cbid, "fail", "*", res ? res : "", res ? strlen(res) : 0);
+            redisReply *r =
+                complete(ctx->rc, cbid, "fail", "*", res ? res : "", res ? strlen(res) : 0);
             if (r)
                 freeReplyObject(r);
             *out = res ? res : xstrdup("submit failed");
@@ -327,8 +329,8 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
     const char *verdict = r->element[0]->str;
     if (strcmp(verdict, "exhausted") == 0) {
         log_error("event=exec_dead_letter exec=%s reason=max_attempts", eid);
-        redisReply *d = rconn_cmd(rc, "XADD aa:stream:dead MAXLEN ~ 10000 * exec %s error %s",
-                                  eid, "maximum attempts reached");
+        redisReply *d = rconn_cmd(rc, "XADD aa:stream:dead MAXLEN ~ 10000 * exec %s error %s", eid,
+                                  "maximum attempts reached");
         if (d)
             freeReplyObject(d);
         finish(rc, eid, "", "failed", "maximum attempts reached", lim->retention_s);
@@ -420,8 +422,8 @@ int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s)
 int dur_sweep(struct rconn *rc, int64_t retention_s)
 {
     int n = 0;
-    redisReply *r = rconn_cmd(rc, "ZRANGEBYSCORE aa:cb:deadlines -inf %lld LIMIT 0 500",
-                              (long long)wall_ms());
+    redisReply *r =
+        rconn_cmd(rc, "ZRANGEBYSCORE aa:cb:deadlines -inf %lld LIMIT 0 500", (long long)wall_ms());
     if (!r)
         return -1;
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)

@@ -40,9 +40,9 @@ struct dur_handler {
 };
 
 struct dur_limits {
-    int64_t lease_ms;     /* how long a claim is exclusive */
-    int max_attempts;     /* claims before an execution goes to the dead letters */
-    int64_t retention_s;  /* how long ended executions are kept */
+    int64_t lease_ms;    /* how long a claim is exclusive */
+    int max_attempts;    /* claims before an execution goes to the dead letters */
+    int64_t retention_s; /* how long ended executions are kept */
     int64_t child_timeout_ms;
 };
 
@@ -61,8 +61,8 @@ int dur_invoke(struct dur_ctx *ctx, const char *name, const char *handler, const
 /* wait_for_callback: creates a callback, runs submit inside a step (never
  * twice, even on replay), then waits for the answer. A failure or timeout
  * gives DUR_ERROR with the text; dur_last_timed_out tells them apart. */
-int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms,
-                 int64_t heartbeat_ms, dur_submit_cb submit, void *arg, char **out);
+int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int64_t heartbeat_ms,
+                 dur_submit_cb submit, void *arg, char **out);
 int dur_last_timed_out(const struct dur_ctx *ctx);
 
 /* Borrowed: valid while the handler runs. */
@@ -83,7 +83,7 @@ int dur_sweep(struct rconn *rc, int64_t retention_s);
 
 /* Completes a callback as the gateway does (for tests and the CLI).
  * session "*" trusts the caller with every session. Returns: owned reply. */
-redisReply *dur_complete(struct rconn *rc, const char *cbid, const char *kind,
-                         const char *session, const char *payload, size_t len);
+redisReply *dur_complete(struct rconn *rc, const char *cbid, const char *kind, const char *session,
+                         const char *payload, size_t len);
 
 #endif

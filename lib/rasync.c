@@ -58,8 +58,7 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     struct rasync *ra = ac->data;
     if (!ra)
         return;
-    log_warn("event=redis_disconnected conn=%s status=%d err=\"%s\"", ra->name, status,
-             ac->errstr);
+    log_warn("event=redis_disconnected conn=%s status=%d err=\"%s\"", ra->name, status, ac->errstr);
     ra->ac = NULL; /* hiredis frees it after this callback */
     ra->connected = 0;
     ra->reconnects++;

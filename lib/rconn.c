@@ -104,7 +104,8 @@ int rconn_connect(struct rconn *c, char *err, size_t errlen)
         goto fail;
     }
     struct timeval tv = {2, 0};
-    c->ctx = is_unix ? redisConnectUnixWithTimeout(host, tv) : redisConnectWithTimeout(host, port, tv);
+    c->ctx =
+        is_unix ? redisConnectUnixWithTimeout(host, tv) : redisConnectWithTimeout(host, port, tv);
     if (!c->ctx || c->ctx->err) {
         snprintf(c->err, sizeof(c->err), "connect %s: %s", c->addr,
                  c->ctx ? c->ctx->errstr : "out of memory");

@@ -77,7 +77,7 @@ const char *script_body(const struct script *s)
 int script_argv(const struct script *s, int use_body, int nkeys, int argc, const char **args,
                 const size_t *arglens, const char **argv, size_t *lens)
 {
-    static const char *const counts[] = {"0", "1", "2", "3", "4", "5", "6", "7",
+    static const char *const counts[] = {"0", "1", "2",  "3",  "4",  "5",  "6",  "7",
                                          "8", "9", "10", "11", "12", "13", "14", "15"};
     if (nkeys < 0 || nkeys > 15 || nkeys > argc)
         abort(); /* a programming error */

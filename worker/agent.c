@@ -90,8 +90,8 @@ int agent_turn(struct dur_ctx *ctx, const char *input, char **result, void *arg)
             goto done;
         json_t *decision = rc == DUR_OK ? json_loads(decision_txt, 0, NULL) : NULL;
         if (!decision) {
-            char *msg = xasprintf("The model failed: %s", rc == DUR_OK ? "unreadable decision"
-                                                                       : decision_txt);
+            char *msg = xasprintf("The model failed: %s",
+                                  rc == DUR_OK ? "unreadable decision" : decision_txt);
             push_once(ctx, "error",
                       json_pack("{s:s, s:{s:s, s:s, s:s}}", "event", "error", "data", "code",
                                 "model_error", "message", msg, "turn_id", dur_exec_id(ctx)));
@@ -154,10 +154,9 @@ int agent_turn(struct dur_ctx *ctx, const char *input, char **result, void *arg)
             if (rc == DUR_SUSPEND)
                 suspended = 1;
             else
-                json_array_append_new(transcript,
-                                      json_pack("{s:s, s:s, s:o, s:s}", "role", "tool", "name",
-                                                tname ? tname : "", "arguments", targs, "result",
-                                                tres ? tres : ""));
+                json_array_append_new(transcript, json_pack("{s:s, s:s, s:o, s:s}", "role", "tool",
+                                                            "name", tname ? tname : "", "arguments",
+                                                            targs, "result", tres ? tres : ""));
             if (rc == DUR_SUSPEND)
                 json_decref(targs);
             free(tres);
@@ -168,8 +167,8 @@ int agent_turn(struct dur_ctx *ctx, const char *input, char **result, void *arg)
             goto done;
         }
     }
-    *result = xasprintf("The agent stopped after %d model calls without an answer.",
-                        cfg->max_iterations);
+    *result =
+        xasprintf("The agent stopped after %d model calls without an answer.", cfg->max_iterations);
     push_once(ctx, "error",
               json_pack("{s:s, s:{s:s, s:s, s:s}}", "event", "error", "data", "code",
                         "too_many_iterations", "message", *result, "turn_id", dur_exec_id(ctx)));

@@ -8,7 +8,8 @@
 #include <string.h>
 
 static struct cfg_opt opts[] = {
-    {"redis", CFG_STR, "127.0.0.1:6379", 0, 512, "Redis address (host:port or unix:/path)", NULL, 0},
+    {"redis", CFG_STR, "127.0.0.1:6379", 0, 512, "Redis address (host:port or unix:/path)", NULL,
+     0},
     {"stream", CFG_STR, "aa:stream:agent", 0, 128, "stream of turns", NULL, 0},
     {"group", CFG_STR, "agent-workers", 0, 128, "consumer group", NULL, 0},
     {"tool-stream", CFG_STR, "aa:stream:tool", 0, 128, "stream the tools run on", NULL, 0},
@@ -18,7 +19,8 @@ static struct cfg_opt opts[] = {
     {"lease-ms", CFG_INT, "60000", 100, 3600000, "exclusive claim of an execution", NULL, 0},
     {"max-attempts", CFG_INT, "5", 1, 100, "claims before the dead-letter stream", NULL, 0},
     {"retention-s", CFG_INT, "86400", 1, 90 * 86400, "keep ended executions this long", NULL, 0},
-    {"turn-timeout-ms", CFG_INT, "900000", 1000, 31622400000LL, "execution timeout of a tool call", NULL, 0},
+    {"turn-timeout-ms", CFG_INT, "900000", 1000, 31622400000LL, "execution timeout of a tool call",
+     NULL, 0},
     {"log-level", CFG_STR, "info", 0, 8, "debug, info, warn or error", NULL, 0},
     CFG_END,
 };

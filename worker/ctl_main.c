@@ -11,7 +11,8 @@
 #include <string.h>
 
 static struct cfg_opt opts[] = {
-    {"redis", CFG_STR, "127.0.0.1:6379", 0, 512, "Redis address (host:port or unix:/path)", NULL, 0},
+    {"redis", CFG_STR, "127.0.0.1:6379", 0, 512, "Redis address (host:port or unix:/path)", NULL,
+     0},
     {"status", CFG_STR, "", 0, 32, "executions: only this status", NULL, 0},
     {"limit", CFG_INT, "50", 1, 100000, "executions/dead: at most this many", NULL, 0},
     CFG_END,
@@ -41,7 +42,8 @@ static int cmd_executions(struct rconn *rc)
     const char *want = cfg_str(opts, "status");
     long long limit = cfg_int(opts, "limit"), shown = 0;
     char cursor[32] = "0";
-    printf("%-40s %-10s %-8s %-20s %s\n", "EXECUTION", "STATUS", "HANDLER", "SESSION", "UPDATED_MS");
+    printf("%-40s %-10s %-8s %-20s %s\n", "EXECUTION", "STATUS", "HANDLER", "SESSION",
+           "UPDATED_MS");
     do {
         redisReply *r = rconn_cmd(rc, "SCAN %s MATCH aa:exec:* COUNT 500", cursor);
         if (!r || r->type != REDIS_REPLY_ARRAY)
@@ -161,7 +163,8 @@ static int cmd_streams(struct rconn *rc)
 
 static int cmd_dead(struct rconn *rc)
 {
-    redisReply *r = rconn_cmd(rc, "XREVRANGE aa:stream:dead + - COUNT %lld", cfg_int(opts, "limit"));
+    redisReply *r =
+        rconn_cmd(rc, "XREVRANGE aa:stream:dead + - COUNT %lld", cfg_int(opts, "limit"));
     for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
         printf("%s\n", r->element[i]->element[0]->str);
         print_hash(r->element[i]->element[1], "  ");
@@ -191,8 +194,8 @@ static int cmd_sessions(struct rconn *rc)
             redisReply *n = rconn_cmd(rc, "SCARD %s", k);
             redisReply *a = rconn_cmd(rc, "GET aa:session:%s:active", sid);
             redisReply *q = rconn_cmd(rc, "LLEN aa:session:%s:queue", sid);
-            printf("%-30s %-6lld %-34s %lld\n", sid, n ? n->integer : 0,
-                   a && a->str ? a->str : "-", q ? q->integer : 0);
+            printf("%-30s %-6lld %-34s %lld\n", sid, n ? n->integer : 0, a && a->str ? a->str : "-",
+                   q ? q->integer : 0);
             if (n)
                 freeReplyObject(n);
             if (a)

@@ -78,7 +78,8 @@ static const struct rule rules[] = {
      "Check the DNS servers the VPN pushes, and try flushing the resolver cache."},
     {{"mtu", "fragment", "packet too big", NULL},
      "MTU / fragmentation issues",
-     "Lower the VPN interface MTU (for example to 1350) to avoid fragmented packets being dropped."},
+     "Lower the VPN interface MTU (for example to 1350) to avoid fragmented packets being "
+     "dropped."},
     {{"no route", "unreachable", "route ", NULL},
      "Routing problems",
      "Check the routes the VPN installs (split tunnel settings) and that the default route is "

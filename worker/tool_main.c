@@ -8,14 +8,17 @@
 #include <stdio.h>
 
 static struct cfg_opt opts[] = {
-    {"redis", CFG_STR, "127.0.0.1:6379", 0, 512, "Redis address (host:port or unix:/path)", NULL, 0},
+    {"redis", CFG_STR, "127.0.0.1:6379", 0, 512, "Redis address (host:port or unix:/path)", NULL,
+     0},
     {"stream", CFG_STR, "aa:stream:tool", 0, 128, "stream of tool calls", NULL, 0},
     {"group", CFG_STR, "tool-workers", 0, 128, "consumer group", NULL, 0},
     {"client-commands", CFG_STR, "connect_vpn,disconnect_vpn", 0, 1024,
      "commands run_client_command may send", NULL, 0},
-    {"status-timeout-ms", CFG_INT, "30000", 100, 86400000, "get_vpn_status callback timeout", NULL, 0},
+    {"status-timeout-ms", CFG_INT, "30000", 100, 86400000, "get_vpn_status callback timeout", NULL,
+     0},
     {"logs-timeout-ms", CFG_INT, "120000", 100, 86400000, "analyze_logs callback timeout", NULL, 0},
-    {"logs-heartbeat-ms", CFG_INT, "0", 0, 86400000, "analyze_logs heartbeat timeout (0: none)", NULL, 0},
+    {"logs-heartbeat-ms", CFG_INT, "0", 0, 86400000, "analyze_logs heartbeat timeout (0: none)",
+     NULL, 0},
     {"log-limit", CFG_INT, "65536", 256, 16777216, "bytes of log data kept", NULL, 0},
     {"resumer", CFG_BOOL, "true", 0, 0, "resume callbacks (notifications and sweep)", NULL, 0},
     {"sweep-ms", CFG_INT, "500", 50, 60000, "sweep period", NULL, 0},

@@ -37,9 +37,8 @@ char *tools_result(json_t *payload, int is_error)
 
 static char *error_result(const char *code, const char *message)
 {
-    return tools_result(json_pack("{s:s, s:s, s:s}", "status", "error", "error", code, "message",
-                                  message),
-                        1);
+    return tools_result(
+        json_pack("{s:s, s:s, s:s}", "status", "error", "error", code, "message", message), 1);
 }
 
 static int command_allowed(const char *list, const char *cmd)
@@ -154,8 +153,8 @@ static int get_vpn_status(struct dur_ctx *ctx, const struct tools_cfg *cfg, char
     for (char *p = status; *p; p++)
         if (*p == '\n' || *p == '\r')
             *p = '\0';
-    json_t *payload = json_pack("{s:s, s:s}", "status", status, "message",
-                                "VPN status retrieved from client.");
+    json_t *payload =
+        json_pack("{s:s, s:s}", "status", status, "message", "VPN status retrieved from client.");
     json_t *details = j ? json_object_get(j, "details") : NULL;
     if (details)
         json_object_set(payload, "details", details);
@@ -175,8 +174,8 @@ static int analyze_logs(struct dur_ctx *ctx, const struct tools_cfg *cfg, json_t
     }
     json_t *req = json_pack("{s:s, s:s}", "action", "request_logs", "log_type", type);
     char *out = NULL;
-    int rc = dur_callback(ctx, "logs", cfg->logs_timeout_ms, cfg->logs_heartbeat_ms,
-                          submit_request, req, &out);
+    int rc = dur_callback(ctx, "logs", cfg->logs_timeout_ms, cfg->logs_heartbeat_ms, submit_request,
+                          req, &out);
     json_decref(req);
     if (rc == DUR_SUSPEND || rc == DUR_FAIL) {
         free(out);
@@ -186,8 +185,8 @@ static int analyze_logs(struct dur_ctx *ctx, const struct tools_cfg *cfg, json_t
         if (out && strcmp(out, "client_not_connected") == 0)
             *result = not_connected();
         else if (dur_last_timed_out(ctx))
-            *result = error_result("client_timeout",
-                                   "The desktop client did not send the logs in time.");
+            *result =
+                error_result("client_timeout", "The desktop client did not send the logs in time.");
         else {
             char *msg = xasprintf("The desktop client could not collect %s logs: %s", type, out);
             *result = error_result("client_failed", msg);
@@ -234,7 +233,8 @@ int tools_handler(struct dur_ctx *ctx, const char *input, char **result, void *a
     }
     const char *sid = json_string_value(json_object_get(args, "session_id"));
     if (sid && strcmp(sid, dur_session(ctx)) != 0) {
-        *result = error_result("session_mismatch", "session_id does not match the caller's session");
+        *result =
+            error_result("session_mismatch", "session_id does not match the caller's session");
         goto done;
     }
     const char *tool = tools_route(args);
@@ -268,12 +268,10 @@ json_t *tools_specs(void)
         "name", "run_client_command", "description",
         "Run a command on the user's desktop client (fire-and-forget).", "input_schema", "type",
         "object", "properties", "command", "type", "string", "enum", "connect_vpn",
-        "disconnect_vpn", "required", "command",
-        "name", "get_vpn_status", "description",
+        "disconnect_vpn", "required", "command", "name", "get_vpn_status", "description",
         "Ask the user's desktop client for the live VPN status.", "input_schema", "type", "object",
-        "properties", "query", "type", "string", "enum", "vpn_status", "required", "query",
-        "name", "analyze_logs", "description",
-        "Collect logs from the user's desktop client for analysis.", "input_schema", "type",
-        "object", "properties", "log_type", "type", "string", "enum", "vpn", "network", "system",
-        "required", "log_type");
+        "properties", "query", "type", "string", "enum", "vpn_status", "required", "query", "name",
+        "analyze_logs", "description", "Collect logs from the user's desktop client for analysis.",
+        "input_schema", "type", "object", "properties", "log_type", "type", "string", "enum", "vpn",
+        "network", "system", "required", "log_type");
 }

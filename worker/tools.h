@@ -10,11 +10,11 @@
 #include <jansson.h>
 
 struct tools_cfg {
-    const char *commands;      /* comma-separated commands run_client_command may send */
+    const char *commands; /* comma-separated commands run_client_command may send */
     long long status_timeout_ms;
     long long logs_timeout_ms;
     long long logs_heartbeat_ms; /* 0: no heartbeat deadline */
-    long long log_limit;       /* bytes of log_data kept; the rest is cut with a marker */
+    long long log_limit;         /* bytes of log_data kept; the rest is cut with a marker */
 };
 
 /* The handler (name "tool"); arg is a struct tools_cfg. */

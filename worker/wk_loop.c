@@ -206,8 +206,8 @@ int wk_run(const struct wk_opts *o)
         }
         if (now >= next_claim) {
             /* Entries delivered to a worker that died are taken over. */
-            r = rconn_cmd(rc, "XAUTOCLAIM %s %s %s %d 0-0 COUNT 16", o->stream, o->group,
-                          consumer, o->claim_idle_ms);
+            r = rconn_cmd(rc, "XAUTOCLAIM %s %s %s %d 0-0 COUNT 16", o->stream, o->group, consumer,
+                          o->claim_idle_ms);
             if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
                 int n = run_entries(rc, o, consumer, r->element[1]);
                 if (n)

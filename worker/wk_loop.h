@@ -8,15 +8,15 @@
 #include "dur.h"
 
 struct wk_opts {
-    const char *redis;      /* address */
-    const char *stream;     /* e.g. aa:stream:tool */
-    const char *group;      /* consumer group */
-    const char *name;       /* worker name prefix; the consumer is name-host-pid */
+    const char *redis;  /* address */
+    const char *stream; /* e.g. aa:stream:tool */
+    const char *group;  /* consumer group */
+    const char *name;   /* worker name prefix; the consumer is name-host-pid */
     const struct dur_handler *handlers;
     struct dur_limits limits;
-    int resumer;            /* run the notification listener and the sweep */
-    int claim_idle_ms;      /* XAUTOCLAIM entries idle this long */
-    int sweep_ms;           /* sweep period */
+    int resumer;       /* run the notification listener and the sweep */
+    int claim_idle_ms; /* XAUTOCLAIM entries idle this long */
+    int sweep_ms;      /* sweep period */
 };
 
 /* Runs until SIGTERM/SIGINT. Returns the process exit status. */

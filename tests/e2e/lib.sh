@@ -9,8 +9,16 @@ PASSED=0
 FAILED=0
 PIDS=()
 
+# With AA_E2E_GATEWAY=host:port and AA_E2E_REDIS=host:port the scenarios run
+# against a stack that is already up (the compose e2e service); otherwise
+# they start their own processes.
+EXTERNAL=${AA_E2E_GATEWAY:+1}
+GW_HOST=127.0.0.1
+
 e2e_setup() {
-    E2E_DIR=$ROOT/build/test/e2e-$$
+    local base=$ROOT/build/test
+    mkdir -p "$base" 2>/dev/null && [ -w "$base" ] || base=${TMPDIR:-/tmp}
+    E2E_DIR=$base/e2e-$$
     rm -rf "$E2E_DIR"
     mkdir -p "$E2E_DIR"
     trap e2e_teardown EXIT
@@ -49,7 +57,13 @@ start_redis() {
     wait_for 10 "redis-server" rcli PING
 }
 
-rcli() { redis-cli -s "$REDIS_SOCK" "$@"; }
+rcli() {
+    if [ -n "$EXTERNAL" ]; then
+        redis-cli -h "${AA_E2E_REDIS%:*}" -p "${AA_E2E_REDIS##*:}" "$@"
+    else
+        redis-cli -s "$REDIS_SOCK" "$@"
+    fi
+}
 
 start_gateway() {
     local name=${1:-gw}
@@ -62,6 +76,32 @@ start_gateway() {
     wait_for 10 "gateway port" test -s "$E2E_DIR/$name.port"
     PORT=$(cat "$E2E_DIR/$name.port")
     wait_for 10 "gateway health" http_get "$PORT" /healthz 200
+}
+
+# stop_programs: SIGTERM every program but redis; each must exit 0 in time,
+# and no sanitizer may have reported anything in the logs.
+stop_programs() {
+    local pid rc bad=0 keep=()
+    [ -n "$EXTERNAL" ] && return 0
+    for pid in "${PIDS[@]}"; do
+        [ "$pid" = "${REDIS_PID:-}" ] && { keep+=("$pid"); continue; }
+        kill -TERM "$pid" 2>/dev/null
+    done
+    for pid in "${PIDS[@]}"; do
+        [ "$pid" = "${REDIS_PID:-}" ] && continue
+        wait "$pid"
+        rc=$?
+        if [ "$rc" != 0 ]; then
+            echo "# process $pid exited with $rc after SIGTERM" >&2
+            bad=1
+        fi
+    done
+    PIDS=("${keep[@]}")
+    if grep -lE 'ERROR: (Address|Leak)Sanitizer|runtime error:' "$E2E_DIR"/*.log 2>/dev/null; then
+        echo "# sanitizer reports above" >&2
+        bad=1
+    fi
+    return $bad
 }
 
 start_agent() {
@@ -77,17 +117,30 @@ start_tool() {
 }
 
 start_stack() {
+    if [ -n "$EXTERNAL" ]; then
+        GW_HOST=${AA_E2E_GATEWAY%:*}
+        PORT=${AA_E2E_GATEWAY##*:}
+        wait_for 60 "redis" rcli PING
+        wait_for 60 "gateway health" http_get "$PORT" /healthz 200
+        wait_for 60 "worker groups" groups_ready
+        return
+    fi
     start_redis
     start_gateway gw
     start_agent
     start_tool
-    wait_for 10 "worker groups" sh -c "redis-cli -s '$REDIS_SOCK' XINFO GROUPS aa:stream:tool | grep -q tool-workers && redis-cli -s '$REDIS_SOCK' XINFO GROUPS aa:stream:agent | grep -q agent-workers"
+    wait_for 10 "worker groups" groups_ready
+}
+
+groups_ready() {
+    rcli XINFO GROUPS aa:stream:tool | grep -q tool-workers &&
+        rcli XINFO GROUPS aa:stream:agent | grep -q agent-workers
 }
 
 # http_get PORT PATH [STATUS]: GET with bash's /dev/tcp; prints the body.
 http_get() {
     local port=$1 path=$2 want=${3:-}
-    exec 3<>"/dev/tcp/127.0.0.1/$port" || return 1
+    exec 3<>"/dev/tcp/$GW_HOST/$port" || return 1
     printf 'GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' "$path" >&3
     local resp
     resp=$(cat <&3)
@@ -101,7 +154,7 @@ http_get() {
 # client ARGS...: the headless desktop client with its actions pointed at
 # test scripts (never at a real VPN).
 client() {
-    timeout 60 "$BINDIR/aa-client" --url "ws://127.0.0.1:$PORT/ws" --json --quiet \
+    timeout 60 "$BINDIR/aa-client" --url "ws://$GW_HOST:$PORT/ws" --json --quiet \
         --cmd-connect-vpn "$FIXTURES/action.sh connect_vpn $E2E_DIR/actions.log" \
         --cmd-disconnect-vpn "$FIXTURES/action.sh disconnect_vpn $E2E_DIR/actions.log" \
         --cmd-vpn-status "$FIXTURES/vpn_status.sh" \

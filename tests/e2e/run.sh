@@ -64,8 +64,11 @@ check "order: both answered" test "$(grep -c '"event":"chat_response"' "$out")" 
 check "order: first answer first" sh -c "grep '\"event\":\"chat_response\"' '$out' | head -1 | grep -q 'currently connected'"
 
 # 7. Inspection with redis-cli: connections and executions are readable.
-check "inspect: finished turn recorded" sh -c "redis-cli -s '$REDIS_SOCK' --scan --pattern 'aa:exec:turn-*' | grep -q ."
+check "inspect: finished turn recorded" sh -c "$(declare -f rcli); EXTERNAL='$EXTERNAL' AA_E2E_REDIS='${AA_E2E_REDIS:-}' REDIS_SOCK='${REDIS_SOCK:-}'; rcli --scan --pattern 'aa:exec:turn-*' | grep -q ."
 check "inspect: no connection left for ended clients" test "$(rcli SCARD aa:session:e2e-connect:conns)" = 0
+
+# 8. Every program stops cleanly on SIGTERM, with no sanitizer report.
+check "shutdown: SIGTERM exits 0 everywhere, no sanitizer reports" stop_programs
 
 echo "e2e: $PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]

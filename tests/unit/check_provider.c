@@ -55,9 +55,8 @@ START_TEST(answers_from_results)
     char *res = tools_result(json_pack("{s:s, s:s}", "status", "disconnected", "message",
                                        "VPN status retrieved from client."),
                              0);
-    json_t *t = json_pack("[{s:s, s:s}, {s:s, s:s, s:{}, s:s}]", "role", "user", "text",
-                          "status?", "role", "tool", "name", "get_vpn_status", "arguments",
-                          "result", res);
+    json_t *t = json_pack("[{s:s, s:s}, {s:s, s:s, s:{}, s:s}]", "role", "user", "text", "status?",
+                          "role", "tool", "name", "get_vpn_status", "arguments", "result", res);
     json_t *d = decide(t);
     ck_assert_str_eq(json_string_value(json_object_get(d, "type")), "final");
     ck_assert_ptr_nonnull(strstr(json_string_value(json_object_get(d, "text")), "disconnected"));

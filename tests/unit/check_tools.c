@@ -19,8 +19,8 @@ START_TEST(routing)
     json_decref(a);
     char *r = tools_result(json_pack("{s:s}", "status", "sent_to_client"), 0);
     json_t *j = json_loads(r, 0, NULL);
-    const char *text =
-        json_string_value(json_object_get(json_array_get(json_object_get(j, "content"), 0), "text"));
+    const char *text = json_string_value(
+        json_object_get(json_array_get(json_object_get(j, "content"), 0), "text"));
     ck_assert_str_eq(text, "{\"status\":\"sent_to_client\"}");
     ck_assert(json_is_false(json_object_get(j, "isError")));
     json_decref(j);
