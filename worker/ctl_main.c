@@ -215,6 +215,16 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
+    static const char *const known[] = {"executions", "show", "callbacks", "streams", "dead",
+                                        "sessions", "sweep", "complete", NULL};
+    int found = 0;
+    for (int i = 0; known[i]; i++)
+        found |= !strcmp(cmd, known[i]);
+    if (!found) {
+        fprintf(stderr, "aa-ctl: unknown command '%s' (the command comes first; see --help)\n",
+                cmd);
+        return 2;
+    }
     int k = 2;
     while (k < argc && strncmp(argv[k], "--", 2) != 0)
         k++;

@@ -5,6 +5,22 @@
 set -u
 . "$(dirname "$0")/lib.sh"
 e2e_setup
+
+# 0. Every program answers --help and refuses bad flags with exit status 2.
+if [ -z "$EXTERNAL" ]; then
+    for prog in aa-gateway aa-agent-worker aa-tool-worker aa-client aa-ctl; do
+        check "cli: $prog --help" sh -c "'$BINDIR/$prog' --help | grep -q usage"
+        "$BINDIR/$prog" --no-such-flag >/dev/null 2>"$E2E_DIR/cli.err"
+        check "cli: $prog refuses an unknown flag with 2" test $? = 2
+        check "cli: $prog says which flag" grep -q "no-such-flag" "$E2E_DIR/cli.err"
+    done
+    "$BINDIR/aa-gateway" --port 70000 2>"$E2E_DIR/cli.err"
+    check "cli: out-of-range value refused with 2" test $? = 2
+    check "cli: out-of-range value explained" grep -q "out of range" "$E2E_DIR/cli.err"
+    AA_MAX_MESSAGE=abc "$BINDIR/aa-gateway" 2>"$E2E_DIR/cli.err"
+    check "cli: bad environment value refused with 2" test $? = 2
+fi
+
 start_stack
 
 # 1. One chat end to end: the prompt makes the client receive the
