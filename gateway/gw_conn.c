@@ -2,7 +2,9 @@
  * through wslay, registration in Redis, delivery with outbox catch-up, and
  * deferred freeing (never inside the connection's own callbacks). */
 #include "gw_conn.h"
+#include "gw_auth.h"
 #include "gw_http.h"
+#include "gw_rest.h"
 #include "gw_route.h"
 #include "gw_ws.h"
 #include "ids.h"
@@ -35,10 +37,12 @@ struct gw_conn {
     int refs;
     int in_ws; /* inside wslay_event_recv: no freeing */
     int close_after_write;
+    int http_busy;   /* an HTTP answer is on its way (Redis); no reading */
     int registered;  /* the Redis record exists (or is being written) */
     int catching_up; /* events wait in pending until the outbox read ends */
     int resync_again;
-    char cid[48], session[129], remote[64], last_id[48];
+    char cid[48], session[129], remote[64], last_id[48], user[129];
+    int loopback;
     struct pending_event *pending, *pending_tail;
     struct gw_conn *s_prev, *s_next; /* same session */
     struct gw_conn *prev, *next;     /* all connections */
@@ -47,6 +51,7 @@ struct gw_conn {
 };
 
 static void http_read(struct gw_conn *c);
+void gw_conn_http_hold(struct gw_conn *c);
 static void ws_pump(struct gw_conn *c);
 static void maybe_free(struct gw_conn *c);
 
@@ -201,38 +206,113 @@ static int over_cap(struct gw_conn *c)
     return 0;
 }
 
-static void http_respond(struct gw_conn *c, int status, const char *reason, const char *ctype,
-                         const char *body, size_t len, const char *extra_headers, int keep)
+static const char *reason_for(int status)
 {
+    switch (status) {
+    case 200:
+        return "OK";
+    case 202:
+        return "Accepted";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 401:
+        return "Unauthorized";
+    case 403:
+        return "Forbidden";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 409:
+        return "Conflict";
+    case 413:
+        return "Payload Too Large";
+    case 414:
+        return "URI Too Long";
+    case 426:
+        return "Upgrade Required";
+    case 429:
+        return "Too Many Requests";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 503:
+        return "Service Unavailable";
+    case 505:
+        return "HTTP Version Not Supported";
+    default:
+        return "Error";
+    }
+}
+
+void gw_conn_http_respond(struct gw_conn *c, int status, const char *ctype, const char *body,
+                          size_t len, const char *extra_headers)
+{
+    if (c->state == CS_DEAD || !c->bev)
+        return;
+    int keep = gw_http_req(c->http)->keep_alive && status < 500 && status != 400 && status != 413 &&
+               status != 431 && status != 414 && status != 505 && status != 426 && status != 405;
     struct evbuffer *out = bufferevent_get_output(c->bev);
     evbuffer_add_printf(out,
                         "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                         "Connection: %s\r\n%s\r\n",
-                        status, reason, ctype, len, keep ? "keep-alive" : "close",
+                        status, reason_for(status), ctype, len, keep ? "keep-alive" : "close",
                         extra_headers ? extra_headers : "");
     evbuffer_add(out, body, len);
     if (!keep)
         c->close_after_write = 1;
 }
 
-static void http_error(struct gw_conn *c, int status, const char *message)
+void gw_conn_http_error(struct gw_conn *c, int status, const char *type, const char *message,
+                        const char *extra_headers)
 {
-    const char *reason = status == 400   ? "Bad Request"
-                         : status == 404 ? "Not Found"
-                         : status == 405 ? "Method Not Allowed"
-                         : status == 413 ? "Payload Too Large"
-                         : status == 414 ? "URI Too Long"
-                         : status == 426 ? "Upgrade Required"
-                         : status == 431 ? "Request Header Fields Too Large"
-                         : status == 503 ? "Service Unavailable"
-                         : status == 505 ? "HTTP Version Not Supported"
-                                         : "Error";
-    json_t *j = json_pack("{s:s, s:s}", "error", reason, "message", message);
+    json_t *j =
+        json_pack("{s:s, s:s}", "error", type ? type : reason_for(status), "message", message);
     char *body = json_dumps(j, JSON_COMPACT);
-    const char *extra = status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL;
-    http_respond(c, status, reason, "application/json", body, strlen(body), extra, 0);
+    gw_conn_http_respond(c, status, "application/json", body, strlen(body), extra_headers);
     free(body);
     json_decref(j);
+}
+
+static void http_error(struct gw_conn *c, int status, const char *message)
+{
+    gw_conn_http_error(c, status, NULL, message,
+                       status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL);
+}
+
+void gw_conn_http_hold(struct gw_conn *c)
+{
+    c->http_busy = 1;
+    gw_conn_ref(c);
+    if (c->bev)
+        bufferevent_disable(c->bev, EV_READ);
+}
+
+void gw_conn_http_release(struct gw_conn *c)
+{
+    c->http_busy = 0;
+    if (c->state == CS_HTTP && c->bev && !c->close_after_write) {
+        gw_http_reset(c->http);
+        bufferevent_enable(c->bev, EV_READ);
+        http_read(c); /* a pipelined request may be waiting */
+    }
+    gw_conn_unref(c);
+}
+
+const struct gw_req *gw_conn_request(const struct gw_conn *c)
+{
+    return gw_http_req(c->http);
+}
+
+int gw_conn_is_loopback(const struct gw_conn *c)
+{
+    return c->loopback;
+}
+
+const char *gw_conn_remote(const struct gw_conn *c)
+{
+    return c->remote;
 }
 
 /* ---- wslay glue ------------------------------------------------------- */
@@ -532,6 +612,14 @@ static void start_upgrade(struct gw_conn *c, const struct gw_req *req)
         http_error(c, st, why);
         return;
     }
+    struct jwt_claims cl;
+    if (gw_auth_check(c->srv, req, c->loopback, &cl, &why)) {
+        c->srv->m.conns_rejected++;
+        c->srv->m.auth_failures++;
+        log_info("event=auth_failed remote=%s why=\"%s\"", c->remote, why);
+        gw_conn_http_error(c, 401, "unauthorized", why, gw_auth_challenge());
+        return;
+    }
     char sid[129], last[64];
     int q = gw_url_query(req->url, "session_id", sid, sizeof(sid));
     if (q != 1 || !id_valid(sid, 128)) {
@@ -551,10 +639,16 @@ static void start_upgrade(struct gw_conn *c, const struct gw_req *req)
         http_error(c, 400, "last_event_id must be an event id such as 1700000000000-0");
         return;
     }
+    if (cl.sid[0] && strcmp(cl.sid, sid) != 0) {
+        c->srv->m.conns_rejected++;
+        gw_conn_http_error(c, 403, "forbidden", "the token is bound to another session_id", NULL);
+        return;
+    }
     if (!rasync_connected(c->srv->cmd)) {
         http_error(c, 503, "the gateway cannot reach Redis; try again");
         return;
     }
+    strlcpy_aa(c->user, cl.sub, sizeof(c->user));
     strlcpy_aa(c->session, sid, sizeof(c->session));
     if (l == 1)
         strlcpy_aa(c->last_id, last, sizeof(c->last_id));
@@ -565,7 +659,8 @@ static void start_upgrade(struct gw_conn *c, const struct gw_req *req)
     snprintf(k3, sizeof(k3), "aa:node:%s:conns", c->srv->cfg.node);
     snprintf(k4, sizeof(k4), "aa:outbox:%s", c->session);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-    const char *args[] = {k1, k2, k3, k4, c->cid, c->session, c->srv->cfg.node, c->remote, now, ""};
+    const char *args[] = {k1,        k2,  k3,     k4, c->cid, c->session, c->srv->cfg.node,
+                          c->remote, now, c->user};
     c->state = CS_REGISTERING;
     c->registered = 1;
     session_add(c); /* pushes that race the registration wait in pending */
@@ -601,17 +696,19 @@ static void handle_request(struct gw_conn *c)
         json_t *j = json_pack("{s:s, s:b, s:s, s:I}", "status", ok ? "ok" : "degraded", "redis", ok,
                               "node", c->srv->cfg.node, "connections", (json_int_t)c->srv->nopen);
         char *body = json_dumps(j, JSON_COMPACT);
-        http_respond(c, ok ? 200 : 503, ok ? "OK" : "Service Unavailable", "application/json", body,
-                     strlen(body), NULL, req->keep_alive);
+        gw_conn_http_respond(c, ok ? 200 : 503, "application/json", body, strlen(body), NULL);
         free(body);
         json_decref(j);
         return;
     }
     if (!strcmp(path, "/metrics")) {
         char *body = gw_server_metrics(c->srv);
-        http_respond(c, 200, "OK", "text/plain; version=0.0.4", body, strlen(body), NULL,
-                     req->keep_alive);
+        gw_conn_http_respond(c, 200, "text/plain; version=0.0.4", body, strlen(body), NULL);
         free(body);
+        return;
+    }
+    if (!strncmp(path, GW_REST_CALLBACK_PREFIX, strlen(GW_REST_CALLBACK_PREFIX))) {
+        gw_rest_callback(c, req, path);
         return;
     }
     http_error(c, 404, "no such route (try /ws, /healthz, /metrics)");
@@ -620,7 +717,7 @@ static void handle_request(struct gw_conn *c)
 static void http_read(struct gw_conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
-    while (c->state == CS_HTTP && !c->close_after_write) {
+    while (c->state == CS_HTTP && !c->close_after_write && !c->http_busy) {
         size_t avail = evbuffer_get_length(in);
         if (!avail)
             return;
@@ -636,7 +733,7 @@ static void http_read(struct gw_conn *c)
         if (!done)
             return;
         handle_request(c);
-        if (c->state != CS_HTTP)
+        if (c->state != CS_HTTP || c->http_busy)
             return;
         gw_http_reset(c->http);
     }
@@ -699,10 +796,12 @@ struct gw_conn *gw_conn_new(struct gw_server *s, evutil_socket_t fd, const struc
         const struct sockaddr_in *a = (const struct sockaddr_in *)addr;
         inet_ntop(AF_INET, &a->sin_addr, ip, sizeof(ip));
         port = ntohs(a->sin_port);
+        c->loopback = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
     } else if (addr->sa_family == AF_INET6) {
         const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)addr;
         inet_ntop(AF_INET6, &a->sin6_addr, ip, sizeof(ip));
         port = ntohs(a->sin6_port);
+        c->loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
     }
     snprintf(c->remote, sizeof(c->remote), "%s:%d", ip, port);
     c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);

@@ -3,6 +3,7 @@
 #ifndef AA_GW_CONN_H
 #define AA_GW_CONN_H
 
+#include "gw_http.h"
 #include "gw_server.h"
 
 #include <event2/util.h>
@@ -31,6 +32,21 @@ void gw_conn_drop(struct gw_conn *c, const char *why);
 void gw_conn_deliver(struct gw_conn *c, const char *id, const char *json, size_t len);
 /* Catches up from the outbox (after the Redis subscription was lost). */
 void gw_conn_resync(struct gw_conn *c);
+
+/* HTTP answers (status reason, Content-Length, keep-alive from the request). */
+void gw_conn_http_respond(struct gw_conn *c, int status, const char *ctype, const char *body,
+                          size_t len, const char *extra_headers);
+/* {"error":type,"message":message}; type NULL means the status reason. */
+void gw_conn_http_error(struct gw_conn *c, int status, const char *type, const char *message,
+                        const char *extra_headers);
+/* For an answer that needs Redis: hold stops reading and keeps c alive;
+ * release (after responding) resumes with the next request. */
+void gw_conn_http_hold(struct gw_conn *c);
+void gw_conn_http_release(struct gw_conn *c);
+/* Borrowed: the current request. */
+const struct gw_req *gw_conn_request(const struct gw_conn *c);
+const char *gw_conn_remote(const struct gw_conn *c);
+int gw_conn_is_loopback(const struct gw_conn *c);
 
 /* Borrowed: valid while the connection lives. */
 const char *gw_conn_session(const struct gw_conn *c);

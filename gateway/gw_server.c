@@ -54,6 +54,8 @@ char *gw_server_metrics(struct gw_server *s)
                   "# TYPE aa_gateway_pushes_received_total counter\n"
                   "aa_gateway_pushes_received_total %llu\n"
                   "# TYPE aa_gateway_errors_sent_total counter\naa_gateway_errors_sent_total %llu\n"
+                  "# TYPE aa_gateway_auth_failures_total counter\n"
+                  "aa_gateway_auth_failures_total %llu\n"
                   "# TYPE aa_gateway_slow_clients_closed_total counter\n"
                   "aa_gateway_slow_clients_closed_total %llu\n"
                   "# HELP aa_redis_round_trip_seconds Redis command round trips.\n"
@@ -61,7 +63,8 @@ char *gw_server_metrics(struct gw_server *s)
                   "aa_redis_round_trip_seconds_sum %.6f\naa_redis_round_trip_seconds_count %llu\n"
                   "# TYPE aa_redis_reconnects_total counter\naa_redis_reconnects_total %llu\n"
                   "# TYPE aa_redis_up gauge\naa_redis_up %d\n",
-                  s->m.events_out, s->m.pushes_in, s->m.errors_sent, s->m.slow_closed, rtt, replies,
-                  reconnects + sreconnects, rasync_connected(s->cmd) && rasync_connected(s->sub));
+                  s->m.events_out, s->m.pushes_in, s->m.errors_sent, s->m.auth_failures,
+                  s->m.slow_closed, rtt, replies, reconnects + sreconnects,
+                  rasync_connected(s->cmd) && rasync_connected(s->sub));
     return out;
 }

@@ -29,6 +29,9 @@ struct gw_config {
     int64_t ping_ms;     /* keepalive ping period */
     int64_t header_timeout_ms;
     int64_t turn_timeout_ms;
+    const char *token_secret; /* "" when none (dev mode only) */
+    const char *issuer;
+    int dev_mode;
 };
 
 enum gw_route_id {
@@ -41,7 +44,7 @@ enum gw_route_id {
 
 struct gw_metrics {
     unsigned long long conns_total, conns_rejected, msgs_in[GW_R_COUNT], events_out, pushes_in,
-        http_requests, errors_sent, slow_closed;
+        http_requests, errors_sent, slow_closed, auth_failures;
     unsigned long long push_lat_buckets[12]; /* Redis publish -> socket write, not used yet */
 };
 

@@ -35,6 +35,11 @@ static struct cfg_opt opts[] = {
      0},
     {"turn-timeout-ms", CFG_INT, "900000", 1000, 31622400000LL, "execution timeout of a turn", NULL,
      0},
+    {"token-secret", CFG_STR, "", 0, 1024, "HS256 secret for bearer tokens (at least 32 bytes)",
+     NULL, 0},
+    {"issuer", CFG_STR, "agent-async", 0, 63, "token issuer (iss)", NULL, 0},
+    {"dev-mode", CFG_BOOL, "false", 0, 0, "no secret: admit loopback peers without a token", NULL,
+     0},
     {"port-file", CFG_STR, "", 0, 1024, "write the bound port to this file", NULL, 0},
     {"log-level", CFG_STR, "info", 0, 8, "debug, info, warn or error", NULL, 0},
     CFG_END,
@@ -167,6 +172,18 @@ int main(int argc, char **argv)
     s.cfg.ping_ms = cfg_int(opts, "ping-ms");
     s.cfg.header_timeout_ms = cfg_int(opts, "header-timeout-ms");
     s.cfg.turn_timeout_ms = cfg_int(opts, "turn-timeout-ms");
+    s.cfg.token_secret = cfg_str(opts, "token-secret");
+    s.cfg.issuer = cfg_str(opts, "issuer");
+    s.cfg.dev_mode = (int)cfg_int(opts, "dev-mode");
+    if (s.cfg.token_secret[0] && strlen(s.cfg.token_secret) < 32) {
+        fprintf(stderr, "aa-gateway: --token-secret must be at least 32 bytes\n");
+        return 2;
+    }
+    if (!s.cfg.token_secret[0] && !s.cfg.dev_mode) {
+        fprintf(stderr, "aa-gateway: set a token secret (--token-secret or AA_TOKEN_SECRET), or "
+                        "pass --dev-mode to admit loopback clients without tokens\n");
+        return 2;
+    }
 
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
@@ -221,8 +238,11 @@ int main(int argc, char **argv)
     s.sig_int = evsignal_new(s.base, SIGINT, signal_cb, &s);
     event_add(s.sig_term, NULL);
     event_add(s.sig_int, NULL);
-    log_info("event=listening addr=%s port=%d node=%s redis=%s", s.cfg.bind, port, node,
-             s.cfg.redis);
+    log_info("event=listening addr=%s port=%d node=%s redis=%s auth=%s", s.cfg.bind, port, node,
+             s.cfg.redis, s.cfg.token_secret[0] ? "jwt" : "dev-mode");
+    if (!s.cfg.token_secret[0])
+        log_warn("event=dev_mode note=\"NO AUTHENTICATION: loopback clients are admitted without "
+                 "a token; set AA_TOKEN_SECRET for real use\"");
     event_base_dispatch(s.base);
 
     while (s.conns)

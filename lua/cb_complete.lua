@@ -13,7 +13,7 @@ local f = redis.call('HMGET', KEYS[1], 'status', 'session', 'deadline_ms', 'hear
 if not f[1] then return {'err', 'not_found'} end
 if ARGV[3] ~= '*' and f[2] ~= ARGV[3] then return {'err', 'not_found'} end
 local now = tonumber(ARGV[5])
-if f[1] == 'pending' and now >= tonumber(f[5]) then
+if f[1] == 'pending' and now >= tonumber(f[5] or 0) then
   -- past its deadline: the sweep has not got to it yet; settle it now
   redis.call('HSET', KEYS[1], 'status', 'timed_out', 'completed_ms', now)
   redis.call('SADD', KEYS[2], ARGV[1])
@@ -28,10 +28,10 @@ if f[1] ~= 'pending' then
   return {'err', 'conflict'}
 end
 if ARGV[2] == 'heartbeat' then
-  local hb = tonumber(f[4])
+  local hb = tonumber(f[4] or 0)
   if hb > 0 then
     local nextd = now + hb
-    if nextd > tonumber(f[3]) then nextd = tonumber(f[3]) end
+    if f[3] and nextd > tonumber(f[3]) then nextd = tonumber(f[3]) end
     redis.call('HSET', KEYS[1], 'next_deadline_ms', nextd, 'last_heartbeat_ms', now)
     redis.call('ZADD', KEYS[3], nextd, ARGV[1])
     redis.call('SET', KEYS[4], '1', 'PX', math.max(1, nextd - now))

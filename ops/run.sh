@@ -41,6 +41,15 @@ up() {
     fi
     mkdir -p "$RUN/redis"
     rm -f "$RUN"/*.pid "$RUN/port"
+    # A token secret for this installation (kept), and a client token.
+    if [ -n "${AA_TOKEN_SECRET:-}" ]; then
+        printf '%s\n' "$AA_TOKEN_SECRET" >"$RUN/secret"
+    elif [ ! -s "$RUN/secret" ]; then
+        (umask 077 && od -An -N32 -tx1 /dev/urandom | tr -d ' \n' >"$RUN/secret")
+    fi
+    chmod 600 "$RUN/secret"
+    export AA_TOKEN_SECRET
+    AA_TOKEN_SECRET=$(cat "$RUN/secret")
     start redis redis-server "$PWD/ops/redis.conf" --port 0 --unixsocket "$RUN/redis.sock" \
         --unixsocketperm 700 --dir "$RUN/redis" --daemonize no
     wait_for 10 redis redis-cli -s "$RUN/redis.sock" PING || return 1
@@ -55,14 +64,18 @@ up() {
     fi
     PORT=$(cat "$RUN/port")
     echo "ws://127.0.0.1:$PORT/ws" >"$RUN/url"
+    "$BINDIR/aa-ctl" token --sub "${USER:-user}" --scope client --ttl-s 2592000 >"$RUN/token"
+    chmod 600 "$RUN/token"
     {
         echo "AA_URL=ws://127.0.0.1:$PORT/ws"
+        echo "AA_TOKEN=$(cat "$RUN/token")"
         echo "AA_REDIS=$redis"
         echo "AA_HTTP=http://127.0.0.1:$PORT"
     } >"$RUN/env"
     echo "agent-async is up: ws://127.0.0.1:$PORT/ws?session_id=<id>"
     echo "  health  http://127.0.0.1:$PORT/healthz   metrics http://127.0.0.1:$PORT/metrics"
     echo "  redis   redis-cli -s $RUN/redis.sock      logs $RUN/*.log"
+    echo "  token   $RUN/token (client token; the secret is $RUN/secret)"
 }
 
 down() {
@@ -75,7 +88,7 @@ down() {
         kill -KILL "$pid" 2>/dev/null
         rm -f "$RUN/$name.pid"
     done
-    rm -f "$RUN/url" "$RUN/port"
+    rm -f "$RUN/url" "$RUN/port" "$RUN/token"
     echo "agent-async is down"
 }
 
@@ -86,7 +99,7 @@ run)
     up || exit 1
     trap 'down' EXIT
     trap 'exit 130' INT TERM
-    "$BINDIR/aa-client" --url "$(cat "$RUN/url")"
+    AA_TOKEN_SECRET= "$BINDIR/aa-client" --url "$(cat "$RUN/url")" --token "$(cat "$RUN/token")"
     ;;
 *)
     echo "usage: ops/run.sh up|down|run" >&2

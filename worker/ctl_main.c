@@ -3,6 +3,7 @@
  * with plain redis-cli (see docs/ARCHITECTURE.md). */
 #include "cfg.h"
 #include "dur.h"
+#include "jwt.h"
 #include "log.h"
 #include "util.h"
 
@@ -15,6 +16,12 @@ static struct cfg_opt opts[] = {
      0},
     {"status", CFG_STR, "", 0, 32, "executions: only this status", NULL, 0},
     {"limit", CFG_INT, "50", 1, 100000, "executions/dead: at most this many", NULL, 0},
+    {"token-secret", CFG_STR, "", 0, 1024, "token: the gateway's HS256 secret", NULL, 0},
+    {"issuer", CFG_STR, "agent-async", 0, 63, "token: issuer (iss)", NULL, 0},
+    {"sub", CFG_STR, "user", 0, 128, "token: subject (who)", NULL, 0},
+    {"session", CFG_STR, "", 0, 128, "token: bind to this session id", NULL, 0},
+    {"scope", CFG_STR, "client", 0, 255, "token: scopes (client, callbacks, mcp)", NULL, 0},
+    {"ttl-s", CFG_INT, "86400", 1, 31536000, "token: lifetime in seconds", NULL, 0},
     CFG_END,
 };
 
@@ -29,7 +36,9 @@ static const char usage[] =
     "  sessions                   sessions with connections, active turn and queue\n"
     "  complete CB_ID succeed|fail|heartbeat [PAYLOAD]\n"
     "                             complete a callback as an operator (any session)\n"
-    "  sweep                      resume anything the notifications missed, now";
+    "  sweep                      resume anything the notifications missed, now\n"
+    "  token                      mint a bearer token (--token-secret or AA_TOKEN_SECRET,\n"
+    "                             --sub, --session, --scope, --ttl-s)";
 
 static void print_hash(redisReply *r, const char *indent)
 {
@@ -215,8 +224,8 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
-    static const char *const known[] = {"executions", "show", "callbacks", "streams", "dead",
-                                        "sessions", "sweep", "complete", NULL};
+    static const char *const known[] = {"executions", "show",  "callbacks", "streams", "dead",
+                                        "sessions",   "sweep", "complete",  "token",   NULL};
     int found = 0;
     for (int i = 0; known[i]; i++)
         found |= !strcmp(cmd, known[i]);
@@ -233,6 +242,26 @@ int main(int argc, char **argv)
     argv[k - 1] = argv[0];
     cfg_parse_or_exit(opts, argc - (k - 1), argv + (k - 1), usage);
     log_init("ctl", "warn");
+    if (!strcmp(cmd, "token")) {
+        struct jwt_claims c;
+        memset(&c, 0, sizeof(c));
+        strlcpy_aa(c.iss, cfg_str(opts, "issuer"), sizeof(c.iss));
+        strlcpy_aa(c.sub, cfg_str(opts, "sub"), sizeof(c.sub));
+        strlcpy_aa(c.sid, cfg_str(opts, "session"), sizeof(c.sid));
+        strlcpy_aa(c.scope, cfg_str(opts, "scope"), sizeof(c.scope));
+        c.iat = wall_ms() / 1000;
+        c.exp = c.iat + cfg_int(opts, "ttl-s");
+        char tok[4096];
+        int ok = npos == 0 && strlen(cfg_str(opts, "token-secret")) >= 32 &&
+                 jwt_mint(cfg_str(opts, "token-secret"), &c, tok, sizeof(tok)) > 0;
+        if (ok)
+            printf("%s\n", tok);
+        else
+            fprintf(stderr, "aa-ctl: token needs --token-secret (or AA_TOKEN_SECRET) of at least "
+                            "32 bytes and no arguments\n");
+        cfg_free(opts);
+        return ok ? 0 : 2;
+    }
     struct rconn *rc = rconn_new(cfg_str(opts, "redis"));
     char err[256];
     if (rconn_connect(rc, err, sizeof(err)) < 0) {

@@ -65,6 +65,10 @@ rcli() {
     fi
 }
 
+# A token secret for the gateway and a client token for the scenarios.
+export AA_TOKEN_SECRET=${AA_TOKEN_SECRET:-e2e-secret-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')}
+mint() { "$BINDIR/aa-ctl" token "$@"; }
+
 start_gateway() {
     local name=${1:-gw}
     shift || true
@@ -151,10 +155,47 @@ http_get() {
     printf '%s\n' "${resp#*$'\r\n\r\n'}"
 }
 
+# http_req PORT METHOD PATH BODY [HEADER...]: prints "STATUS\nBODY".
+http_req() {
+    local port=$1 method=$2 path=$3 body=$4 h
+    shift 4
+    exec 3<>"/dev/tcp/$GW_HOST/$port" || return 1
+    {
+        printf '%s %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: %d\r\n' \
+            "$method" "$path" "${#body}"
+        for h in "$@"; do printf '%s\r\n' "$h"; done
+        printf '\r\n%s' "$body"
+    } >&3
+    local resp
+    resp=$(cat <&3)
+    exec 3<&-
+    local status=${resp#HTTP/1.1 }
+    printf '%s\n%s\n' "${status%% *}" "${resp#*$'\r\n\r\n'}"
+}
+
+# ws_upgrade PORT QUERY [HEADER...]: the status of a WebSocket handshake.
+ws_upgrade() {
+    local port=$1 query=$2 h
+    shift 2
+    exec 3<>"/dev/tcp/$GW_HOST/$port" || return 1
+    {
+        printf 'GET /ws?%s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n' "$query"
+        printf 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n'
+        for h in "$@"; do printf '%s\r\n' "$h"; done
+        printf '\r\n'
+    } >&3
+    local line
+    IFS= read -r -t 5 line <&3
+    exec 3<&-
+    line=${line#HTTP/1.1 }
+    echo "${line%% *}"
+}
+
 # client ARGS...: the headless desktop client with its actions pointed at
 # test scripts (never at a real VPN).
 client() {
-    timeout 60 "$BINDIR/aa-client" --url "ws://$GW_HOST:$PORT/ws" --json --quiet \
+    [ -n "${CLIENT_TOKEN:-}" ] || CLIENT_TOKEN=$(mint --sub e2e --scope client --ttl-s 3600)
+    timeout 60 "$BINDIR/aa-client" --url "ws://$GW_HOST:$PORT/ws" --json --quiet --token "$CLIENT_TOKEN" \
         --cmd-connect-vpn "$FIXTURES/action.sh connect_vpn $E2E_DIR/actions.log" \
         --cmd-disconnect-vpn "$FIXTURES/action.sh disconnect_vpn $E2E_DIR/actions.log" \
         --cmd-vpn-status "$FIXTURES/vpn_status.sh" \

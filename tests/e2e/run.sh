@@ -79,11 +79,47 @@ printf '%s\n' "What's my VPN status?" "Help me connect to my VPN" | client --ses
 check "order: both answered" test "$(grep -c '"event":"chat_response"' "$out")" = 2
 check "order: first answer first" sh -c "grep '\"event\":\"chat_response\"' '$out' | head -1 | grep -q 'currently connected'"
 
-# 7. Inspection with redis-cli: connections and executions are readable.
+# 7. Authentication before the upgrade, and the REST callback API.
+if [ -n "$EXTERNAL" ]; then :; else
+tok=$(mint --sub e2e --scope client --ttl-s 60)
+check "auth: no token gets 401" test "$(ws_upgrade "$PORT" session_id=a1)" = 401
+check "auth: valid token gets 101" test "$(ws_upgrade "$PORT" session_id=a1 "Authorization: Bearer $tok")" = 101
+check "auth: token as query parameter" test "$(ws_upgrade "$PORT" "session_id=a1&access_token=$tok")" = 101
+other=$(AA_TOKEN_SECRET=another-secret-another-secret-0000 mint --sub e2e)
+check "auth: wrong signature gets 401" test "$(ws_upgrade "$PORT" session_id=a1 "Authorization: Bearer $other")" = 401
+check "auth: garbage token gets 401" test "$(ws_upgrade "$PORT" session_id=a1 "Authorization: Bearer a.b.c")" = 401
+wrong_iss=$(mint --issuer someone-else)
+check "auth: wrong issuer gets 401" test "$(ws_upgrade "$PORT" session_id=a1 "Authorization: Bearer $wrong_iss")" = 401
+bound=$(mint --session a1)
+check "auth: session-bound token, own session 101" test "$(ws_upgrade "$PORT" session_id=a1 "Authorization: Bearer $bound")" = 101
+check "auth: session-bound token, other session 403" test "$(ws_upgrade "$PORT" session_id=a2 "Authorization: Bearer $bound")" = 403
+short=$(mint --ttl-s 1)
+check "auth: expired token gets 401" wait_for 5 "expiry" sh -c "test \"\$(bash -c '. tests/e2e/lib.sh; GW_HOST=$GW_HOST; ws_upgrade $PORT session_id=a1 \"Authorization: Bearer $short\"')\" = 401"
+
+rcli HSET aa:cb:cb-rest1 session r1 status pending next_deadline_ms 99999999999999 deadline_ms 99999999999999 >/dev/null
+P=/2025-12-01/durable-execution-callbacks
+cbtok=$(mint --sub ops --scope callbacks)
+r1tok=$(mint --session r1)
+r2tok=$(mint --session r2)
+check "rest: no token 401" test "$(http_req "$PORT" POST $P/cb-rest1/succeed x | head -1)" = 401
+check "rest: token of another session 404" test "$(http_req "$PORT" POST $P/cb-rest1/succeed x "Authorization: Bearer $r2tok" | head -1)" = 404
+check "rest: heartbeat 200" test "$(http_req "$PORT" POST $P/cb-rest1/heartbeat "" "Authorization: Bearer $r1tok" | head -1)" = 200
+check "rest: succeed 200" test "$(http_req "$PORT" POST $P/cb-rest1/succeed connected "Authorization: Bearer $r1tok" | head -1)" = 200
+check "rest: result stored raw" test "$(rcli HGET aa:cb:cb-rest1 result)" = connected
+check "rest: identical repeat 200" test "$(http_req "$PORT" POST $P/cb-rest1/succeed connected "Authorization: Bearer $cbtok" | head -1)" = 200
+check "rest: different outcome 409" test "$(http_req "$PORT" POST $P/cb-rest1/fail '{"ErrorType":"X","ErrorMessage":"y"}' "Authorization: Bearer $cbtok" | head -1)" = 409
+check "rest: unknown callback 404" test "$(http_req "$PORT" POST $P/cb-nope/succeed x "Authorization: Bearer $cbtok" | head -1)" = 404
+check "rest: bad fail body 400" test "$(http_req "$PORT" POST $P/cb-rest1/fail 'nope' "Authorization: Bearer $cbtok" | head -1)" = 400
+check "rest: bad id 400" test "$(http_req "$PORT" POST "$P/cb%20x/succeed" x "Authorization: Bearer $cbtok" | head -1)" = 400
+check "rest: GET 405" test "$(http_req "$PORT" GET $P/cb-rest1/succeed "" "Authorization: Bearer $cbtok" | head -1)" = 405
+check "rest: unknown operation 404" test "$(http_req "$PORT" POST $P/cb-rest1/explode x "Authorization: Bearer $cbtok" | head -1)" = 404
+fi
+
+# 8. Inspection with redis-cli: connections and executions are readable.
 check "inspect: finished turn recorded" sh -c "$(declare -f rcli); EXTERNAL='$EXTERNAL' AA_E2E_REDIS='${AA_E2E_REDIS:-}' REDIS_SOCK='${REDIS_SOCK:-}'; rcli --scan --pattern 'aa:exec:turn-*' | grep -q ."
 check "inspect: no connection left for ended clients" test "$(rcli SCARD aa:session:e2e-connect:conns)" = 0
 
-# 8. Every program stops cleanly on SIGTERM, with no sanitizer report.
+# 9. Every program stops cleanly on SIGTERM, with no sanitizer report.
 check "shutdown: SIGTERM exits 0 everywhere, no sanitizer reports" stop_programs
 
 echo "e2e: $PASSED passed, $FAILED failed"

@@ -1,0 +1,137 @@
+/* gw_rest.c -- REST completion of durable callbacks through
+ * lua/cb_complete.lua, the same script the WebSocket route uses. */
+#include "gw_rest.h"
+#include "gw_auth.h"
+#include "ids.h"
+#include "log.h"
+#include "util.h"
+
+#include <http_parser.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void aws_error(struct gw_conn *c, int status, const char *type, const char *message)
+{
+    json_t *j = json_pack("{s:s, s:s}", "__type", type, "message", message);
+    char *body = json_dumps(j, JSON_COMPACT);
+    char hdr[128];
+    snprintf(hdr, sizeof(hdr), "x-amzn-ErrorType: %s\r\n%s", type,
+             status == 401 ? gw_auth_challenge() : "");
+    gw_conn_http_respond(c, status, "application/json", body, strlen(body), hdr);
+    free(body);
+    json_decref(j);
+}
+
+static void on_complete(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    struct gw_conn *c = arg;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        aws_error(c, 503, "ServiceUnavailableException", "Redis is unavailable; retry");
+    } else if (!strcmp(r->element[0]->str, "ok")) {
+        gw_conn_http_respond(c, 200, "application/json", "", 0, NULL);
+    } else if (!strcmp(r->element[1]->str, "not_found")) {
+        aws_error(c, 404, "ResourceNotFoundException", "no such callback");
+    } else if (!strcmp(r->element[1]->str, "expired")) {
+        aws_error(c, 400, "CallbackTimeoutException", "the callback timed out");
+    } else {
+        aws_error(c, 409, "CallbackConflictException",
+                  "the callback was already completed with a different outcome");
+    }
+    gw_conn_http_release(c);
+}
+
+void gw_rest_callback(struct gw_conn *c, const struct gw_req *req, const char *path)
+{
+    struct gw_server *s = gw_conn_server(c);
+    const char *rest = path + strlen(GW_REST_CALLBACK_PREFIX);
+    const char *slash = strrchr(rest, '/');
+    if (!slash || slash == rest) {
+        aws_error(c, 404, "UnknownOperationException", "use {id}/succeed, {id}/fail or {id}/heartbeat");
+        return;
+    }
+    const char *op = slash + 1;
+    const char *kind = !strcmp(op, "succeed")     ? "succeed"
+                       : !strcmp(op, "fail")      ? "fail"
+                       : !strcmp(op, "heartbeat") ? "heartbeat"
+                                                  : NULL;
+    if (!kind) {
+        aws_error(c, 404, "UnknownOperationException", "use {id}/succeed, {id}/fail or {id}/heartbeat");
+        return;
+    }
+    if (req->method != HTTP_POST) {
+        aws_error(c, 405, "MethodNotAllowedException", "use POST");
+        return;
+    }
+    char cbid[1100];
+    if (gw_pct_decode(rest, (size_t)(slash - rest), cbid, sizeof(cbid)) < 0 || !id_valid(cbid, 128)) {
+        aws_error(c, 400, "InvalidParameterValueException", "malformed CallbackId");
+        return;
+    }
+    struct jwt_claims cl;
+    const char *why = NULL;
+    if (gw_auth_check(s, req, gw_conn_is_loopback(c), &cl, &why)) {
+        aws_error(c, 401, "UnauthorizedException", why);
+        return;
+    }
+    const char *session = cl.sid[0] ? cl.sid : jwt_has_scope(&cl, "callbacks") ? "*" : NULL;
+    if (!session) {
+        aws_error(c, 403, "AccessDeniedException",
+                  "the token is bound to no session and lacks the 'callbacks' scope");
+        return;
+    }
+    char *payload;
+    if (!strcmp(kind, "succeed")) {
+        if (req->body_len > s->cfg.max_callback) {
+            aws_error(c, 413, "RequestEntityTooLargeException", "result larger than the limit");
+            return;
+        }
+        payload = xstrndup(req->body ? req->body : "", req->body_len);
+    } else if (!strcmp(kind, "fail")) {
+        json_t *in = req->body_len ? json_loadb(req->body, req->body_len, 0, NULL) : json_object();
+        if (!json_is_object(in)) {
+            json_decref(in);
+            aws_error(c, 400, "InvalidParameterValueException",
+                      "the body must be a JSON object with ErrorType, ErrorMessage, ErrorData");
+            return;
+        }
+        json_t *e = json_object();
+        const char *map[][2] = {{"ErrorType", "type"},
+                                {"ErrorMessage", "message"},
+                                {"ErrorData", "data"},
+                                {"StackTrace", "stack_trace"}};
+        for (int i = 0; i < 4; i++) {
+            json_t *v = json_object_get(in, map[i][0]);
+            if (v)
+                json_object_set(e, map[i][1], v);
+        }
+        payload = json_dumps(e, JSON_COMPACT);
+        json_decref(e);
+        json_decref(in);
+        if (strlen(payload) > s->cfg.max_callback) {
+            free(payload);
+            aws_error(c, 413, "RequestEntityTooLargeException", "error larger than the limit");
+            return;
+        }
+    } else {
+        payload = xstrdup("");
+    }
+    char key[1200], timer[1210], now[24];
+    snprintf(key, sizeof(key), "aa:cb:%s", cbid);
+    snprintf(timer, sizeof(timer), "aa:cb:%s:timer", cbid);
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    const char *args[] = {key, "aa:cb:completed", "aa:cb:deadlines", timer, cbid,
+                          kind, session,           payload,           now};
+    size_t lens[9];
+    for (int i = 0; i < 9; i++)
+        lens[i] = strlen(args[i]);
+    lens[7] = !strcmp(kind, "succeed") ? req->body_len : strlen(payload);
+    log_info("event=rest_callback cb=%s kind=%s sub=%s bytes=%zu", cbid, kind, cl.sub, lens[7]);
+    gw_conn_http_hold(c);
+    if (rasync_eval(s->cmd, on_complete, c, "cb_complete", 4, 9, args, lens) < 0) {
+        aws_error(c, 503, "ServiceUnavailableException", "Redis is unavailable; retry");
+        gw_conn_http_release(c);
+    }
+    free(payload);
+}
