@@ -48,7 +48,8 @@ void gw_rest_callback(struct gw_conn *c, const struct gw_req *req, const char *p
     const char *rest = path + strlen(GW_REST_CALLBACK_PREFIX);
     const char *slash = strrchr(rest, '/');
     if (!slash || slash == rest) {
-        aws_error(c, 404, "UnknownOperationException", "use {id}/succeed, {id}/fail or {id}/heartbeat");
+        aws_error(c, 404, "UnknownOperationException",
+                  "use {id}/succeed, {id}/fail or {id}/heartbeat");
         return;
     }
     const char *op = slash + 1;
@@ -57,7 +58,8 @@ void gw_rest_callback(struct gw_conn *c, const struct gw_req *req, const char *p
                        : !strcmp(op, "heartbeat") ? "heartbeat"
                                                   : NULL;
     if (!kind) {
-        aws_error(c, 404, "UnknownOperationException", "use {id}/succeed, {id}/fail or {id}/heartbeat");
+        aws_error(c, 404, "UnknownOperationException",
+                  "use {id}/succeed, {id}/fail or {id}/heartbeat");
         return;
     }
     if (req->method != HTTP_POST) {
@@ -65,7 +67,8 @@ void gw_rest_callback(struct gw_conn *c, const struct gw_req *req, const char *p
         return;
     }
     char cbid[1100];
-    if (gw_pct_decode(rest, (size_t)(slash - rest), cbid, sizeof(cbid)) < 0 || !id_valid(cbid, 128)) {
+    if (gw_pct_decode(rest, (size_t)(slash - rest), cbid, sizeof(cbid)) < 0 ||
+        !id_valid(cbid, 128)) {
         aws_error(c, 400, "InvalidParameterValueException", "malformed CallbackId");
         return;
     }
@@ -121,7 +124,7 @@ void gw_rest_callback(struct gw_conn *c, const struct gw_req *req, const char *p
     snprintf(key, sizeof(key), "aa:cb:%s", cbid);
     snprintf(timer, sizeof(timer), "aa:cb:%s:timer", cbid);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-    const char *args[] = {key, "aa:cb:completed", "aa:cb:deadlines", timer, cbid,
+    const char *args[] = {key,  "aa:cb:completed", "aa:cb:deadlines", timer, cbid,
                           kind, session,           payload,           now};
     size_t lens[9];
     for (int i = 0; i < 9; i++)

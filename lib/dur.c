@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 
 struct dur_ctx {
     struct rconn *rc;
@@ -108,23 +109,80 @@ static int outcome(json_t *op, char **out)
     return strcmp(s, "ok") == 0 ? DUR_OK : DUR_ERROR;
 }
 
-int dur_step(struct dur_ctx *ctx, const char *name, dur_step_cb fn, void *arg, char **out)
+static int arm_timer(struct dur_ctx *ctx, int idx, json_t *rec, int64_t due)
 {
-    int idx = ctx->next++, bad;
+    char ops[192], sidx[16], sdue[24];
+    snprintf(ops, sizeof(ops), "aa:exec:%s:ops", ctx->eid);
+    snprintf(sidx, sizeof(sidx), "%d", idx);
+    snprintf(sdue, sizeof(sdue), "%lld", (long long)due);
+    json_object_set_new(rec, "due", json_integer(due));
+    char *txt = json_dumps(rec, JSON_COMPACT);
+    const char *args[] = {ops, "aa:timers", ctx->eid, sidx, txt, sdue};
+    redisReply *r = rconn_eval(ctx->rc, "timer_set", 2, 6, args, NULL);
+    free(txt);
+    int ok = r && r->type != REDIS_REPLY_ERROR;
+    if (!ok)
+        snprintf(ctx->err, sizeof(ctx->err), "cannot arm a timer for operation %d: %s", idx,
+                 r && r->str ? r->str : rconn_error(ctx->rc));
+    if (r)
+        freeReplyObject(r);
+    if (ok)
+        json_object_set(ctx->ops, sidx, rec);
+    return ok ? 0 : -1;
+}
+
+static int64_t backoff_ms(const struct dur_retry *p, int attempt)
+{
+    double d = (double)p->initial_ms;
+    for (int i = 1; i < attempt && d < (double)p->max_ms; i++)
+        d *= p->rate;
+    if (d > (double)p->max_ms)
+        d = (double)p->max_ms;
+    if (p->jitter) {
+        unsigned int r;
+        if (getrandom(&r, sizeof(r), 0) != (ssize_t)sizeof(r))
+            r = (unsigned int)mono_us();
+        d = d * ((double)r / 4294967295.0);
+    }
+    return (int64_t)d;
+}
+
+int dur_step_retry(struct dur_ctx *ctx, const char *name, dur_step_cb fn, void *arg,
+                   const struct dur_retry *policy, char **out)
+{
+    int idx = ctx->next++, bad, attempt = 1;
     *out = NULL;
     json_t *op = recorded(ctx, idx, "step", name, &bad);
     if (bad)
         return DUR_FAIL;
-    if (op)
-        return outcome(op, out);
+    if (op) {
+        const char *st = jstr(op, "s");
+        if (!strcmp(st, "retry"))
+            return DUR_SUSPEND; /* its timer has not fired yet */
+        if (strcmp(st, "ready") != 0)
+            return outcome(op, out);
+        attempt = (int)json_integer_value(json_object_get(op, "a")) + 1;
+    }
     char *res = NULL;
     int rc = fn(ctx, &res, arg);
     if (rc == DUR_FAIL) {
         free(res);
         return DUR_FAIL;
     }
-    json_t *rec = json_pack("{s:s, s:s, s:s, s:s}", "t", "step", "n", name, "s",
-                            rc == DUR_OK ? "ok" : "fail", "r", res ? res : "");
+    int max = policy ? policy->max_attempts : 1;
+    if (rc == DUR_ERROR && attempt < max) {
+        int64_t due = wall_ms() + backoff_ms(policy, attempt);
+        json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:i}", "t", "step", "n", name, "s", "retry",
+                                "r", res ? res : "", "a", attempt);
+        int e = arm_timer(ctx, idx, rec, due);
+        json_decref(rec);
+        log_info("event=step_retry exec=%s op=%d step=%s attempt=%d due_in_ms=%lld err=\"%s\"",
+                 ctx->eid, idx, name, attempt, (long long)(due - wall_ms()), res ? res : "");
+        free(res);
+        return e < 0 ? DUR_FAIL : DUR_SUSPEND;
+    }
+    json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:i}", "t", "step", "n", name, "s",
+                            rc == DUR_OK ? "ok" : "fail", "r", res ? res : "", "a", attempt);
     int e = record(ctx, idx, rec);
     json_decref(rec);
     if (e < 0) {
@@ -133,6 +191,28 @@ int dur_step(struct dur_ctx *ctx, const char *name, dur_step_cb fn, void *arg, c
     }
     *out = res ? res : xstrdup("");
     return rc == DUR_OK ? DUR_OK : DUR_ERROR;
+}
+
+int dur_step(struct dur_ctx *ctx, const char *name, dur_step_cb fn, void *arg, char **out)
+{
+    return dur_step_retry(ctx, name, fn, arg, NULL, out);
+}
+
+int dur_wait(struct dur_ctx *ctx, const char *name, int64_t ms)
+{
+    int idx = ctx->next++, bad;
+    json_t *op = recorded(ctx, idx, "wait", name, &bad);
+    if (bad)
+        return DUR_FAIL;
+    if (op) {
+        if (!strcmp(jstr(op, "s"), "ok"))
+            return DUR_OK;
+        return wall_ms() >= json_integer_value(json_object_get(op, "due")) ? DUR_OK : DUR_SUSPEND;
+    }
+    json_t *rec = json_pack("{s:s, s:s, s:s}", "t", "wait", "n", name, "s", "pending");
+    int e = arm_timer(ctx, idx, rec, wall_ms() + ms);
+    json_decref(rec);
+    return e < 0 ? DUR_FAIL : DUR_SUSPEND;
 }
 
 int dur_invoke(struct dur_ctx *ctx, const char *name, const char *handler, const char *stream,
@@ -421,16 +501,10 @@ int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s)
 
 int dur_sweep(struct rconn *rc, int64_t retention_s)
 {
-    int n = 0;
-    redisReply *r =
-        rconn_cmd(rc, "ZRANGEBYSCORE aa:cb:deadlines -inf %lld LIMIT 0 500", (long long)wall_ms());
-    if (!r)
+    int n = dur_fire_due(rc, retention_s, NULL);
+    if (n < 0)
         return -1;
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
-        if (dur_resume_callback(rc, r->element[i]->str, retention_s) > 0)
-            n++;
-    freeReplyObject(r);
-    r = rconn_cmd(rc, "SRANDMEMBER aa:cb:completed 500");
+    redisReply *r = rconn_cmd(rc, "SRANDMEMBER aa:cb:completed 500");
     if (!r)
         return -1;
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
@@ -440,4 +514,58 @@ int dur_sweep(struct rconn *rc, int64_t retention_s)
     if (n)
         log_info("event=sweep resumed=%d", n);
     return n;
+}
+
+static int fire_list(struct rconn *rc, const char *zset, int64_t now, int64_t retention_s)
+{
+    redisReply *r = rconn_cmd(rc, "ZRANGEBYSCORE %s -inf %lld LIMIT 0 500", zset, (long long)now);
+    if (!r)
+        return -1;
+    int n = 0;
+    char snow[24], ret[24];
+    snprintf(snow, sizeof(snow), "%lld", (long long)now);
+    snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        const char *m = r->element[i]->str;
+        if (!strcmp(zset, "aa:cb:deadlines")) {
+            n += dur_resume_callback(rc, m, retention_s) > 0;
+        } else if (!strcmp(zset, "aa:timers")) {
+            const char *args[] = {"aa:timers", m, snow};
+            redisReply *x = rconn_eval(rc, "timer_fire", 1, 3, args, NULL);
+            n += x && x->str && !strcmp(x->str, "fired");
+            if (x)
+                freeReplyObject(x);
+        } else {
+            char msg[96];
+            snprintf(msg, sizeof(msg), "execution timed out");
+            log_warn("event=exec_timed_out exec=%s", m);
+            n += finish(rc, m, "", "timed_out", msg, retention_s) == 0;
+        }
+    }
+    freeReplyObject(r);
+    return n;
+}
+
+int dur_fire_due(struct rconn *rc, int64_t retention_s, int64_t *next_due_ms)
+{
+    static const char *zsets[] = {"aa:timers", "aa:cb:deadlines", "aa:exec:deadlines"};
+    int64_t now = wall_ms(), next = now + 1000;
+    int total = 0;
+    for (int i = 0; i < 3; i++) {
+        int n = fire_list(rc, zsets[i], now, retention_s);
+        if (n < 0)
+            return -1;
+        total += n;
+        redisReply *r = rconn_cmd(rc, "ZRANGE %s 0 0 WITHSCORES", zsets[i]);
+        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+            int64_t due = atoll(r->element[1]->str);
+            if (due < next)
+                next = due;
+        }
+        if (r)
+            freeReplyObject(r);
+    }
+    if (next_due_ms)
+        *next_due_ms = next;
+    return total;
 }

@@ -52,8 +52,23 @@ struct dur_limits {
 int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
             const struct dur_limits *lim, const char *eid);
 
+/* A retry policy for steps (as in Lambda durable functions: exponential
+ * backoff with full jitter). Retries wait durably: no worker is held. */
+struct dur_retry {
+    int max_attempts;   /* 1: no retry */
+    int64_t initial_ms; /* first delay */
+    int64_t max_ms;     /* cap of one delay */
+    double rate;        /* growth per attempt, e.g. 2.0 */
+    int jitter;         /* 1: full jitter, a random delay in [0, delay] */
+};
+
 /* Operations. out is owned by the caller (free it) whenever it is set. */
 int dur_step(struct dur_ctx *ctx, const char *name, dur_step_cb fn, void *arg, char **out);
+/* A step retried on DUR_ERROR by the policy; the last error is the outcome. */
+int dur_step_retry(struct dur_ctx *ctx, const char *name, dur_step_cb fn, void *arg,
+                   const struct dur_retry *policy, char **out);
+/* A durable timer: suspends until ms have passed (millisecond resolution). */
+int dur_wait(struct dur_ctx *ctx, const char *name, int64_t ms);
 /* Starts handler `handler` as a child execution on `stream` and waits for
  * its result (its result text, or its error text with DUR_ERROR). */
 int dur_invoke(struct dur_ctx *ctx, const char *name, const char *handler, const char *stream,
@@ -80,6 +95,11 @@ int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s)
  * their deadline and settled callbacks not yet handed over. Returns how many
  * were resumed, or -1. */
 int dur_sweep(struct rconn *rc, int64_t retention_s);
+
+/* Fires what is due now: durable timers, callback deadlines and execution
+ * timeouts. *next_due_ms gets the earliest future deadline (or now + 1 s).
+ * Returns how many fired, or -1 on a Redis error. */
+int dur_fire_due(struct rconn *rc, int64_t retention_s, int64_t *next_due_ms);
 
 /* Completes a callback as the gateway does (for tests and the CLI).
  * session "*" trusts the caller with every session. Returns: owned reply. */

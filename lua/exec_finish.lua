@@ -8,13 +8,20 @@
 -- ARGV[6] retention seconds
 -- Reply: "ok" or "lost"
 local f = redis.call('HMGET', KEYS[1], 'status', 'worker', 'parent', 'parent_op', 'lane')
-if not f[1] then return 'lost' end
-if f[1] == 'succeeded' or f[1] == 'failed' or f[1] == 'timed_out' then return 'lost' end
+if not f[1] then
+  redis.call('ZREM', 'aa:exec:deadlines', ARGV[1])
+  return 'lost'
+end
+if f[1] == 'succeeded' or f[1] == 'failed' or f[1] == 'timed_out' then
+  redis.call('ZREM', 'aa:exec:deadlines', ARGV[1])
+  return 'lost'
+end
 if ARGV[2] ~= '' and f[2] ~= ARGV[2] then return 'lost' end
 local now = ARGV[5]
 redis.call('HSET', KEYS[1], 'status', ARGV[3], 'result', ARGV[4], 'ended_ms', now,
   'updated_ms', now)
 redis.call('HDEL', KEYS[1], 'lease_until', 'wake')
+redis.call('ZREM', 'aa:exec:deadlines', ARGV[1])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
 redis.call('EXPIRE', KEYS[2], tonumber(ARGV[6]))
 if f[3] then

@@ -21,6 +21,7 @@ static struct cfg_opt opts[] = {
     {"retention-s", CFG_INT, "86400", 1, 90 * 86400, "keep ended executions this long", NULL, 0},
     {"turn-timeout-ms", CFG_INT, "900000", 1000, 31622400000LL, "execution timeout of a tool call",
      NULL, 0},
+    {"threads", CFG_INT, "1", 1, 256, "consumer threads", NULL, 0},
     {"log-level", CFG_STR, "info", 0, 8, "debug, info, warn or error", NULL, 0},
     CFG_END,
 };
@@ -52,9 +53,11 @@ int main(int argc, char **argv)
         .handlers = handlers,
         .limits = {cfg_int(opts, "lease-ms"), (int)cfg_int(opts, "max-attempts"),
                    cfg_int(opts, "retention-s"), cfg_int(opts, "turn-timeout-ms")},
-        .resumer = 0,
+        .threads = (int)cfg_int(opts, "threads"),
+        .notifications = 0,
+        .timers = 0,
         .claim_idle_ms = (int)cfg_int(opts, "claim-idle-ms"),
-        .sweep_ms = 500,
+        .sweep_ms = 0,
     };
     int rc = wk_run(&o);
     cfg_free(opts);

@@ -1,9 +1,11 @@
-/* wk_loop.c -- Stream consumer loop shared by the agent and tool workers. */
+/* wk_loop.c -- Stream consumer loop shared by the agent and tool workers,
+ * with the resumer threads (notifications, timers). */
 #include "wk_loop.h"
 #include "log.h"
 #include "util.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -21,73 +23,133 @@ static void on_signal(int sig)
     stopping = 1;
 }
 
-struct resumer {
+/* A thread with its own subscriber connection; stop() shuts its socket. */
+struct listener {
     const struct wk_opts *o;
     pthread_t thread;
-    atomic_int running;
     atomic_int fd;
+    int started;
 };
 
-/* Listens for "hincrby" keyspace events on callback records (completions)
- * and for expired timer keys; each runs cb_resume.lua. Notifications are
- * at-most-once: the sweep in the main loop catches what this misses. */
-static void *resumer_main(void *arg)
+static struct rconn *subscribe(const struct wk_opts *o, const char *const *cmds, int ncmds)
 {
-    struct resumer *rs = arg;
-    struct rconn *cmd = rconn_new(rs->o->redis);
     int backoff = 100;
-    while (atomic_load(&rs->running)) {
-        struct rconn *sub = rconn_new(rs->o->redis);
+    while (!stopping) {
+        struct rconn *sub = rconn_new(o->redis);
         char err[256];
-        if (rconn_connect(sub, err, sizeof(err)) < 0) {
-            rconn_free(sub);
-            usleep((useconds_t)backoff * 1000);
-            backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
-            continue;
+        if (rconn_connect(sub, err, sizeof(err)) == 0) {
+            redisContext *c = rconn_ctx(sub);
+            struct timeval none = {0, 0};
+            redisSetTimeout(c, none);
+            int ok = 1;
+            for (int i = 0; i < ncmds && ok; i++) {
+                redisReply *r = redisCommand(c, cmds[i]);
+                ok = r != NULL;
+                if (r)
+                    freeReplyObject(r);
+            }
+            if (ok)
+                return sub;
         }
-        backoff = 100;
+        rconn_free(sub);
+        usleep((useconds_t)backoff * 1000);
+        backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
+    }
+    return NULL;
+}
+
+/* Completions: "hincrby" keyspace events on aa:cb:{id} (cb_complete.lua),
+ * and expired aa:cb:{id}:timer keys. Notifications are at-most-once: the
+ * sweep catches what this misses. */
+static void *notify_main(void *arg)
+{
+    struct listener *l = arg;
+    struct rconn *cmd = rconn_new(l->o->redis);
+    static const char *const cmds[] = {"PSUBSCRIBE __keyspace@0__:aa:cb:*",
+                                       "SUBSCRIBE __keyevent@0__:expired"};
+    while (!stopping) {
+        struct rconn *sub = subscribe(l->o, cmds, 2);
+        if (!sub)
+            break;
         redisContext *c = rconn_ctx(sub);
-        struct timeval none = {0, 0};
-        redisSetTimeout(c, none);
-        atomic_store(&rs->fd, c->fd);
-        redisReply *r = redisCommand(c, "PSUBSCRIBE __keyspace@0__:aa:cb:*");
-        if (r)
-            freeReplyObject(r);
-        r = redisCommand(c, "SUBSCRIBE __keyevent@0__:expired");
-        if (r)
-            freeReplyObject(r);
-        log_info("event=resumer_listening");
-        /* Catch up on anything that settled while we were not listening. */
-        dur_sweep(cmd, rs->o->limits.retention_s);
+        atomic_store(&l->fd, c->fd);
+        log_info("event=notifications_listening");
+        dur_sweep(cmd, l->o->limits.retention_s); /* what settled while we were away */
         void *rep;
-        while (atomic_load(&rs->running) && redisGetReply(c, &rep) == REDIS_OK) {
-            r = rep;
-            const char *cbid = NULL;
+        while (!stopping && redisGetReply(c, &rep) == REDIS_OK) {
+            redisReply *r = rep;
             char id[160];
+            const char *cbid = NULL;
             if (r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
-                strcmp(r->element[0]->str, "pmessage") == 0 &&
-                strcmp(r->element[3]->str, "hincrby") == 0) {
+                !strcmp(r->element[0]->str, "pmessage") && !strcmp(r->element[3]->str, "hincrby")) {
                 const char *key = strstr(r->element[2]->str, "aa:cb:");
                 if (key && strlen(key + 6) < sizeof(id)) {
                     strcpy(id, key + 6);
                     cbid = id;
                 }
             } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-                       strcmp(r->element[0]->str, "message") == 0) {
+                       !strcmp(r->element[0]->str, "message")) {
                 const char *key = r->element[2]->str;
                 size_t n = strlen(key);
-                if (strncmp(key, "aa:cb:", 6) == 0 && n > 12 && n - 12 < sizeof(id) &&
-                    strcmp(key + n - 6, ":timer") == 0) {
+                if (!strncmp(key, "aa:cb:", 6) && n > 12 && n - 12 < sizeof(id) &&
+                    !strcmp(key + n - 6, ":timer")) {
                     memcpy(id, key + 6, n - 12);
                     id[n - 12] = '\0';
                     cbid = id;
                 }
             }
             if (cbid)
-                dur_resume_callback(cmd, cbid, rs->o->limits.retention_s);
+                dur_resume_callback(cmd, cbid, l->o->limits.retention_s);
             freeReplyObject(r);
         }
-        atomic_store(&rs->fd, -1);
+        atomic_store(&l->fd, -1);
+        rconn_free(sub);
+    }
+    rconn_free(cmd);
+    return NULL;
+}
+
+/* Timers: sleeps until the earliest deadline of aa:timers, aa:cb:deadlines
+ * and aa:exec:deadlines, and wakes early when one of them changes. */
+static void *timer_main(void *arg)
+{
+    struct listener *l = arg;
+    struct rconn *cmd = rconn_new(l->o->redis);
+    static const char *const cmds[] = {"SUBSCRIBE __keyspace@0__:aa:timers "
+                                       "__keyspace@0__:aa:cb:deadlines "
+                                       "__keyspace@0__:aa:exec:deadlines"};
+    while (!stopping) {
+        struct rconn *sub = subscribe(l->o, cmds, 1);
+        if (!sub)
+            break;
+        redisContext *c = rconn_ctx(sub);
+        atomic_store(&l->fd, c->fd);
+        log_info("event=timers_armed");
+        int broken = 0;
+        while (!stopping && !broken) {
+            int64_t next = 0;
+            if (dur_fire_due(cmd, l->o->limits.retention_s, &next) < 0)
+                next = wall_ms() + 200;
+            int64_t wait = next - wall_ms();
+            if (wait < 0)
+                wait = 0;
+            if (wait > 1000)
+                wait = 1000;
+            struct pollfd pfd = {c->fd, POLLIN, 0};
+            int pr = poll(&pfd, 1, (int)wait);
+            if (pr > 0) {
+                if (redisBufferRead(c) != REDIS_OK) {
+                    broken = 1;
+                    break;
+                }
+                void *rep;
+                while (redisGetReplyFromReader(c, &rep) == REDIS_OK && rep)
+                    freeReplyObject(rep);
+            } else if (pr < 0 && errno != EINTR) {
+                broken = 1;
+            }
+        }
+        atomic_store(&l->fd, -1);
         rconn_free(sub);
     }
     rconn_free(cmd);
@@ -135,12 +197,76 @@ static int run_entries(struct rconn *rc, const struct wk_opts *o, const char *co
     return n;
 }
 
+struct consumer {
+    const struct wk_opts *o;
+    struct consumer *first; /* only the first consumer sweeps */
+    char name[192];
+    pthread_t thread;
+};
+
+static void *consume_main(void *arg)
+{
+    struct consumer *cs = arg;
+    const struct wk_opts *o = cs->o;
+    struct rconn *rc = rconn_new(o->redis);
+    int64_t next_sweep = 0, next_claim = 0;
+    while (!stopping) {
+        redisReply *r = rconn_cmd(rc, "XREADGROUP GROUP %s %s COUNT 16 BLOCK 500 STREAMS %s >",
+                                  o->group, cs->name, o->stream);
+        if (!r) {
+            usleep(200000);
+            continue;
+        }
+        if (r->type == REDIS_REPLY_ERROR) {
+            char err[256];
+            log_warn("event=xreadgroup_error err=\"%s\"", r->str);
+            if (strncmp(r->str, "NOGROUP", 7) == 0)
+                ensure_group(rc, o, err, sizeof(err));
+            else
+                usleep(200000);
+        } else if (r->type == REDIS_REPLY_ARRAY) {
+            for (size_t i = 0; i < r->elements; i++)
+                if (r->element[i]->type == REDIS_REPLY_ARRAY && r->element[i]->elements == 2)
+                    run_entries(rc, o, cs->name, r->element[i]->element[1]);
+        }
+        freeReplyObject(r);
+        int64_t now = mono_us() / 1000;
+        if (o->sweep_ms > 0 && cs == cs->first && now >= next_sweep) {
+            dur_sweep(rc, o->limits.retention_s);
+            next_sweep = now + o->sweep_ms;
+        }
+        if (now >= next_claim) {
+            /* Entries delivered to a worker that died are taken over. */
+            r = rconn_cmd(rc, "XAUTOCLAIM %s %s %s %d 0-0 COUNT 16", o->stream, o->group, cs->name,
+                          o->claim_idle_ms);
+            if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
+                int n = run_entries(rc, o, cs->name, r->element[1]);
+                if (n)
+                    log_info("event=reclaimed entries=%d consumer=%s", n, cs->name);
+            }
+            if (r)
+                freeReplyObject(r);
+            next_claim = now + 1000;
+        }
+    }
+    rconn_free(rc);
+    return NULL;
+}
+
+static void stop_listener(struct listener *l)
+{
+    if (!l->started)
+        return;
+    int fd = atomic_load(&l->fd);
+    if (fd >= 0)
+        shutdown(fd, SHUT_RDWR);
+    pthread_join(l->thread, NULL);
+}
+
 int wk_run(const struct wk_opts *o)
 {
-    char consumer[192], host[64] = "host", err[512];
+    char host[64] = "host", err[512];
     gethostname(host, sizeof(host) - 1);
-    snprintf(consumer, sizeof(consumer), "%s-%s-%d", o->name, host, (int)getpid());
-
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -158,7 +284,7 @@ int wk_run(const struct wk_opts *o)
         }
         usleep(200000);
     }
-    if (o->resumer && rconn_ensure_notifications(rc, err, sizeof(err)) < 0) {
+    if ((o->notifications || o->timers) && rconn_ensure_notifications(rc, err, sizeof(err)) < 0) {
         log_error("event=start_failed err=\"%s\"", err);
         rconn_free(rc);
         return 1;
@@ -168,65 +294,35 @@ int wk_run(const struct wk_opts *o)
         rconn_free(rc);
         return 1;
     }
-    struct resumer rs = {.o = o};
-    atomic_init(&rs.running, 1);
-    atomic_init(&rs.fd, -1);
-    if (o->resumer && pthread_create(&rs.thread, NULL, resumer_main, &rs) != 0) {
-        log_error("event=start_failed err=\"cannot start the resumer thread\"");
-        rconn_free(rc);
-        return 1;
-    }
-    log_info("event=worker_started consumer=%s stream=%s group=%s resumer=%d", consumer, o->stream,
-             o->group, o->resumer);
-
-    int64_t next_sweep = 0, next_claim = 0;
-    while (!stopping) {
-        redisReply *r = rconn_cmd(rc, "XREADGROUP GROUP %s %s COUNT 16 BLOCK 500 STREAMS %s >",
-                                  o->group, consumer, o->stream);
-        if (!r) {
-            usleep(200000);
-            continue;
-        }
-        if (r->type == REDIS_REPLY_ERROR) {
-            log_warn("event=xreadgroup_error err=\"%s\"", r->str);
-            if (strncmp(r->str, "NOGROUP", 7) == 0)
-                ensure_group(rc, o, err, sizeof(err));
-            else
-                usleep(200000);
-        } else if (r->type == REDIS_REPLY_ARRAY) {
-            for (size_t i = 0; i < r->elements; i++)
-                if (r->element[i]->type == REDIS_REPLY_ARRAY && r->element[i]->elements == 2)
-                    run_entries(rc, o, consumer, r->element[i]->element[1]);
-        }
-        freeReplyObject(r);
-        int64_t now = mono_us() / 1000;
-        if (o->resumer && now >= next_sweep) {
-            dur_sweep(rc, o->limits.retention_s);
-            next_sweep = now + o->sweep_ms;
-        }
-        if (now >= next_claim) {
-            /* Entries delivered to a worker that died are taken over. */
-            r = rconn_cmd(rc, "XAUTOCLAIM %s %s %s %d 0-0 COUNT 16", o->stream, o->group, consumer,
-                          o->claim_idle_ms);
-            if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
-                int n = run_entries(rc, o, consumer, r->element[1]);
-                if (n)
-                    log_info("event=reclaimed entries=%d", n);
-            }
-            if (r)
-                freeReplyObject(r);
-            next_claim = now + 1000;
-        }
-    }
-    log_info("event=worker_stopping consumer=%s", consumer);
-    if (o->resumer) {
-        atomic_store(&rs.running, 0);
-        int fd = atomic_load(&rs.fd);
-        if (fd >= 0)
-            shutdown(fd, SHUT_RDWR);
-        pthread_join(rs.thread, NULL);
-    }
     rconn_free(rc);
-    log_info("event=worker_stopped consumer=%s", consumer);
+    struct listener notify = {.o = o}, timers = {.o = o};
+    atomic_init(&notify.fd, -1);
+    atomic_init(&timers.fd, -1);
+    if (o->notifications)
+        notify.started = pthread_create(&notify.thread, NULL, notify_main, &notify) == 0;
+    if (o->timers)
+        timers.started = pthread_create(&timers.thread, NULL, timer_main, &timers) == 0;
+    int n = o->threads > 0 ? o->threads : 1;
+    struct consumer *cs = xcalloc((size_t)n, sizeof(*cs));
+    for (int i = 0; i < n; i++) {
+        cs[i].o = o;
+        cs[i].first = &cs[0];
+        snprintf(cs[i].name, sizeof(cs[i].name), "%s-%s-%d-%d", o->name, host, (int)getpid(), i);
+    }
+    log_info("event=worker_started consumer=%s threads=%d stream=%s group=%s notifications=%d "
+             "timers=%d sweep_ms=%d",
+             cs[0].name, n, o->stream, o->group, o->notifications, o->timers, o->sweep_ms);
+    for (int i = 1; i < n; i++)
+        if (pthread_create(&cs[i].thread, NULL, consume_main, &cs[i]) != 0)
+            cs[i].thread = 0;
+    consume_main(&cs[0]);
+    log_info("event=worker_stopping consumer=%s", cs[0].name);
+    for (int i = 1; i < n; i++)
+        if (cs[i].thread)
+            pthread_join(cs[i].thread, NULL);
+    stop_listener(&notify);
+    stop_listener(&timers);
+    free(cs);
+    log_info("event=worker_stopped");
     return 0;
 }

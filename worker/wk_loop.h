@@ -1,7 +1,8 @@
 /* wk_loop.h -- The loop every worker process runs: read its stream with a
- * consumer group, run durable executions, reclaim entries of crashed workers
- * (XAUTOCLAIM), resume callbacks from keyspace notifications and a periodic
- * sweep, and drain on SIGTERM. */
+ * consumer group (one consumer per thread), run durable executions, reclaim
+ * entries of crashed workers (XAUTOCLAIM), and, where enabled, resume
+ * callbacks from keyspace notifications, fire timers on time, and sweep.
+ * SIGTERM drains: the current handlers finish or suspend, then it exits. */
 #ifndef AA_WK_LOOP_H
 #define AA_WK_LOOP_H
 
@@ -11,12 +12,14 @@ struct wk_opts {
     const char *redis;  /* address */
     const char *stream; /* e.g. aa:stream:tool */
     const char *group;  /* consumer group */
-    const char *name;   /* worker name prefix; the consumer is name-host-pid */
+    const char *name;   /* worker name prefix; consumers are name-host-pid-thread */
     const struct dur_handler *handlers;
     struct dur_limits limits;
-    int resumer;       /* run the notification listener and the sweep */
+    int threads;       /* consumer threads */
+    int notifications; /* listen to keyspace notifications of callback records */
+    int timers;        /* fire durable timers and deadlines when due */
     int claim_idle_ms; /* XAUTOCLAIM entries idle this long */
-    int sweep_ms;      /* sweep period */
+    int sweep_ms;      /* sweep period (0: no sweep) */
 };
 
 /* Runs until SIGTERM/SIGINT. Returns the process exit status. */

@@ -137,7 +137,83 @@ static int parent_handler(struct dur_ctx *ctx, const char *input, char **result,
     return rc_;
 }
 
+static int fails_left;
+
+static int flaky_fn(struct dur_ctx *ctx, char **result, void *arg)
+{
+    (void)ctx;
+    (void)arg;
+    step_runs++;
+    if (fails_left > 0) {
+        fails_left--;
+        *result = xstrdup("temporary failure");
+        return DUR_ERROR;
+    }
+    *result = xstrdup("worked");
+    return DUR_OK;
+}
+
+static int retry_handler(struct dur_ctx *ctx, const char *input, char **result, void *arg)
+{
+    (void)input;
+    (void)arg;
+    static const struct dur_retry policy = {3, 20, 1000, 2.0, 0};
+    char *out = NULL;
+    int rc_ = dur_step_retry(ctx, "flaky", flaky_fn, NULL, &policy, &out);
+    if (rc_ == DUR_OK || rc_ == DUR_ERROR)
+        *result = xasprintf("%s:%s", rc_ == DUR_OK ? "ok" : "err", out);
+    free(out);
+    return rc_ == DUR_ERROR ? DUR_OK : rc_;
+}
+
+static int wait_handler(struct dur_ctx *ctx, const char *input, char **result, void *arg)
+{
+    (void)input;
+    (void)arg;
+    int rc_ = dur_wait(ctx, "nap", 80);
+    if (rc_ != DUR_OK)
+        return rc_;
+    *result = xstrdup("rested");
+    return DUR_OK;
+}
+
+static int noop_submit(struct dur_ctx *ctx, const char *cbid, char **result, void *arg)
+{
+    (void)ctx;
+    (void)arg;
+    (void)cbid;
+    *result = xstrdup("");
+    return DUR_OK;
+}
+
+static int fanout_handler(struct dur_ctx *ctx, const char *input, char **result, void *arg)
+{
+    (void)input;
+    (void)arg;
+    int pending = 0, done = 0;
+    char name[32];
+    for (int i = 0; i < 1000; i++) {
+        char *out = NULL;
+        snprintf(name, sizeof(name), "cb%d", i);
+        int rc_ = dur_callback(ctx, name, 60000, 0, noop_submit, NULL, &out);
+        free(out);
+        if (rc_ == DUR_FAIL)
+            return DUR_FAIL;
+        if (rc_ == DUR_SUSPEND)
+            pending++;
+        else
+            done++;
+    }
+    if (pending)
+        return DUR_SUSPEND;
+    *result = xasprintf("%d done", done);
+    return DUR_OK;
+}
+
 static const struct dur_handler handlers[] = {
+    {"retry", retry_handler, NULL},
+    {"wait", wait_handler, NULL},
+    {"fanout", fanout_handler, NULL},
     {"h", handler, NULL},
     {"child", child_handler, NULL},
     {"parent", parent_handler, NULL},
@@ -296,6 +372,113 @@ START_TEST(children_in_parallel)
 }
 END_TEST
 
+START_TEST(durable_wait_and_retries)
+{
+    new_exec("w1", "wait");
+    run("w1");
+    assert_field("aa:exec:w1", "status", "suspended");
+    int64_t next = 0;
+    ck_assert_int_eq(dur_fire_due(rc, 3600, &next), 0);
+    ck_assert_int_gt(next, wall_ms());
+    usleep((useconds_t)(next - wall_ms() + 5) * 1000);
+    ck_assert_int_eq(dur_fire_due(rc, 3600, &next), 1);
+    run("w1");
+    assert_field("aa:exec:w1", "result", "rested");
+
+    fails_left = 2;
+    new_exec("r1", "retry");
+    for (int i = 0; i < 2; i++) {
+        run("r1");
+        assert_field("aa:exec:r1", "status", "suspended");
+        while (dur_fire_due(rc, 3600, NULL) == 0)
+            usleep(5000);
+    }
+    run("r1");
+    assert_field("aa:exec:r1", "result", "ok:worked");
+    ck_assert_int_eq(step_runs, 3);
+
+    fails_left = 10;
+    step_runs = 0;
+    new_exec("r2", "retry");
+    for (int i = 0; i < 2; i++) {
+        run("r2");
+        while (dur_fire_due(rc, 3600, NULL) == 0)
+            usleep(5000);
+    }
+    run("r2");
+    assert_field("aa:exec:r2", "result", "err:temporary failure");
+    ck_assert_int_eq(step_runs, 3);
+}
+END_TEST
+
+START_TEST(execution_timeout)
+{
+    new_exec("t1", "h");
+    redisReply *r = rconn_cmd(rc, "ZADD aa:exec:deadlines %lld t1", (long long)wall_ms() + 50);
+    freeReplyObject(r);
+    run("t1");
+    assert_field("aa:exec:t1", "status", "suspended");
+    usleep(60000);
+    ck_assert_int_ge(dur_fire_due(rc, 3600, NULL), 1);
+    assert_field("aa:exec:t1", "status", "timed_out");
+    /* a late answer changes nothing */
+    run("t1");
+    assert_field("aa:exec:t1", "status", "timed_out");
+}
+END_TEST
+
+static void resume_all(void)
+{
+    int n;
+    do {
+        n = dur_sweep(rc, 3600);
+        ck_assert_int_ge(n, 0);
+    } while (n > 0);
+}
+
+START_TEST(thousand_callbacks)
+{
+    /* one execution fanning out to 1,000 callbacks */
+    new_exec("f1", "fanout");
+    run("f1");
+    assert_field("aa:exec:f1", "status", "suspended");
+    redisReply *r = rconn_cmd(rc, "ZRANGE aa:cb:deadlines 0 -1");
+    ck_assert_uint_eq(r->elements, 1000);
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *x = dur_complete(rc, r->element[i]->str, "succeed", "s1", "v", 1);
+        freeReplyObject(x);
+    }
+    freeReplyObject(r);
+    resume_all();
+    run("f1");
+    assert_field("aa:exec:f1", "result", "1000 done");
+
+    /* 1,000 executions each waiting on one callback */
+    char eid[32];
+    for (int i = 0; i < 1000; i++) {
+        snprintf(eid, sizeof(eid), "m%d", i);
+        new_exec(eid, "h");
+        run(eid);
+    }
+    r = rconn_cmd(rc, "ZRANGE aa:cb:deadlines 0 -1");
+    ck_assert_uint_eq(r->elements, 1000);
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *x = dur_complete(rc, r->element[i]->str, "succeed", "s1", "v", 1);
+        freeReplyObject(x);
+    }
+    freeReplyObject(r);
+    resume_all();
+    ck_assert_int_eq(xlen("t:stream"), 1001);
+    for (int i = 0; i < 1000; i++) {
+        snprintf(eid, sizeof(eid), "m%d", i);
+        run(eid);
+        char key[48];
+        snprintf(key, sizeof(key), "aa:exec:%s", eid);
+        assert_field(key, "status", "succeeded");
+    }
+}
+END_TEST
+
 START_TEST(unknown_handler_and_stale_entries)
 {
     new_exec("e8", "nope");
@@ -322,7 +505,10 @@ Suite *dur_suite(void)
     tcase_add_test(core, early_completion_is_kept);
     tcase_add_test(core, children_in_parallel);
     tcase_add_test(limits, timeout_and_heartbeat);
-    tcase_set_timeout(limits, 20);
+    tcase_add_test(limits, durable_wait_and_retries);
+    tcase_add_test(limits, execution_timeout);
+    tcase_add_test(limits, thousand_callbacks);
+    tcase_set_timeout(limits, 60);
     tcase_add_test(errs, completion_rules);
     tcase_add_test(errs, replay_mismatch_fails_loudly);
     tcase_add_test(errs, unknown_handler_and_stale_entries);

@@ -66,7 +66,8 @@ START_TEST(forgeries)
     char tok[1024], forged[1200];
     const char *why;
     jwt_mint(secret, &c, tok, sizeof(tok));
-    ck_assert_int_eq(jwt_verify("another-secret-another-secret-00", tok, "agent-async", 1001, &out, &why), -1);
+    ck_assert_int_eq(
+        jwt_verify("another-secret-another-secret-00", tok, "agent-async", 1001, &out, &why), -1);
     ck_assert_str_eq(why, "bad signature");
     ck_assert_int_eq(jwt_verify(secret, tok, "someone-else", 1001, &out, &why), -1);
     /* alg none with an empty signature */
@@ -89,7 +90,8 @@ END_TEST
 Suite *jwt_suite(void)
 {
     Suite *s = suite_create("jwt");
-    TCase *core = tcase_create("core"), *lim = tcase_create("limits"), *errs = tcase_create("errors");
+    TCase *core = tcase_create("core"), *lim = tcase_create("limits"),
+          *errs = tcase_create("errors");
     tcase_add_test(core, round_trip);
     tcase_add_test(lim, limits);
     tcase_add_test(errs, forgeries);
