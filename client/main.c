@@ -69,6 +69,15 @@ struct outmsg {
     char data[];
 };
 
+/* An answer to a callback, kept until the gateway acknowledges it, and sent
+ * again after a reconnect or when the gateway could not record it. */
+struct answer {
+    struct answer *next;
+    char cbid[64];
+    int64_t resend_at; /* 0: waiting for the ack */
+    char *text;
+};
+
 struct inflight {
     struct inflight *next;
     char cbid[64];
@@ -89,8 +98,9 @@ static struct {
     int prompt_sent;
     char turn_id[64];
     int outstanding;
-    int own_acks; /* replies expected for our own async_callback messages */
-    int jobs;     /* actions still running */
+    struct answer *answers; /* our callback answers not yet acknowledged; guarded by lock */
+    lws_sorted_usec_list_t resend_sul;
+    int jobs; /* actions still running */
     int stdin_closed;
     volatile sig_atomic_t done;
     int exit_code;
@@ -127,11 +137,69 @@ static void enqueue_json(json_t *j)
     json_decref(j);
 }
 
-/* Sends one of our own async_callback messages (its ack is not awaited). */
-static void enqueue_own(json_t *j)
+/* Sends an answer to a callback and keeps it until it is acknowledged.
+ * Steals: j. */
+static void send_answer(const char *cbid, json_t *j)
 {
-    __atomic_add_fetch(&app.own_acks, 1, __ATOMIC_SEQ_CST);
-    enqueue_json(j);
+    struct answer *a = xcalloc(1, sizeof(*a));
+    strlcpy_aa(a->cbid, cbid, sizeof(a->cbid));
+    a->text = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    pthread_mutex_lock(&app.lock);
+    a->next = app.answers;
+    app.answers = a;
+    pthread_mutex_unlock(&app.lock);
+    enqueue(a->text, strlen(a->text));
+}
+
+/* What to do with a reply about callback cbid: 0 not ours; 1 ours. With
+ * done, the answer is forgotten; with retry, it is sent again soon. */
+static int answer_reply(const char *cbid, int done, int retry)
+{
+    int ours = 0;
+    pthread_mutex_lock(&app.lock);
+    for (struct answer **pp = &app.answers; *pp; pp = &(*pp)->next) {
+        if (strcmp((*pp)->cbid, cbid) != 0)
+            continue;
+        ours = 1;
+        if (retry) {
+            (*pp)->resend_at = mono_us() / 1000 + 500;
+        } else if (done) {
+            struct answer *a = *pp;
+            *pp = a->next;
+            free(a->text);
+            free(a);
+        }
+        break;
+    }
+    for (struct inflight *f = app.inflight; f && !ours; f = f->next)
+        ours = !strcmp(f->cbid, cbid); /* a heartbeat's reply */
+    pthread_mutex_unlock(&app.lock);
+    return ours;
+}
+
+/* Sends again the answers that are due (retry) or all of them (reconnect). */
+static void resend_answers(int all)
+{
+    int64_t now = mono_us() / 1000;
+    pthread_mutex_lock(&app.lock);
+    for (struct answer *a = app.answers; a; a = a->next) {
+        if (all || (a->resend_at && a->resend_at <= now)) {
+            a->resend_at = 0;
+            pthread_mutex_unlock(&app.lock);
+            enqueue(a->text, strlen(a->text));
+            pthread_mutex_lock(&app.lock);
+        }
+    }
+    pthread_mutex_unlock(&app.lock);
+}
+
+static void resend_cb(lws_sorted_usec_list_t *sul)
+{
+    (void)sul;
+    if (app.connected)
+        resend_answers(0);
+    lws_sul_schedule(app.ctx, 0, &app.resend_sul, resend_cb, 250 * 1000);
 }
 
 static void say(const char *color, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -191,9 +259,9 @@ static void inflight_remove(const char *cbid)
 
 static void answer_failure(const char *cbid, const char *type, const char *message)
 {
-    enqueue_own(json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "action", "async_callback",
-                          "callback_id", cbid, "status", "failure", "error", "type", type,
-                          "message", message));
+    send_answer(cbid, json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "action", "async_callback",
+                                "callback_id", cbid, "status", "failure", "error", "type", type,
+                                "message", message));
 }
 
 static int vpn_connected(const char *out)
@@ -233,8 +301,8 @@ static void *job_main(void *arg)
                 content = json_pack("{s:s, s:i}", "status", st, "exit_status", res.status);
             char *c = json_dumps(content, JSON_COMPACT);
             json_decref(content);
-            enqueue_own(json_pack("{s:s, s:s, s:s}", "action", "async_callback", "callback_id",
-                                  j->cbid, "content", c));
+            send_answer(j->cbid, json_pack("{s:s, s:s, s:s}", "action", "async_callback",
+                                           "callback_id", j->cbid, "content", c));
             free(c);
             say("action", "* VPN status: %s", st);
         }
@@ -244,7 +312,7 @@ static void *job_main(void *arg)
         if (!m) {
             answer_failure(j->cbid, "InvalidOutput", "the log output is not valid UTF-8");
         } else {
-            enqueue_own(m);
+            send_answer(j->cbid, m);
             say("action", "* sent %zu bytes of %s logs%s", res.len, j->name,
                 res.truncated ? " (truncated)" : "");
         }
@@ -352,16 +420,6 @@ static void answered(void)
         finish(0);
 }
 
-/* 1 when a callback reply answers one of our own messages. */
-static int own_reply(void)
-{
-    int n = __atomic_load_n(&app.own_acks, __ATOMIC_SEQ_CST);
-    if (n <= 0)
-        return 0;
-    __atomic_sub_fetch(&app.own_acks, 1, __ATOMIC_SEQ_CST);
-    return 1;
-}
-
 static void handle_message(const char *txt, size_t len)
 {
     json_t *msg = json_loadb(txt, len, 0, NULL);
@@ -407,13 +465,16 @@ static void handle_message(const char *txt, size_t len)
         const char *m = json_string_value(json_object_get(data, "message"));
         if (!app.json)
             say("error", "! %s: %s", code ? code : "error", m ? m : "");
-        int own = code && !strncmp(code, "callback_", 9) && own_reply();
+        const char *cb = json_string_value(json_object_get(data, "callback_id"));
+        int retry = code && !strcmp(code, "unavailable");
+        int own = cb && answer_reply(cb, 1, retry);
         if (app.prompt && !own && (!turn || (app.turn_id[0] && !strcmp(turn, app.turn_id))))
             finish(1);
         if (!own)
             answered();
     } else if (!strcmp(event, "callback_ack")) {
-        if (!own_reply())
+        const char *cb = json_string_value(json_object_get(data, "callback_id"));
+        if (!cb || !answer_reply(cb, 1, 0))
             answered();
     } else if (!strcmp(event, "pong")) {
         answered();
@@ -530,8 +591,8 @@ static void heartbeat_cb(lws_sorted_usec_list_t *sul)
         strlcpy_aa(ids[n++], f->cbid, 64);
     pthread_mutex_unlock(&app.lock);
     for (int i = 0; i < n; i++)
-        enqueue_own(json_pack("{s:s, s:s, s:s}", "action", "async_callback", "callback_id", ids[i],
-                              "status", "heartbeat"));
+        enqueue_json(json_pack("{s:s, s:s, s:s}", "action", "async_callback", "callback_id", ids[i],
+                               "status", "heartbeat"));
     lws_sul_schedule(app.ctx, 0, &app.heartbeat_sul, heartbeat_cb,
                      (lws_usec_t)cfg_int(opts, "heartbeat-ms") * 1000);
 }
@@ -564,6 +625,8 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!app.quiet)
             say(NULL, "... connected as session %s%s", app.session,
                 app.ever_connected ? " (resumed)" : "");
+        if (app.ever_connected)
+            resend_answers(1); /* answers not acknowledged before the drop */
         app.ever_connected = 1;
         if (app.prompt && !app.prompt_sent) {
             app.prompt_sent = 1;
@@ -757,6 +820,7 @@ int main(int argc, char **argv)
     connect_now(NULL);
     lws_sul_schedule(app.ctx, 0, &app.heartbeat_sul, heartbeat_cb,
                      (lws_usec_t)cfg_int(opts, "heartbeat-ms") * 1000);
+    lws_sul_schedule(app.ctx, 0, &app.resend_sul, resend_cb, 250 * 1000);
     if (app.prompt)
         lws_sul_schedule(app.ctx, 0, &app.timeout_sul, timeout_cb,
                          (lws_usec_t)cfg_int(opts, "timeout-ms") * 1000);
@@ -780,6 +844,12 @@ int main(int argc, char **argv)
         struct outmsg *m = app.out_head;
         app.out_head = m->next;
         free(m);
+    }
+    while (app.answers) {
+        struct answer *a = app.answers;
+        app.answers = a->next;
+        free(a->text);
+        free(a);
     }
     pthread_mutex_unlock(&app.lock);
     free(app.rx);

@@ -417,10 +417,18 @@ int gw_conn_send_event(struct gw_conn *c, const char *name, json_t *data)
 
 int gw_conn_send_error(struct gw_conn *c, const char *code, const char *message)
 {
+    return gw_conn_send_error_about(c, code, message, NULL, NULL);
+}
+
+int gw_conn_send_error_about(struct gw_conn *c, const char *code, const char *message,
+                             const char *key, const char *value)
+{
     c->srv->m.errors_sent++;
     log_debug("event=error_sent conn=%s code=%s", c->cid, code);
-    return gw_conn_send_event(c, "error",
-                              json_pack("{s:s, s:s}", "code", code, "message", message));
+    json_t *d = json_pack("{s:s, s:s}", "code", code, "message", message);
+    if (key && value)
+        json_object_set_new(d, key, json_string(value));
+    return gw_conn_send_event(c, "error", d);
 }
 
 void gw_conn_close(struct gw_conn *c, int code, const char *reason)

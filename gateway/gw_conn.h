@@ -22,6 +22,9 @@ int gw_conn_send_text(struct gw_conn *c, const char *data, size_t len);
 int gw_conn_send_event(struct gw_conn *c, const char *name, json_t *data);
 /* Sends {"event":"error","data":{"code":..,"message":..}}. */
 int gw_conn_send_error(struct gw_conn *c, const char *code, const char *message);
+/* The same with one more string field in data (e.g. the callback_id). */
+int gw_conn_send_error_about(struct gw_conn *c, const char *code, const char *message,
+                             const char *key, const char *value);
 /* Starts the close handshake with code (1000, 1001, 1008...). */
 void gw_conn_close(struct gw_conn *c, int code, const char *reason);
 /* Drops the connection now (no close handshake). Safe to call from any

@@ -103,10 +103,12 @@ static void on_callback(struct rasync *ra, redisReply *r, void *arg)
                                 : !strcmp(what, "expired")
                                     ? "the callback timed out or is already closed"
                                     : "the callback was already completed differently";
-                gw_conn_send_error(c, code, m);
+                gw_conn_send_error_about(c, code, m, "callback_id", rc->id);
             }
         } else {
-            gw_conn_send_error(c, "unavailable", "the answer could not be recorded; send it again");
+            gw_conn_send_error_about(c, "unavailable",
+                                     "the answer could not be recorded; send it again",
+                                     "callback_id", rc->id);
         }
     }
     gw_conn_unref(c);
@@ -132,7 +134,9 @@ static void route_callback(struct gw_conn *c, json_t *msg)
     else if (err || (status && (!strcmp(status, "failure") || !strcmp(status, "failed"))))
         kind = "fail";
     else if (status && strcmp(status, "success") && strcmp(status, "succeeded")) {
-        gw_conn_send_error(c, "invalid_status", "status must be success, failure or heartbeat");
+        gw_conn_send_error_about(c, "invalid_status",
+                                 "status must be success, failure or heartbeat", "callback_id",
+                                 cbid);
         return;
     }
     if (!strcmp(kind, "succeed")) {
@@ -142,7 +146,8 @@ static void route_callback(struct gw_conn *c, json_t *msg)
         else if (content)
             payload = json_dumps(content, JSON_COMPACT | JSON_ENCODE_ANY);
         else {
-            gw_conn_send_error(c, "invalid_content", "async_callback needs 'content'");
+            gw_conn_send_error_about(c, "invalid_content", "async_callback needs 'content'",
+                                     "callback_id", cbid);
             return;
         }
     } else if (!strcmp(kind, "fail")) {
@@ -159,7 +164,7 @@ static void route_callback(struct gw_conn *c, json_t *msg)
     if (strlen(payload) > s->cfg.max_callback) {
         char m[96];
         snprintf(m, sizeof(m), "callback content longer than %zu bytes", s->cfg.max_callback);
-        gw_conn_send_error(c, "content_too_large", m);
+        gw_conn_send_error_about(c, "content_too_large", m, "callback_id", cbid);
         free(payload);
         return;
     }
@@ -179,7 +184,8 @@ static void route_callback(struct gw_conn *c, json_t *msg)
     if (rasync_eval(s->cmd, on_callback, rc, "cb_complete", 4, 9, args, NULL) < 0) {
         gw_conn_unref(c);
         free(rc);
-        gw_conn_send_error(c, "unavailable", "the gateway cannot reach Redis; send it again");
+        gw_conn_send_error_about(c, "unavailable", "the gateway cannot reach Redis; send it again",
+                                 "callback_id", cbid);
     }
     free(payload);
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # run.sh -- what `make test` runs: the Check unit suites (with a private
-# redis-server for the durable-runtime suite), then the end-to-end scenarios.
-# Ends with one line "N passed, N failed".
+# redis-server for the durable-runtime suite), then the end-to-end scenario
+# scripts. Ends with one line "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 BINDIR=${BINDIR:-build/bin}
@@ -25,13 +25,21 @@ checks=$(echo "$summary" | sed -E 's/.*Checks: ([0-9]+).*/\1/')
 fails=$(echo "$summary" | sed -E 's/.*Failures: ([0-9]+), Errors: ([0-9]+).*/\1 \2/' | awk '{print $1 + $2}')
 [ -n "$checks" ] || { checks=0; fails=1; }
 
-echo "== end-to-end scenarios"
-bash tests/e2e/run.sh | tee "$dir/e2e.out"
-e2e_rc=${PIPESTATUS[0]}
-line=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' "$dir/e2e.out" | tail -1)
-e2e_pass=$(echo "$line" | sed -E 's/e2e: ([0-9]+) passed.*/\1/')
-e2e_fail=$(echo "$line" | sed -E 's/.* ([0-9]+) failed/\1/')
-[ -n "$e2e_pass" ] || { e2e_pass=0; e2e_fail=1; }
+e2e_pass=0
+e2e_fail=0
+e2e_rc=0
+for script in tests/e2e/run.sh tests/e2e/durable.sh; do
+    echo "== end-to-end: $script"
+    bash "$script" | tee "$dir/e2e.out"
+    [ "${PIPESTATUS[0]}" = 0 ] || e2e_rc=1
+    line=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed' "$dir/e2e.out" | tail -1)
+    if [ -n "$line" ]; then
+        e2e_pass=$((e2e_pass + $(echo "$line" | sed -E 's/e2e: ([0-9]+) passed.*/\1/')))
+        e2e_fail=$((e2e_fail + $(echo "$line" | sed -E 's/.* ([0-9]+) failed/\1/')))
+    else
+        e2e_fail=$((e2e_fail + 1))
+    fi
+done
 
 echo "$summary"
 passed=$((checks - fails + e2e_pass))

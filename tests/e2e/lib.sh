@@ -82,6 +82,13 @@ start_gateway() {
     wait_for 10 "gateway health" http_get "$PORT" /healthz 200
 }
 
+# forget PID: a process the test ended itself.
+forget() {
+    local keep=() pid
+    for pid in "${PIDS[@]}"; do [ "$pid" = "$1" ] || keep+=("$pid"); done
+    PIDS=("${keep[@]}")
+}
+
 # stop_programs: SIGTERM every program but redis; each must exit 0 in time,
 # and no sanitizer may have reported anything in the logs.
 stop_programs() {

@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# durable.sh -- crash and restart scenarios of the durable runtime against
+# real processes: a tool worker killed while its execution is suspended, a
+# worker that dies after taking a job, no notification listener (the sweep
+# resumes), and redis-server restarted (AOF) while executions wait.
+set -u
+. "$(dirname "$0")/lib.sh"
+e2e_setup
+start_redis
+start_gateway gw
+start_agent --claim-idle-ms 1000 --lease-ms 2000
+start_tool --claim-idle-ms 1000 --lease-ms 2000
+wait_for 10 "worker groups" groups_ready
+
+pending_callbacks() { test "$(rcli ZCARD aa:cb:deadlines)" -ge 1; }
+count() { grep -c -- "$2" "$1" || true; }
+
+# 1. kill -9 the tool worker while its execution is suspended.
+out=$E2E_DIR/kill-suspended.out
+client --session d-kill --prompt "What's my VPN status?" --timeout-ms 30000 \
+    --cmd-vpn-status "$FIXTURES/slow_status.sh 2" >"$out" &
+cpid=$!
+wait_for 10 "a suspended tool call" pending_callbacks
+kill -9 "$TOOL_PID"
+wait "$TOOL_PID" 2>/dev/null
+forget "$TOOL_PID"
+start_tool --claim-idle-ms 1000 --lease-ms 2000
+wait "$cpid"
+check "kill -9 while suspended: answered" test $? = 0
+check "kill -9 while suspended: one status request" test "$(count "$out" '"action":"get_vpn_status"')" = 1
+check "kill -9 while suspended: one answer" test "$(count "$out" '"event":"chat_response"')" = 1
+check "kill -9 while suspended: says connected" has "$out" "currently connected"
+
+# 2. A tool worker that dies right after taking a job (frozen, then killed):
+#    another worker reclaims the entry and the push happens once.
+kill -STOP "$TOOL_PID"
+frozen=$TOOL_PID
+start_tool --claim-idle-ms 1000 --lease-ms 2000
+out=$E2E_DIR/kill-running.out
+# The frozen worker is blocked in XREADGROUP: Redis hands it the next entry.
+client --session d-frozen --prompt "Help me connect to my VPN" --timeout-ms 30000 >"$out"
+check "dead consumer: answered after the reclaim" test $? = 0
+check "dead consumer: one client_action" test "$(count "$out" '"event":"client_action"')" = 1
+check "dead consumer: reclaimed by the live worker" grep -q "event=reclaimed" "$E2E_DIR/tool.log"
+kill -9 "$frozen"
+kill -CONT "$frozen" 2>/dev/null
+wait "$frozen" 2>/dev/null
+forget "$frozen"
+
+# 3. No notification listener and no timers: the sweep alone resumes.
+kill -TERM "$TOOL_PID"
+wait "$TOOL_PID"
+forget "$TOOL_PID"
+start_tool --notifications false --timers false --sweep-ms 1000
+out=$E2E_DIR/sweep.out
+start=$SECONDS
+client --session d-sweep --prompt "What's my VPN status?" --timeout-ms 20000 >"$out"
+check "sweep only: answered" test $? = 0
+check "sweep only: within 2 s of the answer" test $((SECONDS - start)) -le 3
+check "sweep only: resumed by the sweep" grep -q "event=sweep resumed=" "$E2E_DIR/tool.log"
+kill -TERM "$TOOL_PID"
+wait "$TOOL_PID"
+forget "$TOOL_PID"
+start_tool --claim-idle-ms 1000 --lease-ms 2000
+
+# 4. redis-server restarted (AOF) while an execution is suspended.
+out=$E2E_DIR/redis-restart.out
+client --session d-restart --prompt "What's my VPN status?" --timeout-ms 30000 \
+    --cmd-vpn-status "$FIXTURES/slow_status.sh 3" >"$out" &
+cpid=$!
+wait_for 10 "a suspended tool call" pending_callbacks
+rcli SHUTDOWN >/dev/null 2>&1
+wait "$REDIS_PID" 2>/dev/null
+forget "$REDIS_PID"
+start_redis
+wait "$cpid"
+check "redis restart: answered" test $? = 0
+check "redis restart: one answer" test "$(count "$out" '"event":"chat_response"')" = 1
+check "redis restart: says connected" has "$out" "currently connected"
+
+check "shutdown: SIGTERM exits 0 everywhere, no sanitizer reports" stop_programs
+echo "e2e: $PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
