@@ -58,7 +58,7 @@ WK_OBJ  := $(call obj,$(WK_SRC))
 CL_OBJ  := $(call obj,$(CLIENT_SRC))
 
 PROGRAMS := $(BINDIR)/aa-gateway $(BINDIR)/aa-agent-worker $(BINDIR)/aa-tool-worker \
-            $(BINDIR)/aa-client $(BINDIR)/aa-ctl
+            $(BINDIR)/aa-client $(BINDIR)/aa-ctl $(BINDIR)/aa-bench
 UNIT     := $(BINDIR)/check_all
 
 .PHONY: all test unit e2e run up down format format-check clean deps bench
@@ -72,6 +72,13 @@ $(OBJDIR)/%.o: %.c
 $(OBJDIR)/client/%.o: client/%.c
 	@mkdir -p $(dir $@)
 	$(call say,CC,$<)$(CC) $(CFLAGS) $(LWS_CFLAGS) -c -o $@ $<
+
+$(OBJDIR)/tests/bench/%.o: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(LWS_CFLAGS) -c -o $@ $<
+
+$(BINDIR)/aa-bench: $(OBJDIR)/tests/bench/bench.o $(WK_OBJ) $(BINDIR)/libaa.a
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(LIBS)
 
 $(OBJDIR)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)

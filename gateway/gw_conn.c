@@ -14,6 +14,8 @@
 #include <arpa/inet.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -812,6 +814,8 @@ struct gw_conn *gw_conn_new(struct gw_server *s, evutil_socket_t fd, const struc
         c->loopback = IN6_IS_ADDR_LOOPBACK(&a->sin6_addr);
     }
     snprintf(c->remote, sizeof(c->remote), "%s:%d", ip, port);
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)); /* small frames go out now */
     c->bev = bufferevent_socket_new(s->base, fd, BEV_OPT_CLOSE_ON_FREE);
     if (!c->bev) {
         evutil_closesocket(fd);

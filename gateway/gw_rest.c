@@ -1,6 +1,7 @@
 /* gw_rest.c -- REST completion of durable callbacks through
  * lua/cb_complete.lua, the same script the WebSocket route uses. */
 #include "gw_rest.h"
+#include "dur.h"
 #include "gw_auth.h"
 #include "ids.h"
 #include "log.h"
@@ -120,19 +121,13 @@ void gw_rest_callback(struct gw_conn *c, const struct gw_req *req, const char *p
     } else {
         payload = xstrdup("");
     }
-    char key[1200], timer[1210], now[24];
-    snprintf(key, sizeof(key), "aa:cb:%s", cbid);
-    snprintf(timer, sizeof(timer), "aa:cb:%s:timer", cbid);
-    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-    const char *args[] = {key,  "aa:cb:completed", "aa:cb:deadlines", timer, cbid,
-                          kind, session,           payload,           now};
-    size_t lens[9];
-    for (int i = 0; i < 9; i++)
-        lens[i] = strlen(args[i]);
-    lens[7] = !strcmp(kind, "succeed") ? req->body_len : strlen(payload);
-    log_info("event=rest_callback cb=%s kind=%s sub=%s bytes=%zu", cbid, kind, cl.sub, lens[7]);
+    struct dur_complete_args a;
+    dur_complete_args(&a, cbid, kind, session, payload,
+                      !strcmp(kind, "succeed") ? req->body_len : strlen(payload));
+    log_info("event=rest_callback cb=%s kind=%s sub=%s bytes=%zu", cbid, kind, cl.sub, a.lens[6]);
     gw_conn_http_hold(c);
-    if (rasync_eval(s->cmd, on_complete, c, "cb_complete", 4, 9, args, lens) < 0) {
+    if (rasync_eval(s->cmd, on_complete, c, "cb_complete", DUR_COMPLETE_NKEYS, DUR_COMPLETE_NARGS,
+                    a.argv, a.lens) < 0) {
         aws_error(c, 503, "ServiceUnavailableException", "Redis is unavailable; retry");
         gw_conn_http_release(c);
     }

@@ -2,6 +2,7 @@
  * lua/chat.lua; async_callback answers go to lua/cb_complete.lua, which
  * checks atomically that the callback belongs to this connection's session. */
 #include "gw_route.h"
+#include "dur.h"
 #include "ids.h"
 #include "log.h"
 #include "util.h"
@@ -171,17 +172,14 @@ static void route_callback(struct gw_conn *c, json_t *msg)
     struct reply_ctx *rc = xcalloc(1, sizeof(*rc));
     strlcpy_aa(rc->id, cbid, sizeof(rc->id));
     strlcpy_aa(rc->kind, kind, sizeof(rc->kind));
-    char key[192], timer[200], now[24];
-    snprintf(key, sizeof(key), "aa:cb:%s", cbid);
-    snprintf(timer, sizeof(timer), "aa:cb:%s:timer", cbid);
-    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-    const char *args[] = {key,  "aa:cb:completed",  "aa:cb:deadlines", timer, cbid,
-                          kind, gw_conn_session(c), payload,           now};
+    struct dur_complete_args a;
+    dur_complete_args(&a, cbid, kind, gw_conn_session(c), payload, strlen(payload));
     rc->c = c;
     gw_conn_ref(c);
     log_info("event=async_callback conn=%s session=%s cb=%s kind=%s bytes=%zu", gw_conn_id(c),
              gw_conn_session(c), cbid, kind, strlen(payload));
-    if (rasync_eval(s->cmd, on_callback, rc, "cb_complete", 4, 9, args, NULL) < 0) {
+    if (rasync_eval(s->cmd, on_callback, rc, "cb_complete", DUR_COMPLETE_NKEYS, DUR_COMPLETE_NARGS,
+                    a.argv, a.lens) < 0) {
         gw_conn_unref(c);
         free(rc);
         gw_conn_send_error_about(c, "unavailable", "the gateway cannot reach Redis; send it again",

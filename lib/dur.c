@@ -4,6 +4,7 @@
 #include "dur.h"
 #include "ids.h"
 #include "log.h"
+#include "script.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -84,11 +85,11 @@ static json_t *recorded(struct dur_ctx *ctx, int idx, const char *type, const ch
 
 static int record(struct dur_ctx *ctx, int idx, json_t *op)
 {
-    char key[16], ops[256];
+    char key[16], ekey[256];
     snprintf(key, sizeof(key), "%d", idx);
-    snprintf(ops, sizeof(ops), "aa:exec:%s:ops", ctx->eid);
+    snprintf(ekey, sizeof(ekey), "aa:exec:%s", ctx->eid);
     char *txt = json_dumps(op, JSON_COMPACT);
-    redisReply *r = rconn_cmd(ctx->rc, "HSET %s %s %s", ops, key, txt);
+    redisReply *r = rconn_cmd(ctx->rc, "HSET %s op:%s %s", ekey, key, txt);
     free(txt);
     int ok = r && r->type != REDIS_REPLY_ERROR;
     if (r)
@@ -112,7 +113,7 @@ static int outcome(json_t *op, char **out)
 static int arm_timer(struct dur_ctx *ctx, int idx, json_t *rec, int64_t due)
 {
     char ops[192], sidx[16], sdue[24];
-    snprintf(ops, sizeof(ops), "aa:exec:%s:ops", ctx->eid);
+    snprintf(ops, sizeof(ops), "aa:exec:%s", ctx->eid);
     snprintf(sidx, sizeof(sidx), "%d", idx);
     snprintf(sdue, sizeof(sdue), "%lld", (long long)due);
     json_object_set_new(rec, "due", json_integer(due));
@@ -230,7 +231,7 @@ int dur_invoke(struct dur_ctx *ctx, const char *name, const char *handler, const
     }
     char child[192], ops[192], ckey[200], sidx[16], now[24], tmo[24];
     snprintf(child, sizeof(child), "%s.%d", ctx->eid, idx);
-    snprintf(ops, sizeof(ops), "aa:exec:%s:ops", ctx->eid);
+    snprintf(ops, sizeof(ops), "aa:exec:%s", ctx->eid);
     snprintf(ckey, sizeof(ckey), "aa:exec:%s", child);
     snprintf(sidx, sizeof(sidx), "%d", idx);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
@@ -253,19 +254,25 @@ int dur_invoke(struct dur_ctx *ctx, const char *name, const char *handler, const
     return DUR_SUSPEND;
 }
 
+void dur_complete_args(struct dur_complete_args *a, const char *cbid, const char *kind,
+                       const char *session, const char *payload, size_t len)
+{
+    snprintf(a->key, sizeof(a->key), "aa:cb:%s", cbid);
+    snprintf(a->now, sizeof(a->now), "%lld", (long long)wall_ms());
+    const char *v[DUR_COMPLETE_NARGS] = {a->key, "aa:cb:completed", "aa:cb:deadlines", cbid,
+                                         kind,   session,           payload,           a->now};
+    for (int i = 0; i < DUR_COMPLETE_NARGS; i++) {
+        a->argv[i] = v[i];
+        a->lens[i] = i == 6 ? len : strlen(v[i]);
+    }
+}
+
 static redisReply *complete(struct rconn *rc, const char *cbid, const char *kind,
                             const char *session, const char *payload, size_t len)
 {
-    char key[160], timer[170], now[24];
-    snprintf(key, sizeof(key), "aa:cb:%s", cbid);
-    snprintf(timer, sizeof(timer), "aa:cb:%s:timer", cbid);
-    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-    const char *args[] = {key,  "aa:cb:completed", "aa:cb:deadlines", timer, cbid,
-                          kind, session,           payload,           now};
-    size_t lens[9];
-    for (int i = 0; i < 9; i++)
-        lens[i] = i == 7 ? len : strlen(args[i]);
-    return rconn_eval(rc, "cb_complete", 4, 9, args, lens);
+    struct dur_complete_args a;
+    dur_complete_args(&a, cbid, kind, session, payload, len);
+    return rconn_eval(rc, "cb_complete", DUR_COMPLETE_NKEYS, DUR_COMPLETE_NARGS, a.argv, a.lens);
 }
 
 redisReply *dur_complete(struct rconn *rc, const char *cbid, const char *kind, const char *session,
@@ -290,21 +297,19 @@ int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int6
     if (op) {
         strlcpy_aa(cbid, jstr(op, "cb"), sizeof(cbid));
     } else {
-        char key[128], timer[140], ops[192], now[24], tmo[24], hb[24];
-        if (id_random(cbid, sizeof(cbid), "cb-", 16) < 0) {
+        char key[128], ops[192], now[24], tmo[24], hb[24];
+        if (id_random_b64(cbid, sizeof(cbid), "cb-", 12) < 0) {
             snprintf(ctx->err, sizeof(ctx->err), "no randomness for a callback id");
             return DUR_FAIL;
         }
         snprintf(key, sizeof(key), "aa:cb:%s", cbid);
-        snprintf(timer, sizeof(timer), "aa:cb:%s:timer", cbid);
-        snprintf(ops, sizeof(ops), "aa:exec:%s:ops", ctx->eid);
+        snprintf(ops, sizeof(ops), "aa:exec:%s", ctx->eid);
         snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
         snprintf(tmo, sizeof(tmo), "%lld", (long long)timeout_ms);
         snprintf(hb, sizeof(hb), "%lld", (long long)heartbeat_ms);
-        const char *args[] = {key,      ops,  "aa:cb:deadlines", timer, cbid,
-                              ctx->eid, sidx, ctx->session,      now,   tmo,
-                              hb,       name};
-        redisReply *r = rconn_eval(ctx->rc, "cb_create", 4, 12, args, NULL);
+        const char *args[] = {
+            key, ops, "aa:cb:deadlines", cbid, ctx->eid, sidx, ctx->session, now, tmo, hb, name};
+        redisReply *r = rconn_eval(ctx->rc, "cb_create", 3, 11, args, NULL);
         int ok = r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
         if (!ok)
             snprintf(ctx->err, sizeof(ctx->err), "create callback %s: %s", name,
@@ -363,13 +368,12 @@ int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int6
 static int finish(struct rconn *rc, const char *eid, const char *worker, const char *status,
                   const char *result, int64_t retention_s)
 {
-    char key[160], ops[170], now[24], ret[24];
+    char key[160], now[24], ret[24];
     snprintf(key, sizeof(key), "aa:exec:%s", eid);
-    snprintf(ops, sizeof(ops), "aa:exec:%s:ops", eid);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
-    const char *args[] = {key, ops, eid, worker, status, result, now, ret};
-    redisReply *r = rconn_eval(rc, "exec_finish", 2, 8, args, NULL);
+    const char *args[] = {key, eid, worker, status, result, now, ret};
+    redisReply *r = rconn_eval(rc, "exec_finish", 1, 7, args, NULL);
     if (!r)
         return -1;
     if (r->type == REDIS_REPLY_ERROR)
@@ -389,15 +393,14 @@ static const struct dur_handler *find_handler(const struct dur_handler *h, const
 int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
             const struct dur_limits *lim, const char *eid)
 {
-    char key[160], ops[170], now[24], lease[24], maxa[16];
+    char key[160], now[24], lease[24], maxa[16];
     int ret = 0;
     snprintf(key, sizeof(key), "aa:exec:%s", eid);
-    snprintf(ops, sizeof(ops), "aa:exec:%s:ops", eid);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(lease, sizeof(lease), "%lld", (long long)lim->lease_ms);
     snprintf(maxa, sizeof(maxa), "%d", lim->max_attempts);
-    const char *args[] = {key, ops, worker, now, lease, maxa};
-    redisReply *r = rconn_eval(rc, "exec_claim", 2, 6, args, NULL);
+    const char *args[] = {key, worker, now, lease, maxa};
+    redisReply *r = rconn_eval(rc, "exec_claim", 1, 5, args, NULL);
     if (!r)
         return -1;
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || !r->element[0]->str) {
@@ -417,7 +420,7 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
         freeReplyObject(r);
         return 0;
     }
-    if (strcmp(verdict, "ok") != 0 || r->elements < 8) {
+    if (strcmp(verdict, "ok") != 0) {
         log_debug("event=claim_skipped exec=%s verdict=%s", eid, verdict);
         freeReplyObject(r);
         return 0;
@@ -427,16 +430,27 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
     ctx.eid = eid;
     ctx.worker = worker;
     ctx.lim = lim;
-    const char *hname = r->element[1]->str ? r->element[1]->str : "";
-    const char *input = r->element[2]->str ? r->element[2]->str : "";
-    ctx.session = r->element[3]->str ? r->element[3]->str : "";
-    ctx.trace = r->element[4]->str ? r->element[4]->str : "";
     ctx.ops = json_object();
-    redisReply *list = r->element[6];
-    for (size_t i = 0; list->type == REDIS_REPLY_ARRAY && i + 1 < list->elements; i += 2) {
-        json_t *op = json_loads(list->element[i + 1]->str, 0, NULL);
-        if (op)
-            json_object_set_new(ctx.ops, list->element[i]->str, op);
+    const char *hname = "", *input = "", *stream = "";
+    ctx.session = ctx.trace = "";
+    for (size_t i = 1; i + 1 < r->elements; i += 2) {
+        const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
+        if (!k || !v)
+            continue;
+        if (!strncmp(k, "op:", 3)) {
+            json_t *op = json_loads(v, 0, NULL);
+            if (op)
+                json_object_set_new(ctx.ops, k + 3, op);
+        } else if (!strcmp(k, "handler"))
+            hname = v;
+        else if (!strcmp(k, "input"))
+            input = v;
+        else if (!strcmp(k, "session"))
+            ctx.session = v;
+        else if (!strcmp(k, "trace"))
+            ctx.trace = v;
+        else if (!strcmp(k, "stream"))
+            stream = v;
     }
     ctx.replay_ops = (int)json_object_size(ctx.ops);
     const struct dur_handler *h = find_handler(handlers, hname);
@@ -453,7 +467,6 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
     if (rc_h == DUR_SUSPEND) {
         char now2[24];
         snprintf(now2, sizeof(now2), "%lld", (long long)wall_ms());
-        const char *stream = r->element[7]->str ? r->element[7]->str : "";
         const char *sargs[] = {key, stream, eid, worker, now2};
         redisReply *x = rconn_eval(rc, "exec_suspend", 2, 5, sargs, NULL);
         log_info("event=exec_suspended exec=%s handler=%s trace=%s ops=%d us=%lld verdict=%s", eid,
@@ -496,6 +509,52 @@ int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s)
     else
         log_debug("event=cb_resume cb=%s verdict=%s", cbid, r->str ? r->str : "?");
     freeReplyObject(r);
+    return resumed;
+}
+
+int dur_resume_callbacks(struct rconn *rc, const char (*ids)[128], int n, int64_t retention_s)
+{
+    if (n == 1)
+        return dur_resume_callback(rc, ids[0], retention_s);
+    if (rconn_connect(rc, NULL, 0) < 0)
+        return -1;
+    redisContext *c = rconn_ctx(rc);
+    const struct script *s = script_get("cb_resume");
+    char now[24], ret[24];
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
+    int sent = 0, resumed = 0;
+    for (int i = 0; i < n; i++) {
+        char key[160];
+        if (!id_valid(ids[i], 127))
+            continue;
+        snprintf(key, sizeof(key), "aa:cb:%s", ids[i]);
+        const char *args[] = {key, "aa:cb:completed", "aa:cb:deadlines", ids[i], now, ret};
+        const char *argv[9];
+        size_t lens[9];
+        int na = script_argv(s, 0, 3, 6, args, NULL, argv, lens);
+        redisAppendCommandArgv(c, na, argv, lens);
+        sent++;
+    }
+    for (int i = 0; i < sent; i++) {
+        void *rep;
+        if (redisGetReply(c, &rep) != REDIS_OK)
+            return -1;
+        redisReply *r = rep;
+        if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8)) {
+            freeReplyObject(r);
+            /* the script cache was flushed: fall back to one at a time */
+            for (int j = i + 1; j < sent; j++)
+                if (redisGetReply(c, &rep) == REDIS_OK)
+                    freeReplyObject(rep);
+            int total = 0;
+            for (int j = 0; j < n; j++)
+                total += dur_resume_callback(rc, ids[j], retention_s) > 0;
+            return total;
+        }
+        resumed += r->str && !strcmp(r->str, "resumed");
+        freeReplyObject(r);
+    }
     return resumed;
 }
 
@@ -568,4 +627,19 @@ int dur_fire_due(struct rconn *rc, int64_t retention_s, int64_t *next_due_ms)
     if (next_due_ms)
         *next_due_ms = next;
     return total;
+}
+
+int dur_start(struct rconn *rc, const char *eid, const char *handler, const char *stream,
+              const char *input, const char *session, const char *trace, int64_t timeout_ms)
+{
+    char key[192], now[24], tmo[24];
+    snprintf(key, sizeof(key), "aa:exec:%s", eid);
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    snprintf(tmo, sizeof(tmo), "%lld", (long long)timeout_ms);
+    const char *args[] = {key, stream, eid, handler, input, session, trace, now, tmo};
+    redisReply *r = rconn_eval(rc, "exec_start", 2, 9, args, NULL);
+    int rc_ = r && r->str ? (!strcmp(r->str, "started") ? 0 : 1) : -1;
+    if (r)
+        freeReplyObject(r);
+    return rc_;
 }

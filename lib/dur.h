@@ -1,7 +1,7 @@
 /* dur.h -- The durable-execution runtime (replay model, as in Lambda durable
  * functions). A handler is a C function run with a durable context; every
  * operation it performs is recorded in the execution's checkpoint log in
- * Redis (aa:exec:{id}:ops). When a handler must wait (a child execution, a
+ * Redis (fields op:0, op:1, ... of aa:exec:{id}). When a handler must wait (a child execution, a
  * callback from the desktop client) it returns DUR_SUSPEND: the worker is
  * released at once and nothing is held while waiting. When the awaited
  * result arrives, a Lua script re-queues the execution and a worker replays
@@ -62,6 +62,11 @@ struct dur_retry {
     int jitter;         /* 1: full jitter, a random delay in [0, delay] */
 };
 
+/* Starts execution eid of handler on stream (exec_start.lua). The id is an
+ * idempotency key. Returns 0 started, 1 it already existed, -1 Redis error. */
+int dur_start(struct rconn *rc, const char *eid, const char *handler, const char *stream,
+              const char *input, const char *session, const char *trace, int64_t timeout_ms);
+
 /* Operations. out is owned by the caller (free it) whenever it is set. */
 int dur_step(struct dur_ctx *ctx, const char *name, dur_step_cb fn, void *arg, char **out);
 /* A step retried on DUR_ERROR by the policy; the last error is the outcome. */
@@ -91,6 +96,8 @@ int dur_replaying(const struct dur_ctx *ctx);
 /* Resumes callback cbid if it is settled or past its deadline (idempotent).
  * Returns 1 resumed, 0 nothing to do, -1 Redis error. */
 int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s);
+/* The same for n callbacks in one pipeline. Returns how many resumed, or -1. */
+int dur_resume_callbacks(struct rconn *rc, const char (*ids)[128], int n, int64_t retention_s);
 /* Resumes everything the notifications may have missed: callbacks past
  * their deadline and settled callbacks not yet handed over. Returns how many
  * were resumed, or -1. */
@@ -100,6 +107,20 @@ int dur_sweep(struct rconn *rc, int64_t retention_s);
  * timeouts. *next_due_ms gets the earliest future deadline (or now + 1 s).
  * Returns how many fired, or -1 on a Redis error. */
 int dur_fire_due(struct rconn *rc, int64_t retention_s, int64_t *next_due_ms);
+
+/* The KEYS and ARGV of lua/cb_complete.lua, shared by every caller (the
+ * gateway's WebSocket and REST routes, the CLI, tests). Borrowed: the
+ * strings passed in must outlive the call that uses argv. */
+#define DUR_COMPLETE_NKEYS 3
+#define DUR_COMPLETE_NARGS 8
+struct dur_complete_args {
+    char key[1200];
+    char now[24];
+    const char *argv[DUR_COMPLETE_NARGS];
+    size_t lens[DUR_COMPLETE_NARGS];
+};
+void dur_complete_args(struct dur_complete_args *a, const char *cbid, const char *kind,
+                       const char *session, const char *payload, size_t len);
 
 /* Completes a callback as the gateway does (for tests and the CLI).
  * session "*" trusts the caller with every session. Returns: owned reply. */

@@ -5,13 +5,8 @@
 #include <string.h>
 #include <sys/random.h>
 
-int id_random(char *out, size_t outlen, const char *prefix, size_t nbytes)
+static int fill(unsigned char *buf, size_t nbytes)
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char buf[64];
-    size_t plen = strlen(prefix);
-    if (nbytes > sizeof(buf) || plen + 2 * nbytes + 1 > outlen)
-        return -1;
     size_t got = 0;
     while (got < nbytes) {
         ssize_t n = getrandom(buf + got, nbytes - got, 0);
@@ -22,6 +17,37 @@ int id_random(char *out, size_t outlen, const char *prefix, size_t nbytes)
         }
         got += (size_t)n;
     }
+    return 0;
+}
+
+int id_random_b64(char *out, size_t outlen, const char *prefix, size_t nbytes)
+{
+    static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned char buf[63];
+    size_t plen = strlen(prefix), n = nbytes / 3 * 4;
+    if (nbytes % 3 || nbytes > sizeof(buf) || plen + n + 1 > outlen || fill(buf, nbytes) < 0)
+        return -1;
+    memcpy(out, prefix, plen);
+    for (size_t i = 0, o = plen; i < nbytes; i += 3) {
+        unsigned v = (unsigned)buf[i] << 16 | (unsigned)buf[i + 1] << 8 | buf[i + 2];
+        out[o++] = b64[v >> 18 & 63];
+        out[o++] = b64[v >> 12 & 63];
+        out[o++] = b64[v >> 6 & 63];
+        out[o++] = b64[v & 63];
+    }
+    out[plen + n] = '\0';
+    return 0;
+}
+
+int id_random(char *out, size_t outlen, const char *prefix, size_t nbytes)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char buf[64];
+    size_t plen = strlen(prefix);
+    if (nbytes > sizeof(buf) || plen + 2 * nbytes + 1 > outlen)
+        return -1;
+    if (fill(buf, nbytes) < 0)
+        return -1;
     memcpy(out, prefix, plen);
     for (size_t i = 0; i < nbytes; i++) {
         out[plen + 2 * i] = hex[buf[i] >> 4];

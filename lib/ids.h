@@ -9,6 +9,10 @@
  * Returns 0 / -1 (out too small, or no randomness available). */
 int id_random(char *out, size_t outlen, const char *prefix, size_t nbytes);
 
+/* The same with base64url characters (A-Z a-z 0-9 - _): shorter ids for
+ * records kept in large numbers. nbytes must be a multiple of 3. */
+int id_random_b64(char *out, size_t outlen, const char *prefix, size_t nbytes);
+
 /* Returns 1 when s is a plausible id: 1..maxlen chars of [A-Za-z0-9._:-]. */
 int id_valid(const char *s, size_t maxlen);
 

@@ -180,8 +180,33 @@ redisReply *rconn_eval(struct rconn *c, const char *name, int nkeys, int argc, c
     return r;
 }
 
+/* Execution records keep their checkpoint log in the same hash; with JSON
+ * operation records above Redis's default 64-byte listpack value limit the
+ * hash would be converted to a (much larger) hash table. */
+static void ensure_listpack_value(struct rconn *c)
+{
+    redisReply *r = rconn_cmd(c, "CONFIG GET hash-max-listpack-value");
+    long long have = 0;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->str)
+        have = atoll(r->element[1]->str);
+    if (r)
+        freeReplyObject(r);
+    if (have >= 512)
+        return;
+    r = rconn_cmd(c, "CONFIG SET hash-max-listpack-value 512");
+    if (r && r->type != REDIS_REPLY_ERROR)
+        log_warn("event=redis_config_set hash-max-listpack-value=512 was=%lld", have);
+    else
+        log_warn("event=redis_config hash-max-listpack-value=%lld note=\"set it to 512 in "
+                 "redis.conf: execution records use about 3x more memory below that\"",
+                 have);
+    if (r)
+        freeReplyObject(r);
+}
+
 int rconn_ensure_notifications(struct rconn *c, char *err, size_t errlen)
 {
+    ensure_listpack_value(c);
     redisReply *r = rconn_cmd(c, "CONFIG GET notify-keyspace-events");
     if (!r) {
         snprintf(err, errlen, "%s", rconn_error(c));

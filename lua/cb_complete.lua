@@ -3,7 +3,6 @@
 -- session (a callback of another session is reported as not found). A repeated
 -- identical completion gets the original outcome; a different one is refused.
 -- KEYS[1] aa:cb:{cbid}  KEYS[2] aa:cb:completed  KEYS[3] aa:cb:deadlines
--- KEYS[4] aa:cb:{cbid}:timer
 -- ARGV[1] cbid  ARGV[2] kind ("succeed"|"fail"|"heartbeat")  ARGV[3] caller's
 -- session ("*" for a caller trusted with every session)  ARGV[4] payload
 -- ARGV[5] now ms
@@ -13,8 +12,10 @@ local f = redis.call('HMGET', KEYS[1], 'status', 'session', 'deadline_ms', 'hear
 if not f[1] then return {'err', 'not_found'} end
 if ARGV[3] ~= '*' and f[2] ~= ARGV[3] then return {'err', 'not_found'} end
 local now = tonumber(ARGV[5])
-if f[1] == 'pending' and now >= tonumber(f[5] or 0) then
-  -- past its deadline: the sweep has not got to it yet; settle it now
+local deadline = tonumber(f[3] or 0)
+local next_deadline = tonumber(f[5] or f[3] or 0)
+if f[1] == 'pending' and now >= next_deadline then
+  -- past its deadline: the timers have not got to it yet; settle it now
   redis.call('HSET', KEYS[1], 'status', 'timed_out', 'completed_ms', now)
   redis.call('SADD', KEYS[2], ARGV[1])
   redis.call('HINCRBY', KEYS[1], 'completions', 1)
@@ -31,10 +32,9 @@ if ARGV[2] == 'heartbeat' then
   local hb = tonumber(f[4] or 0)
   if hb > 0 then
     local nextd = now + hb
-    if f[3] and nextd > tonumber(f[3]) then nextd = tonumber(f[3]) end
+    if nextd > deadline then nextd = deadline end
     redis.call('HSET', KEYS[1], 'next_deadline_ms', nextd, 'last_heartbeat_ms', now)
     redis.call('ZADD', KEYS[3], nextd, ARGV[1])
-    redis.call('SET', KEYS[4], '1', 'PX', math.max(1, nextd - now))
   end
   return {'ok', 'heartbeat'}
 end
@@ -42,7 +42,6 @@ local status = (ARGV[2] == 'succeed') and 'succeeded' or 'failed'
 redis.call('HSET', KEYS[1], 'status', status, 'outcome', ARGV[2], 'result', ARGV[4],
   'completed_ms', now)
 redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('DEL', KEYS[4])
 redis.call('SADD', KEYS[2], ARGV[1])
 -- the resumer listens for this command's keyspace event ("hincrby")
 redis.call('HINCRBY', KEYS[1], 'completions', 1)

@@ -1,13 +1,13 @@
 -- cb_resume.lua -- hand a settled callback's outcome to its execution and
 -- wake it, exactly once. Also settles a pending callback whose deadline has
--- passed as timed out. Run on keyspace notifications, on expired timer keys
--- and by the sweep; running it again changes nothing.
+-- passed as timed out. Run on keyspace notifications, on expired timer keys,
+-- by the timers and by the sweep; running it again changes nothing.
 --@include _wake
 -- KEYS[1] aa:cb:{cbid}  KEYS[2] aa:cb:completed  KEYS[3] aa:cb:deadlines
 -- ARGV[1] cbid  ARGV[2] now ms  ARGV[3] retention seconds
 -- Reply: "resumed", "pending", "already" or "gone"
 local f = redis.call('HMGET', KEYS[1], 'status', 'next_deadline_ms', 'resumed', 'exec', 'op',
-  'name', 'result')
+  'result', 'deadline_ms')
 if not f[1] then
   redis.call('SREM', KEYS[2], ARGV[1])
   redis.call('ZREM', KEYS[3], ARGV[1])
@@ -16,7 +16,7 @@ end
 local now = tonumber(ARGV[2])
 local status = f[1]
 if status == 'pending' then
-  if now < tonumber(f[2]) then return 'pending' end
+  if now < tonumber(f[2] or f[7] or 0) then return 'pending' end
   status = 'timed_out'
   redis.call('HSET', KEYS[1], 'status', status, 'completed_ms', now)
 end
@@ -25,9 +25,14 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 if f[3] then return 'already' end
 redis.call('HSET', KEYS[1], 'resumed', 1, 'resumed_ms', now)
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-local s = (status == 'succeeded') and 'ok' or ((status == 'timed_out') and 'timeout' or 'fail')
-local rec = {t = 'cb', n = f[6], s = s, cb = ARGV[1]}
-if status == 'timed_out' then rec.r = 'callback timed out' else rec.r = f[7] or '' end
-redis.call('HSET', 'aa:exec:' .. f[4] .. ':ops', f[5], cjson.encode(rec))
-wake(f[4], now)
+local ekey = 'aa:exec:' .. f[4]
+local field = 'op:' .. f[5]
+local old = redis.call('HGET', ekey, field)
+local rec = old and cjson.decode(old) or {t = 'cb', cb = ARGV[1]}
+rec.s = (status == 'succeeded') and 'ok' or ((status == 'timed_out') and 'timeout' or 'fail')
+if status == 'timed_out' then rec.r = 'callback timed out' else rec.r = f[6] or '' end
+if redis.call('EXISTS', ekey) == 1 then
+  redis.call('HSET', ekey, field, cjson.encode(rec))
+  wake(f[4], now)
+end
 return 'resumed'

@@ -11,7 +11,7 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 redis.call('HSET', KEYS[1], 'handler', ARGV[6], 'stream', KEYS[4], 'input', ARGV[3],
   'session', ARGV[2], 'lane', ARGV[2], 'trace', ARGV[5], 'created_ms', ARGV[4],
-  'updated_ms', ARGV[4], 'deadline_ms', tonumber(ARGV[4]) + tonumber(ARGV[7]), 'attempts', 0)
+  'updated_ms', ARGV[4])
 redis.call('ZADD', 'aa:exec:deadlines', tonumber(ARGV[4]) + tonumber(ARGV[7]), ARGV[1])
 local active = redis.call('GET', KEYS[2])
 if active and redis.call('EXISTS', 'aa:exec:' .. active) == 1 then

@@ -1,18 +1,14 @@
 -- exec_finish.lua -- an execution ended: record its outcome, hand the result
 -- to its parent (waking it), free the session's lane for the next queued turn,
--- and keep the records for the retention period.
+-- and keep the record for the retention period.
 --@include _wake
--- KEYS[1] aa:exec:{eid}  KEYS[2] aa:exec:{eid}:ops
+-- KEYS[1] aa:exec:{eid}
 -- ARGV[1] eid  ARGV[2] worker id ("" for the runtime itself)  ARGV[3] status
 -- ("succeeded"|"failed"|"timed_out")  ARGV[4] result or error text  ARGV[5] now ms
 -- ARGV[6] retention seconds
 -- Reply: "ok" or "lost"
 local f = redis.call('HMGET', KEYS[1], 'status', 'worker', 'parent', 'parent_op', 'lane')
-if not f[1] then
-  redis.call('ZREM', 'aa:exec:deadlines', ARGV[1])
-  return 'lost'
-end
-if f[1] == 'succeeded' or f[1] == 'failed' or f[1] == 'timed_out' then
+if not f[1] or f[1] == 'succeeded' or f[1] == 'failed' or f[1] == 'timed_out' then
   redis.call('ZREM', 'aa:exec:deadlines', ARGV[1])
   return 'lost'
 end
@@ -23,14 +19,14 @@ redis.call('HSET', KEYS[1], 'status', ARGV[3], 'result', ARGV[4], 'ended_ms', no
 redis.call('HDEL', KEYS[1], 'lease_until', 'wake')
 redis.call('ZREM', 'aa:exec:deadlines', ARGV[1])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
-redis.call('EXPIRE', KEYS[2], tonumber(ARGV[6]))
 if f[3] then
-  local pops = 'aa:exec:' .. f[3] .. ':ops'
-  local old = redis.call('HGET', pops, f[4])
+  local pkey = 'aa:exec:' .. f[3]
+  local field = 'op:' .. f[4]
+  local old = redis.call('HGET', pkey, field)
   local rec = old and cjson.decode(old) or {t = 'invoke', child = ARGV[1]}
   rec.s = (ARGV[3] == 'succeeded') and 'ok' or 'fail'
   rec.r = ARGV[4]
-  redis.call('HSET', pops, f[4], cjson.encode(rec))
+  redis.call('HSET', pkey, field, cjson.encode(rec))
   wake(f[3], now)
 end
 if f[5] then

@@ -6,8 +6,8 @@
 -- Reply: "suspended", "requeued" or "lost" (another worker owns it now)
 local f = redis.call('HMGET', KEYS[1], 'status', 'worker', 'wake')
 if f[1] ~= 'running' or f[2] ~= ARGV[2] then return 'lost' end
-redis.call('HSET', KEYS[1], 'attempts', 0, 'updated_ms', ARGV[3])
-redis.call('HDEL', KEYS[1], 'lease_until')
+redis.call('HSET', KEYS[1], 'updated_ms', ARGV[3])
+redis.call('HDEL', KEYS[1], 'lease_until', 'worker', 'attempts')
 if f[3] then
   redis.call('HDEL', KEYS[1], 'wake')
   redis.call('HSET', KEYS[1], 'status', 'ready')

@@ -10,13 +10,13 @@ if tonumber(due) > tonumber(ARGV[2]) then return 'early' end
 redis.call('ZREM', KEYS[1], ARGV[1])
 local sep = string.find(ARGV[1], '|', 1, true)
 local eid = string.sub(ARGV[1], 1, sep - 1)
-local idx = string.sub(ARGV[1], sep + 1)
-local ops = 'aa:exec:' .. eid .. ':ops'
-local old = redis.call('HGET', ops, idx)
+local field = 'op:' .. string.sub(ARGV[1], sep + 1)
+local ekey = 'aa:exec:' .. eid
+local old = redis.call('HGET', ekey, field)
 if not old then return 'gone' end
 local rec = cjson.decode(old)
 if rec.s == 'pending' then rec.s = 'ok' end
 if rec.s == 'retry' then rec.s = 'ready' end
-redis.call('HSET', ops, idx, cjson.encode(rec))
+redis.call('HSET', ekey, field, cjson.encode(rec))
 wake(eid, ARGV[2])
 return 'fired'

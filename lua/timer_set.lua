@@ -1,8 +1,8 @@
 -- timer_set.lua -- record a waiting operation (a durable wait, or a step
 -- waiting for its next retry) and arm its timer.
--- KEYS[1] aa:exec:{eid}:ops  KEYS[2] aa:timers
+-- KEYS[1] aa:exec:{eid}  KEYS[2] aa:timers
 -- ARGV[1] eid  ARGV[2] op index  ARGV[3] op record JSON (with "due")  ARGV[4] due ms
 -- Reply: "armed"
-redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+redis.call('HSET', KEYS[1], 'op:' .. ARGV[2], ARGV[3])
 redis.call('ZADD', KEYS[2], tonumber(ARGV[4]), ARGV[1] .. '|' .. ARGV[2])
 return 'armed'

@@ -61,8 +61,6 @@ static int cmd_executions(struct rconn *rc)
         redisReply *keys = r->element[1];
         for (size_t i = 0; i < keys->elements && shown < limit; i++) {
             const char *k = keys->element[i]->str;
-            if (strstr(k + 8, ":ops"))
-                continue;
             redisReply *f = rconn_cmd(rc, "HMGET %s status handler session updated_ms", k);
             if (f && f->type == REDIS_REPLY_ARRAY && f->element[0]->str &&
                 (!*want || !strcmp(want, f->element[0]->str))) {
@@ -80,10 +78,10 @@ static int cmd_executions(struct rconn *rc)
     return 0;
 }
 
-static int cmp_idx(const void *a, const void *b)
+static int cmp_op(const void *a, const void *b)
 {
     const redisReply *x = *(redisReply *const *)a, *y = *(redisReply *const *)b;
-    return atoi(x->str) - atoi(y->str);
+    return atoi(x->str + 3) - atoi(y->str + 3);
 }
 
 static int cmd_show(struct rconn *rc, const char *id)
@@ -96,23 +94,22 @@ static int cmd_show(struct rconn *rc, const char *id)
         return 1;
     }
     printf("execution %s\n", id);
-    print_hash(r, "  ");
-    freeReplyObject(r);
-    r = rconn_cmd(rc, "HGETALL aa:exec:%s:ops", id);
-    size_t n = r && r->type == REDIS_REPLY_ARRAY ? r->elements / 2 : 0;
-    printf("operations (%zu)\n", n);
-    redisReply **keys = xcalloc(n ? n : 1, sizeof(*keys));
-    for (size_t i = 0; i < n; i++)
-        keys[i] = r->element[2 * i];
-    qsort(keys, n, sizeof(*keys), cmp_idx);
-    for (size_t i = 0; i < n; i++) {
-        for (size_t j = 0; j < r->elements; j += 2)
-            if (r->element[j] == keys[i])
-                printf("  %-4s %s\n", keys[i]->str, r->element[j + 1]->str);
+    size_t nops = 0;
+    redisReply **ops = xcalloc(r->elements / 2 + 1, sizeof(*ops));
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        if (!strncmp(r->element[i]->str, "op:", 3))
+            ops[nops++] = r->element[i];
+        else
+            printf("  %-14s %s\n", r->element[i]->str, r->element[i + 1]->str);
     }
-    free(keys);
-    if (r)
-        freeReplyObject(r);
+    qsort(ops, nops, sizeof(*ops), cmp_op);
+    printf("operations (%zu)\n", nops);
+    for (size_t k = 0; k < nops; k++)
+        for (size_t i = 0; i + 1 < r->elements; i += 2)
+            if (r->element[i] == ops[k])
+                printf("  %-4s %s\n", ops[k]->str + 3, r->element[i + 1]->str);
+    free(ops);
+    freeReplyObject(r);
     return 0;
 }
 

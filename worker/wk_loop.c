@@ -58,17 +58,32 @@ static struct rconn *subscribe(const struct wk_opts *o, const char *const *cmds,
     return NULL;
 }
 
-/* Completions: "hincrby" keyspace events on aa:cb:{id} (cb_complete.lua),
- * and expired aa:cb:{id}:timer keys. Notifications are at-most-once: the
- * sweep catches what this misses. */
+/* Returns the callback id of a "hincrby" keyspace event on aa:cb:{id} (the
+ * last command of cb_complete.lua), copied into id; NULL for anything else. */
+static const char *completion_id(redisReply *r, char *id, size_t idlen)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
+        strcmp(r->element[0]->str, "pmessage") || strcmp(r->element[3]->str, "hincrby"))
+        return NULL;
+    const char *key = strstr(r->element[2]->str, "aa:cb:");
+    if (!key || strlen(key + 6) >= idlen)
+        return NULL;
+    strcpy(id, key + 6);
+    return id;
+}
+
+/* Completions: keyspace events of callback records. Events that arrive
+ * together are resumed in one pipeline. Notifications are at-most-once: the
+ * timers and the sweep catch what this misses. */
 static void *notify_main(void *arg)
 {
     struct listener *l = arg;
     struct rconn *cmd = rconn_new(l->o->redis);
-    static const char *const cmds[] = {"PSUBSCRIBE __keyspace@0__:aa:cb:*",
-                                       "SUBSCRIBE __keyevent@0__:expired"};
+    static const char *const cmds[] = {"PSUBSCRIBE __keyspace@0__:aa:cb:*"};
+    enum { BATCH = 256 };
+    char(*ids)[128] = xmalloc(sizeof(*ids) * BATCH);
     while (!stopping) {
-        struct rconn *sub = subscribe(l->o, cmds, 2);
+        struct rconn *sub = subscribe(l->o, cmds, 1);
         if (!sub)
             break;
         redisContext *c = rconn_ctx(sub);
@@ -77,34 +92,22 @@ static void *notify_main(void *arg)
         dur_sweep(cmd, l->o->limits.retention_s); /* what settled while we were away */
         void *rep;
         while (!stopping && redisGetReply(c, &rep) == REDIS_OK) {
-            redisReply *r = rep;
-            char id[160];
-            const char *cbid = NULL;
-            if (r->type == REDIS_REPLY_ARRAY && r->elements == 4 &&
-                !strcmp(r->element[0]->str, "pmessage") && !strcmp(r->element[3]->str, "hincrby")) {
-                const char *key = strstr(r->element[2]->str, "aa:cb:");
-                if (key && strlen(key + 6) < sizeof(id)) {
-                    strcpy(id, key + 6);
-                    cbid = id;
-                }
-            } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-                       !strcmp(r->element[0]->str, "message")) {
-                const char *key = r->element[2]->str;
-                size_t n = strlen(key);
-                if (!strncmp(key, "aa:cb:", 6) && n > 12 && n - 12 < sizeof(id) &&
-                    !strcmp(key + n - 6, ":timer")) {
-                    memcpy(id, key + 6, n - 12);
-                    id[n - 12] = '\0';
-                    cbid = id;
-                }
-            }
-            if (cbid)
-                dur_resume_callback(cmd, cbid, l->o->limits.retention_s);
-            freeReplyObject(r);
+            int n = 0;
+            do {
+                if (completion_id(rep, ids[n], sizeof(ids[n])))
+                    n++;
+                freeReplyObject(rep);
+                rep = NULL;
+            } while (n < BATCH && redisGetReplyFromReader(c, &rep) == REDIS_OK && rep);
+            if (rep)
+                freeReplyObject(rep);
+            if (n)
+                dur_resume_callbacks(cmd, (const char(*)[128])ids, n, l->o->limits.retention_s);
         }
         atomic_store(&l->fd, -1);
         rconn_free(sub);
     }
+    free(ids);
     rconn_free(cmd);
     return NULL;
 }
@@ -170,30 +173,37 @@ static int ensure_group(struct rconn *rc, const struct wk_opts *o, char *err, si
     return ok ? 0 : -1;
 }
 
-/* Runs the entries of one stream reply ([[id, [field, value, ...]], ...]). */
+/* Runs the entries of one stream reply ([[id, [field, value, ...]], ...])
+ * and acknowledges them together. */
 static int run_entries(struct rconn *rc, const struct wk_opts *o, const char *consumer,
                        redisReply *entries)
 {
-    int n = 0;
-    for (size_t i = 0; entries && entries->type == REDIS_REPLY_ARRAY && i < entries->elements;
-         i++) {
+    int n = 0, nack = 0;
+    if (!entries || entries->type != REDIS_REPLY_ARRAY || entries->elements == 0)
+        return 0;
+    const char **argv = xmalloc(sizeof(char *) * (entries->elements + 3));
+    argv[0] = "XACK";
+    argv[1] = o->stream;
+    argv[2] = o->group;
+    for (size_t i = 0; i < entries->elements; i++) {
         redisReply *e = entries->element[i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
             continue;
-        const char *entry_id = e->element[0]->str;
         const char *eid = NULL;
         redisReply *f = e->element[1];
         for (size_t j = 0; f->type == REDIS_REPLY_ARRAY && j + 1 < f->elements; j += 2)
             if (strcmp(f->element[j]->str, "exec") == 0)
                 eid = f->element[j + 1]->str;
-        int rc_run = eid ? dur_run(rc, consumer, o->handlers, &o->limits, eid) : 0;
-        if (rc_run == 0) {
-            redisReply *a = rconn_cmd(rc, "XACK %s %s %s", o->stream, o->group, entry_id);
-            if (a)
-                freeReplyObject(a);
-        }
+        if ((eid ? dur_run(rc, consumer, o->handlers, &o->limits, eid) : 0) == 0)
+            argv[3 + nack++] = e->element[0]->str;
         n++;
     }
+    if (nack) {
+        redisReply *a = rconn_cmdargv(rc, 3 + nack, argv, NULL);
+        if (a)
+            freeReplyObject(a);
+    }
+    free(argv);
     return n;
 }
 

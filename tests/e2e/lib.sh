@@ -50,7 +50,7 @@ start_redis() {
     REDIS_SOCK=$E2E_DIR/redis.sock
     redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 --dir "$E2E_DIR" \
         --appendonly yes --appendfsync everysec --save "" --notify-keyspace-events KEA \
-        --hz 100 --logfile "$E2E_DIR/redis.log" &
+        --hz 100 --hash-max-listpack-value 512 --logfile "$E2E_DIR/redis.log" &
     REDIS_PID=$!
     PIDS+=("$REDIS_PID")
     REDIS="unix:$REDIS_SOCK"
