@@ -558,17 +558,41 @@ int dur_resume_callbacks(struct rconn *rc, const char (*ids)[128], int n, int64_
     return resumed;
 }
 
-int dur_sweep(struct rconn *rc, int64_t retention_s)
+/* Resumes the callbacks of a reply (an array of ids), pipelined. */
+static int resume_reply(struct rconn *rc, redisReply *r, int64_t retention_s)
+{
+    int n = 0, k = 0;
+    char(*ids)[128] = xmalloc(sizeof(*ids) * 256);
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        if (!r->element[i]->str || strlen(r->element[i]->str) >= 128)
+            continue;
+        strcpy(ids[k++], r->element[i]->str);
+        if (k == 256 || i + 1 == r->elements) {
+            int x = dur_resume_callbacks(rc, (const char(*)[128])ids, k, retention_s);
+            n += x > 0 ? x : 0;
+            k = 0;
+        }
+    }
+    if (k) {
+        int x = dur_resume_callbacks(rc, (const char(*)[128])ids, k, retention_s);
+        n += x > 0 ? x : 0;
+    }
+    free(ids);
+    return n;
+}
+
+int dur_sweep(struct rconn *rc, int64_t retention_s, int64_t min_age_ms)
 {
     int n = dur_fire_due(rc, retention_s, NULL);
     if (n < 0)
         return -1;
-    redisReply *r = rconn_cmd(rc, "SRANDMEMBER aa:cb:completed 500");
+    /* settled a while ago and still not handed over: the notification was
+     * lost (or nobody was listening) */
+    redisReply *r = rconn_cmd(rc, "ZRANGEBYSCORE aa:cb:completed -inf %lld LIMIT 0 1000",
+                              (long long)(wall_ms() - min_age_ms));
     if (!r)
         return -1;
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++)
-        if (dur_resume_callback(rc, r->element[i]->str, retention_s) > 0)
-            n++;
+    n += resume_reply(rc, r, retention_s);
     freeReplyObject(r);
     if (n)
         log_info("event=sweep resumed=%d", n);
@@ -587,7 +611,7 @@ static int fire_list(struct rconn *rc, const char *zset, int64_t now, int64_t re
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
         const char *m = r->element[i]->str;
         if (!strcmp(zset, "aa:cb:deadlines")) {
-            n += dur_resume_callback(rc, m, retention_s) > 0;
+            continue; /* below, pipelined */
         } else if (!strcmp(zset, "aa:timers")) {
             const char *args[] = {"aa:timers", m, snow};
             redisReply *x = rconn_eval(rc, "timer_fire", 1, 3, args, NULL);
@@ -601,6 +625,8 @@ static int fire_list(struct rconn *rc, const char *zset, int64_t now, int64_t re
             n += finish(rc, m, "", "timed_out", msg, retention_s) == 0;
         }
     }
+    if (!strcmp(zset, "aa:cb:deadlines"))
+        n += resume_reply(rc, r, retention_s);
     freeReplyObject(r);
     return n;
 }

@@ -98,10 +98,10 @@ int dur_replaying(const struct dur_ctx *ctx);
 int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s);
 /* The same for n callbacks in one pipeline. Returns how many resumed, or -1. */
 int dur_resume_callbacks(struct rconn *rc, const char (*ids)[128], int n, int64_t retention_s);
-/* Resumes everything the notifications may have missed: callbacks past
- * their deadline and settled callbacks not yet handed over. Returns how many
- * were resumed, or -1. */
-int dur_sweep(struct rconn *rc, int64_t retention_s);
+/* Resumes everything the notifications may have missed: what is due (see
+ * dur_fire_due) and callbacks settled at least min_age_ms ago but not yet
+ * handed over. Returns how many were resumed, or -1. */
+int dur_sweep(struct rconn *rc, int64_t retention_s, int64_t min_age_ms);
 
 /* Fires what is due now: durable timers, callback deadlines and execution
  * timeouts. *next_due_ms gets the earliest future deadline (or now + 1 s).

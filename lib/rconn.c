@@ -216,12 +216,12 @@ int rconn_ensure_notifications(struct rconn *c, char *err, size_t errlen)
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->str)
         strlcpy_aa(have, r->element[1]->str, sizeof(have));
     freeReplyObject(r);
-    /* 'A' is an alias for "g$lshzxet": it covers h, x, g and t. */
+    /* 'A' is an alias for "g$lshzxet": it covers h (hash) and z (sorted set). */
     int all = strchr(have, 'A') != NULL;
-    const char *need = "KEhxg";
+    const char *need = "Ehz";
     int ok = 1;
     for (const char *p = need; *p; p++)
-        if (!strchr(have, *p) && !(all && strchr("hxg", *p)))
+        if (!strchr(have, *p) && !(all && strchr("hz", *p)))
             ok = 0;
     if (ok)
         return 0;
@@ -229,7 +229,7 @@ int rconn_ensure_notifications(struct rconn *c, char *err, size_t errlen)
     if (!r || r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errlen,
                  "Redis has notify-keyspace-events='%s' but the runtime needs 'KEA' (or at least "
-                 "'KEhxg'), and CONFIG SET failed: %s; set it in redis.conf",
+                 "'Ehz'), and CONFIG SET failed: %s; set it in redis.conf",
                  have, r ? r->str : rconn_error(c));
         if (r)
             freeReplyObject(r);

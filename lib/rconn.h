@@ -33,7 +33,7 @@ redisContext *rconn_ctx(struct rconn *c);
 int rconn_parse_addr(const char *addr, char *host, size_t hostlen, int *port, int *is_unix);
 
 /* Ensures Redis sends the keyspace notifications the runtime needs
- * (K, E, h, x, g, t). Returns 0 / -1 with err filled. */
+ * (E keyevent, h hash, z sorted set). Returns 0 / -1 with err filled. */
 int rconn_ensure_notifications(struct rconn *c, char *err, size_t errlen);
 
 #endif

@@ -8,7 +8,7 @@ local function wake(eid, now)
   local st = redis.call('HGET', ekey, 'status')
   if st == 'suspended' then
     redis.call('HSET', ekey, 'status', 'ready', 'updated_ms', now)
-    redis.call('XADD', redis.call('HGET', ekey, 'stream'), 'MAXLEN', '~', 100000, '*',
+    redis.call('XADD', redis.call('HGET', ekey, 'stream'), '*',
       'exec', eid, 'kind', 'resume')
     return 'enqueued'
   elseif st == 'running' or st == 'ready' then

@@ -17,7 +17,7 @@ local next_deadline = tonumber(f[5] or f[3] or 0)
 if f[1] == 'pending' and now >= next_deadline then
   -- past its deadline: the timers have not got to it yet; settle it now
   redis.call('HSET', KEYS[1], 'status', 'timed_out', 'completed_ms', now)
-  redis.call('SADD', KEYS[2], ARGV[1])
+  redis.call('ZADD', KEYS[2], now, ARGV[1])
   redis.call('HINCRBY', KEYS[1], 'completions', 1)
   return {'err', 'expired'}
 end
@@ -42,7 +42,7 @@ local status = (ARGV[2] == 'succeed') and 'succeeded' or 'failed'
 redis.call('HSET', KEYS[1], 'status', status, 'outcome', ARGV[2], 'result', ARGV[4],
   'completed_ms', now)
 redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('SADD', KEYS[2], ARGV[1])
+redis.call('ZADD', KEYS[2], now, ARGV[1])
 -- the resumer listens for this command's keyspace event ("hincrby")
 redis.call('HINCRBY', KEYS[1], 'completions', 1)
 return {'ok', 'recorded'}

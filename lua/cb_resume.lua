@@ -9,7 +9,7 @@
 local f = redis.call('HMGET', KEYS[1], 'status', 'next_deadline_ms', 'resumed', 'exec', 'op',
   'result', 'deadline_ms')
 if not f[1] then
-  redis.call('SREM', KEYS[2], ARGV[1])
+  redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('ZREM', KEYS[3], ARGV[1])
   return 'gone'
 end
@@ -20,7 +20,7 @@ if status == 'pending' then
   status = 'timed_out'
   redis.call('HSET', KEYS[1], 'status', status, 'completed_ms', now)
 end
-redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 if f[3] then return 'already' end
 redis.call('HSET', KEYS[1], 'resumed', 1, 'resumed_ms', now)

@@ -21,5 +21,5 @@ if active and redis.call('EXISTS', 'aa:exec:' .. active) == 1 then
 end
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('HSET', KEYS[1], 'status', 'ready')
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', 100000, '*', 'exec', ARGV[1], 'kind', 'start')
+redis.call('XADD', KEYS[4], '*', 'exec', ARGV[1], 'kind', 'start')
 return {'started', 0}

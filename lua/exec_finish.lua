@@ -41,7 +41,7 @@ if f[5] then
       local nkey = 'aa:exec:' .. nxt
       redis.call('SET', akey, nxt)
       redis.call('HSET', nkey, 'status', 'ready', 'updated_ms', now)
-      redis.call('XADD', redis.call('HGET', nkey, 'stream'), 'MAXLEN', '~', 100000, '*',
+      redis.call('XADD', redis.call('HGET', nkey, 'stream'), '*',
         'exec', nxt, 'kind', 'start')
     else
       redis.call('DEL', akey)

@@ -11,5 +11,5 @@ redis.call('HSET', KEYS[1], 'handler', ARGV[2], 'stream', KEYS[2], 'input', ARGV
   'updated_ms', ARGV[6])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'trace', ARGV[5]) end
 redis.call('ZADD', 'aa:exec:deadlines', deadline, ARGV[1])
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', 100000, '*', 'exec', ARGV[1], 'kind', 'start')
+redis.call('XADD', KEYS[2], '*', 'exec', ARGV[1], 'kind', 'start')
 return 'started'

@@ -11,7 +11,7 @@ redis.call('HDEL', KEYS[1], 'lease_until', 'worker', 'attempts')
 if f[3] then
   redis.call('HDEL', KEYS[1], 'wake')
   redis.call('HSET', KEYS[1], 'status', 'ready')
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', 100000, '*', 'exec', ARGV[1], 'kind', 'resume')
+  redis.call('XADD', KEYS[2], '*', 'exec', ARGV[1], 'kind', 'resume')
   return 'requeued'
 end
 redis.call('HSET', KEYS[1], 'status', 'suspended')

@@ -15,5 +15,5 @@ redis.call('HSET', KEYS[2], 'handler', ARGV[3], 'stream', KEYS[3], 'input', ARGV
 redis.call('ZADD', 'aa:exec:deadlines', deadline, ARGV[1])
 redis.call('HSET', KEYS[1], 'op:' .. ARGV[2],
   cjson.encode({t = 'invoke', n = ARGV[8], s = 'pending', child = ARGV[1]}))
-redis.call('XADD', KEYS[3], 'MAXLEN', '~', 100000, '*', 'exec', ARGV[1], 'kind', 'start')
+redis.call('XADD', KEYS[3], '*', 'exec', ARGV[1], 'kind', 'start')
 return 'started'

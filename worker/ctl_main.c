@@ -133,7 +133,7 @@ static int cmd_callbacks(struct rconn *rc)
             freeReplyObject(f);
     }
     freeReplyObject(r);
-    r = rconn_cmd(rc, "SCARD aa:cb:completed");
+    r = rconn_cmd(rc, "ZCARD aa:cb:completed");
     if (r)
         printf("completed, not yet resumed: %lld\n", r->integer);
     if (r)
@@ -281,7 +281,7 @@ int main(int argc, char **argv)
     else if (!strcmp(cmd, "sessions") && npos == 0)
         rcode = cmd_sessions(rc);
     else if (!strcmp(cmd, "sweep") && npos == 0) {
-        int n = dur_sweep(rc, 86400);
+        int n = dur_sweep(rc, 86400, 0);
         printf("resumed %d\n", n);
         rcode = n < 0;
     } else if (!strcmp(cmd, "complete") && (npos == 2 || npos == 3) &&

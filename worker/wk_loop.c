@@ -58,15 +58,15 @@ static struct rconn *subscribe(const struct wk_opts *o, const char *const *cmds,
     return NULL;
 }
 
-/* Returns the callback id of a "hincrby" keyspace event on aa:cb:{id} (the
- * last command of cb_complete.lua), copied into id; NULL for anything else. */
+/* Returns the callback id of a "hincrby" keyevent notification for
+ * aa:cb:{id} (the last command of cb_complete.lua, and the only HINCRBY of
+ * the system), copied into id; NULL for anything else. */
 static const char *completion_id(redisReply *r, char *id, size_t idlen)
 {
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4 ||
-        strcmp(r->element[0]->str, "pmessage") || strcmp(r->element[3]->str, "hincrby"))
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || strcmp(r->element[0]->str, "message"))
         return NULL;
-    const char *key = strstr(r->element[2]->str, "aa:cb:");
-    if (!key || strlen(key + 6) >= idlen)
+    const char *key = r->element[2]->str;
+    if (!key || strncmp(key, "aa:cb:", 6) != 0 || strlen(key + 6) >= idlen)
         return NULL;
     strcpy(id, key + 6);
     return id;
@@ -79,7 +79,7 @@ static void *notify_main(void *arg)
 {
     struct listener *l = arg;
     struct rconn *cmd = rconn_new(l->o->redis);
-    static const char *const cmds[] = {"PSUBSCRIBE __keyspace@0__:aa:cb:*"};
+    static const char *const cmds[] = {"SUBSCRIBE __keyevent@0__:hincrby"};
     enum { BATCH = 256 };
     char(*ids)[128] = xmalloc(sizeof(*ids) * BATCH);
     while (!stopping) {
@@ -89,7 +89,7 @@ static void *notify_main(void *arg)
         redisContext *c = rconn_ctx(sub);
         atomic_store(&l->fd, c->fd);
         log_info("event=notifications_listening");
-        dur_sweep(cmd, l->o->limits.retention_s); /* what settled while we were away */
+        dur_sweep(cmd, l->o->limits.retention_s, 0); /* what settled while we were away */
         void *rep;
         while (!stopping && redisGetReply(c, &rep) == REDIS_OK) {
             int n = 0;
@@ -113,14 +113,22 @@ static void *notify_main(void *arg)
 }
 
 /* Timers: sleeps until the earliest deadline of aa:timers, aa:cb:deadlines
- * and aa:exec:deadlines, and wakes early when one of them changes. */
+ * and aa:exec:deadlines, and wakes early when a deadline is added to one of
+ * them ("zadd" keyevent notifications). */
+static int deadline_added(redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || !r->element[2]->str)
+        return 0;
+    const char *k = r->element[2]->str;
+    return !strcmp(k, "aa:timers") || !strcmp(k, "aa:cb:deadlines") ||
+           !strcmp(k, "aa:exec:deadlines");
+}
+
 static void *timer_main(void *arg)
 {
     struct listener *l = arg;
     struct rconn *cmd = rconn_new(l->o->redis);
-    static const char *const cmds[] = {"SUBSCRIBE __keyspace@0__:aa:timers "
-                                       "__keyspace@0__:aa:cb:deadlines "
-                                       "__keyspace@0__:aa:exec:deadlines"};
+    static const char *const cmds[] = {"SUBSCRIBE __keyevent@0__:zadd"};
     while (!stopping) {
         struct rconn *sub = subscribe(l->o, cmds, 1);
         if (!sub)
@@ -145,9 +153,35 @@ static void *timer_main(void *arg)
                     broken = 1;
                     break;
                 }
+                /* Only an added deadline can be earlier than the one we
+                 * sleep for; removals (completions) are ignored. */
+                int earlier = 0;
                 void *rep;
-                while (redisGetReplyFromReader(c, &rep) == REDIS_OK && rep)
+                while (redisGetReplyFromReader(c, &rep) == REDIS_OK && rep) {
+                    earlier |= deadline_added(rep);
                     freeReplyObject(rep);
+                }
+                if (!earlier) {
+                    int64_t left = next - wall_ms();
+                    while (left > 0 && !stopping) {
+                        pr = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
+                        if (pr > 0) {
+                            if (redisBufferRead(c) != REDIS_OK) {
+                                broken = 1;
+                                break;
+                            }
+                            while (redisGetReplyFromReader(c, &rep) == REDIS_OK && rep) {
+                                if (deadline_added(rep))
+                                    left = 0;
+                                freeReplyObject(rep);
+                            }
+                        }
+                        if (left > 0)
+                            left = next - wall_ms();
+                    }
+                } else {
+                    usleep(2000); /* coalesce a burst of new deadlines */
+                }
             } else if (pr < 0 && errno != EINTR) {
                 broken = 1;
             }
@@ -207,6 +241,43 @@ static int run_entries(struct rconn *rc, const struct wk_opts *o, const char *co
     return n;
 }
 
+/* Removes stream entries every group has read and acknowledged: below the
+ * oldest pending entry and below every group's last delivered id. Job
+ * streams are never trimmed by length, so no entry is lost unread. */
+static void trim_stream(struct rconn *rc, const struct wk_opts *o)
+{
+    char safe[48] = "";
+    redisReply *g = rconn_cmd(rc, "XINFO GROUPS %s", o->stream);
+    for (size_t i = 0; g && g->type == REDIS_REPLY_ARRAY && i < g->elements; i++) {
+        redisReply *e = g->element[i];
+        const char *name = NULL, *last = NULL;
+        for (size_t k = 0; k + 1 < e->elements; k += 2) {
+            if (!strcmp(e->element[k]->str, "name"))
+                name = e->element[k + 1]->str;
+            else if (!strcmp(e->element[k]->str, "last-delivered-id"))
+                last = e->element[k + 1]->str;
+        }
+        if (!name || !last)
+            continue;
+        const char *low = last;
+        redisReply *p = rconn_cmd(rc, "XPENDING %s %s", o->stream, name);
+        if (p && p->type == REDIS_REPLY_ARRAY && p->elements >= 2 && p->element[0]->integer > 0 &&
+            p->element[1]->str && stream_id_cmp(p->element[1]->str, low) < 0)
+            low = p->element[1]->str;
+        if (!safe[0] || stream_id_cmp(low, safe) < 0)
+            strlcpy_aa(safe, low, sizeof(safe));
+        if (p)
+            freeReplyObject(p);
+    }
+    if (g)
+        freeReplyObject(g);
+    if (safe[0] && strcmp(safe, "0-0") != 0) {
+        redisReply *t = rconn_cmd(rc, "XTRIM %s MINID %s", o->stream, safe);
+        if (t)
+            freeReplyObject(t);
+    }
+}
+
 struct consumer {
     const struct wk_opts *o;
     struct consumer *first; /* only the first consumer sweeps */
@@ -219,7 +290,7 @@ static void *consume_main(void *arg)
     struct consumer *cs = arg;
     const struct wk_opts *o = cs->o;
     struct rconn *rc = rconn_new(o->redis);
-    int64_t next_sweep = 0, next_claim = 0;
+    int64_t next_sweep = 0, next_claim = 0, next_trim = 0;
     while (!stopping) {
         redisReply *r = rconn_cmd(rc, "XREADGROUP GROUP %s %s COUNT 16 BLOCK 500 STREAMS %s >",
                                   o->group, cs->name, o->stream);
@@ -242,8 +313,15 @@ static void *consume_main(void *arg)
         freeReplyObject(r);
         int64_t now = mono_us() / 1000;
         if (o->sweep_ms > 0 && cs == cs->first && now >= next_sweep) {
-            dur_sweep(rc, o->limits.retention_s);
+            /* a full batch means a backlog: keep going for up to 200 ms */
+            int64_t until = now + 200;
+            while (dur_sweep(rc, o->limits.retention_s, 1000) >= 500 && mono_us() / 1000 < until)
+                ;
             next_sweep = now + o->sweep_ms;
+        }
+        if (cs == cs->first && now >= next_trim) {
+            trim_stream(rc, o);
+            next_trim = now + 5000;
         }
         if (now >= next_claim) {
             /* Entries delivered to a worker that died are taken over. */

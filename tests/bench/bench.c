@@ -205,7 +205,6 @@ static void print_stats(const char *what, int64_t *us, int n)
            (double)us[n * 99 / 100] / 1000.0, (double)us[n - 1] / 1000.0);
 }
 
-
 static void *driver_main(void *arg)
 {
     (void)arg;
@@ -395,8 +394,8 @@ static int suspend_bench(void)
         redisReply *z2 = rconn_cmd(rc, "MEMORY USAGE aa:exec:deadlines SAMPLES 0");
         printf("one suspended execution: execution hash %lld B, callback hash %lld B, deadline "
                "entries %.0f + %.0f B\n",
-               a ? a->integer : -1, b ? b->integer : -1,
-               z1 ? (double)z1->integer / (double)n : -1, z2 ? (double)z2->integer / (double)n : -1);
+               a ? a->integer : -1, b ? b->integer : -1, z1 ? (double)z1->integer / (double)n : -1,
+               z2 ? (double)z2->integer / (double)n : -1);
         freeReplyObject(a);
         freeReplyObject(b);
         freeReplyObject(z1);
@@ -422,8 +421,8 @@ static int suspend_bench(void)
         dur_complete_args(&a, id, "succeed", SESSION, "pong", 4);
         const char *argv2[12];
         size_t lens[12];
-        int na = script_argv(sc, 0, DUR_COMPLETE_NKEYS, DUR_COMPLETE_NARGS, a.argv, a.lens, argv2,
-                             lens);
+        int na =
+            script_argv(sc, 0, DUR_COMPLETE_NKEYS, DUR_COMPLETE_NARGS, a.argv, a.lens, argv2, lens);
         redisAppendCommandArgv(c, na, argv2, lens);
         sent++;
         while (sent - got > 1000) {

@@ -24,4 +24,30 @@ for _ in 1 2; do
     PIDS+=("$!")
 done
 "$BINDIR/aa-bench" suspend --redis "$REDIS" --n "${BENCH_N_SUSP:-100000}"
+
+# Side by side in the same run: Restate (npm @restatedev/restate-server and
+# its TypeScript SDK) doing the same round trip with an awakeable.
+if command -v npm >/dev/null 2>&1 && [ -z "${BENCH_SKIP_RESTATE:-}" ]; then
+    echo "== Restate awakeable round trip (same machine, same run)"
+    (cd tests/bench/restate && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1) || {
+        echo "restate: npm ci failed; skipped"
+        exit 0
+    }
+    rdir=$E2E_DIR/restate
+    mkdir -p "$rdir"
+    RESTATE_BASE_DIR=$rdir RESTATE_INGRESS__BIND_ADDRESS=127.0.0.1:28080 \
+        RESTATE_ADMIN__BIND_ADDRESS=127.0.0.1:29070 RESTATE_BIND_ADDRESS=127.0.0.1:25122 \
+        RESTATE_ADVERTISED_ADDRESS=http://127.0.0.1:25122 \
+        tests/bench/restate/node_modules/.bin/restate-server >"$rdir/server.log" 2>&1 &
+    rpid=$!
+    PIDS+=("$rpid")
+    wait_for 30 "restate-server" bash -c 'exec 3<>/dev/tcp/127.0.0.1/29070'
+    (cd tests/bench/restate && RESTATE_LOGGING=ERROR RESTATE_INGRESS_PORT=28080 \
+        RESTATE_ADMIN_PORT=29070 BENCH_SERVICE_PORT=29080 \
+        node bench.mjs "${BENCH_N_RT:-2000}" 100)
+    kill "$rpid" 2>/dev/null
+    wait "$rpid" 2>/dev/null
+    forget "$rpid"
+fi
 stop_programs >/dev/null 2>&1
+exit 0

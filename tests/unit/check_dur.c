@@ -261,7 +261,7 @@ START_TEST(callback_failure)
     run("e2");
     redisReply *r = dur_complete(rc, last_cb, "fail", "s1", "{\"message\":\"no vpn\"}", 20);
     freeReplyObject(r);
-    dur_sweep(rc, 3600); /* no notification listener here: the sweep resumes it */
+    dur_sweep(rc, 3600, 0); /* no notification listener here: the sweep resumes it */
     run("e2");
     assert_field("aa:exec:e2", "result", "stepped+err:{\"message\":\"no vpn\"}");
 }
@@ -299,9 +299,9 @@ START_TEST(timeout_and_heartbeat)
     new_exec("e4", "h");
     run("e4");
     /* too early: nothing to resume */
-    ck_assert_int_eq(dur_sweep(rc, 3600), 0);
+    ck_assert_int_eq(dur_sweep(rc, 3600, 0), 0);
     usleep(200000);
-    ck_assert_int_eq(dur_sweep(rc, 3600), 1);
+    ck_assert_int_eq(dur_sweep(rc, 3600, 0), 1);
     redisReply *r = dur_complete(rc, last_cb, "succeed", "s1", "late", 4);
     ck_assert_str_eq(r->element[1]->str, "expired");
     freeReplyObject(r);
@@ -318,10 +318,10 @@ START_TEST(timeout_and_heartbeat)
         r = dur_complete(rc, last_cb, "heartbeat", "s1", "", 0);
         ck_assert_str_eq(r->element[1]->str, "heartbeat");
         freeReplyObject(r);
-        ck_assert_int_eq(dur_sweep(rc, 3600), 0);
+        ck_assert_int_eq(dur_sweep(rc, 3600, 0), 0);
     }
     usleep(400000);
-    ck_assert_int_eq(dur_sweep(rc, 3600), 1); /* no heartbeat: timed out */
+    ck_assert_int_eq(dur_sweep(rc, 3600, 0), 1); /* no heartbeat: timed out */
 }
 END_TEST
 
@@ -431,7 +431,7 @@ static void resume_all(void)
 {
     int n;
     do {
-        n = dur_sweep(rc, 3600);
+        n = dur_sweep(rc, 3600, 0);
         ck_assert_int_ge(n, 0);
     } while (n > 0);
 }
