@@ -479,6 +479,29 @@ START_TEST(thousand_callbacks)
 }
 END_TEST
 
+START_TEST(crash_while_running)
+{
+    /* worker "w-dead" claims e9 and dies in the middle of the handler */
+    new_exec("e9", "h");
+    char now[24];
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    const char *args[] = {"aa:exec:e9", "w-dead", now, "300", "5"};
+    redisReply *r = rconn_eval(rc, "exec_claim", 1, 5, args, NULL);
+    ck_assert_str_eq(r->element[0]->str, "ok");
+    freeReplyObject(r);
+    /* while its lease lasts nobody else runs it */
+    run("e9");
+    ck_assert_int_eq(step_runs, 0);
+    assert_field("aa:exec:e9", "worker", "w-dead");
+    usleep(350000);
+    run("e9"); /* the reclaimed entry: runs to the wait */
+    ck_assert_int_eq(step_runs, 1);
+    assert_field("aa:exec:e9", "status", "suspended");
+    char *a = hget("aa:exec:e9", "attempts");
+    ck_assert_ptr_null(a); /* cleared on suspend */
+}
+END_TEST
+
 START_TEST(unknown_handler_and_stale_entries)
 {
     new_exec("e8", "nope");
@@ -512,6 +535,7 @@ Suite *dur_suite(void)
     tcase_add_test(errs, completion_rules);
     tcase_add_test(errs, replay_mismatch_fails_loudly);
     tcase_add_test(errs, unknown_handler_and_stale_entries);
+    tcase_add_test(errs, crash_while_running);
     suite_add_tcase(s, core);
     suite_add_tcase(s, limits);
     suite_add_tcase(s, errs);
