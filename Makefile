@@ -27,6 +27,7 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LWS_CFLAGS := $(shell pkg-config --cflags libwebsockets 2>/dev/null)
 LWS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null)
+EDIT_LIBS  := $(shell pkg-config --libs libedit 2>/dev/null)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -106,7 +107,7 @@ $(BINDIR)/aa-tool-worker: $(OBJDIR)/worker/tool_main.o $(WK_OBJ) $(BINDIR)/libaa
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BINDIR)/aa-client: $(OBJDIR)/client/main.o $(CL_OBJ) $(BINDIR)/libaa.a
-	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(LIBS)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(EDIT_LIBS) $(LIBS)
 
 $(BINDIR)/aa-ctl: $(OBJDIR)/worker/ctl_main.o $(WK_OBJ) $(BINDIR)/libaa.a
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)

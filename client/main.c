@@ -8,6 +8,7 @@
 #include "ids.h"
 #include "util.h"
 
+#include <editline/readline.h>
 #include <errno.h>
 #include <jansson.h>
 #include <libwebsockets.h>
@@ -19,13 +20,18 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+/* Default commands behind each action. macOS: the original's Cisco Secure
+ * Client commands. Linux: Cisco's `vpn` CLI when it is installed (chosen at
+ * start), otherwise NetworkManager. All of them are configuration. */
+#define CISCO "/opt/cisco/secureclient/bin/vpn"
+#define CISCO_OLD "/opt/cisco/anyconnect/bin/vpn"
 #ifdef __APPLE__
-#define D_CONNECT "/opt/cisco/secureclient/bin/vpn connect vpn.example.com"
-#define D_DISCONNECT "/opt/cisco/secureclient/bin/vpn disconnect"
-#define D_STATUS "/opt/cisco/secureclient/bin/vpn state"
-#define D_LOG_VPN "/opt/cisco/secureclient/bin/vpn state; /opt/cisco/secureclient/bin/vpn stats"
+#define D_CONNECT "open -a 'Cisco Secure Client'"
+#define D_DISCONNECT CISCO " disconnect"
+#define D_STATUS CISCO " state"
+#define D_LOG_VPN CISCO " state; " CISCO " stats"
 #define D_LOG_NET "ifconfig; netstat -rn"
-#define D_LOG_SYS "log show --last 10m --predicate 'process CONTAINS \"vpn\"' --style compact"
+#define D_LOG_SYS "log show --last 10m --style compact --predicate 'process CONTAINS \"vpn\"'"
 #else
 #define D_CONNECT "nmcli connection up id vpn"
 #define D_DISCONNECT "nmcli connection down id vpn"
@@ -34,11 +40,18 @@
     "nmcli -t -f NAME,TYPE,STATE connection show --active; journalctl -u NetworkManager -n 200 "   \
     "--no-pager"
 #define D_LOG_NET "ip addr; ip route; cat /etc/resolv.conf"
-#define D_LOG_SYS "journalctl -n 200 --no-pager -p warning"
+#define D_LOG_SYS                                                                                  \
+    "journalctl -n 200 --no-pager -u NetworkManager -u openvpn -u openconnect -u vpnagentd -u "    \
+    "strongswan"
 #endif
 
 static struct cfg_opt opts[] = {
-    {"url", CFG_STR, "ws://127.0.0.1:8080/ws", 0, 2048, "gateway WebSocket URL", NULL, 0},
+    {"config", CFG_STR, "", 0, 1024,
+     "configuration file (default $XDG_CONFIG_HOME/agent-async/client.conf)", NULL, 0},
+    {"url", CFG_STR, "ws://127.0.0.1:8080/ws", 0, 2048, "gateway WebSocket URL (ws:// or wss://)",
+     NULL, 0},
+    {"ca-file", CFG_STR, "", 0, 1024, "CA certificates (PEM) for wss://", NULL, 0},
+    {"insecure", CFG_BOOL, "false", 0, 0, "wss://: accept self-signed certificates", NULL, 0},
     {"session", CFG_STR, "", 0, 128, "session id (default: kept in the state file)", NULL, 0},
     {"state-file", CFG_STR, "", 0, 1024,
      "where the session id is kept (default ~/.config/agent-async/session)", NULL, 0},
@@ -202,6 +215,9 @@ static void resend_cb(lws_sorted_usec_list_t *sul)
     lws_sul_schedule(app.ctx, 0, &app.resend_sul, resend_cb, 250 * 1000);
 }
 
+static int line_editing; /* readline owns the terminal's last line */
+static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
+
 static void say(const char *color, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(const char *color, const char *fmt, ...)
 {
@@ -209,6 +225,9 @@ static void say(const char *color, const char *fmt, ...)
     FILE *f = app.json ? stderr : stdout;
     if (app.quiet && color && strcmp(color, "answer") != 0)
         return;
+    pthread_mutex_lock(&out_lock);
+    if (line_editing)
+        fputs("\r\033[K", f); /* our line goes above the prompt */
     if (app.tty && !app.json && color)
         fputs(!strcmp(color, "answer")   ? "\033[1;36m"
               : !strcmp(color, "error")  ? "\033[1;31m"
@@ -222,6 +241,9 @@ static void say(const char *color, const char *fmt, ...)
         fputs("\033[0m", f);
     fputc('\n', f);
     fflush(f);
+    if (line_editing)
+        rl_forced_update_display(); /* the prompt and what was typed, again */
+    pthread_mutex_unlock(&out_lock);
 }
 
 /* ---- actions (worker threads) ------------------------------------------ */
@@ -259,6 +281,10 @@ static void inflight_remove(const char *cbid)
 
 static void answer_failure(const char *cbid, const char *type, const char *message)
 {
+    json_t *probe = json_string(message);
+    if (!probe)
+        message = "the command output is not valid UTF-8";
+    json_decref(probe);
     send_answer(cbid, json_pack("{s:s, s:s, s:s, s:{s:s, s:s}}", "action", "async_callback",
                                 "callback_id", cbid, "status", "failure", "error", "type", type,
                                 "message", message));
@@ -286,14 +312,20 @@ static void *job_main(void *arg)
     } else if (res.timed_out) {
         say("action", "* %s timed out", j->name);
         answer_failure(j->cbid, "Timeout", "the command did not finish in time");
-    } else if (res.spawn_failed && !strcmp(j->kind, "logs")) {
-        answer_failure(j->cbid, "CommandFailed", res.output);
+    } else if (rc != 0) {
+        /* a command that could not run or exited non-zero: a failure with
+         * its exit status and output, never silence */
+        char *m = res.spawn_failed
+                      ? xasprintf("could not run: %s", res.output)
+                      : xasprintf("failed (exit status %d): %s", res.status, res.output);
+        answer_failure(j->cbid, "CommandFailed", m);
+        if (res.spawn_failed)
+            say("action", "* %s: the command could not run", j->name);
+        else
+            say("action", "* %s failed (exit %d)", j->name, res.status);
+        free(m);
     } else if (!strcmp(j->kind, "status")) {
-        /* A status command that ran tells the status by its output; one
-         * that could not run is a failure. */
-        if (res.spawn_failed) {
-            answer_failure(j->cbid, "CommandFailed", res.output);
-        } else {
+        {
             const char *st = vpn_connected(res.output) ? "connected" : "disconnected";
             json_t *content = json_pack("{s:s, s:s, s:i}", "status", st, "details", res.output,
                                         "exit_status", res.status);
@@ -484,44 +516,71 @@ static void handle_message(const char *txt, size_t len)
 
 /* ---- stdin (a thread) --------------------------------------------------- */
 
+/* One line from the user: with line editing and history on a terminal
+ * (libedit), plain reads otherwise. Returns: owned, or NULL at the end. */
+static char *read_line(void)
+{
+    if (app.tty && !app.json && isatty(0)) {
+        line_editing = 1;
+        char *l = readline("you> ");
+        line_editing = 0;
+        if (l && *l)
+            add_history(l);
+        return l;
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n = getline(&line, &cap, stdin);
+    if (n < 0) {
+        free(line);
+        return NULL;
+    }
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        line[--n] = '\0';
+    return line;
+}
+
 static void *stdin_main(void *arg)
 {
     (void)arg;
-    char *line = NULL;
-    size_t cap = 0;
+    char *line;
     if (app.tty && !app.json)
         say(NULL, "Type a message, /help for commands.");
-    for (;;) {
-        ssize_t n = getline(&line, &cap, stdin);
-        if (n < 0)
-            break;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-            line[--n] = '\0';
-        if (n == 0)
+    while ((line = read_line()) != NULL) {
+        size_t n = strlen(line);
+        if (n == 0) {
+            free(line);
             continue;
+        }
         if (!strcmp(line, "/quit") || !strcmp(line, "/exit")) {
+            free(line);
             finish(0);
-            break;
+            return NULL;
         }
         if (!strcmp(line, "/help")) {
-            say(NULL, "Commands: /status (connection), /quit. Anything else is sent to the "
-                      "agent.");
+            say(NULL, "Commands: /status (connection and session), /quit. Anything else is sent "
+                      "to the agent.");
+            free(line);
             continue;
         }
         if (!strcmp(line, "/status")) {
-            say(NULL, "session %s, %s, last event %s", app.session,
-                app.connected ? "connected" : "reconnecting", app.last_id[0] ? app.last_id : "-");
+            say(NULL, "session %s, %s, last event %s, gateway %s", app.session,
+                app.connected ? "connected" : "reconnecting", app.last_id[0] ? app.last_id : "-",
+                cfg_str(opts, "url"));
+            free(line);
             continue;
         }
         if (app.json && line[0] == '{') {
             /* headless: a line starting with '{' is sent verbatim (scripts
              * and protocol tests); the gateway judges it */
             __atomic_add_fetch(&app.outstanding, 1, __ATOMIC_SEQ_CST);
-            enqueue(line, (size_t)n);
+            enqueue(line, n);
+            free(line);
             continue;
         }
         json_t *m = json_pack("{s:s, s:s, s:s}", "action", "chat", "prompt", line, "session_id",
                               app.session);
+        free(line);
         if (!m) {
             say("error", "! the message is not valid UTF-8");
             continue;
@@ -529,7 +588,6 @@ static void *stdin_main(void *arg)
         __atomic_add_fetch(&app.outstanding, 1, __ATOMIC_SEQ_CST);
         enqueue_json(m);
     }
-    free(line);
     app.stdin_closed = 1;
     if (!app.prompt && (app.json ? app.outstanding == 0 : 1))
         finish(0);
@@ -573,6 +631,8 @@ static void connect_now(lws_sorted_usec_list_t *sul)
     ci.host = app.host;
     ci.origin = app.host;
     ci.ssl_connection = app.tls ? LCCSCF_USE_SSL : 0;
+    if (app.tls && cfg_int(opts, "insecure"))
+        ci.ssl_connection |= LCCSCF_ALLOW_SELFSIGNED | LCCSCF_SKIP_SERVER_CERT_HOSTNAME_CHECK;
     ci.local_protocol_name = "aa";
     ci.pwsi = &app.wsi;
     if (!lws_client_connect_via_info(&ci)) {
@@ -766,11 +826,68 @@ static int load_session(void)
     return 0;
 }
 
+static void set_default(const char *name, const char *def)
+{
+    for (struct cfg_opt *o = opts; o->name; o++)
+        if (!strcmp(o->name, name))
+            o->def = def;
+}
+
+/* The configuration file: --config / AA_CONFIG, else the XDG default
+ * (which may be absent). */
+static const char *config_path(int argc, char **argv, char *buf, size_t len, int *explicit_)
+{
+    *explicit_ = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strncmp(argv[i], "--config=", 9))
+            return argv[i] + 9;
+        if (!strcmp(argv[i], "--config") && i + 1 < argc)
+            return argv[i + 1];
+    }
+    if (getenv("AA_CONFIG") && *getenv("AA_CONFIG"))
+        return getenv("AA_CONFIG");
+    *explicit_ = 0;
+    const char *x = getenv("XDG_CONFIG_HOME");
+    if (x && *x)
+        snprintf(buf, len, "%s/agent-async/client.conf", x);
+    else
+        snprintf(buf, len, "%s/.config/agent-async/client.conf",
+                 getenv("HOME") ? getenv("HOME") : ".");
+    return buf;
+}
+
 int main(int argc, char **argv)
 {
-    cfg_parse_or_exit(opts, argc, argv,
-                      "usage: aa-client [options]\n\nThe agent-async desktop client: chat with the "
-                      "agent; it runs only the configured local actions.");
+#ifndef __APPLE__
+    const char *cisco = access(CISCO, X_OK) == 0       ? CISCO
+                        : access(CISCO_OLD, X_OK) == 0 ? CISCO_OLD
+                                                       : NULL;
+    static char c_conn[300], c_disc[300], c_stat[300], c_logs[700];
+    if (cisco) {
+        snprintf(c_conn, sizeof(c_conn), "%s connect vpn", cisco);
+        snprintf(c_disc, sizeof(c_disc), "%s disconnect", cisco);
+        snprintf(c_stat, sizeof(c_stat), "%s state", cisco);
+        snprintf(c_logs, sizeof(c_logs), "%s state; %s stats", cisco, cisco);
+        set_default("cmd-connect-vpn", c_conn);
+        set_default("cmd-disconnect-vpn", c_disc);
+        set_default("cmd-vpn-status", c_stat);
+        set_default("cmd-logs-vpn", c_logs);
+    }
+#endif
+    static const char usage[] = "usage: aa-client [options]\n\nThe agent-async desktop client: "
+                                "chat with the agent; it runs only the configured local actions.\n"
+                                "Settings come from the configuration file (name = value lines, "
+                                "names as the flags), then AA_* variables, then flags.";
+    char pathbuf[1200], err[1400];
+    int explicit_;
+    const char *conf = config_path(argc, argv, pathbuf, sizeof(pathbuf), &explicit_);
+    int prc = cfg_parse_file(opts, argc, argv, usage, conf, !explicit_, err, sizeof(err));
+    if (prc != 0) {
+        if (prc < 0)
+            fprintf(stderr, "aa-client: %s\n", err);
+        cfg_free(opts);
+        return prc < 0 ? 2 : 0;
+    }
     app.json = (int)cfg_int(opts, "json");
     app.quiet = (int)cfg_int(opts, "quiet");
     app.tty = isatty(1);
@@ -802,6 +919,8 @@ int main(int argc, char **argv)
     info.port = CONTEXT_PORT_NO_LISTEN;
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+    if (cfg_str(opts, "ca-file")[0])
+        info.client_ssl_ca_filepath = cfg_str(opts, "ca-file");
     info.gid = -1;
     info.uid = -1;
     app.ctx = lws_create_context(&info);

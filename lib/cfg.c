@@ -56,8 +56,62 @@ static void env_name(const char *name, char *out, size_t outlen)
         out[i] = out[i] == '-' ? '_' : (char)toupper((unsigned char)out[i]);
 }
 
+static int load_file(struct cfg_opt *tab, const char *file, int missing_ok, char *err,
+                     size_t errlen)
+{
+    FILE *f = fopen(file, "r");
+    if (!f) {
+        if (missing_ok && errno == ENOENT)
+            return 0;
+        snprintf(err, errlen, "%s: %s", file, strerror(errno));
+        return -1;
+    }
+    char line[8192], src[1200];
+    int lineno = 0, rc = 0;
+    while (rc == 0 && fgets(line, sizeof(line), f)) {
+        lineno++;
+        char *p = line, *end;
+        while (isspace((unsigned char)*p))
+            p++;
+        if (!*p || *p == '#')
+            continue;
+        end = p + strlen(p);
+        while (end > p && isspace((unsigned char)end[-1]))
+            *--end = '\0';
+        char *eq = strchr(p, '=');
+        if (!eq) {
+            snprintf(err, errlen, "%s:%d: expected 'name = value'", file, lineno);
+            rc = -1;
+            break;
+        }
+        char *name_end = eq;
+        while (name_end > p && isspace((unsigned char)name_end[-1]))
+            name_end--;
+        char *v = eq + 1;
+        while (isspace((unsigned char)*v))
+            v++;
+        struct cfg_opt *o = find(tab, p, (size_t)(name_end - p));
+        if (!o) {
+            snprintf(err, errlen, "%s:%d: unknown setting '%.*s'", file, lineno,
+                     (int)(name_end - p), p);
+            rc = -1;
+            break;
+        }
+        snprintf(src, sizeof(src), "%s:%d", file, lineno);
+        rc = set_value(o, v, src, err, errlen);
+    }
+    fclose(f);
+    return rc;
+}
+
 int cfg_parse(struct cfg_opt *tab, int argc, char **argv, const char *usage, char *err,
               size_t errlen)
+{
+    return cfg_parse_file(tab, argc, argv, usage, NULL, 0, err, errlen);
+}
+
+int cfg_parse_file(struct cfg_opt *tab, int argc, char **argv, const char *usage, const char *file,
+                   int missing_ok, char *err, size_t errlen)
 {
     char src[128];
     for (struct cfg_opt *o = tab; o->name; o++) {
@@ -69,6 +123,8 @@ int cfg_parse(struct cfg_opt *tab, int argc, char **argv, const char *usage, cha
             return -1; /* a bad default is a programming error; say so */
         }
     }
+    if (file && load_file(tab, file, missing_ok, err, errlen) < 0)
+        return -1;
     for (struct cfg_opt *o = tab; o->name; o++) {
         env_name(o->name, src, sizeof(src));
         const char *v = getenv(src);

@@ -30,6 +30,13 @@ struct cfg_opt {
  * message in err (exit 2). Positional arguments are refused. */
 int cfg_parse(struct cfg_opt *tab, int argc, char **argv, const char *usage, char *err,
               size_t errlen);
+/* The same, with a configuration file read between the defaults and the
+ * environment: lines "name = value" (names as the flags, without "--"),
+ * '#' comments, blank lines. file NULL: none; missing_ok: an absent file is
+ * not an error. */
+int cfg_parse_file(struct cfg_opt *tab, int argc, char **argv, const char *usage, const char *file,
+                   int missing_ok, char *err, size_t errlen);
+
 /* Borrowed: valid until cfg_free. Aborts on an unknown name (a programming error). */
 const char *cfg_str(const struct cfg_opt *tab, const char *name);
 long long cfg_int(const struct cfg_opt *tab, const char *name);

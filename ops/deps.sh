@@ -3,7 +3,7 @@
 # As root it runs apt-get; otherwise it prints the one command to run.
 # Usage: ops/deps.sh [--build|--runtime|--test|--ci]   (default: build, runtime, test)
 set -eu
-BUILD="gcc make pkg-config libc6-dev libhiredis-dev libevent-dev libwebsockets-dev libcurl4-openssl-dev libjansson-dev libwslay-dev libhttp-parser-dev libssl-dev check libsubunit-dev"
+BUILD="gcc make pkg-config libc6-dev libhiredis-dev libevent-dev libwebsockets-dev libcurl4-openssl-dev libjansson-dev libwslay-dev libhttp-parser-dev libssl-dev libedit-dev check libsubunit-dev"
 RUNTIME="redis-server redis-tools"
 TEST="procps coreutils"
 CI="clang-format docker-compose"

@@ -87,6 +87,18 @@ static int submit_request(struct dur_ctx *ctx, const char *cbid, char **result, 
     return rc;
 }
 
+/* The client's failure payload is JSON {"type","message"}; use its message. */
+static char *client_failure(const char *what, const char *payload)
+{
+    json_t *j = json_loads(payload, 0, NULL);
+    const char *m = json_string_value(json_object_get(j, "message"));
+    char *msg = xasprintf("%s: %s", what, m ? m : payload);
+    char *r = error_result("client_failed", msg);
+    free(msg);
+    json_decref(j);
+    return r;
+}
+
 static char *not_connected(void)
 {
     return error_result("client_not_connected",
@@ -137,11 +149,8 @@ static int get_vpn_status(struct dur_ctx *ctx, const struct tools_cfg *cfg, char
         else if (dur_last_timed_out(ctx))
             *result = error_result("client_timeout",
                                    "The desktop client did not report the VPN status in time.");
-        else {
-            char *msg = xasprintf("The desktop client could not get the VPN status: %s", out);
-            *result = error_result("client_failed", msg);
-            free(msg);
-        }
+        else
+            *result = client_failure("The desktop client could not get the VPN status", out);
         free(out);
         return DUR_OK;
     }
@@ -188,9 +197,9 @@ static int analyze_logs(struct dur_ctx *ctx, const struct tools_cfg *cfg, json_t
             *result =
                 error_result("client_timeout", "The desktop client did not send the logs in time.");
         else {
-            char *msg = xasprintf("The desktop client could not collect %s logs: %s", type, out);
-            *result = error_result("client_failed", msg);
-            free(msg);
+            char *what = xasprintf("The desktop client could not collect %s logs", type);
+            *result = client_failure(what, out);
+            free(what);
         }
         free(out);
         return DUR_OK;
