@@ -520,12 +520,25 @@ static void handle_message(const char *txt, size_t len)
  * (libedit), plain reads otherwise. Returns: owned, or NULL at the end. */
 static char *read_line(void)
 {
+    static char hist[1200];
     if (app.tty && !app.json && isatty(0)) {
+        if (!hist[0]) {
+            const char *x = getenv("XDG_CONFIG_HOME");
+            if (x && *x)
+                snprintf(hist, sizeof(hist), "%s/agent-async/history", x);
+            else
+                snprintf(hist, sizeof(hist), "%s/.config/agent-async/history",
+                         getenv("HOME") ? getenv("HOME") : ".");
+            stifle_history(1000);
+            read_history(hist);
+        }
         line_editing = 1;
         char *l = readline("you> ");
         line_editing = 0;
-        if (l && *l)
+        if (l && *l) {
             add_history(l);
+            write_history(hist);
+        }
         return l;
     }
     char *line = NULL;

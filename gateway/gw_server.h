@@ -59,6 +59,7 @@ struct gw_server {
     struct gw_config cfg;
     struct gw_metrics m;
     struct event *heartbeat, *sig_term, *sig_int;
+    struct ssl_ctx_st *tls; /* SSL_CTX when a certificate is configured */
     int sub_connected_once;
     int stopping;
 };

@@ -12,6 +12,8 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,6 +42,9 @@ static struct cfg_opt opts[] = {
     {"issuer", CFG_STR, "agent-async", 0, 63, "token issuer (iss)", NULL, 0},
     {"dev-mode", CFG_BOOL, "false", 0, 0, "no secret: admit loopback peers without a token", NULL,
      0},
+    {"tls-cert", CFG_STR, "", 0, 1024, "certificate chain (PEM): serve wss:// and https://", NULL,
+     0},
+    {"tls-key", CFG_STR, "", 0, 1024, "private key (PEM) of --tls-cert", NULL, 0},
     {"port-file", CFG_STR, "", 0, 1024, "write the bound port to this file", NULL, 0},
     {"log-level", CFG_STR, "info", 0, 8, "debug, info, warn or error", NULL, 0},
     CFG_END,
@@ -200,6 +205,23 @@ int main(int argc, char **argv)
     else
         ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)s.cfg.port);
     signal(SIGPIPE, SIG_IGN);
+    const char *cert = cfg_str(opts, "tls-cert"), *key = cfg_str(opts, "tls-key");
+    if (!!cert[0] != !!key[0]) {
+        fprintf(stderr, "aa-gateway: --tls-cert and --tls-key go together\n");
+        return 2;
+    }
+    if (cert[0]) {
+        s.tls = SSL_CTX_new(TLS_server_method());
+        if (!s.tls || SSL_CTX_set_min_proto_version(s.tls, TLS1_2_VERSION) != 1 ||
+            SSL_CTX_use_certificate_chain_file(s.tls, cert) != 1 ||
+            SSL_CTX_use_PrivateKey_file(s.tls, key, SSL_FILETYPE_PEM) != 1 ||
+            SSL_CTX_check_private_key(s.tls) != 1) {
+            char e[256];
+            ERR_error_string_n(ERR_get_error(), e, sizeof(e));
+            fprintf(stderr, "aa-gateway: cannot use --tls-cert/--tls-key: %s\n", e);
+            return 2;
+        }
+    }
     s.base = event_base_new();
     if (!s.base) {
         log_error("event=start_failed err=\"event_base_new\"");
@@ -238,8 +260,8 @@ int main(int argc, char **argv)
     s.sig_int = evsignal_new(s.base, SIGINT, signal_cb, &s);
     event_add(s.sig_term, NULL);
     event_add(s.sig_int, NULL);
-    log_info("event=listening addr=%s port=%d node=%s redis=%s auth=%s", s.cfg.bind, port, node,
-             s.cfg.redis, s.cfg.token_secret[0] ? "jwt" : "dev-mode");
+    log_info("event=listening addr=%s port=%d node=%s redis=%s auth=%s tls=%s", s.cfg.bind, port,
+             node, s.cfg.redis, s.cfg.token_secret[0] ? "jwt" : "dev-mode", s.tls ? "on" : "off");
     if (!s.cfg.token_secret[0])
         log_warn("event=dev_mode note=\"NO AUTHENTICATION: loopback clients are admitted without "
                  "a token; set AA_TOKEN_SECRET for real use\"");
@@ -259,6 +281,8 @@ int main(int argc, char **argv)
     event_free(s.sig_int);
     strmap_free(s.sessions);
     event_base_free(s.base);
+    if (s.tls)
+        SSL_CTX_free(s.tls);
     cfg_free(opts);
     log_info("event=stopped");
     return 0;

@@ -5,7 +5,7 @@
 set -eu
 BUILD="gcc make pkg-config libc6-dev libhiredis-dev libevent-dev libwebsockets-dev libcurl4-openssl-dev libjansson-dev libwslay-dev libhttp-parser-dev libssl-dev libedit-dev check libsubunit-dev"
 RUNTIME="redis-server redis-tools"
-TEST="procps coreutils"
+TEST="procps coreutils openssl"
 CI="clang-format docker-compose"
 case "${1:-all}" in
 --build) want="$BUILD" ;;

@@ -80,6 +80,23 @@ client --state-file "$state" --prompt "hello" >"$E2E_DIR/second.out"
 check "session: kept between runs" test -n "$first" -a "$(cat "$state")" = "$first"
 check "session: second run used it" test "$(rcli SCARD "aa:session:$first:conns")" = 0
 
+# 7. wss:// to a gateway with a certificate, verified with --ca-file.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$E2E_DIR/key.pem" -out "$E2E_DIR/cert.pem" \
+    -days 1 -subj "/CN=localhost" -addext "subjectAltName=DNS:localhost,IP:127.0.0.1" 2>/dev/null
+"$BINDIR/aa-gateway" --port 0 --port-file "$E2E_DIR/tls.port" --redis "$REDIS" --node gwtls \
+    --tls-cert "$E2E_DIR/cert.pem" --tls-key "$E2E_DIR/key.pem" 2>>"$E2E_DIR/gwtls.log" &
+PIDS+=("$!")
+wait_for 10 "the TLS gateway" test -s "$E2E_DIR/tls.port"
+tport=$(cat "$E2E_DIR/tls.port")
+out=$E2E_DIR/tls.out
+wait_for 10 "TLS handshake" sh -c "openssl s_client -connect 127.0.0.1:$tport -CAfile '$E2E_DIR/cert.pem' </dev/null 2>/dev/null | grep -q 'Verify return code: 0'"
+client --url "wss://localhost:$tport/ws" --ca-file "$E2E_DIR/cert.pem" --session c-tls \
+    --prompt "What's my VPN status?" >"$out"
+check "wss: answered over TLS with a verified certificate" has "$out" "currently connected"
+out=$E2E_DIR/tls-untrusted.out
+client --url "wss://localhost:$tport/ws" --session c-tls2 --prompt "hi" --timeout-ms 3000 >"$out" 2>&1
+check "wss: an untrusted certificate is refused" test $? != 0
+
 check "shutdown: SIGTERM exits 0 everywhere, no sanitizer reports" stop_programs
 echo "e2e: $PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]
