@@ -50,9 +50,30 @@ struct gw_conn {
     struct pending_event *pending, *pending_tail;
     struct gw_conn *s_prev, *s_next; /* same session */
     struct gw_conn *prev, *next;     /* all connections */
-    struct event *ping;
+    struct event *ping, *max_age;
     int64_t connected_ms;
+    double tokens; /* rate limit: token bucket */
+    int64_t refill_us;
+    int violations;
+    int close_pending; /* a close code to send once queued data is out */
 };
+
+const double gw_lat_bounds_ms[GW_LAT_BUCKETS] = {1, 2, 5, 10, 25, 50, 100, 250, 1000};
+
+static void observe_push(struct gw_server *s, const char *id)
+{
+    uint64_t ms, seq;
+    if (stream_id_parse(id, &ms, &seq) < 0)
+        return;
+    double lat = (double)(wall_ms() - (int64_t)ms);
+    if (lat < 0)
+        lat = 0;
+    int b = 0;
+    while (b < GW_LAT_BUCKETS && lat > gw_lat_bounds_ms[b])
+        b++;
+    s->m.push_lat[b]++;
+    s->m.push_lat_sum += lat / 1000.0;
+}
 
 static void http_read(struct gw_conn *c);
 void gw_conn_http_hold(struct gw_conn *c);
@@ -188,6 +209,10 @@ void gw_conn_drop(struct gw_conn *c, const char *why)
     if (c->ping) {
         event_free(c->ping);
         c->ping = NULL;
+    }
+    if (c->max_age) {
+        event_free(c->max_age);
+        c->max_age = NULL;
     }
     if (c->bev) {
         bufferevent_free(c->bev); /* libevent defers this safely inside callbacks */
@@ -353,6 +378,24 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
     struct gw_conn *c = user;
     if (c->state != CS_OPEN)
         return;
+    if (arg->opcode != WSLAY_TEXT_FRAME && arg->opcode != WSLAY_BINARY_FRAME)
+        return;
+    /* token bucket: rate_per_s, up to rate_burst at once */
+    int64_t now = mono_us();
+    c->tokens += (double)(now - c->refill_us) / 1e6 * c->srv->cfg.rate_per_s;
+    if (c->tokens > c->srv->cfg.rate_burst)
+        c->tokens = c->srv->cfg.rate_burst;
+    c->refill_us = now;
+    if (c->tokens < 1.0) {
+        c->srv->m.rate_limited++;
+        if (++c->violations > 10) {
+            c->close_pending = 1008; /* after the error events already queued */
+            return;
+        }
+        gw_conn_send_error(c, "rate_limited", "too many messages; slow down");
+        return;
+    }
+    c->tokens -= 1.0;
     if (arg->opcode == WSLAY_TEXT_FRAME)
         gw_route_message(c, (const char *)arg->msg, arg->msg_length);
     else if (arg->opcode == WSLAY_BINARY_FRAME)
@@ -364,15 +407,21 @@ static void ws_pump(struct gw_conn *c)
     if (c->state != CS_OPEN || !c->ws)
         return;
     c->in_ws = 1;
-    if (wslay_event_recv(c->ws) != 0) {
-        c->in_ws = 0;
-        gw_conn_drop(c, "websocket receive error");
-        return;
+    int rrc = wslay_event_recv(c->ws);
+    if (rrc != 0 && !wslay_event_get_close_sent(c->ws)) {
+        /* a protocol error wslay reports without closing: close with 1002 */
+        wslay_event_queue_close(c->ws, 1002, (const uint8_t *)"protocol error", 14);
     }
     if (c->state == CS_OPEN && wslay_event_send(c->ws) != 0) {
         c->in_ws = 0;
         gw_conn_drop(c, "websocket send error");
         return;
+    }
+    if (c->state == CS_OPEN && c->close_pending && !wslay_event_get_close_sent(c->ws)) {
+        const char *why = "message rate limit exceeded";
+        wslay_event_queue_close(c->ws, (uint16_t)c->close_pending, (const uint8_t *)why,
+                                strlen(why));
+        wslay_event_send(c->ws);
     }
     c->in_ws = 0;
     if (c->state != CS_OPEN) {
@@ -381,12 +430,12 @@ static void ws_pump(struct gw_conn *c)
     }
     if (over_cap(c))
         return;
-    if (!wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws)) {
-        /* close handshake done (or a protocol error was answered) */
+    if (rrc != 0 || (!wslay_event_want_read(c->ws) && !wslay_event_want_write(c->ws))) {
+        /* close handshake done, or a protocol error was answered */
         c->close_after_write = 1;
         bufferevent_disable(c->bev, EV_READ);
         if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
-            gw_conn_drop(c, "closed");
+            gw_conn_drop(c, rrc != 0 ? "protocol error" : "closed");
     }
 }
 
@@ -459,6 +508,7 @@ static void send_with_id(struct gw_conn *c, const char *id, const char *json, si
     int n = sprintf(msg, "{\"id\":\"%s\"%s", id, json[1] == '}' ? "" : ",");
     memcpy(msg + n, json + 1, len - 1);
     gw_conn_send_text(c, msg, (size_t)n + len - 1);
+    observe_push(c->srv, id);
     free(msg);
     strlcpy_aa(c->last_id, id, sizeof(c->last_id));
 }
@@ -563,6 +613,15 @@ static void ping_cb(evutil_socket_t fd, short what, void *arg)
     ws_pump(c);
 }
 
+static void max_age_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct gw_conn *c = arg;
+    if (c->state == CS_OPEN)
+        gw_conn_close(c, 1001, "maximum connection age reached");
+}
+
 static void on_registered(struct rasync *ra, redisReply *r, void *arg)
 {
     (void)ra;
@@ -608,6 +667,14 @@ static void on_registered(struct rasync *ra, redisReply *r, void *arg)
     struct timeval pt = {c->srv->cfg.ping_ms / 1000, (c->srv->cfg.ping_ms % 1000) * 1000};
     if (c->ping)
         event_add(c->ping, &pt);
+    c->tokens = c->srv->cfg.rate_burst;
+    c->refill_us = mono_us();
+    if (c->srv->cfg.max_age_ms > 0) {
+        c->max_age = evtimer_new(c->srv->base, max_age_cb, c);
+        struct timeval ma = {c->srv->cfg.max_age_ms / 1000, (c->srv->cfg.max_age_ms % 1000) * 1000};
+        if (c->max_age)
+            evtimer_add(c->max_age, &ma);
+    }
     log_info("event=conn_open conn=%s session=%s remote=%s session_conns=%lld", c->cid, c->session,
              c->remote, (long long)r->element[0]->integer);
     catchup_read(c); /* also flushes what arrived while registering */

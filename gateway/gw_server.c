@@ -27,7 +27,7 @@ char *gw_server_metrics(struct gw_server *s)
     double rtt, srtt;
     rasync_stats(s->cmd, &replies, &rtt, &reconnects);
     rasync_stats(s->sub, &sreplies, &srtt, &sreconnects);
-    size_t cap = 4096;
+    size_t cap = 8192;
     char *out = xmalloc(cap);
     int n = snprintf(
         out, cap,
@@ -56,6 +56,8 @@ char *gw_server_metrics(struct gw_server *s)
                   "# TYPE aa_gateway_errors_sent_total counter\naa_gateway_errors_sent_total %llu\n"
                   "# TYPE aa_gateway_auth_failures_total counter\n"
                   "aa_gateway_auth_failures_total %llu\n"
+                  "# TYPE aa_gateway_rate_limited_total counter\n"
+                  "aa_gateway_rate_limited_total %llu\n"
                   "# TYPE aa_gateway_slow_clients_closed_total counter\n"
                   "aa_gateway_slow_clients_closed_total %llu\n"
                   "# HELP aa_redis_round_trip_seconds Redis command round trips.\n"
@@ -64,7 +66,24 @@ char *gw_server_metrics(struct gw_server *s)
                   "# TYPE aa_redis_reconnects_total counter\naa_redis_reconnects_total %llu\n"
                   "# TYPE aa_redis_up gauge\naa_redis_up %d\n",
                   s->m.events_out, s->m.pushes_in, s->m.errors_sent, s->m.auth_failures,
-                  s->m.slow_closed, rtt, replies, reconnects + sreconnects,
+                  s->m.rate_limited, s->m.slow_closed, rtt, replies, reconnects + sreconnects,
                   rasync_connected(s->cmd) && rasync_connected(s->sub));
+    n += snprintf(out + n, cap - (size_t)n,
+                  "# HELP aa_gateway_push_latency_seconds From the outbox append to the socket.\n"
+                  "# TYPE aa_gateway_push_latency_seconds histogram\n");
+    unsigned long long cum = 0;
+    for (int b = 0; b <= GW_LAT_BUCKETS; b++) {
+        cum += s->m.push_lat[b];
+        if (b < GW_LAT_BUCKETS)
+            n += snprintf(out + n, cap - (size_t)n,
+                          "aa_gateway_push_latency_seconds_bucket{le=\"%g\"} %llu\n",
+                          gw_lat_bounds_ms[b] / 1000.0, cum);
+        else
+            n += snprintf(out + n, cap - (size_t)n,
+                          "aa_gateway_push_latency_seconds_bucket{le=\"+Inf\"} %llu\n"
+                          "aa_gateway_push_latency_seconds_sum %.6f\n"
+                          "aa_gateway_push_latency_seconds_count %llu\n",
+                          cum, s->m.push_lat_sum, cum);
+    }
     return out;
 }

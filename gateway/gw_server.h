@@ -29,6 +29,9 @@ struct gw_config {
     int64_t ping_ms;     /* keepalive ping period */
     int64_t header_timeout_ms;
     int64_t turn_timeout_ms;
+    int64_t node_ttl_ms; /* heartbeat key TTL; a dead node is reaped after it */
+    double rate_per_s, rate_burst;
+    int64_t max_age_ms;
     const char *token_secret; /* "" when none (dev mode only) */
     const char *issuer;
     int dev_mode;
@@ -42,10 +45,15 @@ enum gw_route_id {
     GW_R_COUNT,
 };
 
+#define GW_LAT_BUCKETS 9
+extern const double gw_lat_bounds_ms[GW_LAT_BUCKETS];
+
 struct gw_metrics {
     unsigned long long conns_total, conns_rejected, msgs_in[GW_R_COUNT], events_out, pushes_in,
-        http_requests, errors_sent, slow_closed, auth_failures;
-    unsigned long long push_lat_buckets[12]; /* Redis publish -> socket write, not used yet */
+        http_requests, errors_sent, slow_closed, auth_failures, rate_limited;
+    /* outbox append (the event id's time) -> queued on the socket, ms */
+    unsigned long long push_lat[GW_LAT_BUCKETS + 1];
+    double push_lat_sum;
 };
 
 struct gw_server {

@@ -45,6 +45,12 @@ static struct cfg_opt opts[] = {
     {"tls-cert", CFG_STR, "", 0, 1024, "certificate chain (PEM): serve wss:// and https://", NULL,
      0},
     {"tls-key", CFG_STR, "", 0, 1024, "private key (PEM) of --tls-cert", NULL, 0},
+    {"heartbeat-ms", CFG_INT, "10000", 100, 60000, "node heartbeat and dead-node reaping period",
+     NULL, 0},
+    {"rate-per-s", CFG_INT, "20", 1, 100000, "client messages per second (token bucket)", NULL, 0},
+    {"rate-burst", CFG_INT, "40", 1, 100000, "client messages in a burst", NULL, 0},
+    {"max-age-ms", CFG_INT, "0", 0, 604800000,
+     "close connections older than this with 1001 (0: never)", NULL, 0},
     {"port-file", CFG_STR, "", 0, 1024, "write the bound port to this file", NULL, 0},
     {"log-level", CFG_STR, "info", 0, 8, "debug, info, warn or error", NULL, 0},
     CFG_END,
@@ -75,15 +81,56 @@ static void heartbeat(struct gw_server *s)
 {
     char key[128];
     snprintf(key, sizeof(key), "aa:node:%s", s->cfg.node);
-    const char *argv[] = {"SET", key, "alive", "PX", "30000"};
+    char px[24];
+    snprintf(px, sizeof(px), "%lld", (long long)s->cfg.node_ttl_ms);
+    const char *argv[] = {"SET", key, "alive", "PX", px};
     rasync_cmdargv(s->cmd, NULL, NULL, 5, argv, NULL);
+}
+
+static void on_reaped(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    (void)arg;
+    if (r && r->type == REDIS_REPLY_INTEGER && r->integer > 0)
+        log_warn("event=reaped_dead_gateway connections=%lld", r->integer);
+}
+
+/* Connection sets of nodes whose heartbeat key expired: that gateway died
+ * without cleaning up; remove its records (node_reap.lua). */
+static void on_node_scan(struct rasync *ra, redisReply *r, void *arg)
+{
+    struct gw_server *s = arg;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
+        return;
+    redisReply *keys = r->element[1];
+    for (size_t i = 0; i < keys->elements; i++) {
+        const char *k = keys->element[i]->str; /* aa:node:{node}:conns */
+        size_t len = strlen(k);
+        if (len <= 14 || len > 200)
+            continue;
+        char hb[200];
+        memcpy(hb, k, len - 6);
+        hb[len - 6] = '\0';
+        if (!strcmp(hb + 8, s->cfg.node))
+            continue;
+        const char *args[] = {hb, k};
+        rasync_eval(ra, on_reaped, s, "node_reap", 2, 2, args, NULL);
+    }
+    const char *cursor = r->element[0]->str;
+    if (cursor && strcmp(cursor, "0") != 0) {
+        const char *argv[] = {"SCAN", cursor, "MATCH", "aa:node:*:conns", "COUNT", "100"};
+        rasync_cmdargv(ra, on_node_scan, s, 6, argv, NULL);
+    }
 }
 
 static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
-    heartbeat(arg);
+    struct gw_server *s = arg;
+    heartbeat(s);
+    const char *argv[] = {"SCAN", "0", "MATCH", "aa:node:*:conns", "COUNT", "100"};
+    rasync_cmdargv(s->cmd, on_node_scan, s, 6, argv, NULL);
 }
 
 static void on_cmd_connect(struct rasync *ra, void *arg)
@@ -177,6 +224,10 @@ int main(int argc, char **argv)
     s.cfg.ping_ms = cfg_int(opts, "ping-ms");
     s.cfg.header_timeout_ms = cfg_int(opts, "header-timeout-ms");
     s.cfg.turn_timeout_ms = cfg_int(opts, "turn-timeout-ms");
+    s.cfg.node_ttl_ms = cfg_int(opts, "heartbeat-ms") * 3;
+    s.cfg.rate_per_s = (double)cfg_int(opts, "rate-per-s");
+    s.cfg.rate_burst = (double)cfg_int(opts, "rate-burst");
+    s.cfg.max_age_ms = cfg_int(opts, "max-age-ms");
     s.cfg.token_secret = cfg_str(opts, "token-secret");
     s.cfg.issuer = cfg_str(opts, "issuer");
     s.cfg.dev_mode = (int)cfg_int(opts, "dev-mode");
@@ -254,7 +305,8 @@ int main(int argc, char **argv)
     s.cmd = rasync_new(s.base, s.cfg.redis, "cmd", on_cmd_connect, &s);
     s.sub = rasync_new(s.base, s.cfg.redis, "sub", on_sub_connect, &s);
     s.heartbeat = event_new(s.base, -1, EV_PERSIST, heartbeat_cb, &s);
-    struct timeval hb = {10, 0};
+    struct timeval hb = {cfg_int(opts, "heartbeat-ms") / 1000,
+                         (cfg_int(opts, "heartbeat-ms") % 1000) * 1000};
     event_add(s.heartbeat, &hb);
     s.sig_term = evsignal_new(s.base, SIGTERM, signal_cb, &s);
     s.sig_int = evsignal_new(s.base, SIGINT, signal_cb, &s);

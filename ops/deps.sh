@@ -5,7 +5,7 @@
 set -eu
 BUILD="gcc make pkg-config libc6-dev libhiredis-dev libevent-dev libwebsockets-dev libcurl4-openssl-dev libjansson-dev libwslay-dev libhttp-parser-dev libssl-dev libedit-dev check libsubunit-dev"
 RUNTIME="redis-server redis-tools"
-TEST="procps coreutils openssl"
+TEST="procps coreutils openssl python3 python3-websockets"
 CI="clang-format docker-compose"
 case "${1:-all}" in
 --build) want="$BUILD" ;;
@@ -20,6 +20,10 @@ for p in $want; do
         missing="$missing $p"
     fi
 done
+# the tests' npm peers need node and npm (Debian's, when there are none)
+case " $want " in *" python3-websockets "*)
+    command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm" ;;
+esac
 [ -z "$missing" ] && exit 0
 if [ "$(id -u)" = 0 ]; then
     echo "deps: installing$missing"

@@ -17,6 +17,12 @@ for _ in $(seq 1 500); do
     sleep 0.02
 done
 
+# Test peers from npm (ws), installed from tests/package-lock.json.
+if [ ! -d tests/node_modules/ws ] && command -v npm >/dev/null 2>&1; then
+    (cd tests && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1) ||
+        echo "warning: npm ci in tests/ failed; the npm ws conformance check will fail"
+fi
+
 echo "== unit tests (Check)"
 AA_TEST_REDIS="unix:$dir/redis.sock" "$BINDIR/check_all" | tee "$dir/unit.out"
 unit_rc=${PIPESTATUS[0]}
@@ -28,7 +34,7 @@ fails=$(echo "$summary" | sed -E 's/.*Failures: ([0-9]+), Errors: ([0-9]+).*/\1 
 e2e_pass=0
 e2e_fail=0
 e2e_rc=0
-for script in tests/e2e/run.sh tests/e2e/durable.sh tests/e2e/client.sh; do
+for script in tests/e2e/run.sh tests/e2e/durable.sh tests/e2e/client.sh tests/e2e/conformance.sh; do
     echo "== end-to-end: $script"
     bash "$script" | tee "$dir/e2e.out"
     [ "${PIPESTATUS[0]}" = 0 ] || e2e_rc=1
