@@ -5,6 +5,7 @@
 # make up / down  the services in the background (pids and logs under build/run/)
 # make test SANITIZE=address,undefined   the same under ASan+UBSan
 
+SHELL    := /bin/bash
 CC       ?= cc
 SANITIZE ?=
 V        ?= 0
@@ -62,7 +63,7 @@ PROGRAMS := $(BINDIR)/aa-gateway $(BINDIR)/aa-agent-worker $(BINDIR)/aa-tool-wor
             $(BINDIR)/aa-client $(BINDIR)/aa-ctl $(BINDIR)/aa-bench
 UNIT     := $(BINDIR)/check_all
 
-.PHONY: all test unit e2e run up down format format-check clean deps bench
+.PHONY: all test unit e2e run up down format format-check clean deps bench fuzz
 all: $(PROGRAMS)
 
 $(OBJDIR)/%.o: %.c
@@ -139,6 +140,36 @@ deps:
 bench: all
 	$(Q)BINDIR=$(BINDIR) bash tests/bench/run.sh
 
+# libFuzzer targets (clang): make fuzz [FUZZ_SECONDS=60]
+FUZZ_SECONDS ?= 60
+FUZZ_OBJ := $(BUILD)/obj-fuzz
+FUZZ_BIN := $(BUILD)/bin-fuzz
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+               -Ilib -Igateway $(PKG_CFLAGS)
+FUZZ_LIB_SRC := lib/util.c lib/ids.c lib/jwt.c lib/log.c gateway/gw_http.c gateway/gw_ws.c \
+                gateway/gw_msg.c
+FUZZ_TARGETS := http route jwt
+
+$(FUZZ_OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CLANG,$<)clang $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BIN)/fuzz_%: $(FUZZ_OBJ)/tests/fuzz/fuzz_%.o $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(FUZZ_LIB_SRC))
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lhttp_parser
+
+.SECONDARY:
+
+fuzz: $(patsubst %,$(FUZZ_BIN)/fuzz_%,$(FUZZ_TARGETS))
+	$(Q)for t in $(FUZZ_TARGETS); do \
+	    mkdir -p $(BUILD)/fuzz-corpus/$$t; \
+	    echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	    $(FUZZ_BIN)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -max_len=4096 -print_final_stats=1 \
+	        $(BUILD)/fuzz-corpus/$$t tests/fuzz/corpus/$$t 2>&1 | \
+	        grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|==.*ERROR|SUMMARY)' || true; \
+	    test $${PIPESTATUS[0]} -eq 0 || exit 1; \
+	done; echo "fuzz: no crash"
+
 FORMAT_SRC = $(shell git ls-files '*.c' '*.h' 2>/dev/null)
 format:
 	$(Q)clang-format -i $(FORMAT_SRC)
@@ -147,6 +178,7 @@ format-check:
 	$(Q)clang-format --dry-run --Werror $(FORMAT_SRC) && echo "format-check: ok"
 
 clean:
-	rm -rf $(BUILD)/obj $(BUILD)/obj-san $(BUILD)/bin $(BUILD)/bin-san $(BUILD)/gen
+	rm -rf $(BUILD)/obj $(BUILD)/obj-san $(BUILD)/bin $(BUILD)/bin-san $(BUILD)/gen \
+	    $(BUILD)/obj-fuzz $(BUILD)/bin-fuzz
 
 -include $(shell find $(BUILD)/obj$(VARIANT) -name '*.d' 2>/dev/null)

@@ -1,6 +1,7 @@
 /* gw_route.h -- Routes a client's WebSocket message on its "action" field
  * (like API Gateway's $request.body.action): chat, async_callback, ping;
- * anything else gets an error event and the connection stays open. */
+ * anything else gets an error event and the connection stays open. The
+ * message is parsed and validated by gw_msg first. */
 #ifndef AA_GW_ROUTE_H
 #define AA_GW_ROUTE_H
 

@@ -14,6 +14,7 @@ Suite *tools_suite(void);
 Suite *provider_suite(void);
 Suite *dur_suite(void);
 Suite *jwt_suite(void);
+Suite *gw_msg_suite(void);
 
 /* A buffer whose last byte sits right before an inaccessible page, so any
  * read past the end faults. Returns: owned, free with guard_free. */
