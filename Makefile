@@ -60,7 +60,7 @@ WK_OBJ  := $(call obj,$(WK_SRC))
 CL_OBJ  := $(call obj,$(CLIENT_SRC))
 
 PROGRAMS := $(BINDIR)/aa-gateway $(BINDIR)/aa-agent-worker $(BINDIR)/aa-tool-worker \
-            $(BINDIR)/aa-client $(BINDIR)/aa-ctl $(BINDIR)/aa-bench
+            $(BINDIR)/aa-client $(BINDIR)/aa-ctl $(BINDIR)/aa-bench $(BINDIR)/aa-wsload
 UNIT     := $(BINDIR)/check_all
 
 .PHONY: all test unit e2e run up down format format-check clean deps bench fuzz
@@ -81,6 +81,9 @@ $(OBJDIR)/tests/bench/%.o: tests/bench/%.c
 
 $(BINDIR)/aa-bench: $(OBJDIR)/tests/bench/bench.o $(WK_OBJ) $(BINDIR)/libaa.a
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(LIBS)
+
+$(BINDIR)/aa-wsload: $(OBJDIR)/tests/bench/wsload.o $(BINDIR)/libaa.a
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(OBJDIR)/tests/unit/%.o: tests/unit/%.c
 	@mkdir -p $(dir $@)

@@ -56,6 +56,7 @@ struct gw_conn {
     int64_t refill_us;
     int violations;
     int close_pending; /* a close code to send once queued data is out */
+    int frag;          /* inside a fragmented message */
 };
 
 const double gw_lat_bounds_ms[GW_LAT_BUCKETS] = {1, 2, 5, 10, 25, 50, 100, 250, 1000};
@@ -346,17 +347,94 @@ const char *gw_conn_remote(const struct gw_conn *c)
 
 /* ---- wslay glue ------------------------------------------------------- */
 
+/* How many bytes at the front of in are whole frames (at most want). wslay
+ * is only ever given whole frames, so that between messages it holds no
+ * partial input and its context can be released (see ws_sleep). A frame
+ * larger than the message limit is passed on as it comes: wslay refuses it
+ * with 1009. */
+static size_t whole_frames(struct evbuffer *in, size_t want, size_t max_message)
+{
+    size_t total = evbuffer_get_length(in), off = 0;
+    while (off < total && off < want) {
+        unsigned char h[14];
+        struct evbuffer_ptr p;
+        size_t avail = total - off, n = avail < sizeof(h) ? avail : sizeof(h);
+        if (avail < 2 || evbuffer_ptr_set(in, &p, off, EVBUFFER_PTR_SET) < 0 ||
+            evbuffer_copyout_from(in, &p, h, n) < (ssize_t)n)
+            break;
+        uint64_t len = h[1] & 0x7f;
+        size_t hl = 2 + ((h[1] & 0x80) ? 4 : 0);
+        if (len == 126) {
+            if (avail < 4)
+                break;
+            len = (uint64_t)h[2] << 8 | h[3];
+            hl += 2;
+        } else if (len == 127) {
+            if (avail < 10)
+                break;
+            len = 0;
+            for (int i = 2; i < 10; i++)
+                len = len << 8 | h[i];
+            hl += 8;
+        }
+        if (len > max_message)
+            return want < total ? want : total;
+        if (hl > avail || len > avail - hl)
+            break;
+        off += hl + (size_t)len;
+    }
+    return off < want ? off : want;
+}
+
 static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
                           void *user)
 {
     (void)flags;
     struct gw_conn *c = user;
-    int n = c->bev ? evbuffer_remove(bufferevent_get_input(c->bev), buf, len) : -1;
-    if (n <= 0) {
+    struct evbuffer *in = c->bev ? bufferevent_get_input(c->bev) : NULL;
+    size_t n = in ? whole_frames(in, len, c->srv->cfg.max_message) : 0;
+    if (n == 0 || evbuffer_remove(in, buf, n) != (int)n) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
     }
-    return n;
+    return (ssize_t)n;
+}
+
+/* Tracks whether a fragmented message is in progress. */
+static void ws_frame_start_cb(wslay_event_context_ptr ctx,
+                              const struct wslay_event_on_frame_recv_start_arg *arg, void *user)
+{
+    (void)ctx;
+    struct gw_conn *c = user;
+    if (arg->opcode < 8)
+        c->frag = !arg->fin;
+}
+
+static const struct wslay_event_callbacks ws_callbacks;
+
+/* A WebSocket context exists only while a connection has something going
+ * on; an idle connection holds none (wslay's context is about 9 KB). */
+static int ws_wake(struct gw_conn *c)
+{
+    if (c->ws)
+        return 0;
+    if (wslay_event_context_server_init(&c->ws, &ws_callbacks, c) != 0) {
+        c->ws = NULL;
+        return -1;
+    }
+    wslay_event_config_set_max_recv_msg_length(c->ws, c->srv->cfg.max_message);
+    return 0;
+}
+
+static void ws_sleep(struct gw_conn *c)
+{
+    if (!c->ws || c->in_ws || c->state != CS_OPEN || c->frag || c->close_pending ||
+        wslay_event_get_queued_msg_count(c->ws) != 0 || !wslay_event_want_read(c->ws) ||
+        wslay_event_get_close_sent(c->ws) || wslay_event_get_close_received(c->ws) ||
+        (c->bev && evbuffer_get_length(bufferevent_get_input(c->bev)) != 0))
+        return;
+    wslay_event_context_free(c->ws);
+    c->ws = NULL;
 }
 
 static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
@@ -370,6 +448,12 @@ static ssize_t ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size
     }
     return (ssize_t)len;
 }
+
+static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
+                      void *user);
+
+static const struct wslay_event_callbacks ws_callbacks = {
+    ws_recv_cb, ws_send_cb, NULL, ws_frame_start_cb, NULL, NULL, ws_msg_cb};
 
 static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
                       void *user)
@@ -404,7 +488,7 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
 
 static void ws_pump(struct gw_conn *c)
 {
-    if (c->state != CS_OPEN || !c->ws)
+    if (c->state != CS_OPEN || ws_wake(c) < 0)
         return;
     c->in_ws = 1;
     int rrc = wslay_event_recv(c->ws);
@@ -436,17 +520,50 @@ static void ws_pump(struct gw_conn *c)
         bufferevent_disable(c->bev, EV_READ);
         if (evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
             gw_conn_drop(c, rrc != 0 ? "protocol error" : "closed");
+        return;
     }
+    ws_sleep(c);
+}
+
+/* Writes one unfragmented, unmasked text frame (RFC 6455 5.2) straight to
+ * the socket's output, for when wslay has nothing queued ahead of it. */
+static void write_text_frame(struct gw_conn *c, const char *data, size_t len)
+{
+    unsigned char h[10];
+    size_t hl;
+    h[0] = 0x81; /* FIN, text */
+    if (len < 126) {
+        h[1] = (unsigned char)len;
+        hl = 2;
+    } else if (len < 65536) {
+        h[1] = 126;
+        h[2] = (unsigned char)(len >> 8);
+        h[3] = (unsigned char)len;
+        hl = 4;
+    } else {
+        h[1] = 127;
+        for (int i = 0; i < 8; i++)
+            h[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
+        hl = 10;
+    }
+    struct evbuffer *out = bufferevent_get_output(c->bev);
+    evbuffer_add(out, h, hl);
+    evbuffer_add(out, data, len);
 }
 
 int gw_conn_send_text(struct gw_conn *c, const char *data, size_t len)
 {
-    if (c->state != CS_OPEN || !c->ws)
+    if (c->state != CS_OPEN || !c->bev)
         return -1;
+    c->srv->m.events_out++;
+    if (!c->ws || (wslay_event_get_queued_msg_count(c->ws) == 0 &&
+                   !wslay_event_get_close_sent(c->ws) && !c->close_pending)) {
+        write_text_frame(c, data, len);
+        return over_cap(c) ? -1 : 0;
+    }
     struct wslay_event_msg msg = {WSLAY_TEXT_FRAME, (const uint8_t *)data, len};
     if (wslay_event_queue_msg(c->ws, &msg) != 0)
         return -1;
-    c->srv->m.events_out++;
     if (!c->in_ws) {
         if (wslay_event_send(c->ws) != 0) {
             gw_conn_drop(c, "websocket send error");
@@ -454,6 +571,7 @@ int gw_conn_send_text(struct gw_conn *c, const char *data, size_t len)
         }
         if (over_cap(c))
             return -1;
+        ws_sleep(c);
     }
     return 0;
 }
@@ -486,7 +604,7 @@ int gw_conn_send_error_about(struct gw_conn *c, const char *code, const char *me
 
 void gw_conn_close(struct gw_conn *c, int code, const char *reason)
 {
-    if (c->state != CS_OPEN || !c->ws) {
+    if (c->state != CS_OPEN || ws_wake(c) < 0) {
         gw_conn_drop(c, reason);
         return;
     }
@@ -608,6 +726,8 @@ static void ping_cb(evutil_socket_t fd, short what, void *arg)
     struct gw_conn *c = arg;
     if (c->state != CS_OPEN)
         return;
+    if (ws_wake(c) < 0)
+        return;
     struct wslay_event_msg msg = {WSLAY_PING, (const uint8_t *)"", 0};
     wslay_event_queue_msg(c->ws, &msg);
     ws_pump(c);
@@ -650,13 +770,8 @@ static void on_registered(struct rasync *ra, redisReply *r, void *arg)
                         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                         "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
                         accept);
-    struct wslay_event_callbacks cbs = {ws_recv_cb, ws_send_cb, NULL, NULL, NULL, NULL, ws_msg_cb};
-    if (wslay_event_context_server_init(&c->ws, &cbs, c) != 0) {
-        gw_conn_unref(c);
-        gw_conn_drop(c, "out of memory");
-        return;
-    }
-    wslay_event_config_set_max_recv_msg_length(c->ws, c->srv->cfg.max_message);
+    gw_http_free(c->http); /* the request is done with: keep idle connections small */
+    c->http = NULL;
     c->state = CS_OPEN;
     c->srv->nopen++;
     c->connected_ms = wall_ms();

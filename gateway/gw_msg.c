@@ -75,7 +75,7 @@ static int parse_callback(struct gw_msg *m, size_t max_callback, const char **co
 }
 
 int gw_msg_parse(const char *data, size_t len, const char *session, size_t max_prompt,
-                   size_t max_callback, struct gw_msg *m, const char **code, const char **why)
+                 size_t max_callback, struct gw_msg *m, const char **code, const char **why)
 {
     json_error_t jerr;
     memset(m, 0, sizeof(*m));
@@ -127,4 +127,3 @@ int gw_msg_parse(const char *data, size_t len, const char *session, size_t max_p
     }
     return 0;
 }
-

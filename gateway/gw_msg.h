@@ -10,8 +10,8 @@ enum gw_action { GW_ACT_CHAT, GW_ACT_CALLBACK, GW_ACT_PING };
 
 struct gw_msg {
     enum gw_action action;
-    json_t *root;            /* owned */
-    const char *prompt;      /* chat: borrowed from root */
+    json_t *root;       /* owned */
+    const char *prompt; /* chat: borrowed from root */
     size_t prompt_len;
     const char *callback_id; /* async_callback: borrowed from root */
     const char *kind;        /* "succeed", "fail" or "heartbeat" (static) */
@@ -24,7 +24,7 @@ struct gw_msg {
  * human reason (static text); m->callback_id is set when the message named
  * a valid one. */
 int gw_msg_parse(const char *data, size_t len, const char *session, size_t max_prompt,
-                   size_t max_callback, struct gw_msg *m, const char **code, const char **why);
+                 size_t max_callback, struct gw_msg *m, const char **code, const char **why);
 void gw_msg_free(struct gw_msg *m);
 
 #endif

@@ -9,12 +9,41 @@ cd "$(dirname "$0")/../.."
 BINDIR=${BINDIR:-build/bin}
 e2e_setup
 start_redis
-start_gateway gw --log-level warn
+start_gateway gw --log-level warn --rate-per-s 100000 --rate-burst 100000
 TOKEN=$(mint --sub bench --ttl-s 3600)
 
 echo "== callback round trip (handler -> push -> gateway -> WebSocket client -> answer -> resume)"
 "$BINDIR/aa-bench" roundtrip --redis "$REDIS" --url "ws://127.0.0.1:$PORT/ws" --token "$TOKEN" \
     --n "${BENCH_N_RT:-2000}"
+
+echo "== gateway: idle connections and push delivery, side by side with a Node ws server"
+ulimit -n 65536 2>/dev/null || true
+if [ ! -d tests/node_modules/redis ]; then
+    (cd tests && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1)
+fi
+NIDLE=${BENCH_N_IDLE:-10000}
+NPUSH=${BENCH_N_PUSH:-1000}
+NMSG=${BENCH_N_MSGS:-200000}
+"$BINDIR/aa-wsload" idle --label agent-async --port "$PORT" --token "$TOKEN" --n "$NIDLE" \
+    --server-pid "$GW_PID"
+for rate in 0 20000; do
+    "$BINDIR/aa-wsload" push --label agent-async --port "$PORT" --token "$TOKEN" --n "$NPUSH" \
+        --msgs "$NMSG" --rate "$rate" --redis "$REDIS" --channel aa:push:gw --server-pid "$GW_PID"
+done
+if [ -d tests/node_modules/ws ] && [ -d tests/node_modules/redis ]; then
+    node tests/bench/node/server.mjs 28090 "$REDIS_SOCK" aa:push:node >"$E2E_DIR/node.log" 2>&1 &
+    npid=$!
+    PIDS+=("$npid")
+    wait_for 10 "the node server" grep -q listening "$E2E_DIR/node.log"
+    "$BINDIR/aa-wsload" idle --label "node ws" --port 28090 --token x --n "$NIDLE" --server-pid "$npid"
+    for rate in 0 20000; do
+        "$BINDIR/aa-wsload" push --label "node ws" --port 28090 --token x --n "$NPUSH" \
+            --msgs "$NMSG" --rate "$rate" --redis "$REDIS" --channel aa:push:node --server-pid "$npid"
+    done
+    kill "$npid"
+    wait "$npid" 2>/dev/null
+    forget "$npid"
+fi
 
 echo "== ${BENCH_N_SUSP:-100000} executions suspended at once, 2 worker processes x ${BENCH_THREADS:-4} threads"
 rcli FLUSHALL >/dev/null

@@ -18,22 +18,35 @@ START_TEST(actions)
 {
     struct gw_msg m;
     const char *code;
-    ck_assert_int_eq(parse("{\"action\":\"chat\",\"prompt\":\"hi\",\"session_id\":\"s1\"}", &m, &code), 0);
+    ck_assert_int_eq(
+        parse("{\"action\":\"chat\",\"prompt\":\"hi\",\"session_id\":\"s1\"}", &m, &code), 0);
     ck_assert_int_eq(m.action, GW_ACT_CHAT);
     ck_assert_uint_eq(m.prompt_len, 2);
     gw_msg_free(&m);
-    ck_assert_int_eq(parse("{\"action\":\"async_callback\",\"callback_id\":\"cb-1\",\"content\":\"ok\"}", &m, &code), 0);
+    ck_assert_int_eq(
+        parse("{\"action\":\"async_callback\",\"callback_id\":\"cb-1\",\"content\":\"ok\"}", &m,
+              &code),
+        0);
     ck_assert_str_eq(m.kind, "succeed");
     ck_assert_str_eq(m.payload, "ok");
     gw_msg_free(&m);
-    ck_assert_int_eq(parse("{\"action\":\"async_callback\",\"callback_id\":\"cb-1\",\"error\":{\"type\":\"T\"}}", &m, &code), 0);
+    ck_assert_int_eq(
+        parse("{\"action\":\"async_callback\",\"callback_id\":\"cb-1\",\"error\":{\"type\":\"T\"}}",
+              &m, &code),
+        0);
     ck_assert_str_eq(m.kind, "fail");
     ck_assert_str_eq(m.payload, "{\"type\":\"T\"}");
     gw_msg_free(&m);
-    ck_assert_int_eq(parse("{\"action\":\"async_callback\",\"callback_id\":\"cb-1\",\"status\":\"heartbeat\"}", &m, &code), 0);
+    ck_assert_int_eq(
+        parse("{\"action\":\"async_callback\",\"callback_id\":\"cb-1\",\"status\":\"heartbeat\"}",
+              &m, &code),
+        0);
     ck_assert_str_eq(m.kind, "heartbeat");
     gw_msg_free(&m);
-    ck_assert_int_eq(parse("{\"action\":\"async_callback\",\"callback_id\":\"cb-1\",\"content\":{\"status\":\"connected\"}}", &m, &code), 0);
+    ck_assert_int_eq(parse("{\"action\":\"async_callback\",\"callback_id\":\"cb-1\",\"content\":{"
+                           "\"status\":\"connected\"}}",
+                           &m, &code),
+                     0);
     ck_assert_str_eq(m.payload, "{\"status\":\"connected\"}");
     gw_msg_free(&m);
     ck_assert_int_eq(parse("{\"action\":\"ping\"}", &m, &code), 0);
@@ -48,10 +61,14 @@ START_TEST(limits)
     const char *code;
     ck_assert_int_eq(parse("{\"action\":\"chat\",\"prompt\":\"0123456789abcdef\"}", &m, &code), 0);
     gw_msg_free(&m);
-    ck_assert_int_eq(parse("{\"action\":\"chat\",\"prompt\":\"0123456789abcdefg\"}", &m, &code), -1);
+    ck_assert_int_eq(parse("{\"action\":\"chat\",\"prompt\":\"0123456789abcdefg\"}", &m, &code),
+                     -1);
     ck_assert_str_eq(code, "prompt_too_large");
     gw_msg_free(&m);
-    ck_assert_int_eq(parse("{\"action\":\"async_callback\",\"callback_id\":\"cb-1\",\"content\":\"0123456789abcdef0123456789abcdefX\"}", &m, &code), -1);
+    ck_assert_int_eq(parse("{\"action\":\"async_callback\",\"callback_id\":\"cb-1\",\"content\":"
+                           "\"0123456789abcdef0123456789abcdefX\"}",
+                           &m, &code),
+                     -1);
     ck_assert_str_eq(code, "content_too_large");
     ck_assert_str_eq(m.callback_id, "cb-1");
     gw_msg_free(&m);
@@ -76,7 +93,8 @@ START_TEST(errors)
         {"{\"action\":\"chat\",\"prompt\":\"a\\u0000b\"}", "invalid_json"},
         {"{\"action\":\"async_callback\"}", "invalid_callback_id"},
         {"{\"action\":\"async_callback\",\"callback_id\":\"a b\"}", "invalid_callback_id"},
-        {"{\"action\":\"async_callback\",\"callback_id\":\"cb\",\"status\":\"maybe\"}", "invalid_status"},
+        {"{\"action\":\"async_callback\",\"callback_id\":\"cb\",\"status\":\"maybe\"}",
+         "invalid_status"},
         {"{\"action\":\"async_callback\",\"callback_id\":\"cb\"}", "invalid_content"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -92,7 +110,8 @@ END_TEST
 Suite *gw_msg_suite(void)
 {
     Suite *s = suite_create("gw_msg");
-    TCase *core = tcase_create("core"), *lim = tcase_create("limits"), *errs = tcase_create("errors");
+    TCase *core = tcase_create("core"), *lim = tcase_create("limits"),
+          *errs = tcase_create("errors");
     tcase_add_test(core, actions);
     tcase_add_test(lim, limits);
     tcase_add_test(errs, errors);
