@@ -4,6 +4,7 @@
 #include "dur.h"
 #include "ids.h"
 #include "log.h"
+#include "mx.h"
 #include "script.h"
 #include "util.h"
 
@@ -412,6 +413,7 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
     const char *verdict = r->element[0]->str;
     if (strcmp(verdict, "exhausted") == 0) {
         log_error("event=exec_dead_letter exec=%s reason=max_attempts", eid);
+        mx_add(MX_DEAD_LETTERS, 1);
         redisReply *d = rconn_cmd(rc, "XADD aa:stream:dead MAXLEN ~ 10000 * exec %s error %s", eid,
                                   "maximum attempts reached");
         if (d)
@@ -421,6 +423,7 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
         return 0;
     }
     if (strcmp(verdict, "ok") != 0) {
+        mx_add(MX_JOBS_SKIPPED, 1);
         log_debug("event=claim_skipped exec=%s verdict=%s", eid, verdict);
         freeReplyObject(r);
         return 0;
@@ -464,6 +467,11 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
         rc_h = h->fn(&ctx, input, &result, h->arg);
     }
     long long us = (long long)(mono_us() - t0);
+    mx_observe(MX_H_HANDLER, (double)us / 1e6);
+    mx_add(rc_h == DUR_SUSPEND ? MX_JOBS_SUSPENDED
+           : rc_h == DUR_OK    ? MX_JOBS_SUCCEEDED
+                               : MX_JOBS_FAILED,
+           1);
     if (rc_h == DUR_SUSPEND) {
         char now2[24];
         snprintf(now2, sizeof(now2), "%lld", (long long)wall_ms());
@@ -491,7 +499,20 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
     return ret;
 }
 
-int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s)
+/* 1 when a cb_resume.lua reply says it resumed; records the round trip. */
+static int count_resumed(const redisReply *r, int cause)
+{
+    if (!r->str || strncmp(r->str, "resumed", 7) != 0)
+        return 0;
+    mx_add((enum mx_counter)cause, 1);
+    const char *colon = strchr(r->str, ':');
+    long long created = colon ? atoll(colon + 1) : 0;
+    if (created > 0)
+        mx_observe(MX_H_CALLBACK_RT, (double)(wall_ms() - created) / 1000.0);
+    return 1;
+}
+
+int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s, int cause)
 {
     char key[160], now[24], ret[24];
     if (!id_valid(cbid, 128))
@@ -503,7 +524,7 @@ int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s)
     redisReply *r = rconn_eval(rc, "cb_resume", 3, 6, args, NULL);
     if (!r)
         return -1;
-    int resumed = r->str && strcmp(r->str, "resumed") == 0;
+    int resumed = count_resumed(r, cause);
     if (r->type == REDIS_REPLY_ERROR)
         log_error("event=cb_resume_failed cb=%s err=\"%s\"", cbid, r->str);
     else
@@ -512,10 +533,11 @@ int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s)
     return resumed;
 }
 
-int dur_resume_callbacks(struct rconn *rc, const char (*ids)[128], int n, int64_t retention_s)
+int dur_resume_callbacks(struct rconn *rc, const char (*ids)[128], int n, int64_t retention_s,
+                         int cause)
 {
     if (n == 1)
-        return dur_resume_callback(rc, ids[0], retention_s);
+        return dur_resume_callback(rc, ids[0], retention_s, cause);
     if (rconn_connect(rc, NULL, 0) < 0)
         return -1;
     redisContext *c = rconn_ctx(rc);
@@ -549,17 +571,17 @@ int dur_resume_callbacks(struct rconn *rc, const char (*ids)[128], int n, int64_
                     freeReplyObject(rep);
             int total = 0;
             for (int j = 0; j < n; j++)
-                total += dur_resume_callback(rc, ids[j], retention_s) > 0;
+                total += dur_resume_callback(rc, ids[j], retention_s, cause) > 0;
             return total;
         }
-        resumed += r->str && !strcmp(r->str, "resumed");
+        resumed += count_resumed(r, cause);
         freeReplyObject(r);
     }
     return resumed;
 }
 
 /* Resumes the callbacks of a reply (an array of ids), pipelined. */
-static int resume_reply(struct rconn *rc, redisReply *r, int64_t retention_s)
+static int resume_reply(struct rconn *rc, redisReply *r, int64_t retention_s, int cause)
 {
     int n = 0, k = 0;
     char(*ids)[128] = xmalloc(sizeof(*ids) * 256);
@@ -568,13 +590,13 @@ static int resume_reply(struct rconn *rc, redisReply *r, int64_t retention_s)
             continue;
         strcpy(ids[k++], r->element[i]->str);
         if (k == 256 || i + 1 == r->elements) {
-            int x = dur_resume_callbacks(rc, (const char(*)[128])ids, k, retention_s);
+            int x = dur_resume_callbacks(rc, (const char(*)[128])ids, k, retention_s, cause);
             n += x > 0 ? x : 0;
             k = 0;
         }
     }
     if (k) {
-        int x = dur_resume_callbacks(rc, (const char(*)[128])ids, k, retention_s);
+        int x = dur_resume_callbacks(rc, (const char(*)[128])ids, k, retention_s, cause);
         n += x > 0 ? x : 0;
     }
     free(ids);
@@ -583,7 +605,7 @@ static int resume_reply(struct rconn *rc, redisReply *r, int64_t retention_s)
 
 int dur_sweep(struct rconn *rc, int64_t retention_s, int64_t min_age_ms)
 {
-    int n = dur_fire_due(rc, retention_s, NULL);
+    int n = dur_fire_due(rc, retention_s, NULL, MX_RESUME_SWEEP);
     if (n < 0)
         return -1;
     /* settled a while ago and still not handed over: the notification was
@@ -592,14 +614,15 @@ int dur_sweep(struct rconn *rc, int64_t retention_s, int64_t min_age_ms)
                               (long long)(wall_ms() - min_age_ms));
     if (!r)
         return -1;
-    n += resume_reply(rc, r, retention_s);
+    n += resume_reply(rc, r, retention_s, MX_RESUME_SWEEP);
     freeReplyObject(r);
     if (n)
         log_info("event=sweep resumed=%d", n);
     return n;
 }
 
-static int fire_list(struct rconn *rc, const char *zset, int64_t now, int64_t retention_s)
+static int fire_list(struct rconn *rc, const char *zset, int64_t now, int64_t retention_s,
+                     int cause)
 {
     redisReply *r = rconn_cmd(rc, "ZRANGEBYSCORE %s -inf %lld LIMIT 0 500", zset, (long long)now);
     if (!r)
@@ -622,22 +645,23 @@ static int fire_list(struct rconn *rc, const char *zset, int64_t now, int64_t re
             char msg[96];
             snprintf(msg, sizeof(msg), "execution timed out");
             log_warn("event=exec_timed_out exec=%s", m);
+            mx_add(MX_TIMEOUTS, 1);
             n += finish(rc, m, "", "timed_out", msg, retention_s) == 0;
         }
     }
     if (!strcmp(zset, "aa:cb:deadlines"))
-        n += resume_reply(rc, r, retention_s);
+        n += resume_reply(rc, r, retention_s, cause);
     freeReplyObject(r);
     return n;
 }
 
-int dur_fire_due(struct rconn *rc, int64_t retention_s, int64_t *next_due_ms)
+int dur_fire_due(struct rconn *rc, int64_t retention_s, int64_t *next_due_ms, int cause)
 {
     static const char *zsets[] = {"aa:timers", "aa:cb:deadlines", "aa:exec:deadlines"};
     int64_t now = wall_ms(), next = now + 1000;
     int total = 0;
     for (int i = 0; i < 3; i++) {
-        int n = fire_list(rc, zsets[i], now, retention_s);
+        int n = fire_list(rc, zsets[i], now, retention_s, cause);
         if (n < 0)
             return -1;
         total += n;

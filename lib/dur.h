@@ -94,10 +94,12 @@ struct rconn *dur_rconn(struct dur_ctx *ctx);
 int dur_replaying(const struct dur_ctx *ctx);
 
 /* Resumes callback cbid if it is settled or past its deadline (idempotent).
+ * cause is the mx counter to count it under (MX_RESUME_*).
  * Returns 1 resumed, 0 nothing to do, -1 Redis error. */
-int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s);
+int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s, int cause);
 /* The same for n callbacks in one pipeline. Returns how many resumed, or -1. */
-int dur_resume_callbacks(struct rconn *rc, const char (*ids)[128], int n, int64_t retention_s);
+int dur_resume_callbacks(struct rconn *rc, const char (*ids)[128], int n, int64_t retention_s,
+                         int cause);
 /* Resumes everything the notifications may have missed: what is due (see
  * dur_fire_due) and callbacks settled at least min_age_ms ago but not yet
  * handed over. Returns how many were resumed, or -1. */
@@ -106,7 +108,7 @@ int dur_sweep(struct rconn *rc, int64_t retention_s, int64_t min_age_ms);
 /* Fires what is due now: durable timers, callback deadlines and execution
  * timeouts. *next_due_ms gets the earliest future deadline (or now + 1 s).
  * Returns how many fired, or -1 on a Redis error. */
-int dur_fire_due(struct rconn *rc, int64_t retention_s, int64_t *next_due_ms);
+int dur_fire_due(struct rconn *rc, int64_t retention_s, int64_t *next_due_ms, int cause);
 
 /* The KEYS and ARGV of lua/cb_complete.lua, shared by every caller (the
  * gateway's WebSocket and REST routes, the CLI, tests). Borrowed: the

@@ -1,6 +1,7 @@
 /* rconn.c -- Reconnecting blocking hiredis connection with script loading. */
 #include "rconn.h"
 #include "log.h"
+#include "mx.h"
 #include "script.h"
 #include "util.h"
 
@@ -98,6 +99,7 @@ int rconn_connect(struct rconn *c, char *err, size_t errlen)
     if (c->ctx) {
         redisFree(c->ctx);
         c->ctx = NULL;
+        mx_add(MX_REDIS_RECONNECTS, 1);
     }
     if (rconn_parse_addr(c->addr, host, sizeof(host), &port, &is_unix) < 0) {
         snprintf(c->err, sizeof(c->err), "bad Redis address '%s'", c->addr);
@@ -137,6 +139,7 @@ redisReply *rconn_cmdargv(struct rconn *c, int argc, const char **argv, const si
             return r;
         snprintf(c->err, sizeof(c->err), "redis: %s", c->ctx->errstr);
         log_warn("event=redis_error addr=%s err=\"%s\"", c->addr, c->ctx->errstr);
+        mx_add(MX_REDIS_ERRORS, 1);
         redisFree(c->ctx);
         c->ctx = NULL;
     }
@@ -156,6 +159,7 @@ redisReply *rconn_cmd(struct rconn *c, const char *fmt, ...)
             return r;
         snprintf(c->err, sizeof(c->err), "redis: %s", c->ctx->errstr);
         log_warn("event=redis_error addr=%s err=\"%s\"", c->addr, c->ctx->errstr);
+        mx_add(MX_REDIS_ERRORS, 1);
         redisFree(c->ctx);
         c->ctx = NULL;
     }

@@ -5,9 +5,9 @@
 --@include _wake
 -- KEYS[1] aa:cb:{cbid}  KEYS[2] aa:cb:completed  KEYS[3] aa:cb:deadlines
 -- ARGV[1] cbid  ARGV[2] now ms  ARGV[3] retention seconds
--- Reply: "resumed", "pending", "already" or "gone"
+-- Reply: "resumed:<created_ms>", "pending", "already" or "gone"
 local f = redis.call('HMGET', KEYS[1], 'status', 'next_deadline_ms', 'resumed', 'exec', 'op',
-  'result', 'deadline_ms')
+  'result', 'deadline_ms', 'created_ms')
 if not f[1] then
   redis.call('ZREM', KEYS[2], ARGV[1])
   redis.call('ZREM', KEYS[3], ARGV[1])
@@ -35,4 +35,4 @@ if redis.call('EXISTS', ekey) == 1 then
   redis.call('HSET', ekey, field, cjson.encode(rec))
   wake(f[4], now)
 end
-return 'resumed'
+return 'resumed:' .. (f[8] or '0')

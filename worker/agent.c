@@ -1,6 +1,7 @@
 /* agent.c -- The tool loop of one chat turn as a durable handler. */
 #include "agent.h"
 #include "log.h"
+#include "mx.h"
 #include "push.h"
 #include "util.h"
 
@@ -34,8 +35,11 @@ static int model_step(struct dur_ctx *ctx, char **result, void *arg)
     char err[256] = "";
     int64_t t0 = mono_us();
     *result = m->prov->next(m->transcript, err, sizeof(err), m->prov->arg);
+    int64_t us = mono_us() - t0;
+    mx_add(MX_MODEL_CALLS, 1);
+    mx_observe(MX_H_MODEL, (double)us / 1e6);
     log_info("event=model_call exec=%s trace=%s provider=%s us=%lld ok=%d", dur_exec_id(ctx),
-             dur_trace(ctx), m->prov->name, (long long)(mono_us() - t0), *result != NULL);
+             dur_trace(ctx), m->prov->name, (long long)us, *result != NULL);
     if (!*result) {
         *result = xstrdup(err);
         return DUR_ERROR;

@@ -22,6 +22,9 @@ static struct cfg_opt opts[] = {
     {"turn-timeout-ms", CFG_INT, "900000", 1000, 31622400000LL, "execution timeout of a tool call",
      NULL, 0},
     {"threads", CFG_INT, "1", 1, 256, "consumer threads", NULL, 0},
+    {"metrics-bind", CFG_STR, "127.0.0.1", 0, 64, "address of the /metrics endpoint", NULL, 0},
+    {"metrics-port", CFG_INT, "0", -1, 65535, "port of /metrics (0: any free port, -1: off)", NULL,
+     0},
     {"log-level", CFG_STR, "info", 0, 8, "debug, info, warn or error", NULL, 0},
     CFG_END,
 };
@@ -57,6 +60,8 @@ int main(int argc, char **argv)
         .notifications = 0,
         .timers = 0,
         .claim_idle_ms = (int)cfg_int(opts, "claim-idle-ms"),
+        .metrics_bind = cfg_str(opts, "metrics-bind"),
+        .metrics_port = (int)cfg_int(opts, "metrics-port"),
         .sweep_ms = 0,
     };
     int rc = wk_run(&o);

@@ -29,6 +29,9 @@ static struct cfg_opt opts[] = {
     {"lease-ms", CFG_INT, "60000", 100, 3600000, "exclusive claim of an execution", NULL, 0},
     {"max-attempts", CFG_INT, "5", 1, 100, "claims before the dead-letter stream", NULL, 0},
     {"retention-s", CFG_INT, "86400", 1, 90 * 86400, "keep ended executions this long", NULL, 0},
+    {"metrics-bind", CFG_STR, "127.0.0.1", 0, 64, "address of the /metrics endpoint", NULL, 0},
+    {"metrics-port", CFG_INT, "0", -1, 65535, "port of /metrics (0: any free port, -1: off)", NULL,
+     0},
     {"log-level", CFG_STR, "info", 0, 8, "debug, info, warn or error", NULL, 0},
     CFG_END,
 };
@@ -58,6 +61,8 @@ int main(int argc, char **argv)
         .notifications = (int)cfg_int(opts, "notifications"),
         .timers = (int)cfg_int(opts, "timers"),
         .claim_idle_ms = (int)cfg_int(opts, "claim-idle-ms"),
+        .metrics_bind = cfg_str(opts, "metrics-bind"),
+        .metrics_port = (int)cfg_int(opts, "metrics-port"),
         .sweep_ms = (int)cfg_int(opts, "sweep-ms"),
     };
     int rc = wk_run(&o);

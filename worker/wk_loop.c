@@ -2,6 +2,7 @@
  * with the resumer threads (notifications, timers). */
 #include "wk_loop.h"
 #include "log.h"
+#include "mx.h"
 #include "util.h"
 
 #include <errno.h>
@@ -102,7 +103,8 @@ static void *notify_main(void *arg)
             if (rep)
                 freeReplyObject(rep);
             if (n)
-                dur_resume_callbacks(cmd, (const char(*)[128])ids, n, l->o->limits.retention_s);
+                dur_resume_callbacks(cmd, (const char(*)[128])ids, n, l->o->limits.retention_s,
+                                     MX_RESUME_NOTIFICATION);
         }
         atomic_store(&l->fd, -1);
         rconn_free(sub);
@@ -139,7 +141,7 @@ static void *timer_main(void *arg)
         int broken = 0;
         while (!stopping && !broken) {
             int64_t next = 0;
-            if (dur_fire_due(cmd, l->o->limits.retention_s, &next) < 0)
+            if (dur_fire_due(cmd, l->o->limits.retention_s, &next, MX_RESUME_TIMER) < 0)
                 next = wall_ms() + 200;
             int64_t wait = next - wall_ms();
             if (wait < 0)
@@ -329,8 +331,10 @@ static void *consume_main(void *arg)
                           o->claim_idle_ms);
             if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 2) {
                 int n = run_entries(rc, o, cs->name, r->element[1]);
-                if (n)
+                if (n) {
                     log_info("event=reclaimed entries=%d consumer=%s", n, cs->name);
+                    mx_add(MX_RECLAIMED, (unsigned long long)n);
+                }
             }
             if (r)
                 freeReplyObject(r);
@@ -339,6 +343,64 @@ static void *consume_main(void *arg)
     }
     rconn_free(rc);
     return NULL;
+}
+
+/* Gauges read from Redis at scrape time: the stream, its group, and what is
+ * waiting. Returns: owned text. */
+static char *gauges(void *arg)
+{
+    const struct wk_opts *o = arg;
+    struct rconn *rc = rconn_new(o->redis);
+    long long len = -1, lag = -1, pending = -1, cbs = -1, timers = -1, execs = -1;
+    redisReply *r = rconn_cmd(rc, "XLEN %s", o->stream);
+    if (r && r->type == REDIS_REPLY_INTEGER)
+        len = r->integer;
+    if (r)
+        freeReplyObject(r);
+    r = rconn_cmd(rc, "XINFO GROUPS %s", o->stream);
+    for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        redisReply *e = r->element[i];
+        int mine = 0;
+        long long l = -1, p = -1;
+        for (size_t k = 0; k + 1 < e->elements; k += 2) {
+            const char *key = e->element[k]->str;
+            redisReply *v = e->element[k + 1];
+            if (!strcmp(key, "name") && v->str && !strcmp(v->str, o->group))
+                mine = 1;
+            else if (!strcmp(key, "lag") && v->type == REDIS_REPLY_INTEGER)
+                l = v->integer;
+            else if (!strcmp(key, "pending") && v->type == REDIS_REPLY_INTEGER)
+                p = v->integer;
+        }
+        if (mine) {
+            lag = l;
+            pending = p;
+        }
+    }
+    if (r)
+        freeReplyObject(r);
+    const char *zs[] = {"aa:cb:deadlines", "aa:timers", "aa:exec:deadlines"};
+    long long *out[] = {&cbs, &timers, &execs};
+    for (int i = 0; i < 3; i++) {
+        r = rconn_cmd(rc, "ZCARD %s", zs[i]);
+        if (r && r->type == REDIS_REPLY_INTEGER)
+            *out[i] = r->integer;
+        if (r)
+            freeReplyObject(r);
+    }
+    rconn_free(rc);
+    return xasprintf("# HELP aa_stream_length Entries in the job stream.\n"
+                     "# TYPE aa_stream_length gauge\naa_stream_length{stream=\"%s\"} %lld\n"
+                     "# HELP aa_stream_lag Entries not yet delivered to the group.\n"
+                     "# TYPE aa_stream_lag gauge\naa_stream_lag{stream=\"%s\"} %lld\n"
+                     "# HELP aa_stream_pending Entries delivered, not yet acknowledged.\n"
+                     "# TYPE aa_stream_pending gauge\naa_stream_pending{stream=\"%s\"} %lld\n"
+                     "# HELP aa_waiting_callbacks Suspended operations waiting for the desktop.\n"
+                     "# TYPE aa_waiting_callbacks gauge\naa_waiting_callbacks %lld\n"
+                     "# TYPE aa_waiting_timers gauge\naa_waiting_timers %lld\n"
+                     "# HELP aa_executions_open Executions not ended (running, ready, suspended).\n"
+                     "# TYPE aa_executions_open gauge\naa_executions_open %lld\n",
+                     o->stream, len, o->stream, lag, o->stream, pending, cbs, timers, execs);
 }
 
 static void stop_listener(struct listener *l)
@@ -390,6 +452,15 @@ int wk_run(const struct wk_opts *o)
         notify.started = pthread_create(&notify.thread, NULL, notify_main, &notify) == 0;
     if (o->timers)
         timers.started = pthread_create(&timers.thread, NULL, timer_main, &timers) == 0;
+    if (o->metrics_port >= 0) {
+        int port = mx_serve(o->metrics_bind, o->metrics_port, o->stream, gauges, (void *)o);
+        if (port < 0) {
+            log_error("event=start_failed err=\"cannot serve metrics on %s:%d\"", o->metrics_bind,
+                      o->metrics_port);
+            return 1;
+        }
+        log_info("event=metrics_listening addr=%s port=%d", o->metrics_bind, port);
+    }
     int n = o->threads > 0 ? o->threads : 1;
     struct consumer *cs = xcalloc((size_t)n, sizeof(*cs));
     for (int i = 0; i < n; i++) {
@@ -410,6 +481,7 @@ int wk_run(const struct wk_opts *o)
             pthread_join(cs[i].thread, NULL);
     stop_listener(&notify);
     stop_listener(&timers);
+    mx_stop();
     free(cs);
     log_info("event=worker_stopped");
     return 0;

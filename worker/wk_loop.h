@@ -20,6 +20,8 @@ struct wk_opts {
     int timers;        /* fire durable timers and deadlines when due */
     int claim_idle_ms; /* XAUTOCLAIM entries idle this long */
     int sweep_ms;      /* sweep period (0: no sweep) */
+    const char *metrics_bind;
+    int metrics_port; /* Prometheus /metrics (0: any free port, -1: off) */
 };
 
 /* Runs until SIGTERM/SIGINT. Returns the process exit status. */

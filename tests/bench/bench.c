@@ -103,6 +103,8 @@ static struct wk_opts worker_opts(void)
         .timers = 1,
         .claim_idle_ms = 30000,
         .sweep_ms = 500,
+        .metrics_bind = "127.0.0.1",
+        .metrics_port = -1,
     };
     return o;
 }

@@ -34,7 +34,8 @@ static struct cfg_opt opts[] = {
     {"redis", CFG_STR, "127.0.0.1:6379", 0, 512, "Redis (push)", NULL, 0},
     {"channel", CFG_STR, "", 0, 256, "channel the server subscribes to (push)", NULL, 0},
     {"msgs", CFG_INT, "100000", 1, 100000000, "events to publish (push)", NULL, 0},
-    {"rate", CFG_INT, "0", 0, 10000000, "push: events per second (0: as fast as possible)", NULL, 0},
+    {"rate", CFG_INT, "0", 0, 10000000, "push: events per second (0: as fast as possible)", NULL,
+     0},
     {"server-pid", CFG_INT, "0", 0, 4194304, "server process, for its memory", NULL, 0},
     {"label", CFG_STR, "server", 0, 64, "name printed with the figures", NULL, 0},
     CFG_END,
@@ -272,9 +273,9 @@ static int push(void)
     (void)before;
     printf("%s: %d clients, %s: %ld/%ld events delivered in %.2f s: %.0f events/s; latency "
            "p50=%.2f ms p99=%.2f ms\n",
-           cfg_str(opts, "label"), n,
-           cfg_int(opts, "rate") ? "paced" : "as fast as possible", got, msgs, dt, got / dt,
-           got ? lat[got / 2] / 1000.0 : -1, got ? lat[got * 99 / 100] / 1000.0 : -1);
+           cfg_str(opts, "label"), n, cfg_int(opts, "rate") ? "paced" : "as fast as possible", got,
+           msgs, dt, got / dt, got ? lat[got / 2] / 1000.0 : -1,
+           got ? lat[got * 99 / 100] / 1000.0 : -1);
     for (int i = 0; i < n; i++)
         close(cs[i].fd);
     free(cs);

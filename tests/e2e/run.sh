@@ -115,11 +115,26 @@ check "rest: GET 405" test "$(http_req "$PORT" GET $P/cb-rest1/succeed "" "Autho
 check "rest: unknown operation 404" test "$(http_req "$PORT" POST $P/cb-rest1/explode x "Authorization: Bearer $cbtok" | head -1)" = 404
 fi
 
-# 8. Inspection with redis-cli: connections and executions are readable.
+# 8. Metrics: the gateway's and the workers' Prometheus endpoints.
+if [ -z "$EXTERNAL" ]; then
+    tport=$(grep -o 'event=metrics_listening addr=[0-9.]* port=[0-9]*' "$E2E_DIR/tool.log" | tail -1 | sed 's/.*port=//')
+    aport=$(grep -o 'event=metrics_listening addr=[0-9.]* port=[0-9]*' "$E2E_DIR/agent.log" | tail -1 | sed 's/.*port=//')
+    http_get "$tport" /metrics >"$E2E_DIR/tool.metrics" 2>/dev/null
+    http_get "$aport" /metrics >"$E2E_DIR/agent.metrics" 2>/dev/null
+    http_get "$PORT" /metrics >"$E2E_DIR/gw.metrics" 2>/dev/null
+    check "metrics: tool jobs counted" grep -qE '^aa_jobs_total\{stream="aa:stream:tool",outcome="succeeded"\} [1-9]' "$E2E_DIR/tool.metrics"
+    check "metrics: resumes by notification" grep -qE '^aa_resumes_total\{cause="notification"\} [1-9]' "$E2E_DIR/tool.metrics"
+    check "metrics: callback round-trip histogram" grep -qE '^aa_callback_roundtrip_seconds_count\{stream="aa:stream:tool"\} [1-9]' "$E2E_DIR/tool.metrics"
+    check "metrics: stream lag gauge" grep -q '^aa_stream_lag{stream="aa:stream:tool"} 0' "$E2E_DIR/tool.metrics"
+    check "metrics: model calls" grep -qE '^aa_model_calls_total [1-9]' "$E2E_DIR/agent.metrics"
+    check "metrics: gateway push latency histogram" grep -qE '^aa_gateway_push_latency_seconds_count [1-9]' "$E2E_DIR/gw.metrics"
+fi
+
+# 9. Inspection with redis-cli: connections and executions are readable.
 check "inspect: finished turn recorded" sh -c "$(declare -f rcli); EXTERNAL='$EXTERNAL' AA_E2E_REDIS='${AA_E2E_REDIS:-}' REDIS_SOCK='${REDIS_SOCK:-}'; rcli --scan --pattern 'aa:exec:turn-*' | grep -q ."
 check "inspect: no connection left for ended clients" test "$(rcli SCARD aa:session:e2e-connect:conns)" = 0
 
-# 9. Every program stops cleanly on SIGTERM, with no sanitizer report.
+# 10. Every program stops cleanly on SIGTERM, with no sanitizer report.
 check "shutdown: SIGTERM exits 0 everywhere, no sanitizer reports" stop_programs
 
 echo "e2e: $PASSED passed, $FAILED failed"

@@ -3,6 +3,7 @@
  * callbacks (success, failure, timeout, heartbeat, early, duplicate,
  * conflicting, foreign session) and child executions. */
 #include "dur.h"
+#include "mx.h"
 #include "suites.h"
 #include "util.h"
 
@@ -81,7 +82,7 @@ static int submit_fn(struct dur_ctx *ctx, const char *cbid, char **result, void 
     if (answer_early) {
         redisReply *r = dur_complete(dur_rconn(ctx), cbid, "succeed", "s1", "early", 5);
         freeReplyObject(r);
-        dur_resume_callback(dur_rconn(ctx), cbid, 3600);
+        dur_resume_callback(dur_rconn(ctx), cbid, 3600, MX_RESUME_NOTIFICATION);
     }
     *result = xstrdup("sent");
     return DUR_OK;
@@ -243,8 +244,9 @@ START_TEST(callback_success_replays_without_repeating)
     redisReply *r = dur_complete(rc, last_cb, "succeed", "s1", "connected", 9);
     ck_assert_str_eq(r->element[1]->str, "recorded");
     freeReplyObject(r);
-    ck_assert_int_eq(dur_resume_callback(rc, last_cb, 3600), 1);
-    ck_assert_int_eq(dur_resume_callback(rc, last_cb, 3600), 0); /* exactly once */
+    ck_assert_int_eq(dur_resume_callback(rc, last_cb, 3600, MX_RESUME_NOTIFICATION), 1);
+    ck_assert_int_eq(dur_resume_callback(rc, last_cb, 3600, MX_RESUME_NOTIFICATION),
+                     0); /* exactly once */
     ck_assert_int_eq(xlen("t:stream"), 1);
     assert_field("aa:exec:e1", "status", "ready");
     run("e1");
@@ -345,7 +347,7 @@ START_TEST(replay_mismatch_fails_loudly)
     run("e7");
     redisReply *r = dur_complete(rc, last_cb, "succeed", "s1", "x", 1);
     freeReplyObject(r);
-    dur_resume_callback(rc, last_cb, 3600);
+    dur_resume_callback(rc, last_cb, 3600, MX_RESUME_NOTIFICATION);
     mismatch_flag = 1;
     run("e7");
     assert_field("aa:exec:e7", "status", "failed");
@@ -378,10 +380,10 @@ START_TEST(durable_wait_and_retries)
     run("w1");
     assert_field("aa:exec:w1", "status", "suspended");
     int64_t next = 0;
-    ck_assert_int_eq(dur_fire_due(rc, 3600, &next), 0);
+    ck_assert_int_eq(dur_fire_due(rc, 3600, &next, MX_RESUME_TIMER), 0);
     ck_assert_int_gt(next, wall_ms());
     usleep((useconds_t)(next - wall_ms() + 5) * 1000);
-    ck_assert_int_eq(dur_fire_due(rc, 3600, &next), 1);
+    ck_assert_int_eq(dur_fire_due(rc, 3600, &next, MX_RESUME_TIMER), 1);
     run("w1");
     assert_field("aa:exec:w1", "result", "rested");
 
@@ -390,7 +392,7 @@ START_TEST(durable_wait_and_retries)
     for (int i = 0; i < 2; i++) {
         run("r1");
         assert_field("aa:exec:r1", "status", "suspended");
-        while (dur_fire_due(rc, 3600, NULL) == 0)
+        while (dur_fire_due(rc, 3600, NULL, MX_RESUME_TIMER) == 0)
             usleep(5000);
     }
     run("r1");
@@ -402,7 +404,7 @@ START_TEST(durable_wait_and_retries)
     new_exec("r2", "retry");
     for (int i = 0; i < 2; i++) {
         run("r2");
-        while (dur_fire_due(rc, 3600, NULL) == 0)
+        while (dur_fire_due(rc, 3600, NULL, MX_RESUME_TIMER) == 0)
             usleep(5000);
     }
     run("r2");
@@ -419,7 +421,7 @@ START_TEST(execution_timeout)
     run("t1");
     assert_field("aa:exec:t1", "status", "suspended");
     usleep(60000);
-    ck_assert_int_ge(dur_fire_due(rc, 3600, NULL), 1);
+    ck_assert_int_ge(dur_fire_due(rc, 3600, NULL, MX_RESUME_TIMER), 1);
     assert_field("aa:exec:t1", "status", "timed_out");
     /* a late answer changes nothing */
     run("t1");
@@ -510,8 +512,8 @@ START_TEST(unknown_handler_and_stale_entries)
     /* an entry for a finished or missing execution is acknowledged and ignored */
     run("e8");
     run("does-not-exist");
-    ck_assert_int_eq(dur_resume_callback(rc, "cb-missing", 3600), 0);
-    ck_assert_int_eq(dur_resume_callback(rc, "bad id!", 3600), 0);
+    ck_assert_int_eq(dur_resume_callback(rc, "cb-missing", 3600, MX_RESUME_NOTIFICATION), 0);
+    ck_assert_int_eq(dur_resume_callback(rc, "bad id!", 3600, MX_RESUME_NOTIFICATION), 0);
 }
 END_TEST
 
