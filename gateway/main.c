@@ -53,6 +53,7 @@ static struct cfg_opt opts[] = {
      "close connections older than this with 1001 (0: never)", NULL, 0},
     {"port-file", CFG_STR, "", 0, 1024, "write the bound port to this file", NULL, 0},
     {"log-level", CFG_STR, "info", 0, 8, "debug, info, warn or error", NULL, 0},
+    {"log-file", CFG_STR, "", 0, 1023, "append the log here (SIGHUP reopens it); default stderr", NULL, 0},
     CFG_END,
 };
 
@@ -197,6 +198,10 @@ int main(int argc, char **argv)
                       "connect to ws://HOST:PORT/ws?session_id=ID.");
     if (log_init("gateway", cfg_str(opts, "log-level")) < 0) {
         fprintf(stderr, "aa-gateway: --log-level must be debug, info, warn or error\n");
+        return 2;
+    }
+    if (log_open(cfg_str(opts, "log-file")) < 0) {
+        fprintf(stderr, "aa-gateway: cannot open --log-file '%s'\n", cfg_str(opts, "log-file"));
         return 2;
     }
     char node[80];

@@ -1,13 +1,49 @@
 /* log.c -- Structured key=value log lines on stderr. */
 #include "log.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 int log_min_level = LOG_LVL_INFO;
+static char log_path[1024];
+
+static int reopen(void)
+{
+    int fd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+    if (fd < 0)
+        return -1;
+    dup2(fd, 2); /* stderr is the log: async-signal-safe to swap */
+    close(fd);
+    return 0;
+}
+
+static void on_hup(int sig)
+{
+    (void)sig;
+    if (log_path[0])
+        reopen();
+}
+
+int log_open(const char *path)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_hup;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGHUP, &sa, NULL);
+    if (!path || !*path)
+        return 0;
+    if (strlen(path) >= sizeof(log_path))
+        return -1;
+    strcpy(log_path, path);
+    return reopen();
+}
 static const char *log_prog = "aa";
 
 int log_init(const char *prog, const char *level)

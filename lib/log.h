@@ -10,6 +10,11 @@ extern int log_min_level;
 /* Sets the program name and the minimum level ("debug", "info", "warn",
  * "error"). Returns 0 / -1 for an unknown level. */
 int log_init(const char *prog, const char *level);
+/* Sends the log to path (appending) instead of stderr, and installs a
+ * SIGHUP handler that reopens it (for log rotation). An empty path keeps
+ * stderr; SIGHUP is then ignored. Returns 0 / -1. */
+int log_open(const char *path);
+
 /* Writes "ts=... level=... prog=... " then the formatted text, one line. */
 void log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -26,6 +26,7 @@ static struct cfg_opt opts[] = {
     {"metrics-port", CFG_INT, "0", -1, 65535, "port of /metrics (0: any free port, -1: off)", NULL,
      0},
     {"log-level", CFG_STR, "info", 0, 8, "debug, info, warn or error", NULL, 0},
+    {"log-file", CFG_STR, "", 0, 1023, "append the log here (SIGHUP reopens it); default stderr", NULL, 0},
     CFG_END,
 };
 
@@ -36,6 +37,10 @@ int main(int argc, char **argv)
                       "loop) from the agent stream.");
     if (log_init("agent-worker", cfg_str(opts, "log-level")) < 0) {
         fprintf(stderr, "aa-agent-worker: --log-level must be debug, info, warn or error\n");
+        return 2;
+    }
+    if (log_open(cfg_str(opts, "log-file")) < 0) {
+        fprintf(stderr, "aa-agent-worker: cannot open --log-file '%s'\n", cfg_str(opts, "log-file"));
         return 2;
     }
     if (strcmp(cfg_str(opts, "llm-provider"), "builtin") != 0) {

@@ -33,6 +33,7 @@ static struct cfg_opt opts[] = {
     {"metrics-port", CFG_INT, "0", -1, 65535, "port of /metrics (0: any free port, -1: off)", NULL,
      0},
     {"log-level", CFG_STR, "info", 0, 8, "debug, info, warn or error", NULL, 0},
+    {"log-file", CFG_STR, "", 0, 1023, "append the log here (SIGHUP reopens it); default stderr", NULL, 0},
     CFG_END,
 };
 
@@ -43,6 +44,10 @@ int main(int argc, char **argv)
                       "(run_client_command, get_vpn_status, analyze_logs) as durable executions.");
     if (log_init("tool-worker", cfg_str(opts, "log-level")) < 0) {
         fprintf(stderr, "aa-tool-worker: --log-level must be debug, info, warn or error\n");
+        return 2;
+    }
+    if (log_open(cfg_str(opts, "log-file")) < 0) {
+        fprintf(stderr, "aa-tool-worker: cannot open --log-file '%s'\n", cfg_str(opts, "log-file"));
         return 2;
     }
     struct tools_cfg tcfg = {cfg_str(opts, "client-commands"), cfg_int(opts, "status-timeout-ms"),

@@ -19,6 +19,17 @@ if [ -z "$EXTERNAL" ]; then
     check "cli: out-of-range value explained" grep -q "out of range" "$E2E_DIR/cli.err"
     AA_MAX_MESSAGE=abc "$BINDIR/aa-gateway" 2>"$E2E_DIR/cli.err"
     check "cli: bad environment value refused with 2" test $? = 2
+    # --log-file, reopened on SIGHUP (log rotation)
+    "$BINDIR/aa-gateway" --dev-mode --port 0 --redis 127.0.0.1:1 --log-file "$E2E_DIR/rot.log" &
+    rpid=$!
+    wait_for 5 "the log file" grep -q event=listening "$E2E_DIR/rot.log"
+    mv "$E2E_DIR/rot.log" "$E2E_DIR/rot.log.1"
+    kill -HUP "$rpid"
+    wait_for 5 "a new log file after SIGHUP" grep -q event= "$E2E_DIR/rot.log"
+    check "logs: SIGHUP reopens the log file" test -s "$E2E_DIR/rot.log"
+    kill -TERM "$rpid"
+    wait "$rpid"
+    check "logs: the process kept running through SIGHUP and exits 0" test $? = 0
 fi
 
 start_stack
