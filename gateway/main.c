@@ -53,7 +53,8 @@ static struct cfg_opt opts[] = {
      "close connections older than this with 1001 (0: never)", NULL, 0},
     {"port-file", CFG_STR, "", 0, 1024, "write the bound port to this file", NULL, 0},
     {"log-level", CFG_STR, "info", 0, 8, "debug, info, warn or error", NULL, 0},
-    {"log-file", CFG_STR, "", 0, 1023, "append the log here (SIGHUP reopens it); default stderr", NULL, 0},
+    {"log-file", CFG_STR, "", 0, 1023, "append the log here (SIGHUP reopens it); default stderr",
+     NULL, 0},
     CFG_END,
 };
 

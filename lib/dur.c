@@ -21,6 +21,7 @@ struct dur_ctx {
     int next;
     int replay_ops; /* how many operations were recorded when we started */
     int timed_out;
+    int64_t retry_after_ms;
     const struct dur_limits *lim;
     char err[512];
 };
@@ -48,6 +49,11 @@ struct rconn *dur_rconn(struct dur_ctx *ctx)
 int dur_replaying(const struct dur_ctx *ctx)
 {
     return ctx->next < ctx->replay_ops;
+}
+
+void dur_retry_after(struct dur_ctx *ctx, int64_t ms)
+{
+    ctx->retry_after_ms = ms;
 }
 
 int dur_last_timed_out(const struct dur_ctx *ctx)
@@ -166,14 +172,18 @@ int dur_step_retry(struct dur_ctx *ctx, const char *name, dur_step_cb fn, void *
         attempt = (int)json_integer_value(json_object_get(op, "a")) + 1;
     }
     char *res = NULL;
+    ctx->retry_after_ms = 0;
     int rc = fn(ctx, &res, arg);
     if (rc == DUR_FAIL) {
         free(res);
         return DUR_FAIL;
     }
     int max = policy ? policy->max_attempts : 1;
-    if (rc == DUR_ERROR && attempt < max) {
-        int64_t due = wall_ms() + backoff_ms(policy, attempt);
+    if (rc == DUR_ERROR && attempt < max && ctx->retry_after_ms >= 0) {
+        int64_t delay = backoff_ms(policy, attempt);
+        if (ctx->retry_after_ms > delay)
+            delay = ctx->retry_after_ms;
+        int64_t due = wall_ms() + delay;
         json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:i}", "t", "step", "n", name, "s", "retry",
                                 "r", res ? res : "", "a", attempt);
         int e = arm_timer(ctx, idx, rec, due);

@@ -72,6 +72,9 @@ int dur_step(struct dur_ctx *ctx, const char *name, dur_step_cb fn, void *arg, c
 /* A step retried on DUR_ERROR by the policy; the last error is the outcome. */
 int dur_step_retry(struct dur_ctx *ctx, const char *name, dur_step_cb fn, void *arg,
                    const struct dur_retry *policy, char **out);
+/* From inside a step body: the next retry must wait at least ms (a
+ * server's Retry-After); -1: this error is final, do not retry. */
+void dur_retry_after(struct dur_ctx *ctx, int64_t ms);
 /* A durable timer: suspends until ms have passed (millisecond resolution). */
 int dur_wait(struct dur_ctx *ctx, const char *name, int64_t ms);
 /* Starts handler `handler` as a child execution on `stream` and waits for

@@ -8,8 +8,8 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,8 +108,8 @@ static char *render(const char *stream, mx_extra_cb extra, void *arg)
     put_hist(&b, "aa_handler_seconds", "Time a handler ran (one run or replay).", MX_H_HANDLER,
              stream);
     put_hist(&b, "aa_callback_roundtrip_seconds",
-             "From a callback's creation to its outcome handed to the execution.",
-             MX_H_CALLBACK_RT, stream);
+             "From a callback's creation to its outcome handed to the execution.", MX_H_CALLBACK_RT,
+             stream);
     put_hist(&b, "aa_model_seconds", "Model calls.", MX_H_MODEL, stream);
     if (extra) {
         char *x = extra(arg);

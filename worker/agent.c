@@ -32,16 +32,22 @@ struct model_arg {
 static int model_step(struct dur_ctx *ctx, char **result, void *arg)
 {
     struct model_arg *m = arg;
-    char err[256] = "";
+    struct prov_status st;
+    memset(&st, 0, sizeof(st));
     int64_t t0 = mono_us();
-    *result = m->prov->next(m->transcript, err, sizeof(err), m->prov->arg);
+    *result = m->prov->next(m->transcript, &st, m->prov->arg);
     int64_t us = mono_us() - t0;
     mx_add(MX_MODEL_CALLS, 1);
+    mx_add(MX_MODEL_TOKENS, (unsigned long long)(st.input_tokens + st.output_tokens));
     mx_observe(MX_H_MODEL, (double)us / 1e6);
     log_info("event=model_call exec=%s trace=%s provider=%s us=%lld ok=%d", dur_exec_id(ctx),
              dur_trace(ctx), m->prov->name, (long long)us, *result != NULL);
     if (!*result) {
-        *result = xstrdup(err);
+        log_warn("event=model_error exec=%s provider=%s retryable=%d err=\"%s\"", dur_exec_id(ctx),
+                 m->prov->name, st.retryable, st.err);
+        *result = xstrdup(st.err);
+        /* a refused request is not retried; a busy or failing service is */
+        dur_retry_after(ctx, st.retryable ? st.retry_after_ms : -1);
         return DUR_ERROR;
     }
     return DUR_OK;
@@ -89,8 +95,9 @@ int agent_turn(struct dur_ctx *ctx, const char *input, char **result, void *arg)
         struct model_arg m = {cfg->prov, transcript};
         char *decision_txt = NULL;
         snprintf(name, sizeof(name), "model.%d", i);
-        rc = dur_step(ctx, name, model_step, &m, &decision_txt);
-        if (rc == DUR_FAIL)
+        static const struct dur_retry model_retry = {4, 1000, 30000, 2.0, 1};
+        rc = dur_step_retry(ctx, name, model_step, &m, &model_retry, &decision_txt);
+        if (rc == DUR_FAIL || rc == DUR_SUSPEND) /* a retry waits on its timer */
             goto done;
         json_t *decision = rc == DUR_OK ? json_loads(decision_txt, 0, NULL) : NULL;
         if (!decision) {
@@ -157,10 +164,13 @@ int agent_turn(struct dur_ctx *ctx, const char *input, char **result, void *arg)
             }
             if (rc == DUR_SUSPEND)
                 suspended = 1;
-            else
-                json_array_append_new(transcript, json_pack("{s:s, s:s, s:o, s:s}", "role", "tool",
-                                                            "name", tname ? tname : "", "arguments",
-                                                            targs, "result", tres ? tres : ""));
+            else {
+                const char *cid = json_string_value(json_object_get(call, "id"));
+                json_array_append_new(
+                    transcript, json_pack("{s:s, s:s, s:i, s:s, s:o, s:s}", "role", "tool", "id",
+                                          cid ? cid : "", "round", i, "name", tname ? tname : "",
+                                          "arguments", targs, "result", tres ? tres : ""));
+            }
             if (rc == DUR_SUSPEND)
                 json_decref(targs);
             free(tres);

@@ -13,7 +13,15 @@ static struct cfg_opt opts[] = {
     {"stream", CFG_STR, "aa:stream:agent", 0, 128, "stream of turns", NULL, 0},
     {"group", CFG_STR, "agent-workers", 0, 128, "consumer group", NULL, 0},
     {"tool-stream", CFG_STR, "aa:stream:tool", 0, 128, "stream the tools run on", NULL, 0},
-    {"llm-provider", CFG_STR, "builtin", 0, 32, "model provider (builtin)", NULL, 0},
+    {"llm-provider", CFG_STR, "builtin", 0, 32,
+     "model provider: builtin, anthropic, openai, bedrock", NULL, 0},
+    {"anthropic-model", CFG_STR, "claude-sonnet-4-20250514", 0, 200, "model for anthropic", NULL,
+     0},
+    {"openai-model", CFG_STR, "gpt-4o-mini", 0, 200, "model for openai (or the local server's)",
+     NULL, 0},
+    {"bedrock-model", CFG_STR, "us.anthropic.claude-sonnet-4-20250514-v1:0", 0, 200,
+     "model id for bedrock", NULL, 0},
+    {"llm-timeout-ms", CFG_INT, "120000", 1000, 600000, "time limit of one model call", NULL, 0},
     {"max-iterations", CFG_INT, "8", 1, 100, "model calls per turn at most", NULL, 0},
     {"claim-idle-ms", CFG_INT, "30000", 100, 3600000, "reclaim entries idle this long", NULL, 0},
     {"lease-ms", CFG_INT, "60000", 100, 3600000, "exclusive claim of an execution", NULL, 0},
@@ -26,7 +34,8 @@ static struct cfg_opt opts[] = {
     {"metrics-port", CFG_INT, "0", -1, 65535, "port of /metrics (0: any free port, -1: off)", NULL,
      0},
     {"log-level", CFG_STR, "info", 0, 8, "debug, info, warn or error", NULL, 0},
-    {"log-file", CFG_STR, "", 0, 1023, "append the log here (SIGHUP reopens it); default stderr", NULL, 0},
+    {"log-file", CFG_STR, "", 0, 1023, "append the log here (SIGHUP reopens it); default stderr",
+     NULL, 0},
     CFG_END,
 };
 
@@ -40,18 +49,35 @@ int main(int argc, char **argv)
         return 2;
     }
     if (log_open(cfg_str(opts, "log-file")) < 0) {
-        fprintf(stderr, "aa-agent-worker: cannot open --log-file '%s'\n", cfg_str(opts, "log-file"));
+        fprintf(stderr, "aa-agent-worker: cannot open --log-file '%s'\n",
+                cfg_str(opts, "log-file"));
         return 2;
     }
-    if (strcmp(cfg_str(opts, "llm-provider"), "builtin") != 0) {
-        fprintf(stderr, "aa-agent-worker: unknown --llm-provider '%s' (available: builtin)\n",
-                cfg_str(opts, "llm-provider"));
-        return 2;
+    const char *pname = cfg_str(opts, "llm-provider");
+    const struct provider *prov = provider_builtin();
+    struct provider *http = NULL;
+    if (strcmp(pname, "builtin") != 0) {
+        char model_opt[64], err[256];
+        snprintf(model_opt, sizeof(model_opt), "%s-model", pname);
+        int known =
+            !strcmp(pname, "anthropic") || !strcmp(pname, "openai") || !strcmp(pname, "bedrock");
+        http = known ? provider_new(pname, cfg_str(opts, model_opt),
+                                    (long)cfg_int(opts, "llm-timeout-ms"), err, sizeof(err))
+                     : NULL;
+        if (!http) {
+            fprintf(stderr, "aa-agent-worker: %s\n",
+                    known ? err : "--llm-provider must be builtin, anthropic, openai or bedrock");
+            cfg_free(opts);
+            return 2;
+        }
+        prov = http;
+        log_info("event=provider name=%s model=%s", pname, cfg_str(opts, model_opt));
+    } else {
+        log_warn("event=provider name=builtin note=\"rule-based offline provider, not a language "
+                 "model\"");
     }
-    struct agent_cfg acfg = {provider_builtin(), (int)cfg_int(opts, "max-iterations"),
+    struct agent_cfg acfg = {prov, (int)cfg_int(opts, "max-iterations"),
                              cfg_str(opts, "tool-stream")};
-    log_warn("event=provider name=builtin note=\"rule-based offline provider, not a language "
-             "model\"");
     struct dur_handler handlers[] = {{"turn", agent_turn, &acfg}, {NULL, NULL, NULL}};
     struct wk_opts o = {
         .redis = cfg_str(opts, "redis"),
@@ -70,6 +96,7 @@ int main(int argc, char **argv)
         .sweep_ms = 0,
     };
     int rc = wk_run(&o);
+    provider_free(http);
     cfg_free(opts);
     return rc;
 }

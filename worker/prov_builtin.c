@@ -178,12 +178,12 @@ static char *answer_for(const json_t *tool)
     return out;
 }
 
-static char *builtin_next(const json_t *transcript, char *err, size_t errlen, void *arg)
+static char *builtin_next(const json_t *transcript, struct prov_status *st, void *arg)
 {
     (void)arg;
     size_t n = json_array_size(transcript);
     if (n == 0) {
-        snprintf(err, errlen, "empty transcript");
+        snprintf(st->err, sizeof(st->err), "empty transcript");
         return NULL;
     }
     const json_t *last = json_array_get(transcript, n - 1);
@@ -196,9 +196,10 @@ static char *builtin_next(const json_t *transcript, char *err, size_t errlen, vo
     } else {
         const char *prompt = json_string_value(json_object_get(last, "text"));
         json_t *call = intent(prompt ? prompt : "");
-        if (call)
+        if (call) {
+            json_object_set_new(call, "id", json_string("builtin-0"));
             decision = json_pack("{s:s, s:[o]}", "type", "tool_use", "tools", call);
-        else
+        } else
             decision = json_pack(
                 "{s:s, s:s}", "type", "final", "text",
                 "I can help with your VPN: I can connect or disconnect it, check its live "

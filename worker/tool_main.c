@@ -33,7 +33,8 @@ static struct cfg_opt opts[] = {
     {"metrics-port", CFG_INT, "0", -1, 65535, "port of /metrics (0: any free port, -1: off)", NULL,
      0},
     {"log-level", CFG_STR, "info", 0, 8, "debug, info, warn or error", NULL, 0},
-    {"log-file", CFG_STR, "", 0, 1023, "append the log here (SIGHUP reopens it); default stderr", NULL, 0},
+    {"log-file", CFG_STR, "", 0, 1023, "append the log here (SIGHUP reopens it); default stderr",
+     NULL, 0},
     CFG_END,
 };
 

@@ -8,8 +8,8 @@
 
 static json_t *decide(json_t *transcript)
 {
-    char err[128];
-    char *d = provider_builtin()->next(transcript, err, sizeof(err), NULL);
+    struct prov_status st = {0};
+    char *d = provider_builtin()->next(transcript, &st, NULL);
     ck_assert_ptr_nonnull(d);
     json_t *j = json_loads(d, 0, NULL);
     free(d);
@@ -90,9 +90,9 @@ START_TEST(no_intent_and_errors)
     json_decref(d);
     json_decref(t);
     free(res);
-    char err[64];
+    struct prov_status st = {0};
     json_t *empty = json_array();
-    ck_assert_ptr_null(provider_builtin()->next(empty, err, sizeof(err), NULL));
+    ck_assert_ptr_null(provider_builtin()->next(empty, &st, NULL));
     json_decref(empty);
 }
 END_TEST

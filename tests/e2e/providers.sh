@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# providers.sh -- the agent with each real provider's wire format against a
+# scripted stand-in server (tests/fakes/llm.py): Anthropic Messages, OpenAI
+# chat completions, Bedrock Converse with SigV4. Asserts the requests (headers,
+# SigV4 Authorization shape, tool schemas, tool-result pairing), retries on
+# 429 with Retry-After, refusals and malformed replies surfaced to the user,
+# and a worker killed mid-turn without repeating a recorded model call.
+set -u
+. "$(dirname "$0")/lib.sh"
+e2e_setup
+start_redis
+start_gateway gw
+start_tool
+PY=python3
+free_port() { $PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+start_fake() { # name [env...]
+    local name=$1
+    shift
+    FAKE_PORT=$(free_port)
+    env "$@" $PY "$ROOT/tests/fakes/llm.py" "$FAKE_PORT" "$E2E_DIR/$name.jsonl" \
+        2>>"$E2E_DIR/$name.err" &
+    FAKE_PID=$!
+    PIDS+=("$FAKE_PID")
+    wait_for 10 "the fake provider" bash -c "exec 3<>/dev/tcp/127.0.0.1/$FAKE_PORT"
+}
+
+agent_for() { # provider
+    case $1 in
+    anthropic) start_agent --llm-provider anthropic --claim-idle-ms 1000 --lease-ms 2000 ;;
+    openai) start_agent --llm-provider openai --claim-idle-ms 1000 --lease-ms 2000 ;;
+    bedrock) start_agent --llm-provider bedrock --claim-idle-ms 1000 --lease-ms 2000 ;;
+    esac
+}
+
+# jsonl FILE PYTHON-EXPR: true when the expression holds for the request log
+# (r = list of requests).
+jsonl() { $PY -c "import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; sys.exit(0 if ($2) else 1)" "$1"; }
+
+for prov in anthropic openai bedrock; do
+    start_fake "$prov"
+    export ANTHROPIC_API_KEY=sk-test-secret ANTHROPIC_BASE_URL=http://127.0.0.1:$FAKE_PORT
+    export OPENAI_API_KEY=sk-openai-secret OPENAI_BASE_URL=http://127.0.0.1:$FAKE_PORT/v1
+    export AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=secret AWS_SESSION_TOKEN=tok \
+        AWS_REGION=us-west-2 AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://127.0.0.1:$FAKE_PORT
+    agent_for "$prov"
+    out=$E2E_DIR/$prov-status.out
+    client --session "p-$prov-1" --prompt "What's my VPN status?" >"$out"
+    check "$prov: status answered by the model" has "$out" "Model says: status=connected"
+    out=$E2E_DIR/$prov-logs.out
+    client --session "p-$prov-2" --prompt "My VPN keeps dropping, check the logs" >"$out"
+    check "$prov: logs analyzed by the model" has "$out" "Model analysis of your logs"
+    check "$prov: the model saw the log lines" has "$out" "DPD timeout"
+    log=$E2E_DIR/$prov.jsonl
+    check "$prov: four requests (two per turn)" jsonl "$log" "len(r) == 4"
+    case $prov in
+    anthropic)
+        check "anthropic: x-api-key and version headers" jsonl "$log" \
+            "all(q['headers'].get('x-api-key') == 'sk-test-secret' and q['headers'].get('anthropic-version') == '2023-06-01' for q in r)"
+        check "anthropic: three tool schemas" jsonl "$log" \
+            "sorted(t['name'] for t in r[0]['body']['tools']) == ['analyze_logs','get_vpn_status','run_client_command'] and all('input_schema' in t for t in r[0]['body']['tools'])"
+        check "anthropic: tool_result paired with its tool_use" jsonl "$log" \
+            "r[1]['body']['messages'][1]['content'][0]['id'] == r[1]['body']['messages'][2]['content'][0]['tool_use_id'] == 'toolu_1'"
+        check "anthropic: session_id never sent to the model" jsonl "$log" \
+            "'session_id' not in json.dumps(r[1]['body']['messages'][1])"
+        ;;
+    openai)
+        check "openai: bearer key" jsonl "$log" "all(q['headers'].get('Authorization') == 'Bearer sk-openai-secret' for q in r)"
+        check "openai: function tools" jsonl "$log" "all(t['type'] == 'function' and 'parameters' in t['function'] for t in r[0]['body']['tools'])"
+        check "openai: tool message paired with its call" jsonl "$log" \
+            "r[1]['body']['messages'][2]['tool_calls'][0]['id'] == r[1]['body']['messages'][3]['tool_call_id']"
+        ;;
+    bedrock)
+        check "bedrock: SigV4 Authorization" jsonl "$log" \
+            "all(q['headers'].get('Authorization','').startswith('AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/') and '/us-west-2/bedrock/aws4_request' in q['headers']['Authorization'] and 'SignedHeaders=' in q['headers']['Authorization'] for q in r)"
+        check "bedrock: session token header" jsonl "$log" "all(q['headers'].get('X-Amz-Security-Token') == 'tok' for q in r)"
+        check "bedrock: model id in the path" jsonl "$log" "r[0]['path'] == '/model/us.anthropic.claude-sonnet-4-20250514-v1%3A0/converse'"
+        check "bedrock: toolResult paired with its toolUse" jsonl "$log" \
+            "r[1]['body']['messages'][1]['content'][0]['toolUse']['toolUseId'] == r[1]['body']['messages'][2]['content'][0]['toolResult']['toolUseId']"
+        ;;
+    esac
+    check "$prov: no API key in any log" sh -c "! grep -q -e sk-test-secret -e sk-openai-secret -e 'secret ' '$E2E_DIR'/*.log"
+    kill "$AGENT_PID" "$FAKE_PID"
+    wait "$AGENT_PID" "$FAKE_PID" 2>/dev/null
+    forget "$AGENT_PID"
+    forget "$FAKE_PID"
+done
+
+# 429 with Retry-After: the model step waits (durably) and retries.
+start_fake retry FAIL_FIRST=1
+export ANTHROPIC_BASE_URL=http://127.0.0.1:$FAKE_PORT
+agent_for anthropic
+out=$E2E_DIR/retry.out
+client --session p-retry --prompt "What's my VPN status?" >"$out"
+check "429: answered after a retry" has "$out" "Model says: status=connected"
+check "429: the retry waited for Retry-After" grep -q 'event=step_retry.*step=model.0.*due_in_ms=9[0-9][0-9]\|event=step_retry.*step=model.0.*due_in_ms=1[0-9][0-9][0-9]' "$E2E_DIR/agent.log"
+kill "$AGENT_PID" "$FAKE_PID"
+wait "$AGENT_PID" "$FAKE_PID" 2>/dev/null
+forget "$AGENT_PID"
+forget "$FAKE_PID"
+
+# A malformed reply is retried, then surfaced as an error event.
+start_fake bad MALFORMED=1
+export OPENAI_BASE_URL=http://127.0.0.1:$FAKE_PORT/v1
+agent_for openai
+out=$E2E_DIR/malformed.out
+client --session p-bad --prompt "What's my VPN status?" --timeout-ms 60000 >"$out"
+check "malformed: the user gets an error event" has "$out" '"code":"model_error"'
+kill "$AGENT_PID" "$FAKE_PID"
+wait "$AGENT_PID" "$FAKE_PID" 2>/dev/null
+forget "$AGENT_PID"
+forget "$FAKE_PID"
+
+# A worker killed mid-turn: another finishes it; no recorded model call again.
+start_fake kill
+export ANTHROPIC_BASE_URL=http://127.0.0.1:$FAKE_PORT
+agent_for anthropic
+out=$E2E_DIR/kill.out
+client --session p-kill --prompt "What's my VPN status?" --timeout-ms 30000 \
+    --cmd-vpn-status "$FIXTURES/slow_status.sh 2" >"$out" &
+cpid=$!
+waiting() { test "$(rcli ZCARD aa:cb:deadlines)" -ge 1; }
+wait_for 15 "the turn waiting on the desktop" waiting
+kill -9 "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+forget "$AGENT_PID"
+agent_for anthropic
+wait "$cpid"
+check "killed agent: the turn finished" has "$out" "Model says: status=connected"
+check "killed agent: the recorded model call was not made again" jsonl "$E2E_DIR/kill.jsonl" "len(r) == 2"
+kill "$FAKE_PID"
+wait "$FAKE_PID" 2>/dev/null
+forget "$FAKE_PID"
+
+check "shutdown: SIGTERM exits 0 everywhere, no sanitizer reports" stop_programs
+echo "e2e: $PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
