@@ -197,12 +197,8 @@ int main(int argc, char **argv)
     cfg_parse_or_exit(opts, argc, argv,
                       "usage: aa-gateway [options]\n\nThe WebSocket + HTTP gateway: clients "
                       "connect to ws://HOST:PORT/ws?session_id=ID.");
-    if (log_init("gateway", cfg_str(opts, "log-level")) < 0) {
-        fprintf(stderr, "aa-gateway: --log-level must be debug, info, warn or error\n");
-        return 2;
-    }
-    if (log_open(cfg_str(opts, "log-file")) < 0) {
-        fprintf(stderr, "aa-gateway: cannot open --log-file '%s'\n", cfg_str(opts, "log-file"));
+    if (log_setup("gateway", cfg_str(opts, "log-level"), cfg_str(opts, "log-file")) < 0) {
+        cfg_free(opts);
         return 2;
     }
     char node[80];

@@ -83,3 +83,16 @@ void log_write(int level, const char *fmt, ...)
     line[len++] = '\n';
     fwrite(line, 1, len, stderr);
 }
+
+int log_setup(const char *prog, const char *level, const char *file)
+{
+    if (log_init(prog, level) < 0) {
+        fprintf(stderr, "aa-%s: --log-level must be debug, info, warn or error\n", prog);
+        return -1;
+    }
+    if (log_open(file) < 0) {
+        fprintf(stderr, "aa-%s: cannot open --log-file '%s'\n", prog, file);
+        return -1;
+    }
+    return 0;
+}

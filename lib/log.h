@@ -15,6 +15,10 @@ int log_init(const char *prog, const char *level);
  * stderr; SIGHUP is then ignored. Returns 0 / -1. */
 int log_open(const char *path);
 
+/* log_init and log_open together for a program's start: on a bad level or
+ * file, prints why to stderr and returns -1 (exit with status 2). */
+int log_setup(const char *prog, const char *level, const char *file);
+
 /* Writes "ts=... level=... prog=... " then the formatted text, one line. */
 void log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -129,41 +129,45 @@ fail:
     return -1;
 }
 
-redisReply *rconn_cmdargv(struct rconn *c, int argc, const char **argv, const size_t *lens)
+/* Sends a formatted command; on an I/O error reconnects once and retries.
+ * Steals: cmd (hiredis-formatted, freed with redisFreeCommand). */
+static redisReply *send_formatted(struct rconn *c, char *cmd, long long len)
 {
-    for (int attempt = 0; attempt < 2; attempt++) {
+    redisReply *r = NULL;
+    for (int attempt = 0; attempt < 2 && !r && len > 0; attempt++) {
         if (rconn_connect(c, NULL, 0) < 0)
             continue;
-        redisReply *r = redisCommandArgv(c->ctx, argc, argv, lens);
-        if (r)
-            return r;
+        void *rep = NULL;
+        if (redisAppendFormattedCommand(c->ctx, cmd, (size_t)len) == REDIS_OK &&
+            redisGetReply(c->ctx, &rep) == REDIS_OK) {
+            r = rep;
+            break;
+        }
         snprintf(c->err, sizeof(c->err), "redis: %s", c->ctx->errstr);
         log_warn("event=redis_error addr=%s err=\"%s\"", c->addr, c->ctx->errstr);
         mx_add(MX_REDIS_ERRORS, 1);
         redisFree(c->ctx);
         c->ctx = NULL;
     }
-    return NULL;
+    redisFreeCommand(cmd);
+    return r;
+}
+
+redisReply *rconn_cmdargv(struct rconn *c, int argc, const char **argv, const size_t *lens)
+{
+    char *cmd = NULL;
+    long long len = redisFormatCommandArgv(&cmd, argc, argv, lens);
+    return send_formatted(c, cmd, len);
 }
 
 redisReply *rconn_cmd(struct rconn *c, const char *fmt, ...)
 {
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (rconn_connect(c, NULL, 0) < 0)
-            continue;
-        va_list ap;
-        va_start(ap, fmt);
-        redisReply *r = redisvCommand(c->ctx, fmt, ap);
-        va_end(ap);
-        if (r)
-            return r;
-        snprintf(c->err, sizeof(c->err), "redis: %s", c->ctx->errstr);
-        log_warn("event=redis_error addr=%s err=\"%s\"", c->addr, c->ctx->errstr);
-        mx_add(MX_REDIS_ERRORS, 1);
-        redisFree(c->ctx);
-        c->ctx = NULL;
-    }
-    return NULL;
+    char *cmd = NULL;
+    va_list ap;
+    va_start(ap, fmt);
+    int len = redisvFormatCommand(&cmd, fmt, ap);
+    va_end(ap);
+    return send_formatted(c, cmd, len);
 }
 
 redisReply *rconn_eval(struct rconn *c, const char *name, int nkeys, int argc, const char **args,

@@ -8,8 +8,6 @@
 #include <string.h>
 
 static struct cfg_opt opts[] = {
-    {"redis", CFG_STR, "127.0.0.1:6379", 0, 512, "Redis address (host:port or unix:/path)", NULL,
-     0},
     {"stream", CFG_STR, "aa:stream:agent", 0, 128, "stream of turns", NULL, 0},
     {"group", CFG_STR, "agent-workers", 0, 128, "consumer group", NULL, 0},
     {"tool-stream", CFG_STR, "aa:stream:tool", 0, 128, "stream the tools run on", NULL, 0},
@@ -23,19 +21,9 @@ static struct cfg_opt opts[] = {
      "model id for bedrock", NULL, 0},
     {"llm-timeout-ms", CFG_INT, "120000", 1000, 600000, "time limit of one model call", NULL, 0},
     {"max-iterations", CFG_INT, "8", 1, 100, "model calls per turn at most", NULL, 0},
-    {"claim-idle-ms", CFG_INT, "30000", 100, 3600000, "reclaim entries idle this long", NULL, 0},
-    {"lease-ms", CFG_INT, "60000", 100, 3600000, "exclusive claim of an execution", NULL, 0},
-    {"max-attempts", CFG_INT, "5", 1, 100, "claims before the dead-letter stream", NULL, 0},
-    {"retention-s", CFG_INT, "86400", 1, 90 * 86400, "keep ended executions this long", NULL, 0},
     {"turn-timeout-ms", CFG_INT, "900000", 1000, 31622400000LL, "execution timeout of a tool call",
      NULL, 0},
-    {"threads", CFG_INT, "1", 1, 256, "consumer threads", NULL, 0},
-    {"metrics-bind", CFG_STR, "127.0.0.1", 0, 64, "address of the /metrics endpoint", NULL, 0},
-    {"metrics-port", CFG_INT, "0", -1, 65535, "port of /metrics (0: any free port, -1: off)", NULL,
-     0},
-    {"log-level", CFG_STR, "info", 0, 8, "debug, info, warn or error", NULL, 0},
-    {"log-file", CFG_STR, "", 0, 1023, "append the log here (SIGHUP reopens it); default stderr",
-     NULL, 0},
+    WK_COMMON_OPTS,
     CFG_END,
 };
 
@@ -44,13 +32,9 @@ int main(int argc, char **argv)
     cfg_parse_or_exit(opts, argc, argv,
                       "usage: aa-agent-worker [options]\n\nRuns the agent's chat turns (the tool "
                       "loop) from the agent stream.");
-    if (log_init("agent-worker", cfg_str(opts, "log-level")) < 0) {
-        fprintf(stderr, "aa-agent-worker: --log-level must be debug, info, warn or error\n");
-        return 2;
-    }
-    if (log_open(cfg_str(opts, "log-file")) < 0) {
-        fprintf(stderr, "aa-agent-worker: cannot open --log-file '%s'\n",
-                cfg_str(opts, "log-file"));
+    struct wk_opts o = {.name = "agent"};
+    if (wk_opts_from_cfg(&o, opts, "agent-worker") < 0) {
+        cfg_free(opts);
         return 2;
     }
     const char *pname = cfg_str(opts, "llm-provider");
@@ -79,22 +63,8 @@ int main(int argc, char **argv)
     struct agent_cfg acfg = {prov, (int)cfg_int(opts, "max-iterations"),
                              cfg_str(opts, "tool-stream")};
     struct dur_handler handlers[] = {{"turn", agent_turn, &acfg}, {NULL, NULL, NULL}};
-    struct wk_opts o = {
-        .redis = cfg_str(opts, "redis"),
-        .stream = cfg_str(opts, "stream"),
-        .group = cfg_str(opts, "group"),
-        .name = "agent",
-        .handlers = handlers,
-        .limits = {cfg_int(opts, "lease-ms"), (int)cfg_int(opts, "max-attempts"),
-                   cfg_int(opts, "retention-s"), cfg_int(opts, "turn-timeout-ms")},
-        .threads = (int)cfg_int(opts, "threads"),
-        .notifications = 0,
-        .timers = 0,
-        .claim_idle_ms = (int)cfg_int(opts, "claim-idle-ms"),
-        .metrics_bind = cfg_str(opts, "metrics-bind"),
-        .metrics_port = (int)cfg_int(opts, "metrics-port"),
-        .sweep_ms = 0,
-    };
+    o.handlers = handlers;
+    o.limits.child_timeout_ms = cfg_int(opts, "turn-timeout-ms");
     int rc = wk_run(&o);
     provider_free(http);
     cfg_free(opts);

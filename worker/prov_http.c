@@ -119,9 +119,9 @@ static json_t *tool_list(enum kind k)
                                                  "function", "name", name, "description", desc,
                                                  "parameters", schema));
         else
-            json_array_append_new(out, json_pack("{s:{s:O, s:O, s:{s:O}}}", "toolSpec", "name",
-                                                 name, "description", desc, "inputSchema", "json",
-                                                 schema));
+            json_array_append_new(out,
+                                  json_pack("{s:{s:O, s:O, s:{s:O}}}", "toolSpec", "name", name,
+                                            "description", desc, "inputSchema", "json", schema));
     }
     json_decref(specs);
     return out;
@@ -149,8 +149,8 @@ static json_t *messages(enum kind k, const json_t *transcript)
 {
     json_t *msgs = json_array();
     if (k == P_OPENAI)
-        json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "system", "content",
-                                              provider_system_prompt()));
+        json_array_append_new(
+            msgs, json_pack("{s:s, s:s}", "role", "system", "content", provider_system_prompt()));
     size_t n = json_array_size(transcript);
     for (size_t i = 0; i < n;) {
         const json_t *e = json_array_get(transcript, i);
@@ -158,8 +158,8 @@ static json_t *messages(enum kind k, const json_t *transcript)
         if (role && !strcmp(role, "user")) {
             const char *text = json_string_value(json_object_get(e, "text"));
             if (k == P_BEDROCK)
-                json_array_append_new(msgs, json_pack("{s:s, s:[{s:s}]}", "role", "user",
-                                                      "content", "text", text ? text : ""));
+                json_array_append_new(msgs, json_pack("{s:s, s:[{s:s}]}", "role", "user", "content",
+                                                      "text", text ? text : ""));
             else
                 json_array_append_new(
                     msgs, json_pack("{s:s, s:s}", "role", "user", "content", text ? text : ""));
@@ -182,40 +182,38 @@ static json_t *messages(enum kind k, const json_t *transcript)
                 json_array_append_new(uses, json_pack("{s:s, s:s, s:s, s:o}", "type", "tool_use",
                                                       "id", id ? id : "", "name", name ? name : "",
                                                       "input", args));
-                json_array_append_new(results,
-                                      json_pack("{s:s, s:s, s:s}", "type", "tool_result",
-                                                "tool_use_id", id ? id : "", "content",
-                                                result_text(t)));
+                json_array_append_new(results, json_pack("{s:s, s:s, s:s}", "type", "tool_result",
+                                                         "tool_use_id", id ? id : "", "content",
+                                                         result_text(t)));
             } else if (k == P_OPENAI) {
                 char *a = json_dumps(args, JSON_COMPACT);
                 json_array_append_new(uses, json_pack("{s:s, s:s, s:{s:s, s:s}}", "id",
-                                                      id ? id : "", "type", "function",
-                                                      "function", "name", name ? name : "",
-                                                      "arguments", a));
+                                                      id ? id : "", "type", "function", "function",
+                                                      "name", name ? name : "", "arguments", a));
                 free(a);
                 json_decref(args);
-                json_array_append_new(results, json_pack("{s:s, s:s, s:s}", "role", "tool",
-                                                         "tool_call_id", id ? id : "", "content",
-                                                         result_text(t)));
+                json_array_append_new(results,
+                                      json_pack("{s:s, s:s, s:s}", "role", "tool", "tool_call_id",
+                                                id ? id : "", "content", result_text(t)));
             } else {
-                json_array_append_new(uses, json_pack("{s:{s:s, s:s, s:o}}", "toolUse",
-                                                      "toolUseId", id ? id : "", "name",
-                                                      name ? name : "", "input", args));
-                json_array_append_new(results, json_pack("{s:{s:s, s:[{s:s}]}}", "toolResult",
-                                                         "toolUseId", id ? id : "", "content",
-                                                         "text", result_text(t)));
+                json_array_append_new(uses, json_pack("{s:{s:s, s:s, s:o}}", "toolUse", "toolUseId",
+                                                      id ? id : "", "name", name ? name : "",
+                                                      "input", args));
+                json_array_append_new(results,
+                                      json_pack("{s:{s:s, s:[{s:s}]}}", "toolResult", "toolUseId",
+                                                id ? id : "", "content", "text", result_text(t)));
             }
         }
         if (k == P_OPENAI) {
-            json_array_append_new(msgs, json_pack("{s:s, s:n, s:o}", "role", "assistant",
-                                                  "content", "tool_calls", uses));
+            json_array_append_new(msgs, json_pack("{s:s, s:n, s:o}", "role", "assistant", "content",
+                                                  "tool_calls", uses));
             json_array_extend(msgs, results);
             json_decref(results);
         } else {
-            json_array_append_new(msgs, json_pack("{s:s, s:o}", "role", "assistant", "content",
-                                                  uses));
-            json_array_append_new(msgs, json_pack("{s:s, s:o}", "role", "user", "content",
-                                                  results));
+            json_array_append_new(msgs,
+                                  json_pack("{s:s, s:o}", "role", "assistant", "content", uses));
+            json_array_append_new(msgs,
+                                  json_pack("{s:s, s:o}", "role", "user", "content", results));
         }
         i = j > i ? j : i + 1;
     }
@@ -244,8 +242,8 @@ static json_t *decision_from(enum kind k, json_t *reply, struct prov_status *st)
     size_t i;
     json_t *b;
     if (k == P_OPENAI) {
-        json_t *msg = json_object_get(json_array_get(json_object_get(reply, "choices"), 0),
-                                      "message");
+        json_t *msg =
+            json_object_get(json_array_get(json_object_get(reply, "choices"), 0), "message");
         json_t *u = json_object_get(reply, "usage");
         st->input_tokens = (long)json_integer_value(json_object_get(u, "prompt_tokens"));
         st->output_tokens = (long)json_integer_value(json_object_get(u, "completion_tokens"));
@@ -257,10 +255,10 @@ static json_t *decision_from(enum kind k, json_t *reply, struct prov_status *st)
             json_t *fn = json_object_get(b, "function");
             const char *a = json_string_value(json_object_get(fn, "arguments"));
             json_t *args = a ? json_loads(a, 0, NULL) : NULL;
-            json_array_append_new(
-                tools, json_pack("{s:O?, s:O?, s:o}", "id", json_object_get(b, "id"), "name",
-                                 json_object_get(fn, "name"), "arguments",
-                                 json_is_object(args) ? args : json_object()));
+            json_array_append_new(tools,
+                                  json_pack("{s:O?, s:O?, s:o}", "id", json_object_get(b, "id"),
+                                            "name", json_object_get(fn, "name"), "arguments",
+                                            json_is_object(args) ? args : json_object()));
             if (!json_is_object(args))
                 json_decref(args);
         }
@@ -284,7 +282,7 @@ static json_t *decision_from(enum kind k, json_t *reply, struct prov_status *st)
                 free(text);
                 text = joined;
             }
-            json_t *use = k == P_BEDROCK ? json_object_get(b, "toolUse")
+            json_t *use = k == P_BEDROCK                        ? json_object_get(b, "toolUse")
                           : (type && !strcmp(type, "tool_use")) ? b
                                                                 : NULL;
             if (use)
@@ -356,11 +354,12 @@ static char *http_next(const json_t *transcript, struct prov_status *st, void *a
             snprintf(st->err, sizeof(st->err), "%s answered HTTP %ld", p->pub.name, status);
             st->retryable = 1;
         } else if (status != 200) {
-            const char *m = json_string_value(json_object_get(json_object_get(j, "error"), "message"));
+            const char *m =
+                json_string_value(json_object_get(json_object_get(j, "error"), "message"));
             if (!m)
                 m = json_string_value(json_object_get(j, "message"));
-            snprintf(st->err, sizeof(st->err), "%s refused the request (HTTP %ld)%s%s",
-                     p->pub.name, status, m ? ": " : "", m ? m : "");
+            snprintf(st->err, sizeof(st->err), "%s refused the request (HTTP %ld)%s%s", p->pub.name,
+                     status, m ? ": " : "", m ? m : "");
         } else {
             json_t *d = j ? decision_from(p->kind, j, st) : NULL;
             if (d) {
@@ -422,8 +421,8 @@ struct provider *provider_new(const char *name, const char *model, long timeout_
         p->kind = P_BEDROCK;
         p->pub.name = "bedrock";
         free(p->region);
-        p->region = env("AWS_REGION", getenv("AWS_DEFAULT_REGION") ? getenv("AWS_DEFAULT_REGION")
-                                                                   : "us-east-1");
+        p->region = env("AWS_REGION",
+                        getenv("AWS_DEFAULT_REGION") ? getenv("AWS_DEFAULT_REGION") : "us-east-1");
         char def[256];
         snprintf(def, sizeof(def), "https://bedrock-runtime.%s.amazonaws.com", p->region);
         p->url = env("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", def);

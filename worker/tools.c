@@ -133,6 +133,21 @@ static int run_client_command(struct dur_ctx *ctx, const struct tools_cfg *cfg, 
     return rc == DUR_ERROR ? DUR_OK : rc;
 }
 
+/* The result for a callback that failed: not connected, timed out, or the
+ * client's own failure. Steals: out. */
+static char *callback_error(struct dur_ctx *ctx, char *out, const char *late, const char *what)
+{
+    char *r;
+    if (out && strcmp(out, "client_not_connected") == 0)
+        r = not_connected();
+    else if (dur_last_timed_out(ctx))
+        r = error_result("client_timeout", late);
+    else
+        r = client_failure(what, out ? out : "");
+    free(out);
+    return r;
+}
+
 static int get_vpn_status(struct dur_ctx *ctx, const struct tools_cfg *cfg, char **result)
 {
     json_t *req = json_pack("{s:s}", "action", "get_vpn_status");
@@ -144,14 +159,9 @@ static int get_vpn_status(struct dur_ctx *ctx, const struct tools_cfg *cfg, char
         return rc;
     }
     if (rc == DUR_ERROR) {
-        if (out && strcmp(out, "client_not_connected") == 0)
-            *result = not_connected();
-        else if (dur_last_timed_out(ctx))
-            *result = error_result("client_timeout",
-                                   "The desktop client did not report the VPN status in time.");
-        else
-            *result = client_failure("The desktop client could not get the VPN status", out);
-        free(out);
+        *result =
+            callback_error(ctx, out, "The desktop client did not report the VPN status in time.",
+                           "The desktop client could not get the VPN status");
         return DUR_OK;
     }
     /* The client answers "connected"/"disconnected" or a JSON object. */
@@ -191,17 +201,10 @@ static int analyze_logs(struct dur_ctx *ctx, const struct tools_cfg *cfg, json_t
         return rc;
     }
     if (rc == DUR_ERROR) {
-        if (out && strcmp(out, "client_not_connected") == 0)
-            *result = not_connected();
-        else if (dur_last_timed_out(ctx))
-            *result =
-                error_result("client_timeout", "The desktop client did not send the logs in time.");
-        else {
-            char *what = xasprintf("The desktop client could not collect %s logs", type);
-            *result = client_failure(what, out);
-            free(what);
-        }
-        free(out);
+        char *what = xasprintf("The desktop client could not collect %s logs", type);
+        *result =
+            callback_error(ctx, out, "The desktop client did not send the logs in time.", what);
+        free(what);
         return DUR_OK;
     }
     size_t len = strlen(out);

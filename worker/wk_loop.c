@@ -1,6 +1,7 @@
 /* wk_loop.c -- Stream consumer loop shared by the agent and tool workers,
  * with the resumer threads (notifications, timers). */
 #include "wk_loop.h"
+#include "cfg.h"
 #include "log.h"
 #include "mx.h"
 #include "util.h"
@@ -411,6 +412,23 @@ static void stop_listener(struct listener *l)
     if (fd >= 0)
         shutdown(fd, SHUT_RDWR);
     pthread_join(l->thread, NULL);
+}
+
+int wk_opts_from_cfg(struct wk_opts *o, const struct cfg_opt *tab, const char *prog)
+{
+    if (log_setup(prog, cfg_str(tab, "log-level"), cfg_str(tab, "log-file")) < 0)
+        return -1;
+    o->redis = cfg_str(tab, "redis");
+    o->stream = cfg_str(tab, "stream");
+    o->group = cfg_str(tab, "group");
+    o->threads = (int)cfg_int(tab, "threads");
+    o->claim_idle_ms = (int)cfg_int(tab, "claim-idle-ms");
+    o->limits.lease_ms = cfg_int(tab, "lease-ms");
+    o->limits.max_attempts = (int)cfg_int(tab, "max-attempts");
+    o->limits.retention_s = cfg_int(tab, "retention-s");
+    o->metrics_bind = cfg_str(tab, "metrics-bind");
+    o->metrics_port = (int)cfg_int(tab, "metrics-port");
+    return 0;
 }
 
 int wk_run(const struct wk_opts *o)
