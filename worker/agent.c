@@ -3,6 +3,7 @@
 #include "log.h"
 #include "mx.h"
 #include "push.h"
+#include "rconn.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -78,6 +79,85 @@ static int push_once(struct dur_ctx *ctx, const char *name, json_t *event)
     return rc;
 }
 
+/* Step: the session's memory (earlier turns), as a JSON array text. */
+static int memory_step(struct dur_ctx *ctx, char **result, void *arg)
+{
+    const struct agent_cfg *cfg = arg;
+    redisReply *r = rconn_cmd(dur_rconn(ctx), "LRANGE aa:session:%s:memory %d -1", dur_session(ctx),
+                              -cfg->memory_turns);
+    if (!r)
+        return DUR_FAIL;
+    json_t *turns = json_array();
+    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+        json_t *t = json_loads(r->element[i]->str, 0, NULL);
+        if (json_is_object(t))
+            json_array_append_new(turns, t);
+        else
+            json_decref(t);
+    }
+    freeReplyObject(r);
+    *result = json_dumps(turns, JSON_COMPACT);
+    json_decref(turns);
+    return DUR_OK;
+}
+
+/* A copy of at most max bytes of s, cut on a UTF-8 boundary, marked. */
+static char *bounded(const char *s, size_t max)
+{
+    size_t n = strlen(s);
+    if (n <= max)
+        return xstrdup(s);
+    while (max > 0 && ((unsigned char)s[max] & 0xC0) == 0x80)
+        max--;
+    char *cut = xstrndup(s, max);
+    char *out = xasprintf("%s [...]", cut);
+    free(cut);
+    return out;
+}
+
+struct remember_arg {
+    const struct agent_cfg *cfg;
+    const char *prompt, *answer;
+    const json_t *transcript;
+};
+
+/* Step: keep this turn (prompt, answer, tool results in a bounded form). */
+static int remember_step(struct dur_ctx *ctx, char **result, void *arg)
+{
+    struct remember_arg *ra = arg;
+    json_t *tools = json_array(), *e;
+    size_t i;
+    json_array_foreach(ra->transcript, i, e)
+    {
+        const char *role = json_string_value(json_object_get(e, "role"));
+        if (!role || strcmp(role, "tool") != 0)
+            continue;
+        const char *res = json_string_value(json_object_get(e, "result"));
+        char *b = bounded(res ? res : "", 1024);
+        json_array_append_new(
+            tools, json_pack("{s:O, s:s}", "name", json_object_get(e, "name"), "result", b));
+        free(b);
+    }
+    char *p = bounded(ra->prompt, 4096), *a = bounded(ra->answer, 4096);
+    json_t *turn = json_pack("{s:s, s:s, s:o}", "user", p, "assistant", a, "tools", tools);
+    free(p);
+    free(a);
+    char *txt = json_dumps(turn, JSON_COMPACT);
+    json_decref(turn);
+    char key[192], keep[16], ttl[24];
+    snprintf(key, sizeof(key), "aa:session:%s:memory", dur_session(ctx));
+    snprintf(keep, sizeof(keep), "%d", ra->cfg->memory_turns);
+    snprintf(ttl, sizeof(ttl), "%lld", ra->cfg->memory_ttl_s);
+    const char *args[] = {key, txt, keep, ttl};
+    redisReply *r = rconn_eval(dur_rconn(ctx), "memory_append", 1, 4, args, NULL);
+    free(txt);
+    if (!r)
+        return DUR_FAIL;
+    freeReplyObject(r);
+    *result = xstrdup("");
+    return DUR_OK;
+}
+
 int agent_turn(struct dur_ctx *ctx, const char *input, char **result, void *arg)
 {
     const struct agent_cfg *cfg = arg;
@@ -89,6 +169,25 @@ int agent_turn(struct dur_ctx *ctx, const char *input, char **result, void *arg)
     if (!prompt) {
         *result = xstrdup("turn input has no prompt");
         goto done;
+    }
+    if (cfg->memory_turns > 0) {
+        char *mem = NULL;
+        rc = dur_step(ctx, "memory", memory_step, (void *)cfg, &mem);
+        if (rc != DUR_OK) {
+            free(mem);
+            goto done;
+        }
+        json_t *turns = json_loads(mem, 0, NULL), *t;
+        size_t k;
+        json_array_foreach(turns, k, t)
+        {
+            json_array_append_new(transcript, json_pack("{s:s, s:O}", "role", "user", "text",
+                                                        json_object_get(t, "user")));
+            json_array_append_new(transcript, json_pack("{s:s, s:O}", "role", "assistant", "text",
+                                                        json_object_get(t, "assistant")));
+        }
+        json_decref(turns);
+        free(mem);
     }
     json_array_append_new(transcript, json_pack("{s:s, s:s}", "role", "user", "text", prompt));
     for (int i = 0; i < cfg->max_iterations; i++) {
@@ -118,6 +217,12 @@ int agent_turn(struct dur_ctx *ctx, const char *input, char **result, void *arg)
             rc = push_once(ctx, "answer",
                            json_pack("{s:s, s:{s:s, s:s}}", "event", "chat_response", "data",
                                      "text", text ? text : "", "turn_id", dur_exec_id(ctx)));
+            if (rc == DUR_OK && cfg->memory_turns > 0) {
+                struct remember_arg ra = {cfg, prompt, text ? text : "", transcript};
+                char *out = NULL;
+                rc = dur_step(ctx, "remember", remember_step, &ra, &out);
+                free(out);
+            }
             if (rc == DUR_OK)
                 *result = xstrdup(text ? text : "");
             json_decref(decision);

@@ -13,6 +13,8 @@ struct agent_cfg {
     const struct provider *prov;
     int max_iterations;
     const char *tool_stream;
+    int memory_turns; /* earlier turns of the session given to the model */
+    long long memory_ttl_s;
 };
 
 /* The handler (name "turn"); arg is a struct agent_cfg. Input:

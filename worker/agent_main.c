@@ -21,6 +21,9 @@ static struct cfg_opt opts[] = {
      "model id for bedrock", NULL, 0},
     {"llm-timeout-ms", CFG_INT, "120000", 1000, 600000, "time limit of one model call", NULL, 0},
     {"max-iterations", CFG_INT, "8", 1, 100, "model calls per turn at most", NULL, 0},
+    {"memory-turns", CFG_INT, "10", 0, 1000, "earlier turns of a session given to the model", NULL,
+     0},
+    {"memory-ttl-s", CFG_INT, "86400", 1, 31536000, "how long a session's memory is kept", NULL, 0},
     {"turn-timeout-ms", CFG_INT, "900000", 1000, 31622400000LL, "execution timeout of a tool call",
      NULL, 0},
     WK_COMMON_OPTS,
@@ -61,7 +64,8 @@ int main(int argc, char **argv)
                  "model\"");
     }
     struct agent_cfg acfg = {prov, (int)cfg_int(opts, "max-iterations"),
-                             cfg_str(opts, "tool-stream")};
+                             cfg_str(opts, "tool-stream"), (int)cfg_int(opts, "memory-turns"),
+                             cfg_int(opts, "memory-ttl-s")};
     struct dur_handler handlers[] = {{"turn", agent_turn, &acfg}, {NULL, NULL, NULL}};
     o.handlers = handlers;
     o.limits.child_timeout_ms = cfg_int(opts, "turn-timeout-ms");

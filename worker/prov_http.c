@@ -166,6 +166,17 @@ static json_t *messages(enum kind k, const json_t *transcript)
             i++;
             continue;
         }
+        if (role && !strcmp(role, "assistant")) { /* an earlier turn's answer */
+            const char *text = json_string_value(json_object_get(e, "text"));
+            if (k == P_BEDROCK)
+                json_array_append_new(msgs, json_pack("{s:s, s:[{s:s}]}", "role", "assistant",
+                                                      "content", "text", text ? text : ""));
+            else
+                json_array_append_new(msgs, json_pack("{s:s, s:s}", "role", "assistant", "content",
+                                                      text ? text : ""));
+            i++;
+            continue;
+        }
         /* a model turn's tool uses, then their results */
         json_int_t round = json_integer_value(json_object_get(e, "round"));
         size_t j = i;

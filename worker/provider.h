@@ -6,7 +6,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-/* transcript: a JSON array of {"role":"user","text":...} and
+/* transcript: a JSON array of {"role":"user","text":...},
+ * {"role":"assistant","text":...} (earlier turns, from the session memory) and
  * {"role":"tool","id":...,"round":N,"name":...,"arguments":{...},
  *  "result":"<MCP result text>"} (tool uses of one model turn share N).
  * A decision is {"type":"tool_use","tools":[{"id":...,"name":...,

@@ -86,6 +86,23 @@ for prov in anthropic openai bedrock; do
     forget "$FAKE_PID"
 done
 
+# Session memory: a second turn on the session replays the first to the model,
+# from any worker.
+start_fake memory
+export ANTHROPIC_BASE_URL=http://127.0.0.1:$FAKE_PORT
+agent_for anthropic
+client --session p-mem --prompt "What's my VPN status?" >"$E2E_DIR/mem1.out"
+client --session p-mem --prompt "Thanks, now connect it" >"$E2E_DIR/mem2.out"
+check "memory: the second turn answered" has "$E2E_DIR/mem2.out" '"event":"chat_response"'
+check "memory: the model saw the earlier turn" jsonl "$E2E_DIR/memory.jsonl" \
+    "r[2]['body']['messages'][0]['content'] == \"What's my VPN status?\" and r[2]['body']['messages'][1]['role'] == 'assistant' and 'status=connected' in r[2]['body']['messages'][1]['content'] and r[2]['body']['messages'][2]['content'] == 'Thanks, now connect it'"
+check "memory: kept in Redis with a TTL" test "$(rcli TTL aa:session:p-mem:memory)" -gt 0
+check "memory: bounded tool results kept" sh -c "redis-cli -s '$REDIS_SOCK' LINDEX aa:session:p-mem:memory 0 | grep -q get_vpn_status"
+kill "$AGENT_PID" "$FAKE_PID"
+wait "$AGENT_PID" "$FAKE_PID" 2>/dev/null
+forget "$AGENT_PID"
+forget "$FAKE_PID"
+
 # 429 with Retry-After: the model step waits (durably) and retries.
 start_fake retry FAIL_FIRST=1
 export ANTHROPIC_BASE_URL=http://127.0.0.1:$FAKE_PORT
