@@ -16,6 +16,20 @@ echo "== callback round trip (handler -> push -> gateway -> WebSocket client -> 
 "$BINDIR/aa-bench" roundtrip --redis "$REDIS" --url "ws://127.0.0.1:$PORT/ws" --token "$TOKEN" \
     --n "${BENCH_N_RT:-2000}"
 
+echo "== agent overhead per turn, end to end through the gateway and both workers"
+start_agent --log-level warn --memory-turns 0
+start_tool --log-level warn
+wait_for 10 "worker groups" groups_ready
+"$BINDIR/aa-wsload" turns --label agent-async --port "$PORT" --token "$TOKEN" --n "${BENCH_N_TURNS:-500}"
+echo "== ${BENCH_N_WAIT:-1000} sessions each with a turn waiting on a slow desktop"
+"$BINDIR/aa-wsload" waiting --label agent-async --port "$PORT" --token "$TOKEN" \
+    --n "${BENCH_N_WAIT:-1000}" --redis "$REDIS"
+kill "$AGENT_PID" "$TOOL_PID"
+wait "$AGENT_PID" "$TOOL_PID"
+forget "$AGENT_PID"
+forget "$TOOL_PID"
+rcli FLUSHALL >/dev/null
+
 echo "== gateway: idle connections and push delivery, side by side with a Node ws server"
 ulimit -n 65536 2>/dev/null || true
 if [ ! -d tests/node_modules/redis ]; then

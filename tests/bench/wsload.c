@@ -9,7 +9,9 @@
  *       opens n connections (sessions w0..w{n-1}), publishes msgs events to
  *       CH in the gateway's push format (round robin over the sessions) and
  *       measures delivered messages per second and latency (publish to
- *       receipt) at the clients. */
+ *       receipt) at the clients.
+ *   aa-wsload turns --port P --token T --n 500
+ *       chat turns end to end on one connection (built-in provider). */
 #include "cfg.h"
 #include "rconn.h"
 #include "util.h"
@@ -283,16 +285,184 @@ static int push(void)
     return got == msgs ? 0 : 1;
 }
 
+/* Sends one masked text frame (clients must mask, RFC 6455 5.3). */
+static int send_text(int fd, const char *txt)
+{
+    size_t n = strlen(txt), hl = n < 126 ? 2 : 4;
+    unsigned char *f = xmalloc(n + 8), mask[4] = {0x12, 0x34, 0x56, 0x78};
+    f[0] = 0x81;
+    if (n < 126) {
+        f[1] = (unsigned char)(0x80 | n);
+    } else {
+        f[1] = 0x80 | 126;
+        f[2] = (unsigned char)(n >> 8);
+        f[3] = (unsigned char)n;
+    }
+    memcpy(f + hl, mask, 4);
+    for (size_t i = 0; i < n; i++)
+        f[hl + 4 + i] = (unsigned char)txt[i] ^ mask[i % 4];
+    ssize_t w = write(fd, f, hl + 4 + n);
+    free(f);
+    return w == (ssize_t)(hl + 4 + n) ? 0 : -1;
+}
+
+/* Waits for a text frame containing needle. Returns 0 / -1. */
+static int wait_for_text(struct wc *c, const char *needle)
+{
+    for (;;) {
+        size_t off = 0;
+        while (c->len - off >= 2) {
+            size_t plen = c->buf[off + 1] & 0x7f, hdr = 2;
+            if (plen == 126) {
+                if (c->len - off < 4)
+                    break;
+                plen =
+                    ((size_t)(unsigned char)c->buf[off + 2] << 8) | (unsigned char)c->buf[off + 3];
+                hdr = 4;
+            }
+            if (c->len - off < hdr + plen)
+                break;
+            int hit = memmem(c->buf + off + hdr, plen, needle, strlen(needle)) != NULL;
+            off += hdr + plen;
+            if (hit) {
+                memmove(c->buf, c->buf + off, c->len - off);
+                c->len -= off;
+                return 0;
+            }
+        }
+        memmove(c->buf, c->buf + off, c->len - off);
+        c->len -= off;
+        ssize_t r = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+        if (r <= 0)
+            return -1;
+        c->len += (size_t)r;
+    }
+}
+
+/* Chat turns end to end with the built-in provider: the prompt goes in, the
+ * client_action push and the answer come back. */
+static int turns(void)
+{
+    int n = (int)cfg_int(opts, "n");
+    double secs;
+    struct wc *c = open_all(1, (int)cfg_int(opts, "port"), cfg_str(opts, "token"), &secs);
+    int64_t *lat = xcalloc((size_t)n, sizeof(*lat));
+    const char *msg = "{\"action\":\"chat\",\"prompt\":\"Help me connect to my VPN\"}";
+    for (int i = -50; i < n; i++) { /* 50 warm-up turns */
+        int64_t t0 = mono_us();
+        if (send_text(c->fd, msg) < 0 || wait_for_text(c, "\"event\":\"chat_response\"") < 0) {
+            fprintf(stderr, "aa-wsload: the turn failed\n");
+            return 1;
+        }
+        if (i >= 0)
+            lat[i] = mono_us() - t0;
+    }
+    qsort(lat, (size_t)n, sizeof(*lat), cmp_i64);
+    printf("%s: %d chat turns (prompt -> model -> tool -> push -> model -> answer, built-in "
+           "provider): p50=%.2f ms p90=%.2f ms p99=%.2f ms\n",
+           cfg_str(opts, "label"), n, lat[n / 2] / 1000.0, lat[n * 9 / 10] / 1000.0,
+           lat[n * 99 / 100] / 1000.0);
+    close(c->fd);
+    free(c);
+    free(lat);
+    return 0;
+}
+
+static long long redis_int(struct rconn *rc, const char *cmd, const char *field)
+{
+    redisReply *r = rconn_cmd(rc, cmd);
+    long long v = -1;
+    if (r && r->type == REDIS_REPLY_INTEGER)
+        v = r->integer;
+    else if (r && r->str && field) {
+        const char *p = strstr(r->str, field);
+        if (p)
+            v = atoll(p + strlen(field));
+    } else if (r && r->type == REDIS_REPLY_ARRAY && r->elements >= 1 &&
+               r->element[0]->type == REDIS_REPLY_INTEGER)
+        v = r->element[0]->integer; /* XPENDING summary: the count */
+    if (r)
+        freeReplyObject(r);
+    return v;
+}
+
+/* n sessions each with a turn waiting on a slow desktop: what it costs while
+ * they wait, and how fast they all finish once the desktops answer. */
+static int waiting(void)
+{
+    int n = (int)cfg_int(opts, "n");
+    double secs;
+    struct rconn *rc = rconn_new(cfg_str(opts, "redis"));
+    long long mem0 = redis_int(rc, "INFO memory", "used_memory:");
+    struct wc *cs = open_all(n, (int)cfg_int(opts, "port"), cfg_str(opts, "token"), &secs);
+    const char *msg = "{\"action\":\"chat\",\"prompt\":\"What's my VPN status?\"}";
+    char(*cb)[64] = xcalloc((size_t)n, sizeof(*cb));
+    int64_t t0 = mono_us();
+    for (int i = 0; i < n; i++)
+        send_text(cs[i].fd, msg);
+    for (int i = 0; i < n; i++) {
+        if (wait_for_text(&cs[i], "\"action\":\"get_vpn_status\"") < 0)
+            return 1;
+        /* the request frame was consumed; find its callback id in what we saw */
+    }
+    double t_wait = (double)(mono_us() - t0) / 1e6;
+    usleep(200000);
+    long long mem1 = redis_int(rc, "INFO memory", "used_memory:");
+    long long pa = redis_int(rc, "XPENDING aa:stream:agent agent-workers", NULL);
+    long long pt = redis_int(rc, "XPENDING aa:stream:tool tool-workers", NULL);
+    long long open_ = redis_int(rc, "ZCARD aa:exec:deadlines", NULL);
+    long long cbs = redis_int(rc, "ZCARD aa:cb:deadlines", NULL);
+    printf("%s: %d sessions waiting on their desktop (%lld executions open, %lld callbacks) after "
+           "%.2f s; stream entries held by workers: agent %lld, tool %lld; Redis memory +%.1f "
+           "KiB per waiting session\n",
+           cfg_str(opts, "label"), n, open_, cbs, t_wait, pa, pt,
+           (double)(mem1 - mem0) / 1024.0 / n);
+    /* every desktop answers: complete the callbacks by session */
+    redisReply *r = rconn_cmd(rc, "ZRANGE aa:cb:deadlines 0 -1");
+    for (size_t i = 0; r && i < r->elements; i++) {
+        redisReply *x = rconn_cmd(rc, "HGET aa:cb:%s session", r->element[i]->str);
+        int idx = x && x->str && x->str[0] == 'w' ? atoi(x->str + 1) : -1;
+        if (idx >= 0 && idx < n) {
+            char ans[256];
+            snprintf(ans, sizeof(ans),
+                     "{\"action\":\"async_callback\",\"callback_id\":\"%s\",\"content\":"
+                     "\"connected\"}",
+                     r->element[i]->str);
+            send_text(cs[idx].fd, ans);
+        }
+        if (x)
+            freeReplyObject(x);
+    }
+    if (r)
+        freeReplyObject(r);
+    int64_t t1 = mono_us();
+    for (int i = 0; i < n; i++)
+        if (wait_for_text(&cs[i], "\"event\":\"chat_response\"") < 0)
+            return 1;
+    printf("%s: all %d answered %.2f s after the desktops answered\n", cfg_str(opts, "label"), n,
+           (double)(mono_us() - t1) / 1e6);
+    for (int i = 0; i < n; i++)
+        close(cs[i].fd);
+    free(cs);
+    free(cb);
+    rconn_free(rc);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "usage: aa-wsload idle|push [options]\n");
+        fprintf(stderr, "usage: aa-wsload idle|push|turns [options]\n");
         return 2;
     }
     const char *cmd = argv[1];
     argv[1] = argv[0];
     cfg_parse_or_exit(opts, argc - 1, argv + 1, "usage: aa-wsload idle|push [options]");
-    int rc = !strcmp(cmd, "idle") ? idle() : !strcmp(cmd, "push") ? push() : 2;
+    int rc = !strcmp(cmd, "idle")      ? idle()
+             : !strcmp(cmd, "push")    ? push()
+             : !strcmp(cmd, "turns")   ? turns()
+             : !strcmp(cmd, "waiting") ? waiting()
+                                       : 2;
     cfg_free(opts);
     return rc;
 }
