@@ -113,7 +113,8 @@ static struct {
     int outstanding;
     struct answer *answers; /* our callback answers not yet acknowledged; guarded by lock */
     lws_sorted_usec_list_t resend_sul;
-    int jobs; /* actions still running */
+    int jobs;     /* actions still running */
+    int streamed; /* the current answer is being shown as it streams */
     int stdin_closed;
     volatile sig_atomic_t done;
     int exit_code;
@@ -474,13 +475,20 @@ static void handle_message(const char *txt, size_t len)
         handle_request(msg);
     } else if (!strcmp(event, "chat_response")) {
         const char *text = json_string_value(json_object_get(data, "text"));
-        if (!app.json)
+        if (!app.json && app.streamed) {
+            fputs(app.tty ? "\033[0m\n" : "\n", stdout); /* the answer was shown as it came */
+            fflush(stdout);
+        } else if (!app.json)
             say("answer", "agent> %s", text ? text : "");
+        app.streamed = 0;
         if (app.prompt && (!app.turn_id[0] || (turn && !strcmp(turn, app.turn_id))))
             finish(0);
         answered();
     } else if (!strcmp(event, "chat_delta")) {
-        if (!app.json) {
+        if (!app.json && !app.quiet) {
+            if (!app.streamed)
+                fputs(app.tty ? "\033[1;36magent> " : "agent> ", stdout);
+            app.streamed = 1;
             fputs(json_string_value(json_object_get(data, "text")) ?: "", stdout);
             fflush(stdout);
         }

@@ -28,13 +28,34 @@ const char *agent_progress_text(const char *tool, const json_t *arguments)
 struct model_arg {
     const struct provider *prov;
     const json_t *transcript;
+    int round;
 };
+
+struct delta_arg {
+    struct dur_ctx *ctx;
+    int round;
+};
+
+/* A piece of the answer as the model writes it: a transient chat_delta
+ * event (the model step is recorded, so a replay never streams again). */
+static void on_delta(const char *text, size_t len, void *arg)
+{
+    struct delta_arg *d = arg;
+    json_t *ev = json_pack("{s:s, s:{s:s%, s:s, s:i}}", "event", "chat_delta", "data", "text", text,
+                           len, "turn_id", dur_exec_id(d->ctx), "model_call", d->round);
+    if (ev)
+        push_event(dur_rconn(d->ctx), dur_session(d->ctx), ev, 0, NULL, 0);
+    json_decref(ev);
+}
 
 static int model_step(struct dur_ctx *ctx, char **result, void *arg)
 {
     struct model_arg *m = arg;
     struct prov_status st;
     memset(&st, 0, sizeof(st));
+    struct delta_arg da = {ctx, m->round};
+    st.on_delta = on_delta;
+    st.delta_arg = &da;
     int64_t t0 = mono_us();
     *result = m->prov->next(m->transcript, &st, m->prov->arg);
     int64_t us = mono_us() - t0;
@@ -191,7 +212,7 @@ int agent_turn(struct dur_ctx *ctx, const char *input, char **result, void *arg)
     }
     json_array_append_new(transcript, json_pack("{s:s, s:s}", "role", "user", "text", prompt));
     for (int i = 0; i < cfg->max_iterations; i++) {
-        struct model_arg m = {cfg->prov, transcript};
+        struct model_arg m = {cfg->prov, transcript, i};
         char *decision_txt = NULL;
         snprintf(name, sizeof(name), "model.%d", i);
         static const struct dur_retry model_retry = {4, 1000, 30000, 2.0, 1};

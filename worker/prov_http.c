@@ -10,6 +10,7 @@
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,17 +38,282 @@ const char *provider_system_prompt(void)
 
 /* ---- HTTP ----------------------------------------------------------------- */
 
+/* A streamed reply being assembled: SSE lines (Anthropic, OpenAI) or AWS
+ * event-stream messages (Bedrock ConverseStream). */
+struct stream {
+    enum kind kind;
+    char *buf;
+    size_t len;
+    char *text;    /* the answer so far */
+    json_t *tools; /* [{id, name, json}] by block index */
+    long in_tokens, out_tokens;
+    char err[200];
+    int events;
+    struct prov_status *st;
+};
+
 struct body {
     char *p;
     size_t len;
+    struct stream *s;
 };
+
+static void stream_text(struct stream *s, const char *t, size_t n)
+{
+    if (!n)
+        return;
+    size_t cur = s->text ? strlen(s->text) : 0;
+    s->text = xrealloc(s->text, cur + n + 1);
+    memcpy(s->text + cur, t, n);
+    s->text[cur + n] = '\0';
+    if (s->st->on_delta)
+        s->st->on_delta(t, n, s->st->delta_arg);
+}
+
+/* The tool accumulator for block/choice index i. */
+static json_t *stream_tool(struct stream *s, size_t i)
+{
+    while (json_array_size(s->tools) <= i)
+        json_array_append_new(s->tools, json_null());
+    json_t *t = json_array_get(s->tools, i);
+    if (!json_is_object(t)) {
+        t = json_pack("{s:s, s:s, s:s}", "id", "", "name", "", "json", "");
+        json_array_set_new(s->tools, i, t);
+    }
+    return t;
+}
+
+static void append_json(json_t *tool, const char *part)
+{
+    const char *cur = json_string_value(json_object_get(tool, "json"));
+    char *j = xasprintf("%s%s", cur ? cur : "", part ? part : "");
+    json_object_set_new(tool, "json", json_string(j));
+    free(j);
+}
+
+static void set_str(json_t *tool, const char *k, const char *v)
+{
+    if (v && *v)
+        json_object_set_new(tool, k, json_string(v));
+}
+
+/* One event of a stream (parsed JSON). */
+static void stream_event(struct stream *s, const char *etype, json_t *e)
+{
+    s->events++;
+    if (s->kind == P_ANTHROPIC) {
+        const char *type = json_string_value(json_object_get(e, "type"));
+        size_t idx = (size_t)json_integer_value(json_object_get(e, "index"));
+        if (!type)
+            return;
+        if (!strcmp(type, "message_start")) {
+            json_t *u = json_object_get(json_object_get(e, "message"), "usage");
+            s->in_tokens = (long)json_integer_value(json_object_get(u, "input_tokens"));
+        } else if (!strcmp(type, "content_block_start")) {
+            json_t *b = json_object_get(e, "content_block");
+            const char *bt = json_string_value(json_object_get(b, "type"));
+            if (bt && !strcmp(bt, "tool_use")) {
+                json_t *t = stream_tool(s, idx);
+                set_str(t, "id", json_string_value(json_object_get(b, "id")));
+                set_str(t, "name", json_string_value(json_object_get(b, "name")));
+            }
+        } else if (!strcmp(type, "content_block_delta")) {
+            json_t *d = json_object_get(e, "delta");
+            const char *dt = json_string_value(json_object_get(d, "type"));
+            if (dt && !strcmp(dt, "text_delta")) {
+                json_t *tx = json_object_get(d, "text");
+                stream_text(s, json_string_value(tx), json_string_length(tx));
+            } else if (dt && !strcmp(dt, "input_json_delta")) {
+                append_json(stream_tool(s, idx),
+                            json_string_value(json_object_get(d, "partial_json")));
+            }
+        } else if (!strcmp(type, "message_delta")) {
+            json_t *u = json_object_get(e, "usage");
+            s->out_tokens = (long)json_integer_value(json_object_get(u, "output_tokens"));
+        } else if (!strcmp(type, "error")) {
+            const char *m =
+                json_string_value(json_object_get(json_object_get(e, "error"), "message"));
+            snprintf(s->err, sizeof(s->err), "%s", m ? m : "stream error");
+        }
+    } else if (s->kind == P_OPENAI) {
+        json_t *u = json_object_get(e, "usage");
+        if (json_is_object(u)) {
+            s->in_tokens = (long)json_integer_value(json_object_get(u, "prompt_tokens"));
+            s->out_tokens = (long)json_integer_value(json_object_get(u, "completion_tokens"));
+        }
+        json_t *d = json_object_get(json_array_get(json_object_get(e, "choices"), 0), "delta");
+        json_t *c = json_object_get(d, "content");
+        if (json_is_string(c))
+            stream_text(s, json_string_value(c), json_string_length(c));
+        size_t i;
+        json_t *tc;
+        json_array_foreach(json_object_get(d, "tool_calls"), i, tc)
+        {
+            json_t *t = stream_tool(s, (size_t)json_integer_value(json_object_get(tc, "index")));
+            json_t *fn = json_object_get(tc, "function");
+            set_str(t, "id", json_string_value(json_object_get(tc, "id")));
+            set_str(t, "name", json_string_value(json_object_get(fn, "name")));
+            append_json(t, json_string_value(json_object_get(fn, "arguments")));
+        }
+    } else {
+        size_t idx = (size_t)json_integer_value(json_object_get(e, "contentBlockIndex"));
+        if (etype && !strcmp(etype, "contentBlockStart")) {
+            json_t *tu = json_object_get(json_object_get(e, "start"), "toolUse");
+            if (tu) {
+                json_t *t = stream_tool(s, idx);
+                set_str(t, "id", json_string_value(json_object_get(tu, "toolUseId")));
+                set_str(t, "name", json_string_value(json_object_get(tu, "name")));
+            }
+        } else if (etype && !strcmp(etype, "contentBlockDelta")) {
+            json_t *d = json_object_get(e, "delta");
+            json_t *tx = json_object_get(d, "text");
+            if (json_is_string(tx))
+                stream_text(s, json_string_value(tx), json_string_length(tx));
+            json_t *tu = json_object_get(d, "toolUse");
+            if (tu)
+                append_json(stream_tool(s, idx), json_string_value(json_object_get(tu, "input")));
+        } else if (etype && !strcmp(etype, "metadata")) {
+            json_t *u = json_object_get(e, "usage");
+            s->in_tokens = (long)json_integer_value(json_object_get(u, "inputTokens"));
+            s->out_tokens = (long)json_integer_value(json_object_get(u, "outputTokens"));
+        } else if (etype && strstr(etype, "Exception")) {
+            const char *m = json_string_value(json_object_get(e, "message"));
+            snprintf(s->err, sizeof(s->err), "%s: %s", etype, m ? m : "");
+        }
+    }
+}
+
+static uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Consumes what it can of s->buf. */
+static void stream_feed(struct stream *s)
+{
+    size_t off = 0;
+    if (s->kind == P_BEDROCK) {
+        /* AWS event stream: total length, headers length, prelude CRC,
+         * headers, payload, message CRC. */
+        while (s->len - off >= 12) {
+            const unsigned char *m = (const unsigned char *)s->buf + off;
+            uint32_t total = be32(m), hlen = be32(m + 4);
+            if (total < 16 || hlen > total - 16)
+                break;
+            if (s->len - off < total)
+                break;
+            char etype[64] = "";
+            size_t h = 12;
+            while (h < 12 + hlen) {
+                size_t nl = m[h];
+                const char *name = (const char *)m + h + 1;
+                unsigned char type = m[h + 1 + nl];
+                if (type != 7)
+                    break; /* only string headers are expected */
+                size_t vl = (size_t)m[h + 2 + nl] << 8 | m[h + 3 + nl];
+                const char *v = (const char *)m + h + 4 + nl;
+                if ((nl == 11 && !strncmp(name, ":event-type", 11)) ||
+                    (nl == 15 && !strncmp(name, ":exception-type", 15)))
+                    snprintf(etype, sizeof(etype), "%.*s", (int)vl, v);
+                h += 4 + nl + vl;
+            }
+            json_t *e = json_loadb((const char *)m + 12 + hlen, total - 16 - hlen, 0, NULL);
+            if (e)
+                stream_event(s, etype, e);
+            json_decref(e);
+            off += total;
+        }
+    } else {
+        for (;;) {
+            char *nl = memchr(s->buf + off, '\n', s->len - off);
+            if (!nl)
+                break;
+            size_t ll = (size_t)(nl - (s->buf + off));
+            char *line = s->buf + off;
+            if (ll > 6 && !strncmp(line, "data: ", 6) && strncmp(line + 6, "[DONE]", 6) != 0) {
+                json_t *e = json_loadb(line + 6, ll - 6 - (line[ll - 1] == '\r'), 0, NULL);
+                if (e)
+                    stream_event(s, NULL, e);
+                json_decref(e);
+            }
+            off += ll + 1;
+        }
+    }
+    memmove(s->buf, s->buf + off, s->len - off);
+    s->len -= off;
+}
+
+/* The streamed reply as the non-streamed reply of the same provider. */
+static json_t *stream_reply(struct stream *s)
+{
+    json_t *blocks = json_array(), *t;
+    size_t i;
+    const char *text = s->text ? s->text : "";
+    json_array_foreach(s->tools, i, t)
+    {
+        if (!json_is_object(t))
+            continue;
+        json_t *args = json_loads(json_string_value(json_object_get(t, "json")), 0, NULL);
+        if (!json_is_object(args)) {
+            json_decref(args);
+            args = json_object();
+        }
+        if (s->kind == P_ANTHROPIC)
+            json_array_append_new(blocks, json_pack("{s:s, s:O, s:O, s:o}", "type", "tool_use",
+                                                    "id", json_object_get(t, "id"), "name",
+                                                    json_object_get(t, "name"), "input", args));
+        else if (s->kind == P_BEDROCK)
+            json_array_append_new(blocks, json_pack("{s:{s:O, s:O, s:o}}", "toolUse", "toolUseId",
+                                                    json_object_get(t, "id"), "name",
+                                                    json_object_get(t, "name"), "input", args));
+        else {
+            char *a = json_dumps(args, JSON_COMPACT);
+            json_decref(args);
+            json_array_append_new(blocks, json_pack("{s:O, s:s, s:{s:O, s:s}}", "id",
+                                                    json_object_get(t, "id"), "type", "function",
+                                                    "function", "name", json_object_get(t, "name"),
+                                                    "arguments", a));
+            free(a);
+        }
+    }
+    if (s->kind == P_ANTHROPIC) {
+        if (*text)
+            json_array_insert_new(blocks, 0, json_pack("{s:s, s:s}", "type", "text", "text", text));
+        return json_pack("{s:o, s:{s:i, s:i}}", "content", blocks, "usage", "input_tokens",
+                         (int)s->in_tokens, "output_tokens", (int)s->out_tokens);
+    }
+    if (s->kind == P_BEDROCK) {
+        if (*text)
+            json_array_insert_new(blocks, 0, json_pack("{s:s}", "text", text));
+        return json_pack("{s:{s:{s:o}}, s:{s:i, s:i}}", "output", "message", "content", blocks,
+                         "usage", "inputTokens", (int)s->in_tokens, "outputTokens",
+                         (int)s->out_tokens);
+    }
+    json_t *msg = json_pack("{s:s}", "content", text);
+    if (json_array_size(blocks))
+        json_object_set_new(msg, "tool_calls", blocks);
+    else
+        json_decref(blocks);
+    return json_pack("{s:[{s:o}], s:{s:i, s:i}}", "choices", "message", msg, "usage",
+                     "prompt_tokens", (int)s->in_tokens, "completion_tokens", (int)s->out_tokens);
+}
 
 static size_t on_data(char *ptr, size_t size, size_t n, void *arg)
 {
     struct body *b = arg;
     size_t add = size * n;
+    if (b->s) {
+        struct stream *s = b->s;
+        if (s->len + add > 8 * 1024 * 1024)
+            return 0;
+        s->buf = xrealloc(s->buf, s->len + add + 1);
+        memcpy(s->buf + s->len, ptr, add);
+        s->len += add;
+        stream_feed(s);
+    }
     if (b->len + add > 8 * 1024 * 1024)
         return 0; /* refuse absurd replies */
+    /* the raw body is kept too: an error reply is not a stream */
     b->p = xrealloc(b->p, b->len + add + 1);
     memcpy(b->p + b->len, ptr, add);
     b->len += add;
@@ -329,6 +595,12 @@ static char *http_next(const json_t *transcript, struct prov_status *st, void *a
         req = json_pack("{s:[{s:s}], s:o, s:{s:o}, s:{s:i}}", "system", "text",
                         provider_system_prompt(), "messages", msgs, "toolConfig", "tools", tools,
                         "inferenceConfig", "maxTokens", 2048);
+    int streaming = st->on_delta != NULL;
+    if (streaming && p->kind == P_ANTHROPIC)
+        json_object_set_new(req, "stream", json_true());
+    else if (streaming && p->kind == P_OPENAI)
+        json_object_set_new(req, "stream", json_true()),
+            json_object_set_new(req, "stream_options", json_pack("{s:b}", "include_usage", 1));
     char *body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
@@ -350,11 +622,13 @@ static char *http_next(const json_t *transcript, struct prov_status *st, void *a
             h = curl_slist_append(h, hdr);
         }
         char *enc = curl_easy_escape(NULL, p->model, 0);
-        snprintf(url, sizeof(url), "%s/model/%s/converse", p->url, enc ? enc : p->model);
+        snprintf(url, sizeof(url), "%s/model/%s/%s", p->url, enc ? enc : p->model,
+                 streaming ? "converse-stream" : "converse");
         curl_free(enc);
     }
     long status = 0;
-    struct body reply = {NULL, 0};
+    struct stream strm = {.kind = p->kind, .tools = json_array(), .st = st};
+    struct body reply = {NULL, 0, streaming ? &strm : NULL};
     int rc = post(p, url, h, body, &status, &reply, st);
     curl_slist_free_all(h);
     free(body);
@@ -371,7 +645,18 @@ static char *http_next(const json_t *transcript, struct prov_status *st, void *a
                 m = json_string_value(json_object_get(j, "message"));
             snprintf(st->err, sizeof(st->err), "%s refused the request (HTTP %ld)%s%s", p->pub.name,
                      status, m ? ": " : "", m ? m : "");
+        } else if (streaming && strm.err[0]) {
+            snprintf(st->err, sizeof(st->err), "%s stream: %s", p->pub.name, strm.err);
+            st->retryable = 1;
+        } else if (streaming && strm.events == 0) {
+            snprintf(st->err, sizeof(st->err), "%s sent a reply that is not a %s stream",
+                     p->pub.name, p->pub.name);
+            st->retryable = 1;
         } else {
+            if (streaming) {
+                json_decref(j);
+                j = stream_reply(&strm);
+            }
             json_t *d = j ? decision_from(p->kind, j, st) : NULL;
             if (d) {
                 out = json_dumps(d, JSON_COMPACT);
@@ -385,6 +670,9 @@ static char *http_next(const json_t *transcript, struct prov_status *st, void *a
         json_decref(j);
     }
     free(reply.p);
+    free(strm.buf);
+    free(strm.text);
+    json_decref(strm.tools);
     return out;
 }
 

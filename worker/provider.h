@@ -17,6 +17,10 @@ struct prov_status {
     int retryable;          /* 429, 5xx, timeouts */
     int64_t retry_after_ms; /* the server's Retry-After, or 0 */
     long input_tokens, output_tokens;
+    /* Set by the caller to stream the answer: called with each piece of
+     * text as the model generates it (tool arguments are not streamed). */
+    void (*on_delta)(const char *text, size_t len, void *arg);
+    void *delta_arg;
 };
 typedef char *(*provider_next_cb)(const json_t *transcript, struct prov_status *st, void *arg);
 

@@ -53,8 +53,11 @@ for prov in anthropic openai bedrock; do
     check "$prov: the model saw the log lines" has "$out" "DPD timeout"
     log=$E2E_DIR/$prov.jsonl
     check "$prov: four requests (two per turn)" jsonl "$log" "len(r) == 4"
+    check "$prov: the answer streamed as chat_delta events" test "$(grep -c '"event":"chat_delta"' "$out")" -ge 2
+    check "$prov: the streamed pieces make the answer" sh -c "$PY -c \"import json,sys; ev=[json.loads(l) for l in open('$out') if l.startswith('{')]; d=''.join(e['data']['text'] for e in ev if e.get('event')=='chat_delta' and e['data']['model_call']==1); a=[e for e in ev if e.get('event')=='chat_response'][0]['data']['text']; sys.exit(0 if d==a else 1)\""
     case $prov in
     anthropic)
+        check "anthropic: streaming asked for" jsonl "$log" "all(q['body'].get('stream') is True for q in r)"
         check "anthropic: x-api-key and version headers" jsonl "$log" \
             "all(q['headers'].get('x-api-key') == 'sk-test-secret' and q['headers'].get('anthropic-version') == '2023-06-01' for q in r)"
         check "anthropic: three tool schemas" jsonl "$log" \
@@ -65,6 +68,7 @@ for prov in anthropic openai bedrock; do
             "'session_id' not in json.dumps(r[1]['body']['messages'][1])"
         ;;
     openai)
+        check "openai: streaming asked for, with usage" jsonl "$log" "all(q['body'].get('stream') is True and q['body']['stream_options']['include_usage'] for q in r)"
         check "openai: bearer key" jsonl "$log" "all(q['headers'].get('Authorization') == 'Bearer sk-openai-secret' for q in r)"
         check "openai: function tools" jsonl "$log" "all(t['type'] == 'function' and 'parameters' in t['function'] for t in r[0]['body']['tools'])"
         check "openai: tool message paired with its call" jsonl "$log" \
@@ -74,7 +78,7 @@ for prov in anthropic openai bedrock; do
         check "bedrock: SigV4 Authorization" jsonl "$log" \
             "all(q['headers'].get('Authorization','').startswith('AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/') and '/us-west-2/bedrock/aws4_request' in q['headers']['Authorization'] and 'SignedHeaders=' in q['headers']['Authorization'] for q in r)"
         check "bedrock: session token header" jsonl "$log" "all(q['headers'].get('X-Amz-Security-Token') == 'tok' for q in r)"
-        check "bedrock: model id in the path" jsonl "$log" "r[0]['path'] == '/model/us.anthropic.claude-sonnet-4-20250514-v1%3A0/converse'"
+        check "bedrock: model id in the path" jsonl "$log" "r[0]['path'] == '/model/us.anthropic.claude-sonnet-4-20250514-v1%3A0/converse-stream'"
         check "bedrock: toolResult paired with its toolUse" jsonl "$log" \
             "r[1]['body']['messages'][1]['content'][0]['toolUse']['toolUseId'] == r[1]['body']['messages'][2]['content'][0]['toolResult']['toolUseId']"
         ;;
@@ -111,6 +115,18 @@ out=$E2E_DIR/retry.out
 client --session p-retry --prompt "What's my VPN status?" >"$out"
 check "429: answered after a retry" has "$out" "Model says: status=connected"
 check "429: the retry waited for Retry-After" grep -q 'event=step_retry.*step=model.0.*due_in_ms=9[0-9][0-9]\|event=step_retry.*step=model.0.*due_in_ms=1[0-9][0-9][0-9]' "$E2E_DIR/agent.log"
+kill "$AGENT_PID" "$FAKE_PID"
+wait "$AGENT_PID" "$FAKE_PID" 2>/dev/null
+forget "$AGENT_PID"
+forget "$FAKE_PID"
+
+# A 500 is retried too.
+start_fake e500 FAIL_FIRST=1 FAIL_STATUS=500
+export OPENAI_BASE_URL=http://127.0.0.1:$FAKE_PORT/v1
+agent_for openai
+out=$E2E_DIR/e500.out
+client --session p-500 --prompt "What's my VPN status?" >"$out"
+check "500: answered after a retry" has "$out" "Model says: status=connected"
 kill "$AGENT_PID" "$FAKE_PID"
 wait "$AGENT_PID" "$FAKE_PID" 2>/dev/null
 forget "$AGENT_PID"

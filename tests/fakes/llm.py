@@ -6,10 +6,15 @@ It picks a tool from clear words in the prompt, answers with a summary once
 a tool result comes back, and records every request (path, headers, body) as
 one JSON line in the log file. FAIL_FIRST=N answers the first N requests
 with 429 and Retry-After: 1; FAIL_STATUS changes that status (e.g. 500);
-MALFORMED=1 answers every request with a body that is not JSON.
+MALFORMED=1 answers every request with a body that is not JSON. A request
+that asks for streaming ("stream": true, or Bedrock's converse-stream) gets
+the provider's stream format: server-sent events for Anthropic and OpenAI,
+AWS event-stream messages for Bedrock, the text in several pieces.
 Usage: llm.py PORT LOGFILE"""
+import binascii
 import json
 import os
+import struct
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,7 +46,39 @@ def summary(tool_text):
     return "Model says: status=%s" % payload.get("status")
 
 
+def pieces(text):
+    n = max(1, len(text) // 3)
+    return [text[i:i + n] for i in range(0, len(text), n)]
+
+
+def aws_event(event_type, payload):
+    """One AWS event-stream message (prelude, string headers, payload, CRCs)."""
+    headers = b""
+    for k, v in ((":event-type", event_type), (":content-type", "application/json"),
+                 (":message-type", "event")):
+        headers += bytes([len(k)]) + k.encode() + b"\x07" + struct.pack("!H", len(v)) + v.encode()
+    body = json.dumps(payload).encode()
+    total = 12 + len(headers) + len(body) + 4
+    prelude = struct.pack("!II", total, len(headers))
+    prelude += struct.pack("!I", binascii.crc32(prelude) & 0xFFFFFFFF)
+    msg = prelude + headers + body
+    return msg + struct.pack("!I", binascii.crc32(msg) & 0xFFFFFFFF)
+
+
 class H(BaseHTTPRequestHandler):
+    def stream(self, chunks, ctype="text/event-stream"):
+        self.send_response(200)
+        self.send_header("Content-Type", ctype)
+        self.end_headers()
+        for c in chunks:
+            self.wfile.write(c)
+            self.wfile.flush()
+        self.close_connection = True
+
+    def sse(self, events):
+        self.stream([("data: %s\n\n" % json.dumps(e)).encode() if not isinstance(e, str)
+                     else ("data: %s\n\n" % e).encode() for e in events])
+
     def log_message(self, *a):
         pass
 
@@ -81,10 +118,14 @@ class H(BaseHTTPRequestHandler):
             return self.openai(req, k)
         if self.path.startswith("/model/") and self.path.endswith("/converse"):
             return self.bedrock(req, k)
+        if self.path.startswith("/model/") and self.path.endswith("/converse-stream"):
+            return self.bedrock_stream(req, k)
         self.reply(404, {"error": {"message": "no route " + self.path}})
 
     def anthropic(self, req, k):
         last = req["messages"][-1]
+        if req.get("stream"):
+            return self.anthropic_stream(req, k, last)
         if isinstance(last["content"], list) and last["content"] and \
                 last["content"][0].get("type") == "tool_result":
             text = summary(last["content"][0]["content"])
@@ -103,8 +144,44 @@ class H(BaseHTTPRequestHandler):
                          "stop_reason": "tool_use",
                          "usage": {"input_tokens": 40, "output_tokens": 20}})
 
+    def anthropic_stream(self, req, k, last):
+        ev = [{"type": "message_start", "message": {"usage": {"input_tokens": 40}}}]
+        if isinstance(last["content"], list) and last["content"][0].get("type") == "tool_result":
+            text = summary(last["content"][0]["content"])
+            ev.append({"type": "content_block_start", "index": 0,
+                       "content_block": {"type": "text", "text": ""}})
+            ev += [{"type": "content_block_delta", "index": 0,
+                    "delta": {"type": "text_delta", "text": p}} for p in pieces(text)]
+            ev.append({"type": "content_block_stop", "index": 0})
+        else:
+            name, args = intent(last["content"] if isinstance(last["content"], str) else "")
+            ev.append({"type": "content_block_start", "index": 0,
+                       "content_block": {"type": "tool_use", "id": "toolu_%d" % k, "name": name,
+                                         "input": {}}})
+            a = json.dumps(args)
+            ev += [{"type": "content_block_delta", "index": 0,
+                    "delta": {"type": "input_json_delta", "partial_json": p}} for p in pieces(a)]
+            ev.append({"type": "content_block_stop", "index": 0})
+        ev += [{"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+                "usage": {"output_tokens": 12}}, {"type": "message_stop"}]
+        self.sse(ev)
+
     def openai(self, req, k):
         last = req["messages"][-1]
+        if req.get("stream"):
+            if last["role"] == "tool":
+                ev = [{"choices": [{"index": 0, "delta": {"content": p}}]}
+                      for p in pieces(summary(last["content"]))]
+            else:
+                name, args = intent(last.get("content") or "")
+                a = json.dumps(args)
+                ev = [{"choices": [{"index": 0, "delta": {"tool_calls": [
+                    {"index": 0, "id": "call_%d" % k, "type": "function",
+                     "function": {"name": name, "arguments": ""}}]}}]}]
+                ev += [{"choices": [{"index": 0, "delta": {"tool_calls": [
+                    {"index": 0, "function": {"arguments": p}}]}}]} for p in pieces(a)]
+            ev.append({"choices": [], "usage": {"prompt_tokens": 30, "completion_tokens": 7}})
+            return self.sse(ev + ["[DONE]"])
         if last["role"] == "tool":
             msg = {"role": "assistant", "content": summary(last["content"])}
         else:
@@ -130,6 +207,26 @@ class H(BaseHTTPRequestHandler):
             stop = "tool_use" if name else "end_turn"
         self.reply(200, {"output": {"message": {"role": "assistant", "content": content}},
                          "stopReason": stop, "usage": {"inputTokens": 20, "outputTokens": 5}})
+
+
+    def bedrock_stream(self, req, k):
+        c = req["messages"][-1]["content"][0]
+        msgs = [aws_event("messageStart", {"role": "assistant"})]
+        if "toolResult" in c:
+            text = summary(c["toolResult"]["content"][0]["text"])
+            msgs += [aws_event("contentBlockDelta", {"contentBlockIndex": 0, "delta": {"text": p}})
+                     for p in pieces(text)]
+        else:
+            name, args = intent(c.get("text", ""))
+            msgs.append(aws_event("contentBlockStart", {"contentBlockIndex": 0, "start": {
+                "toolUse": {"toolUseId": "tooluse_%d" % k, "name": name}}}))
+            msgs += [aws_event("contentBlockDelta", {"contentBlockIndex": 0,
+                                                     "delta": {"toolUse": {"input": p}}})
+                     for p in pieces(json.dumps(args))]
+        msgs += [aws_event("contentBlockStop", {"contentBlockIndex": 0}),
+                 aws_event("messageStop", {"stopReason": "end_turn"}),
+                 aws_event("metadata", {"usage": {"inputTokens": 20, "outputTokens": 5}})]
+        self.stream(msgs, "application/vnd.amazon.eventstream")
 
 
 ThreadingHTTPServer(("127.0.0.1", PORT), H).serve_forever()
