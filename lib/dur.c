@@ -261,7 +261,8 @@ int dur_invoke(struct dur_ctx *ctx, const char *name, const char *handler, const
     json_t *rec =
         json_pack("{s:s, s:s, s:s, s:s}", "t", "invoke", "n", name, "s", "pending", "child", child);
     json_object_set_new(ctx->ops, sidx, rec);
-    log_debug("event=invoke exec=%s op=%d child=%s handler=%s", ctx->eid, idx, child, handler);
+    log_info("event=invoke exec=%s trace=%s op=%d child=%s handler=%s", ctx->eid, ctx->trace, idx,
+             child, handler);
     return DUR_SUSPEND;
 }
 
@@ -331,7 +332,8 @@ int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int6
             return DUR_FAIL;
         op = json_pack("{s:s, s:s, s:s, s:s}", "t", "cb", "n", name, "s", "pending", "cb", cbid);
         json_object_set_new(ctx->ops, sidx, op);
-        log_debug("event=callback_created exec=%s op=%d cb=%s", ctx->eid, idx, cbid);
+        log_info("event=callback_created exec=%s trace=%s op=%d cb=%s timeout_ms=%lld", ctx->eid,
+                 ctx->trace, idx, cbid, (long long)timeout_ms);
     }
     /* The submit step: recorded once, never run again on replay. */
     json_t *sub = recorded(ctx, idx + 1, "submit", name, &bad);

@@ -68,6 +68,10 @@ static int push_step(struct dur_ctx *ctx, char **result, void *arg)
     int n = push_event(dur_rconn(ctx), dur_session(ctx), pa->event, 1, id, sizeof(id));
     if (n < 0)
         return DUR_FAIL;
+    const char *kind = json_string_value(json_object_get(pa->event, "event"));
+    log_info("event=push exec=%s trace=%s session=%s id=%s kind=%s connections=%d",
+             dur_exec_id(ctx), dur_trace(ctx), dur_session(ctx), id,
+             kind ? kind : json_string_value(json_object_get(pa->event, "action")), n);
     if (n == 0) {
         *result = xstrdup("client_not_connected");
         return DUR_ERROR;

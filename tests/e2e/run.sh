@@ -46,6 +46,12 @@ check "connect: answer mentions the VPN" has "$out" 'connect to the VPN'
 check "connect: the configured action ran" wait_for 5 "action log" grep -q connect_vpn "$E2E_DIR/actions.log"
 check "connect: every server event carries an id" sh -c "grep '\"event\":\"client_action\"' '$out' | grep -q '^{\"id\":\"[0-9]*-[0-9]*\"'"
 
+if [ -z "$EXTERNAL" ]; then
+    trace=$(grep 'event=chat .*session=e2e-connect' "$E2E_DIR/gw.log" | head -1 | sed 's/.*trace=\([^ ]*\).*/\1/')
+    follows() { grep -q "trace=$trace" "$E2E_DIR/agent.log" && grep -q "event=push .*trace=$trace" "$E2E_DIR/tool.log" && grep -q "event=push .*trace=$trace.*kind=chat_response" "$E2E_DIR/agent.log"; }
+    check "logs: one trace id follows the conversation through every program" follows
+fi
+
 # 2. A tool that waits for the desktop (a durable callback).
 out=$E2E_DIR/status.out
 client --session e2e-status --prompt "What's my VPN status?" --timeout-ms 20000 >"$out"
