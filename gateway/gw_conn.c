@@ -4,6 +4,7 @@
 #include "gw_conn.h"
 #include "gw_auth.h"
 #include "gw_http.h"
+#include "gw_mcp.h"
 #include "gw_rest.h"
 #include "gw_route.h"
 #include "gw_ws.h"
@@ -328,6 +329,11 @@ void gw_conn_http_release(struct gw_conn *c)
         http_read(c); /* a pipelined request may be waiting */
     }
     gw_conn_unref(c);
+}
+
+int gw_conn_http_pending(const struct gw_conn *c)
+{
+    return c->state == CS_HTTP && c->http_busy && c->bev;
 }
 
 const struct gw_req *gw_conn_request(const struct gw_conn *c)
@@ -901,6 +907,8 @@ static void handle_request(struct gw_conn *c)
         free(body);
         return;
     }
+    if (gw_mcp_route(c, req, path))
+        return;
     if (!strncmp(path, GW_REST_CALLBACK_PREFIX, strlen(GW_REST_CALLBACK_PREFIX))) {
         gw_rest_callback(c, req, path);
         return;

@@ -46,6 +46,8 @@ void gw_conn_http_error(struct gw_conn *c, int status, const char *type, const c
  * release (after responding) resumes with the next request. */
 void gw_conn_http_hold(struct gw_conn *c);
 void gw_conn_http_release(struct gw_conn *c);
+/* 1 while a held HTTP request still waits for its answer. */
+int gw_conn_http_pending(const struct gw_conn *c);
 /* Borrowed: the current request. */
 const struct gw_req *gw_conn_request(const struct gw_conn *c);
 const char *gw_conn_remote(const struct gw_conn *c);

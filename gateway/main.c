@@ -3,6 +3,7 @@
  * turns go to the agent stream, pushes arrive on aa:push:{node}. */
 #include "cfg.h"
 #include "gw_conn.h"
+#include "gw_mcp.h"
 #include "gw_server.h"
 #include "ids.h"
 #include "log.h"
@@ -51,6 +52,8 @@ static struct cfg_opt opts[] = {
     {"rate-burst", CFG_INT, "40", 1, 100000, "client messages in a burst", NULL, 0},
     {"max-age-ms", CFG_INT, "0", 0, 604800000,
      "close connections older than this with 1001 (0: never)", NULL, 0},
+    {"mcp-clients", CFG_STR, "", 0, 8192, "OAuth clients for /mcp: id:secret[:session],...", NULL,
+     0},
     {"port-file", CFG_STR, "", 0, 1024, "write the bound port to this file", NULL, 0},
     {"log-level", CFG_STR, "info", 0, 8, "debug, info, warn or error", NULL, 0},
     {"log-file", CFG_STR, "", 0, 1023, "append the log here (SIGHUP reopens it); default stderr",
@@ -141,12 +144,22 @@ static void on_cmd_connect(struct rasync *ra, void *arg)
     heartbeat(arg);
 }
 
+static void on_done(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        !strcmp(r->element[0]->str, "message") && r->element[2]->str)
+        gw_mcp_done(arg, r->element[2]->str);
+}
+
 static void on_sub_connect(struct rasync *ra, void *arg)
 {
     struct gw_server *s = arg;
     char ch[128];
     snprintf(ch, sizeof(ch), "aa:push:%s", s->cfg.node);
     rasync_subscribe(ra, on_push, s, "SUBSCRIBE", ch);
+    snprintf(ch, sizeof(ch), "aa:done:%s", s->cfg.node);
+    rasync_subscribe(ra, on_done, s, "SUBSCRIBE", ch);
     if (s->sub_connected_once) {
         /* pushes published while we were away are in the outboxes */
         for (struct gw_conn *c = s->conns; c; c = gw_conn_next(c))
@@ -235,6 +248,11 @@ int main(int argc, char **argv)
     s.cfg.dev_mode = (int)cfg_int(opts, "dev-mode");
     if (s.cfg.token_secret[0] && strlen(s.cfg.token_secret) < 32) {
         fprintf(stderr, "aa-gateway: --token-secret must be at least 32 bytes\n");
+        return 2;
+    }
+    char cerr[256];
+    if (gw_mcp_clients(cfg_str(opts, "mcp-clients"), cerr, sizeof(cerr)) < 0) {
+        fprintf(stderr, "aa-gateway: --mcp-clients: %s\n", cerr);
         return 2;
     }
     if (!s.cfg.token_secret[0] && !s.cfg.dev_mode) {

@@ -1,13 +1,14 @@
 -- exec_finish.lua -- an execution ended: record its outcome, hand the result
 -- to its parent (waking it), free the session's lane for the next queued turn,
--- and keep the record for the retention period.
+-- publish the end on the execution's notify channel, if it has one, and keep
+-- the record for the retention period.
 --@include _wake
 -- KEYS[1] aa:exec:{eid}
 -- ARGV[1] eid  ARGV[2] worker id ("" for the runtime itself)  ARGV[3] status
 -- ("succeeded"|"failed"|"timed_out")  ARGV[4] result or error text  ARGV[5] now ms
 -- ARGV[6] retention seconds
 -- Reply: "ok" or "lost"
-local f = redis.call('HMGET', KEYS[1], 'status', 'worker', 'parent', 'parent_op', 'lane')
+local f = redis.call('HMGET', KEYS[1], 'status', 'worker', 'parent', 'parent_op', 'lane', 'notify')
 if not f[1] or f[1] == 'succeeded' or f[1] == 'failed' or f[1] == 'timed_out' then
   redis.call('ZREM', 'aa:exec:deadlines', ARGV[1])
   return 'lost'
@@ -19,6 +20,9 @@ redis.call('HSET', KEYS[1], 'status', ARGV[3], 'result', ARGV[4], 'ended_ms', no
 redis.call('HDEL', KEYS[1], 'lease_until', 'wake')
 redis.call('ZREM', 'aa:exec:deadlines', ARGV[1])
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
+if f[6] then
+  redis.call('PUBLISH', f[6], ARGV[1]) -- someone waits on the end (the MCP endpoint)
+end
 if f[3] then
   local pkey = 'aa:exec:' .. f[3]
   local field = 'op:' .. f[4]

@@ -54,7 +54,14 @@ up() {
         --unixsocketperm 700 --dir "$RUN/redis" --daemonize no
     wait_for 10 redis redis-cli -s "$RUN/redis.sock" PING || return 1
     local redis="unix:$RUN/redis.sock"
-    start gateway "$BINDIR/aa-gateway" --redis "$redis" --port "$PORT" --port-file "$RUN/port"
+    # one OAuth client for outside MCP agents (kept with the secret)
+    if [ ! -s "$RUN/mcp-client" ]; then
+        (umask 077 && printf 'mcp-%s %s\n' "$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')" \
+            "$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >"$RUN/mcp-client")
+    fi
+    read -r MCP_ID MCP_SECRET <"$RUN/mcp-client"
+    AA_MCP_CLIENTS="$MCP_ID:$MCP_SECRET" \
+        start gateway "$BINDIR/aa-gateway" --redis "$redis" --port "$PORT" --port-file "$RUN/port"
     start agent-worker "$BINDIR/aa-agent-worker" --redis "$redis"
     start tool-worker "$BINDIR/aa-tool-worker" --redis "$redis"
     if ! wait_for 10 "the gateway" test -s "$RUN/port"; then
@@ -71,11 +78,15 @@ up() {
         echo "AA_TOKEN=$(cat "$RUN/token")"
         echo "AA_REDIS=$redis"
         echo "AA_HTTP=http://127.0.0.1:$PORT"
+        echo "AA_MCP_URL=http://127.0.0.1:$PORT/mcp"
+        echo "AA_MCP_CLIENT_ID=$MCP_ID"
+        echo "AA_MCP_CLIENT_SECRET=$MCP_SECRET"
     } >"$RUN/env"
     echo "agent-async is up: ws://127.0.0.1:$PORT/ws?session_id=<id>"
     echo "  health  http://127.0.0.1:$PORT/healthz   metrics http://127.0.0.1:$PORT/metrics"
     echo "  redis   redis-cli -s $RUN/redis.sock      logs $RUN/*.log"
     echo "  token   $RUN/token (client token; the secret is $RUN/secret)"
+    echo "  mcp     http://127.0.0.1:$PORT/mcp (OAuth client id and secret in $RUN/mcp-client)"
 }
 
 down() {

@@ -372,7 +372,7 @@ static int post(const struct http_prov *p, const char *url, struct curl_slist *h
 
 static json_t *tool_list(enum kind k)
 {
-    json_t *specs = tools_specs(), *out = json_array(), *s;
+    json_t *specs = tooldef_specs(), *out = json_array(), *s;
     size_t i;
     json_array_foreach(specs, i, s)
     {

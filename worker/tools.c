@@ -9,20 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *tools_route(const json_t *args)
-{
-    if (!json_is_object(args))
-        return "";
-    if (json_object_get(args, "command"))
-        return "run_client_command";
-    const char *q = json_string_value(json_object_get(args, "query"));
-    if (q && strcmp(q, "vpn_status") == 0)
-        return "get_vpn_status";
-    if (json_object_get(args, "log_type"))
-        return "analyze_logs";
-    return "";
-}
-
 char *tools_result(json_t *payload, int is_error)
 {
     char *text = json_dumps(payload, JSON_COMPACT);
@@ -253,7 +239,7 @@ int tools_handler(struct dur_ctx *ctx, const char *input, char **result, void *a
             error_result("session_mismatch", "session_id does not match the caller's session");
         goto done;
     }
-    const char *tool = tools_route(args);
+    const char *tool = tooldef_route(args);
     const char *want = json_string_value(json_object_get(in, "name"));
     if (want && *tool && strcmp(want, tool) != 0) {
         char *msg = xasprintf("arguments route to %s, not %s", tool, want);
@@ -273,21 +259,4 @@ int tools_handler(struct dur_ctx *ctx, const char *input, char **result, void *a
 done:
     json_decref(in);
     return rc;
-}
-
-json_t *tools_specs(void)
-{
-    return json_pack(
-        "[{s:s, s:s, s:{s:s, s:{s:{s:s, s:[s,s]}}, s:[s]}},"
-        " {s:s, s:s, s:{s:s, s:{s:{s:s, s:[s]}}, s:[s]}},"
-        " {s:s, s:s, s:{s:s, s:{s:{s:s, s:[s,s,s]}}, s:[s]}}]",
-        "name", "run_client_command", "description",
-        "Run a command on the user's desktop client (fire-and-forget).", "input_schema", "type",
-        "object", "properties", "command", "type", "string", "enum", "connect_vpn",
-        "disconnect_vpn", "required", "command", "name", "get_vpn_status", "description",
-        "Ask the user's desktop client for the live VPN status.", "input_schema", "type", "object",
-        "properties", "query", "type", "string", "enum", "vpn_status", "required", "query", "name",
-        "analyze_logs", "description", "Collect logs from the user's desktop client for analysis.",
-        "input_schema", "type", "object", "properties", "log_type", "type", "string", "enum", "vpn",
-        "network", "system", "required", "log_type");
 }

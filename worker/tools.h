@@ -6,6 +6,7 @@
 #define AA_TOOLS_H
 
 #include "dur.h"
+#include "tooldef.h"
 
 #include <jansson.h>
 
@@ -20,14 +21,7 @@ struct tools_cfg {
 /* The handler (name "tool"); arg is a struct tools_cfg. */
 int tools_handler(struct dur_ctx *ctx, const char *input, char **result, void *arg);
 
-/* Which tool the arguments route to ("" when none). Borrowed: static. */
-const char *tools_route(const json_t *arguments);
-
 /* Returns: owned, the MCP result text for a JSON payload. Steals: payload. */
 char *tools_result(json_t *payload, int is_error);
-
-/* Tool specs (name, description, JSON Schema), for agents and MCP.
- * Returns: owned, free with json_decref. */
-json_t *tools_specs(void);
 
 #endif

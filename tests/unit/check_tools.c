@@ -9,13 +9,13 @@
 START_TEST(routing)
 {
     json_t *a = json_pack("{s:s}", "command", "connect_vpn");
-    ck_assert_str_eq(tools_route(a), "run_client_command");
+    ck_assert_str_eq(tooldef_route(a), "run_client_command");
     json_decref(a);
     a = json_pack("{s:s}", "query", "vpn_status");
-    ck_assert_str_eq(tools_route(a), "get_vpn_status");
+    ck_assert_str_eq(tooldef_route(a), "get_vpn_status");
     json_decref(a);
     a = json_pack("{s:s}", "log_type", "network");
-    ck_assert_str_eq(tools_route(a), "analyze_logs");
+    ck_assert_str_eq(tooldef_route(a), "analyze_logs");
     json_decref(a);
     char *r = tools_result(json_pack("{s:s}", "status", "sent_to_client"), 0);
     json_t *j = json_loads(r, 0, NULL);
@@ -30,7 +30,7 @@ END_TEST
 
 START_TEST(specs)
 {
-    json_t *s = tools_specs();
+    json_t *s = tooldef_specs();
     ck_assert_uint_eq(json_array_size(s), 3);
     json_decref(s);
 }
@@ -39,11 +39,11 @@ END_TEST
 START_TEST(unroutable)
 {
     json_t *a = json_pack("{s:s}", "query", "weather");
-    ck_assert_str_eq(tools_route(a), "");
+    ck_assert_str_eq(tooldef_route(a), "");
     json_decref(a);
-    ck_assert_str_eq(tools_route(NULL), "");
+    ck_assert_str_eq(tooldef_route(NULL), "");
     a = json_array();
-    ck_assert_str_eq(tools_route(a), "");
+    ck_assert_str_eq(tooldef_route(a), "");
     json_decref(a);
 }
 END_TEST

@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# mcp.sh -- the MCP endpoint end to end: the official TypeScript SDK as the
+# outside agent, a live headless desktop client answering, OAuth client
+# credentials, malformed JSON-RPC, Origin and protocol-version checks.
+set -u
+. "$(dirname "$0")/lib.sh"
+e2e_setup
+start_redis
+start_gateway gw --mcp-clients "agent-1:s3cret-value"
+start_tool
+start_agent
+wait_for 10 "worker groups" groups_ready
+BASE=http://127.0.0.1:$PORT
+
+# a desktop client for the session the tools act on
+(sleep 60 | timeout 90 "$BINDIR/aa-client" --url "ws://127.0.0.1:$PORT/ws" --json --quiet \
+    --token "$(mint --sub desk --ttl-s 600)" --session mcp-desk \
+    --cmd-vpn-status "$FIXTURES/vpn_status.sh" --cmd-logs-vpn "$FIXTURES/logs_vpn.sh" \
+    --cmd-connect-vpn "$FIXTURES/action.sh connect_vpn $E2E_DIR/actions.log" \
+    >"$E2E_DIR/desk.out" 2>&1) &
+desk=$!
+one_conn() { test "$(rcli SCARD aa:session:mcp-desk:conns)" = 1; }
+wait_for 10 "the desktop client" one_conn
+
+if [ -d "$ROOT/tests/node_modules/@modelcontextprotocol/sdk" ]; then
+    node "$ROOT/tests/mcp/sdk_client.mjs" "$BASE" agent-1 s3cret-value mcp-desk >"$E2E_DIR/sdk.out" 2>&1
+    cat "$E2E_DIR/sdk.out" | grep -E '^(ok|not ok|#)'
+    PASSED=$((PASSED + $(grep -c '^ok - ' "$E2E_DIR/sdk.out")))
+    FAILED=$((FAILED + $(grep -c '^not ok - ' "$E2E_DIR/sdk.out")))
+    grep -q '^mcp: done' "$E2E_DIR/sdk.out" || not_ok "the SDK client ran to the end" "$(tail -3 "$E2E_DIR/sdk.out")"
+else
+    not_ok "the MCP SDK is installed (cd tests && npm ci)"
+fi
+
+TOK=$(curl -s -u agent-1:s3cret-value -d grant_type=client_credentials "$BASE/oauth2/token" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+rpc() { # body [extra curl args]: prints the HTTP status and body
+    local body=$1
+    shift
+    curl -s -o - -w '\n%{http_code}' -H "Authorization: Bearer $TOK" -H 'Content-Type: application/json' \
+        -H 'Accept: application/json, text/event-stream' "$@" -d "$body" "$BASE/mcp"
+}
+out=$(rpc '{not json')
+check "json-rpc: malformed JSON is a -32700 parse error" sh -c "echo '$out' | grep -q -- '-32700'"
+out=$(rpc '{"jsonrpc":"2.0","id":1,"method":"tools/list"}')
+check "json-rpc: no Mcp-Session-Id after initialize is 400" sh -c "echo '$out' | tail -1 | grep -q 400"
+out=$(rpc '{"jsonrpc":"2.0","id":1,"method":"nope/nope"}' -H 'Mcp-Session-Id: x')
+check "json-rpc: unknown method is -32601" sh -c "echo '$out' | grep -q -- '-32601'"
+out=$(rpc '{"jsonrpc":"2.0","method":"notifications/initialized"}' -H 'Mcp-Session-Id: x')
+check "json-rpc: a notification gets 202" sh -c "echo '$out' | tail -1 | grep -q 202"
+out=$(rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H 'Mcp-Session-Id: x' -H 'MCP-Protocol-Version: 1999-01-01')
+check "mcp: an unsupported protocol version is 400" sh -c "echo '$out' | tail -1 | grep -q 400"
+out=$(rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H 'Mcp-Session-Id: x' -H 'Origin: http://evil.example')
+check "mcp: a foreign Origin is 403 (DNS rebinding)" sh -c "echo '$out' | tail -1 | grep -q 403"
+out=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOK" "$BASE/mcp")
+check "mcp: GET is 405" test "$out" = 405
+client_tok=$(mint --sub someone --scope client --ttl-s 60)
+out=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $client_tok" -d '{}' "$BASE/mcp")
+check "mcp: a token without the mcp scope is 401" test "$out" = 401
+
+kill "$desk" 2>/dev/null
+check "shutdown: SIGTERM exits 0 everywhere, no sanitizer reports" stop_programs
+echo "e2e: $PASSED passed, $FAILED failed"
+[ "$FAILED" = 0 ]
