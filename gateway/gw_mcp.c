@@ -292,35 +292,42 @@ static void on_started(struct rasync *ra, redisReply *r, void *arg)
     }
 }
 
-static void tools_call(struct gw_conn *c, json_t *id, json_t *params, const struct jwt_claims *cl,
-                       const char *extra)
+/* Answers and ends the hold the session check took. */
+static void reply_held(struct gw_conn *c, int status, json_t *j)
+{
+    json_reply(c, status, j, NULL);
+    gw_conn_http_release(c);
+    gw_conn_unref(c);
+}
+
+/* Called with the request held (gw_conn_http_hold + a reference): keeps
+ * them until the execution ends, or answers at once and drops them. */
+static void tools_call(struct gw_conn *c, json_t *id, json_t *params, const struct jwt_claims *cl)
 {
     struct gw_server *s = gw_conn_server(c);
     const char *name = json_string_value(json_object_get(params, "name"));
     json_t *args = json_object_get(params, "arguments");
     if (!name || (strcmp(name, "run_client_command") && strcmp(name, "get_vpn_status") &&
                   strcmp(name, "analyze_logs"))) {
-        json_reply(c, 200, rpc_error(id, -32602, "unknown tool"), extra);
+        reply_held(c, 200, rpc_error(id, -32602, "unknown tool"));
         return;
     }
     const char *sid = json_string_value(json_object_get(args, "session_id"));
     const char *route = tooldef_route(args);
     if (!json_is_object(args) || !sid || !id_valid(sid, 128) || strcmp(route, name) != 0) {
-        json_reply(c, 200,
+        reply_held(c, 200,
                    rpc_result(id, json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text",
                                             "text",
                                             "invalid arguments: see the tool's inputSchema "
                                             "(session_id is required)",
-                                            "isError", 1)),
-                   extra);
+                                            "isError", 1)));
         return;
     }
     if (!(cl->sid[0] ? !strcmp(cl->sid, sid) : jwt_has_scope(cl, "any-session"))) {
-        json_reply(c, 200,
+        reply_held(c, 200,
                    rpc_result(id, json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text",
                                             "text", "this token may not act on that session",
-                                            "isError", 1)),
-                   extra);
+                                            "isError", 1)));
         return;
     }
     struct call *k = xcalloc(1, sizeof(*k));
@@ -341,8 +348,6 @@ static void tools_call(struct gw_conn *c, json_t *id, json_t *params, const stru
     if (!calls)
         calls = strmap_new();
     strmap_set(calls, k->eid, k);
-    gw_conn_ref(c);
-    gw_conn_http_hold(c);
     log_info("event=mcp_call tool=%s session=%s exec=%s trace=%s sub=%s", name, sid, k->eid, trace,
              cl->sub);
     k->timer = event_new(s->base, -1, EV_PERSIST, poll_cb, k);
@@ -352,6 +357,39 @@ static void tools_call(struct gw_conn *c, json_t *id, json_t *params, const stru
     if (rasync_eval(s->cmd, on_started, k, "exec_start", 2, 10, argv, NULL) < 0)
         on_started(NULL, NULL, k);
     free(input);
+}
+
+struct rpc_ctx {
+    struct gw_conn *c;
+    json_t *msg;
+    struct jwt_claims cl;
+};
+
+/* The session exists (or not): dispatch the held request. */
+static void on_session(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    struct rpc_ctx *x = arg;
+    struct gw_conn *c = x->c;
+    json_t *id = json_object_get(x->msg, "id");
+    const char *method = json_string_value(json_object_get(x->msg, "method"));
+    if (!gw_conn_http_pending(c)) {
+        gw_conn_unref(c);
+    } else if (!r || r->type == REDIS_REPLY_ERROR) {
+        reply_held(c, 503, rpc_error(id, -32603, "Redis is unavailable"));
+    } else if (r->type != REDIS_REPLY_STRING) {
+        reply_held(c, 404, rpc_error(id, -32001, "unknown or ended MCP session: initialize again"));
+    } else if (!strcmp(method, "ping")) {
+        reply_held(c, 200, rpc_result(id, json_object()));
+    } else if (!strcmp(method, "tools/list")) {
+        reply_held(c, 200, rpc_result(id, json_pack("{s:o}", "tools", tool_defs())));
+    } else if (!strcmp(method, "tools/call")) {
+        tools_call(c, id, json_object_get(x->msg, "params"), &x->cl);
+    } else {
+        reply_held(c, 200, rpc_error(id, -32601, "method not found"));
+    }
+    json_decref(x->msg);
+    free(x);
 }
 
 static int version_ok(const char *v)
@@ -396,6 +434,12 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
         return;
     }
     if (req->method == HTTP_DELETE) {
+        if (req->mcp_session[0] && id_valid(req->mcp_session, 128)) {
+            char key[300];
+            snprintf(key, sizeof(key), "aa:mcp:session:%s", req->mcp_session);
+            const char *argv[] = {"DEL", key};
+            rasync_cmdargv(s->cmd, NULL, NULL, 2, argv, NULL);
+        }
         gw_conn_http_respond(c, req->mcp_session[0] ? 200 : 400, "application/json", "", 0, NULL);
         return;
     }
@@ -436,6 +480,10 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
         char sess[64];
         id_random(sess, sizeof(sess), "mcp-s-", 16);
         snprintf(hdr, sizeof(hdr), "Mcp-Session-Id: %s\r\n", sess);
+        char key[200];
+        snprintf(key, sizeof(key), "aa:mcp:session:%s", sess);
+        const char *argv[] = {"SET", key, cl.sub[0] ? cl.sub : "-", "EX", "86400"};
+        rasync_cmdargv(s->cmd, NULL, NULL, 5, argv, NULL);
         json_reply(c, 200,
                    rpc_result(id, json_pack("{s:s, s:{s:{s:b}}, s:{s:s, s:s, s:s}, s:s}",
                                             "protocolVersion",
@@ -447,17 +495,21 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
                                             "Tools that act on a user's desktop through the "
                                             "agent-async client of a session: pass session_id.")),
                    hdr);
-    } else if (!req->mcp_session[0]) {
+    } else if (!req->mcp_session[0] || !id_valid(req->mcp_session, 128)) {
         json_reply(c, 400, rpc_error(id, -32600, "missing Mcp-Session-Id (initialize first)"),
                    NULL);
-    } else if (!strcmp(method, "ping")) {
-        json_reply(c, 200, rpc_result(id, json_object()), NULL);
-    } else if (!strcmp(method, "tools/list")) {
-        json_reply(c, 200, rpc_result(id, json_pack("{s:o}", "tools", tool_defs())), NULL);
-    } else if (!strcmp(method, "tools/call")) {
-        tools_call(c, id, params, &cl, NULL);
     } else {
-        json_reply(c, 200, rpc_error(id, -32601, "method not found"), NULL);
+        char key[300];
+        snprintf(key, sizeof(key), "aa:mcp:session:%s", req->mcp_session);
+        struct rpc_ctx *x = xcalloc(1, sizeof(*x));
+        x->c = c;
+        x->msg = json_incref(msg);
+        x->cl = cl;
+        gw_conn_ref(c);
+        gw_conn_http_hold(c);
+        const char *argv[] = {"GET", key};
+        if (rasync_cmdargv(s->cmd, on_session, x, 2, argv, NULL) < 0)
+            on_session(NULL, NULL, x);
     }
     json_decref(msg);
 }

@@ -43,10 +43,23 @@ out=$(rpc '{not json')
 check "json-rpc: malformed JSON is a -32700 parse error" sh -c "echo '$out' | grep -q -- '-32700'"
 out=$(rpc '{"jsonrpc":"2.0","id":1,"method":"tools/list"}')
 check "json-rpc: no Mcp-Session-Id after initialize is 400" sh -c "echo '$out' | tail -1 | grep -q 400"
-out=$(rpc '{"jsonrpc":"2.0","id":1,"method":"nope/nope"}' -H 'Mcp-Session-Id: x')
+SID=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $TOK" -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' \
+    -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}' \
+    "$BASE/mcp" | tr -d '\r' | sed -n 's/^Mcp-Session-Id: //Ip')
+check "mcp: initialize answers with an Mcp-Session-Id" test -n "$SID"
+out=$(rpc '{"jsonrpc":"2.0","id":1,"method":"ping"}' -H "Mcp-Session-Id: not-a-session")
+check "mcp: an unknown session is 404" sh -c "echo '$out' | tail -1 | grep -q 404"
+out=$(rpc '{"jsonrpc":"2.0","id":1,"method":"nope/nope"}' -H "Mcp-Session-Id: $SID")
 check "json-rpc: unknown method is -32601" sh -c "echo '$out' | grep -q -- '-32601'"
 out=$(rpc '{"jsonrpc":"2.0","method":"notifications/initialized"}' -H 'Mcp-Session-Id: x')
 check "json-rpc: a notification gets 202" sh -c "echo '$out' | tail -1 | grep -q 202"
+out=$(rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H "Mcp-Session-Id: $SID")
+check "mcp: ping in the session" sh -c "echo '$out' | tail -1 | grep -q 200"
+out=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $TOK" -H "Mcp-Session-Id: $SID" "$BASE/mcp")
+check "mcp: DELETE ends the session" test "$out" = 200
+out=$(rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H "Mcp-Session-Id: $SID")
+check "mcp: an ended session is 404" sh -c "echo '$out' | tail -1 | grep -q 404"
 out=$(rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H 'Mcp-Session-Id: x' -H 'MCP-Protocol-Version: 1999-01-01')
 check "mcp: an unsupported protocol version is 400" sh -c "echo '$out' | tail -1 | grep -q 400"
 out=$(rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H 'Mcp-Session-Id: x' -H 'Origin: http://evil.example')
