@@ -56,7 +56,8 @@ static const struct oclient *find_client(const char *id, const char *secret)
 {
     for (size_t i = 0; i < nclients; i++) {
         size_t a = strlen(clients[i].secret), b = strlen(secret);
-        if (!strcmp(clients[i].id, id) && a == b && CRYPTO_memcmp(clients[i].secret, secret, a) == 0)
+        if (!strcmp(clients[i].id, id) && a == b &&
+            CRYPTO_memcmp(clients[i].secret, secret, a) == 0)
             return &clients[i];
     }
     return NULL;
@@ -175,14 +176,13 @@ static json_t *tool_defs(void)
                                       "the desktop client's session"));
         json_array_append_new(json_object_get(schema, "required"), json_string("session_id"));
         json_t *out_schema = json_pack("{s:s, s:{s:{s:s}, s:{s:s}}, s:[s]}", "type", "object",
-                                       "properties", "status", "type", "string", "message",
-                                       "type", "string", "required", "status");
+                                       "properties", "status", "type", "string", "message", "type",
+                                       "string", "required", "status");
         json_array_append_new(
             out, json_pack("{s:O, s:s, s:O, s:o, s:o, s:{s:b, s:b}}", "name",
                            json_object_get(t, "name"), "title", titles[i % 3], "description",
-                           json_object_get(t, "description"), "inputSchema", schema,
-                           "outputSchema", out_schema, "annotations", "readOnlyHint", i != 0,
-                           "openWorldHint", 1));
+                           json_object_get(t, "description"), "inputSchema", schema, "outputSchema",
+                           out_schema, "annotations", "readOnlyHint", i != 0, "openWorldHint", 1));
     }
     json_decref(specs);
     return out;
@@ -216,15 +216,15 @@ static void on_result(struct rasync *ra, redisReply *r, void *arg)
             json_object_set_new(res, "structuredContent", structured);
         else
             json_decref(structured);
-        resp = rpc_result(k->id, json_is_object(res) ? res : json_pack("{s:[], s:b}", "content",
-                                                                       "isError", 1));
+        resp = rpc_result(
+            k->id, json_is_object(res) ? res : json_pack("{s:[], s:b}", "content", "isError", 1));
         if (!json_is_object(res))
             json_decref(res);
     } else {
-        const char *why = r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 &&
-                                  r->element[1]->str
-                              ? r->element[1]->str
-                              : "the tool execution failed";
+        const char *why =
+            r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->str
+                ? r->element[1]->str
+                : "the tool execution failed";
         resp = rpc_result(k->id, json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text",
                                            "text", why, "isError", 1));
     }
@@ -315,19 +315,19 @@ static void tools_call(struct gw_conn *c, json_t *id, json_t *params, const stru
     const char *sid = json_string_value(json_object_get(args, "session_id"));
     const char *route = tooldef_route(args);
     if (!json_is_object(args) || !sid || !id_valid(sid, 128) || strcmp(route, name) != 0) {
-        reply_held(c, 200,
-                   rpc_result(id, json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text",
-                                            "text",
-                                            "invalid arguments: see the tool's inputSchema "
-                                            "(session_id is required)",
-                                            "isError", 1)));
+        reply_held(
+            c, 200,
+            rpc_result(id, json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text",
+                                     "invalid arguments: see the tool's inputSchema "
+                                     "(session_id is required)",
+                                     "isError", 1)));
         return;
     }
     if (!(cl->sid[0] ? !strcmp(cl->sid, sid) : jwt_has_scope(cl, "any-session"))) {
-        reply_held(c, 200,
-                   rpc_result(id, json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text",
-                                            "text", "this token may not act on that session",
-                                            "isError", 1)));
+        reply_held(
+            c, 200,
+            rpc_result(id, json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text",
+                                     "this token may not act on that session", "isError", 1)));
         return;
     }
     struct call *k = xcalloc(1, sizeof(*k));
@@ -343,8 +343,8 @@ static void tools_call(struct gw_conn *c, json_t *id, json_t *params, const stru
     snprintf(key, sizeof(key), "aa:exec:%s", k->eid);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(channel, sizeof(channel), "aa:done:%s", s->cfg.node);
-    const char *argv[] = {key, "aa:stream:tool", k->eid, "tool", input, sid, trace, now,
-                          "900000", channel};
+    const char *argv[] = {key, "aa:stream:tool", k->eid, "tool", input, sid, trace,
+                          now, "900000",         channel};
     if (!calls)
         calls = strmap_new();
     strmap_set(calls, k->eid, k);
@@ -400,12 +400,28 @@ static int version_ok(const char *v)
     return 0;
 }
 
+static int loopback_host(const char *h)
+{
+    static const char *const ok[] = {"localhost", "127.0.0.1", "[::1]", NULL};
+    for (int i = 0; ok[i]; i++) {
+        size_t n = strlen(ok[i]);
+        if (!strncasecmp(h, ok[i], n) && (h[n] == '\0' || h[n] == ':'))
+            return 1;
+    }
+    return 0;
+}
+
 static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
 {
     struct gw_server *s = gw_conn_server(c);
     char base[600], hdr[900];
     base_url(req, base, sizeof(base));
-    /* DNS rebinding protection: a browser's Origin must be this server */
+    /* DNS rebinding protection: on a gateway bound to loopback the Host must
+     * name loopback, and a browser's Origin must be this server */
+    if (s->cfg.loopback_bind && !loopback_host(req->host)) {
+        json_reply(c, 403, rpc_error(NULL, -32600, "Host not allowed"), NULL);
+        return;
+    }
     if (req->origin[0]) {
         const char *o = req->origin;
         int local = !strncmp(o, "http://127.0.0.1", 16) || !strncmp(o, "http://localhost", 16) ||
@@ -484,17 +500,17 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
         snprintf(key, sizeof(key), "aa:mcp:session:%s", sess);
         const char *argv[] = {"SET", key, cl.sub[0] ? cl.sub : "-", "EX", "86400"};
         rasync_cmdargv(s->cmd, NULL, NULL, 5, argv, NULL);
-        json_reply(c, 200,
-                   rpc_result(id, json_pack("{s:s, s:{s:{s:b}}, s:{s:s, s:s, s:s}, s:s}",
-                                            "protocolVersion",
-                                            want && version_ok(want) ? want : versions[0],
-                                            "capabilities", "tools", "listChanged", 0,
-                                            "serverInfo", "name", "agent-async", "title",
-                                            "agent-async desktop tools", "version", "0.1.0",
-                                            "instructions",
-                                            "Tools that act on a user's desktop through the "
-                                            "agent-async client of a session: pass session_id.")),
-                   hdr);
+        json_reply(
+            c, 200,
+            rpc_result(id,
+                       json_pack("{s:s, s:{s:{s:b}}, s:{s:s, s:s, s:s}, s:s}", "protocolVersion",
+                                 want && version_ok(want) ? want : versions[0], "capabilities",
+                                 "tools", "listChanged", 0, "serverInfo", "name", "agent-async",
+                                 "title", "agent-async desktop tools", "version", "0.1.0",
+                                 "instructions",
+                                 "Tools that act on a user's desktop through the "
+                                 "agent-async client of a session: pass session_id.")),
+            hdr);
     } else if (!req->mcp_session[0] || !id_valid(req->mcp_session, 128)) {
         json_reply(c, 400, rpc_error(id, -32600, "missing Mcp-Session-Id (initialize first)"),
                    NULL);
@@ -527,16 +543,15 @@ int gw_mcp_route(struct gw_conn *c, const struct gw_req *req, const char *path)
         char res[700];
         snprintf(res, sizeof(res), "%s/mcp", base);
         json_reply(c, 200,
-                   json_pack("{s:s, s:[s], s:[s], s:[s]}", "resource", res,
-                             "authorization_servers", base, "bearer_methods_supported", "header",
-                             "scopes_supported", "mcp"),
+                   json_pack("{s:s, s:[s], s:[s], s:[s]}", "resource", res, "authorization_servers",
+                             base, "bearer_methods_supported", "header", "scopes_supported", "mcp"),
                    NULL);
     } else if (!strcmp(path, "/.well-known/oauth-authorization-server")) {
         char tok[700];
         snprintf(tok, sizeof(tok), "%s/oauth2/token", base);
         json_reply(c, 200,
-                   json_pack("{s:s, s:s, s:[s], s:[s,s], s:[s]}", "issuer", base,
-                             "token_endpoint", tok, "grant_types_supported", "client_credentials",
+                   json_pack("{s:s, s:s, s:[s], s:[s,s], s:[s]}", "issuer", base, "token_endpoint",
+                             tok, "grant_types_supported", "client_credentials",
                              "token_endpoint_auth_methods_supported", "client_secret_basic",
                              "client_secret_post", "scopes_supported", "mcp"),
                    NULL);

@@ -35,6 +35,7 @@ struct gw_config {
     const char *token_secret; /* "" when none (dev mode only) */
     const char *issuer;
     int dev_mode;
+    int loopback_bind; /* listening on loopback only: /mcp checks Host too */
 };
 
 enum gw_route_id {

@@ -246,6 +246,7 @@ int main(int argc, char **argv)
     s.cfg.token_secret = cfg_str(opts, "token-secret");
     s.cfg.issuer = cfg_str(opts, "issuer");
     s.cfg.dev_mode = (int)cfg_int(opts, "dev-mode");
+    s.cfg.loopback_bind = !strncmp(s.cfg.bind, "127.", 4) || !strcmp(s.cfg.bind, "::1");
     if (s.cfg.token_secret[0] && strlen(s.cfg.token_secret) < 32) {
         fprintf(stderr, "aa-gateway: --token-secret must be at least 32 bytes\n");
         return 2;

