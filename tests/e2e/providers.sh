@@ -107,6 +107,27 @@ wait "$AGENT_PID" "$FAKE_PID" 2>/dev/null
 forget "$AGENT_PID"
 forget "$FAKE_PID"
 
+# Two tool uses in one model turn run in parallel; both results go back in
+# one message, each paired with its tool use.
+start_fake parallel
+export ANTHROPIC_BASE_URL=http://127.0.0.1:$FAKE_PORT
+agent_for anthropic
+out=$E2E_DIR/parallel.out
+client --session p-par --prompt "check both please" >"$out"
+check "parallel: both requests reached the desktop" sh -c "grep -q '\"action\":\"get_vpn_status\"' '$out' && grep -q '\"action\":\"request_logs\"' '$out'"
+turn=$(grep 'event=chat .*session=p-par' "$E2E_DIR/gw.log" | head -1 | sed 's/.*turn=\([^ ]*\).*/\1/')
+both_started() { # both children started by the turn's first run, before it suspended
+    awk -v t="exec=$turn " 'index($0, t) && /event=invoke/ {n++} index($0, t) && /event=exec_suspended/ {print n; exit}' "$E2E_DIR/agent.log" | grep -qx 2
+}
+check "parallel: both tools started before the turn suspended" both_started
+check "parallel: both results in one message, paired" jsonl "$E2E_DIR/parallel.jsonl" \
+    "[b['tool_use_id'] for b in r[1]['body']['messages'][2]['content']] == [b['id'] for b in r[1]['body']['messages'][1]['content']] and len(r[1]['body']['messages'][2]['content']) == 2"
+check "parallel: the answer has both" sh -c "grep '\"event\":\"chat_response\"' '$out' | grep -q 'status=connected.*Model analysis'"
+kill "$AGENT_PID" "$FAKE_PID"
+wait "$AGENT_PID" "$FAKE_PID" 2>/dev/null
+forget "$AGENT_PID"
+forget "$FAKE_PID"
+
 # 429 with Retry-After: the model step waits (durably) and retries.
 start_fake retry FAIL_FIRST=1
 export ANTHROPIC_BASE_URL=http://127.0.0.1:$FAKE_PORT

@@ -146,7 +146,23 @@ class H(BaseHTTPRequestHandler):
 
     def anthropic_stream(self, req, k, last):
         ev = [{"type": "message_start", "message": {"usage": {"input_tokens": 40}}}]
-        if isinstance(last["content"], list) and last["content"][0].get("type") == "tool_result":
+        if isinstance(last["content"], str) and "both" in last["content"]:
+            # two tool uses in one turn: the agent runs them in parallel
+            for i, (name, args) in enumerate((("get_vpn_status", {"query": "vpn_status"}),
+                                              ("analyze_logs", {"log_type": "vpn"}))):
+                ev.append({"type": "content_block_start", "index": i,
+                           "content_block": {"type": "tool_use", "id": "toolu_%d_%d" % (k, i),
+                                             "name": name, "input": {}}})
+                ev.append({"type": "content_block_delta", "index": i,
+                           "delta": {"type": "input_json_delta", "partial_json": json.dumps(args)}})
+                ev.append({"type": "content_block_stop", "index": i})
+        elif isinstance(last["content"], list) and len(last["content"]) > 1:
+            text = " | ".join(summary(b["content"]) for b in last["content"])
+            ev.append({"type": "content_block_start", "index": 0,
+                       "content_block": {"type": "text", "text": ""}})
+            ev.append({"type": "content_block_delta", "index": 0,
+                       "delta": {"type": "text_delta", "text": text}})
+        elif isinstance(last["content"], list) and last["content"][0].get("type") == "tool_result":
             text = summary(last["content"][0]["content"])
             ev.append({"type": "content_block_start", "index": 0,
                        "content_block": {"type": "text", "text": ""}})
