@@ -64,6 +64,24 @@ static long rss_kib(int pid)
     return v;
 }
 
+/* CPU seconds (user + system) a process has used, from /proc. */
+static double cpu_seconds(int pid)
+{
+    char path[64], buf[1024];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *p = strrchr(buf, ')'); /* fields after the command name */
+    unsigned long ut = 0, st = 0;
+    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) != 2)
+        return -1;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
 static int connect_one(int port, int i, const char *token)
 {
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -233,6 +251,7 @@ static int push(void)
     long got = 0;
     pthread_t pt;
     struct pub_arg pa = {n, msgs};
+    double cpu0 = pid ? cpu_seconds(pid) : -1;
     int64_t t0 = mono_us(), last = t0;
     pthread_create(&pt, NULL, publisher, &pa);
     struct epoll_event evs[256];
@@ -269,15 +288,16 @@ static int push(void)
         }
     }
     double dt = (double)(last - t0) / 1e6;
+    double cpu = pid ? cpu_seconds(pid) - cpu0 : -1;
     pthread_join(pt, NULL);
     qsort(lat, (size_t)got, sizeof(*lat), cmp_i64);
     (void)after;
     (void)before;
     printf("%s: %d clients, %s: %ld/%ld events delivered in %.2f s: %.0f events/s; latency "
-           "p50=%.2f ms p99=%.2f ms\n",
+           "p50=%.2f ms p99=%.2f ms; server CPU %.2f s: %.0f events per CPU second\n",
            cfg_str(opts, "label"), n, cfg_int(opts, "rate") ? "paced" : "as fast as possible", got,
            msgs, dt, got / dt, got ? lat[got / 2] / 1000.0 : -1,
-           got ? lat[got * 99 / 100] / 1000.0 : -1);
+           got ? lat[got * 99 / 100] / 1000.0 : -1, cpu, cpu > 0 ? got / cpu : -1);
     for (int i = 0; i < n; i++)
         close(cs[i].fd);
     free(cs);
