@@ -87,6 +87,11 @@ if [ -x "$NODE22" ] && [ -f "$CONF" ]; then
         line=$(sed 's/\x1b\[[0-9;]*m//g' "$E2E_DIR/conf-$sc.out" | grep -E '^Passed: ' | tail -1)
         check "conformance: $sc ($line)" sh -c "echo '$line' | grep -qE 'Passed: ([0-9]+)/\\1, 0 failed'"
     done
+    # The MCP Inspector CLI against the same endpoint.
+    INSPECTOR=$ROOT/tests/node_modules/.bin/mcp-inspector
+    timeout 120 "$INSPECTOR" --cli "http://127.0.0.1:$dport/mcp" --transport http \
+        --method tools/list >"$E2E_DIR/inspector.out" 2>&1
+    check "inspector: tools/list lists the three tools" sh -c "grep -q run_client_command '$E2E_DIR/inspector.out' && grep -q get_vpn_status '$E2E_DIR/inspector.out' && grep -q analyze_logs '$E2E_DIR/inspector.out'"
 else
     not_ok "the MCP conformance suite and Node 22 are installed (cd tests && npm ci)"
 fi
