@@ -146,6 +146,8 @@ struct call {
     char eid[64];
     char tool[32];
     struct event *timer;
+    int polls; /* status reads in flight */
+    int ended; /* answered; freed when no read is in flight */
 };
 
 static struct strmap *calls; /* eid -> struct call */
@@ -190,8 +192,13 @@ static json_t *tool_defs(void)
 
 static void call_free(struct call *k)
 {
-    if (k->timer)
+    if (k->timer) {
         event_free(k->timer);
+        k->timer = NULL;
+    }
+    k->ended = 1;
+    if (k->polls > 0)
+        return; /* on_poll frees it */
     json_decref(k->id);
     free(k);
 }
@@ -254,8 +261,13 @@ void gw_mcp_done(struct gw_server *s, const char *eid)
 static void on_poll(struct rasync *ra, redisReply *r, void *arg)
 {
     struct call *k = arg;
-    struct gw_server *s = gw_conn_server(k->c);
     (void)ra;
+    k->polls--;
+    if (k->ended) {
+        call_free(k);
+        return;
+    }
+    struct gw_server *s = gw_conn_server(k->c);
     if (r && r->str && strcmp(r->str, "succeeded") && strcmp(r->str, "failed") &&
         strcmp(r->str, "timed_out") && gw_conn_http_pending(k->c))
         return;
@@ -273,7 +285,8 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
     char key[96];
     snprintf(key, sizeof(key), "aa:exec:%s", k->eid);
     const char *argv[] = {"HGET", key, "status"};
-    rasync_cmdargv(gw_conn_server(k->c)->cmd, on_poll, k, 3, argv, NULL);
+    if (rasync_cmdargv(gw_conn_server(k->c)->cmd, on_poll, k, 3, argv, NULL) == 0)
+        k->polls++;
 }
 
 static void on_started(struct rasync *ra, redisReply *r, void *arg)
