@@ -332,6 +332,17 @@ void gw_conn_http_release(struct gw_conn *c)
     gw_conn_unref(c);
 }
 
+void gw_conn_http_write(struct gw_conn *c, const char *data, size_t len)
+{
+    if (c->state == CS_HTTP && c->bev)
+        evbuffer_add(bufferevent_get_output(c->bev), data, len);
+}
+
+void gw_conn_http_end_stream(struct gw_conn *c)
+{
+    c->close_after_write = 1;
+}
+
 int gw_conn_http_pending(const struct gw_conn *c)
 {
     return c->state == CS_HTTP && c->http_busy && c->bev;

@@ -46,6 +46,10 @@ void gw_conn_http_error(struct gw_conn *c, int status, const char *type, const c
  * release (after responding) resumes with the next request. */
 void gw_conn_http_hold(struct gw_conn *c);
 void gw_conn_http_release(struct gw_conn *c);
+/* For a streamed answer (server-sent events) of a held request: raw bytes
+ * after the headers, and the end (the connection closes once written). */
+void gw_conn_http_write(struct gw_conn *c, const char *data, size_t len);
+void gw_conn_http_end_stream(struct gw_conn *c);
 /* 1 while a held HTTP request still waits for its answer. */
 int gw_conn_http_pending(const struct gw_conn *c);
 /* Borrowed: the current request. */

@@ -146,9 +146,30 @@ struct call {
     char eid[64];
     char tool[32];
     struct event *timer;
-    int polls; /* status reads in flight */
-    int ended; /* answered; freed when no read is in flight */
+    int polls;              /* status reads in flight */
+    int ended;              /* answered; freed when no read is in flight */
+    json_t *progress_token; /* set: the answer is an SSE stream with progress */
+    int progress;
 };
+
+/* One server-sent event carrying a JSON-RPC message. Steals: j. */
+static void sse_send(struct gw_conn *c, json_t *j)
+{
+    char *txt = json_dumps(j, JSON_COMPACT);
+    char *ev = xasprintf("event: message\ndata: %s\n\n", txt);
+    gw_conn_http_write(c, ev, strlen(ev));
+    free(ev);
+    free(txt);
+    json_decref(j);
+}
+
+static void sse_progress(struct call *k, const char *message)
+{
+    k->progress++;
+    sse_send(k->c, json_pack("{s:s, s:s, s:{s:O, s:i, s:s}}", "jsonrpc", "2.0", "method",
+                             "notifications/progress", "params", "progressToken", k->progress_token,
+                             "progress", k->progress, "message", message));
+}
 
 static struct strmap *calls; /* eid -> struct call */
 
@@ -200,6 +221,7 @@ static void call_free(struct call *k)
     if (k->polls > 0)
         return; /* on_poll frees it */
     json_decref(k->id);
+    json_decref(k->progress_token);
     free(k);
 }
 
@@ -235,7 +257,12 @@ static void on_result(struct rasync *ra, redisReply *r, void *arg)
         resp = rpc_result(k->id, json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text",
                                            "text", why, "isError", 1));
     }
-    json_reply(k->c, 200, resp, NULL);
+    if (k->progress_token) {
+        sse_send(k->c, resp);
+        gw_conn_http_end_stream(k->c);
+    } else {
+        json_reply(k->c, 200, resp, NULL);
+    }
     gw_conn_http_release(k->c);
     gw_conn_unref(k->c);
     call_free(k);
@@ -268,6 +295,9 @@ static void on_poll(struct rasync *ra, redisReply *r, void *arg)
         return;
     }
     struct gw_server *s = gw_conn_server(k->c);
+    if (k->progress_token && k->progress < 2 && r && r->str && !strcmp(r->str, "suspended") &&
+        gw_conn_http_pending(k->c))
+        sse_progress(k, "waiting for the desktop client to answer");
     if (r && r->str && strcmp(r->str, "succeeded") && strcmp(r->str, "failed") &&
         strcmp(r->str, "timed_out") && gw_conn_http_pending(k->c))
         return;
@@ -297,7 +327,13 @@ static void on_started(struct rasync *ra, redisReply *r, void *arg)
         if (strmap_get(calls, k->eid) == k)
             strmap_del(calls, k->eid);
         if (gw_conn_http_pending(k->c)) {
-            json_reply(k->c, 200, rpc_error(k->id, -32603, "the tool could not be started"), NULL);
+            json_t *e = rpc_error(k->id, -32603, "the tool could not be started");
+            if (k->progress_token) {
+                sse_send(k->c, e);
+                gw_conn_http_end_stream(k->c);
+            } else {
+                json_reply(k->c, 200, e, NULL);
+            }
             gw_conn_http_release(k->c);
         }
         gw_conn_unref(k->c);
@@ -363,10 +399,23 @@ static void tools_call(struct gw_conn *c, json_t *id, json_t *params, const stru
     strmap_set(calls, k->eid, k);
     log_info("event=mcp_call tool=%s session=%s exec=%s trace=%s sub=%s", name, sid, k->eid, trace,
              cl->sub);
+    json_t *tokv = json_object_get(json_object_get(params, "_meta"), "progressToken");
+    const struct gw_req *req = gw_conn_request(c);
+    if (tokv && (json_is_string(tokv) || json_is_integer(tokv)) &&
+        strstr(req->accept, "text/event-stream")) {
+        /* stream the answer: progress while the tool waits, then the result */
+        k->progress_token = json_incref(tokv);
+        static const char hdr[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                                  "Cache-Control: no-cache\r\nConnection: close\r\n\r\n";
+        gw_conn_http_write(c, hdr, sizeof(hdr) - 1);
+        char msg[96];
+        snprintf(msg, sizeof(msg), "%s started", name);
+        sse_progress(k, msg);
+    }
     k->timer = event_new(s->base, -1, EV_PERSIST, poll_cb, k);
-    struct timeval five = {5, 0};
+    struct timeval every = {k->progress_token ? 0 : 5, k->progress_token ? 250000 : 0};
     if (k->timer)
-        event_add(k->timer, &five);
+        event_add(k->timer, &every);
     if (rasync_eval(s->cmd, on_started, k, "exec_start", 2, 10, argv, NULL) < 0)
         on_started(NULL, NULL, k);
     free(input);

@@ -61,6 +61,13 @@ const cmd = await client.callTool({ name: "run_client_command", arguments: { com
 check("mcp: run_client_command sent", !cmd.isError && cmd.structuredContent.status === "sent_to_client", JSON.stringify(cmd));
 const logs = await client.callTool({ name: "analyze_logs", arguments: { log_type: "vpn", session_id: session } });
 check("mcp: analyze_logs returns the logs", !logs.isError && /DPD timeout/.test(logs.structuredContent.log_data), JSON.stringify(logs).slice(0, 300));
+const progress = [];
+const streamed = await client.callTool(
+  { name: "get_vpn_status", arguments: { query: "vpn_status", session_id: session } },
+  undefined, { onprogress: (p) => progress.push(p) });
+check("mcp: a call with a progress token streams progress then the result (SSE)",
+  progress.length >= 1 && streamed.structuredContent && streamed.structuredContent.status === "connected",
+  JSON.stringify({ progress, streamed }).slice(0, 300));
 const gone = await client.callTool({ name: "get_vpn_status", arguments: { query: "vpn_status", session_id: "nobody-here" } });
 check("mcp: a session without a client gets an isError result", gone.isError === true);
 const badargs = await client.callTool({ name: "analyze_logs", arguments: { session_id: session } });
