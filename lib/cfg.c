@@ -181,6 +181,18 @@ void cfg_parse_or_exit(struct cfg_opt *tab, int argc, char **argv, const char *u
     }
 }
 
+const char *cfg_subcommand_or_exit(struct cfg_opt *tab, int argc, char **argv, const char *usage)
+{
+    if (argc < 2 || argv[1][0] == '-') {
+        fprintf(stderr, "%s\n", usage);
+        exit(2);
+    }
+    const char *cmd = argv[1];
+    argv[1] = argv[0];
+    cfg_parse_or_exit(tab, argc - 1, argv + 1, usage);
+    return cmd;
+}
+
 static const struct cfg_opt *must(const struct cfg_opt *tab, const char *name)
 {
     const struct cfg_opt *o = find(tab, name, strlen(name));

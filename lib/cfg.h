@@ -37,6 +37,11 @@ int cfg_parse(struct cfg_opt *tab, int argc, char **argv, const char *usage, cha
 int cfg_parse_file(struct cfg_opt *tab, int argc, char **argv, const char *usage, const char *file,
                    int missing_ok, char *err, size_t errlen);
 
+/* For "prog COMMAND [options]": checks a command is there, parses the options
+ * after it (exits like cfg_parse_or_exit) and returns the command
+ * (borrowed from argv). Without a command: prints usage, exits 2. */
+const char *cfg_subcommand_or_exit(struct cfg_opt *tab, int argc, char **argv, const char *usage);
+
 /* Borrowed: valid until cfg_free. Aborts on an unknown name (a programming error). */
 const char *cfg_str(const struct cfg_opt *tab, const char *name);
 long long cfg_int(const struct cfg_opt *tab, const char *name);

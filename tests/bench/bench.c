@@ -457,13 +457,8 @@ static int suspend_bench(void)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: aa-bench roundtrip|worker|suspend [options]\n");
-        return 2;
-    }
-    const char *cmd = argv[1];
-    argv[1] = argv[0];
-    cfg_parse_or_exit(opts, argc - 1, argv + 1, "usage: aa-bench roundtrip|worker|suspend");
+    const char *cmd = cfg_subcommand_or_exit(opts, argc, argv,
+                                             "usage: aa-bench roundtrip|worker|suspend [options]");
     log_init("bench", "warn");
     signal(SIGPIPE, SIG_IGN);
     int rc = 2;

@@ -471,13 +471,8 @@ static int waiting(void)
 
 int main(int argc, char **argv)
 {
-    if (argc < 2) {
-        fprintf(stderr, "usage: aa-wsload idle|push|turns [options]\n");
-        return 2;
-    }
-    const char *cmd = argv[1];
-    argv[1] = argv[0];
-    cfg_parse_or_exit(opts, argc - 1, argv + 1, "usage: aa-wsload idle|push [options]");
+    const char *cmd = cfg_subcommand_or_exit(opts, argc, argv,
+                                             "usage: aa-wsload idle|push|turns|waiting [options]");
     int rc = !strcmp(cmd, "idle")      ? idle()
              : !strcmp(cmd, "push")    ? push()
              : !strcmp(cmd, "turns")   ? turns()

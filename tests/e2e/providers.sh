@@ -33,6 +33,13 @@ agent_for() { # provider
     esac
 }
 
+stop_agent_and_fake() {
+    kill "$AGENT_PID" "$FAKE_PID"
+    wait "$AGENT_PID" "$FAKE_PID" 2>/dev/null
+    forget "$AGENT_PID"
+    forget "$FAKE_PID"
+}
+
 # jsonl FILE PYTHON-EXPR: true when the expression holds for the request log
 # (r = list of requests).
 jsonl() { $PY -c "import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; sys.exit(0 if ($2) else 1)" "$1"; }
@@ -84,10 +91,7 @@ for prov in anthropic openai bedrock; do
         ;;
     esac
     check "$prov: no API key in any log" sh -c "! grep -q -e sk-test-secret -e sk-openai-secret -e 'secret ' '$E2E_DIR'/*.log"
-    kill "$AGENT_PID" "$FAKE_PID"
-    wait "$AGENT_PID" "$FAKE_PID" 2>/dev/null
-    forget "$AGENT_PID"
-    forget "$FAKE_PID"
+    stop_agent_and_fake
 done
 
 # Session memory: a second turn on the session replays the first to the model,
@@ -102,10 +106,7 @@ check "memory: the model saw the earlier turn" jsonl "$E2E_DIR/memory.jsonl" \
     "r[2]['body']['messages'][0]['content'] == \"What's my VPN status?\" and r[2]['body']['messages'][1]['role'] == 'assistant' and 'status=connected' in r[2]['body']['messages'][1]['content'] and r[2]['body']['messages'][2]['content'] == 'Thanks, now connect it'"
 check "memory: kept in Redis with a TTL" test "$(rcli TTL aa:session:p-mem:memory)" -gt 0
 check "memory: bounded tool results kept" sh -c "redis-cli -s '$REDIS_SOCK' LINDEX aa:session:p-mem:memory 0 | grep -q get_vpn_status"
-kill "$AGENT_PID" "$FAKE_PID"
-wait "$AGENT_PID" "$FAKE_PID" 2>/dev/null
-forget "$AGENT_PID"
-forget "$FAKE_PID"
+stop_agent_and_fake
 
 # Two tool uses in one model turn run in parallel; both results go back in
 # one message, each paired with its tool use.
@@ -123,10 +124,7 @@ check "parallel: both tools started before the turn suspended" both_started
 check "parallel: both results in one message, paired" jsonl "$E2E_DIR/parallel.jsonl" \
     "[b['tool_use_id'] for b in r[1]['body']['messages'][2]['content']] == [b['id'] for b in r[1]['body']['messages'][1]['content']] and len(r[1]['body']['messages'][2]['content']) == 2"
 check "parallel: the answer has both" sh -c "grep '\"event\":\"chat_response\"' '$out' | grep -q 'status=connected.*Model analysis'"
-kill "$AGENT_PID" "$FAKE_PID"
-wait "$AGENT_PID" "$FAKE_PID" 2>/dev/null
-forget "$AGENT_PID"
-forget "$FAKE_PID"
+stop_agent_and_fake
 
 # 429 with Retry-After: the model step waits (durably) and retries.
 start_fake retry FAIL_FIRST=1
@@ -136,10 +134,7 @@ out=$E2E_DIR/retry.out
 client --session p-retry --prompt "What's my VPN status?" >"$out"
 check "429: answered after a retry" has "$out" "Model says: status=connected"
 check "429: the retry waited for Retry-After" grep -q 'event=step_retry.*step=model.0.*due_in_ms=9[0-9][0-9]\|event=step_retry.*step=model.0.*due_in_ms=1[0-9][0-9][0-9]' "$E2E_DIR/agent.log"
-kill "$AGENT_PID" "$FAKE_PID"
-wait "$AGENT_PID" "$FAKE_PID" 2>/dev/null
-forget "$AGENT_PID"
-forget "$FAKE_PID"
+stop_agent_and_fake
 
 # A 500 is retried too.
 start_fake e500 FAIL_FIRST=1 FAIL_STATUS=500
@@ -148,10 +143,7 @@ agent_for openai
 out=$E2E_DIR/e500.out
 client --session p-500 --prompt "What's my VPN status?" >"$out"
 check "500: answered after a retry" has "$out" "Model says: status=connected"
-kill "$AGENT_PID" "$FAKE_PID"
-wait "$AGENT_PID" "$FAKE_PID" 2>/dev/null
-forget "$AGENT_PID"
-forget "$FAKE_PID"
+stop_agent_and_fake
 
 # A malformed reply is retried, then surfaced as an error event.
 start_fake bad MALFORMED=1
@@ -160,10 +152,7 @@ agent_for openai
 out=$E2E_DIR/malformed.out
 client --session p-bad --prompt "What's my VPN status?" --timeout-ms 60000 >"$out"
 check "malformed: the user gets an error event" has "$out" '"code":"model_error"'
-kill "$AGENT_PID" "$FAKE_PID"
-wait "$AGENT_PID" "$FAKE_PID" 2>/dev/null
-forget "$AGENT_PID"
-forget "$FAKE_PID"
+stop_agent_and_fake
 
 # A worker killed mid-turn: another finishes it; no recorded model call again.
 start_fake kill

@@ -429,6 +429,18 @@ START_TEST(execution_timeout)
 }
 END_TEST
 
+/* Completes every waiting callback (there must be `want` of them). */
+static void complete_all(size_t want)
+{
+    redisReply *r = rconn_cmd(rc, "ZRANGE aa:cb:deadlines 0 -1");
+    ck_assert_uint_eq(r->elements, want);
+    for (size_t i = 0; i < r->elements; i++) {
+        redisReply *x = dur_complete(rc, r->element[i]->str, "succeed", "s1", "v", 1);
+        freeReplyObject(x);
+    }
+    freeReplyObject(r);
+}
+
 static void resume_all(void)
 {
     int n;
@@ -444,13 +456,7 @@ START_TEST(thousand_callbacks)
     new_exec("f1", "fanout");
     run("f1");
     assert_field("aa:exec:f1", "status", "suspended");
-    redisReply *r = rconn_cmd(rc, "ZRANGE aa:cb:deadlines 0 -1");
-    ck_assert_uint_eq(r->elements, 1000);
-    for (size_t i = 0; i < r->elements; i++) {
-        redisReply *x = dur_complete(rc, r->element[i]->str, "succeed", "s1", "v", 1);
-        freeReplyObject(x);
-    }
-    freeReplyObject(r);
+    complete_all(1000);
     resume_all();
     run("f1");
     assert_field("aa:exec:f1", "result", "1000 done");
@@ -462,13 +468,7 @@ START_TEST(thousand_callbacks)
         new_exec(eid, "h");
         run(eid);
     }
-    r = rconn_cmd(rc, "ZRANGE aa:cb:deadlines 0 -1");
-    ck_assert_uint_eq(r->elements, 1000);
-    for (size_t i = 0; i < r->elements; i++) {
-        redisReply *x = dur_complete(rc, r->element[i]->str, "succeed", "s1", "v", 1);
-        freeReplyObject(x);
-    }
-    freeReplyObject(r);
+    complete_all(1000);
     resume_all();
     ck_assert_int_eq(xlen("t:stream"), 1001);
     for (int i = 0; i < 1000; i++) {
