@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 static const char *const versions[] = {"2025-11-25", "2025-06-18", NULL};
 
@@ -138,40 +139,17 @@ static void base_url(const struct gw_req *req, char *out, size_t len)
     snprintf(out, len, "http://%s", req->host[0] ? req->host : "127.0.0.1");
 }
 
-/* ---- MCP ------------------------------------------------------------------ */
+/* ---- MCP: JSON-RPC helpers ------------------------------------------------ */
 
-struct call {
-    struct gw_conn *c;
-    json_t *id;
-    char eid[64];
-    char tool[32];
-    struct event *timer;
-    int polls;              /* status reads in flight */
-    int ended;              /* answered; freed when no read is in flight */
-    json_t *progress_token; /* set: the answer is an SSE stream with progress */
-    int progress;
-};
-
-/* One server-sent event carrying a JSON-RPC message. Steals: j. */
-static void sse_send(struct gw_conn *c, json_t *j)
-{
-    char *txt = json_dumps(j, JSON_COMPACT);
-    char *ev = xasprintf("event: message\ndata: %s\n\n", txt);
-    gw_conn_http_write(c, ev, strlen(ev));
-    free(ev);
-    free(txt);
-    json_decref(j);
-}
-
-static void sse_progress(struct call *k, const char *message)
-{
-    k->progress++;
-    sse_send(k->c, json_pack("{s:s, s:s, s:{s:O, s:i, s:s}}", "jsonrpc", "2.0", "method",
-                             "notifications/progress", "params", "progressToken", k->progress_token,
-                             "progress", k->progress, "message", message));
-}
-
-static struct strmap *calls; /* eid -> struct call */
+#define RELATED_TASK "io.modelcontextprotocol/related-task"
+#define DONE_CHANNEL "aa:mcp:done"
+#define CANCEL_CHANNEL "aa:mcp:cancel"
+#define TASK_TTL_DEFAULT_MS 86400000LL
+#define TASK_TTL_MIN_MS 60000LL
+#define TASK_TTL_MAX_MS (7 * 86400000LL)
+#define TASK_POLL_MS 1000
+#define TASKS_PAGE 100
+#define KEEPALIVE_S 15
 
 static json_t *rpc_result(json_t *id, json_t *result)
 {
@@ -183,6 +161,14 @@ static json_t *rpc_error(json_t *id, int code, const char *message)
 {
     return json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id ? id : json_null(),
                      "error", "code", code, "message", message);
+}
+
+/* A CallToolResult reporting a tool error (isError, as the spec wants for
+ * errors the model can act on). */
+static json_t *tool_error(const char *text)
+{
+    return json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", text, "isError",
+                     1);
 }
 
 static json_t *tool_defs(void)
@@ -201,117 +187,309 @@ static json_t *tool_defs(void)
         json_t *out_schema = json_pack("{s:s, s:{s:{s:s}, s:{s:s}}, s:[s]}", "type", "object",
                                        "properties", "status", "type", "string", "message", "type",
                                        "string", "required", "status");
-        json_array_append_new(
-            out, json_pack("{s:O, s:s, s:O, s:o, s:o, s:{s:b, s:b}}", "name",
-                           json_object_get(t, "name"), "title", titles[i % 3], "description",
-                           json_object_get(t, "description"), "inputSchema", schema, "outputSchema",
-                           out_schema, "annotations", "readOnlyHint", i != 0, "openWorldHint", 1));
+        const char *name = json_string_value(json_object_get(t, "name"));
+        /* the slow ones may run as tasks; a shell command answers in seconds */
+        const char *task = strcmp(name, "run_client_command") ? "optional" : "forbidden";
+        json_array_append_new(out, json_pack("{s:s, s:s, s:O, s:o, s:o, s:{s:b, s:b}, s:{s:s}}",
+                                             "name", name, "title", titles[i % 3], "description",
+                                             json_object_get(t, "description"), "inputSchema",
+                                             schema, "outputSchema", out_schema, "annotations",
+                                             "readOnlyHint", i != 0, "openWorldHint", 1,
+                                             "execution", "taskSupport", task));
     }
     json_decref(specs);
     return out;
 }
 
-static void call_free(struct call *k)
+static int ended(const char *st)
 {
+    return st && (!strcmp(st, "succeeded") || !strcmp(st, "failed") || !strcmp(st, "timed_out") ||
+                  !strcmp(st, "cancelled"));
+}
+
+/* The CallToolResult of an ended execution. Returns: owned. */
+static json_t *tool_result(const char *status, const char *result)
+{
+    if (!status || strcmp(status, "succeeded") != 0)
+        return tool_error(result && *result ? result : "the tool execution failed");
+    json_t *res = json_loads(result ? result : "", 0, NULL);
+    if (!json_is_object(res)) {
+        json_decref(res);
+        return tool_error("the tool returned no result");
+    }
+    const char *text = json_string_value(
+        json_object_get(json_array_get(json_object_get(res, "content"), 0), "text"));
+    json_t *structured = text ? json_loads(text, 0, NULL) : NULL;
+    if (json_is_object(structured))
+        json_object_set_new(res, "structuredContent", structured);
+    else
+        json_decref(structured);
+    return res;
+}
+
+static void iso_time(const char *ms_text, char *out, size_t len)
+{
+    long long ms = ms_text ? atoll(ms_text) : 0;
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out + n, len - n, ".%03lldZ", ms % 1000);
+}
+
+/* A Task from the execution's fields. Returns: owned. */
+static json_t *task_json(const char *eid, const char *st, const char *created, const char *updated,
+                         const char *ttl, const char *result)
+{
+    const char *status = "working", *msg = "a tool worker is running it";
+    if (!st || !strcmp(st, "ready")) {
+        msg = "queued for a tool worker";
+    } else if (!strcmp(st, "suspended")) {
+        msg = "waiting for the desktop client to answer";
+    } else if (!strcmp(st, "succeeded")) {
+        status = "completed";
+        msg = "the result is ready (tasks/result)";
+    } else if (!strcmp(st, "cancelled")) {
+        status = "cancelled";
+        msg = result && *result ? result : "cancelled";
+    } else if (ended(st)) {
+        status = "failed";
+        msg = result && *result ? result : st;
+    }
+    char c[40], u[40];
+    iso_time(created, c, sizeof(c));
+    iso_time(updated ? updated : created, u, sizeof(u));
+    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:i}", "taskId", eid, "status", status,
+                     "statusMessage", msg, "createdAt", c, "lastUpdatedAt", u, "ttl",
+                     (json_int_t)(ttl ? atoll(ttl) : TASK_TTL_DEFAULT_MS), "pollInterval",
+                     TASK_POLL_MS);
+}
+
+/* The string of element i of an array reply, or NULL. Borrowed. */
+static const char *rstr(const redisReply *r, size_t i)
+{
+    if (!r || r->type != REDIS_REPLY_ARRAY || i >= r->elements ||
+        r->element[i]->type != REDIS_REPLY_STRING)
+        return NULL;
+    return r->element[i]->str;
+}
+
+/* The owner an MCP request acts as: the token's subject ("-" in dev mode). */
+static const char *owner_of(const struct jwt_claims *cl)
+{
+    return cl->sub[0] ? cl->sub : "-";
+}
+
+/* ---- MCP: requests held until an execution ends ---------------------------- */
+
+enum call_kind {
+    K_CALL,        /* tools/call: the CallToolResult */
+    K_TASK_RESULT, /* tasks/result: the same, with the related-task _meta */
+    K_RESUME,      /* GET with Last-Event-ID: a tools/call stream, resumed */
+};
+
+/* A held HTTP request waiting on an execution. Owns the request's hold and
+ * a reference to the connection. */
+struct call {
+    struct gw_conn *c;
+    json_t *id;
+    char eid[64];
+    int kind;
+    struct event *timer; /* safety net: looks at the execution now and then */
+    int polls;           /* status reads in flight */
+    int ended;           /* answered; freed when no read is in flight */
+    int sse;             /* the answer is a stream of server-sent events */
+    int events;          /* event ids sent: {eid}/{n} */
+    json_t *progress_token;
+    int progress;
+    char *req_key;                /* mcp session + request id (notifications/cancelled) */
+    struct call *next;            /* other requests waiting on the same execution */
+    struct call *a_prev, *a_next; /* every held request */
+};
+
+static struct strmap *calls; /* eid -> first struct call */
+static struct strmap *reqs;  /* req_key -> struct call */
+static struct call *all_calls;
+
+static void calls_unlink(struct call *k)
+{
+    struct call *head = calls ? strmap_get(calls, k->eid) : NULL;
+    if (head == k) {
+        if (k->next)
+            strmap_set(calls, k->eid, k->next);
+        else
+            strmap_del(calls, k->eid);
+    } else {
+        for (; head; head = head->next)
+            if (head->next == k) {
+                head->next = k->next;
+                break;
+            }
+    }
+    k->next = NULL;
+}
+
+static struct call *call_new(struct gw_conn *c, json_t *id, const char *eid, int kind)
+{
+    struct call *k = xcalloc(1, sizeof(*k));
+    k->c = c;
+    k->id = json_incref(id ? id : json_null());
+    k->kind = kind;
+    strlcpy_aa(k->eid, eid, sizeof(k->eid));
+    if (!calls) {
+        calls = strmap_new();
+        reqs = strmap_new();
+    }
+    k->next = strmap_get(calls, eid);
+    strmap_set(calls, eid, k);
+    k->a_next = all_calls;
+    if (all_calls)
+        all_calls->a_prev = k;
+    all_calls = k;
+    return k;
+}
+
+static void call_maybe_free(struct call *k)
+{
+    if (!k->ended || k->polls > 0)
+        return;
+    json_decref(k->id);
+    json_decref(k->progress_token);
+    free(k);
+}
+
+/* Ends the hold and forgets the call (freed now, or when its reads return). */
+static void call_done(struct call *k)
+{
+    if (k->ended)
+        return;
+    k->ended = 1;
+    calls_unlink(k);
+    if (k->req_key) {
+        if (strmap_get(reqs, k->req_key) == k)
+            strmap_del(reqs, k->req_key);
+        free(k->req_key);
+        k->req_key = NULL;
+    }
+    if (k->a_prev)
+        k->a_prev->a_next = k->a_next;
+    else
+        all_calls = k->a_next;
+    if (k->a_next)
+        k->a_next->a_prev = k->a_prev;
     if (k->timer) {
         event_free(k->timer);
         k->timer = NULL;
     }
-    k->ended = 1;
-    if (k->polls > 0)
-        return; /* on_poll frees it */
-    json_decref(k->id);
-    json_decref(k->progress_token);
-    free(k);
+    gw_conn_http_release(k->c);
+    gw_conn_unref(k->c);
+    call_maybe_free(k);
+}
+
+/* One server-sent event carrying a JSON-RPC message, with a resumable id.
+ * Steals: j. */
+static void sse_send(struct call *k, json_t *j)
+{
+    char *txt = json_dumps(j, JSON_COMPACT);
+    char *ev = xasprintf("id: %s/%d\nevent: message\ndata: %s\n\n", k->eid, ++k->events, txt);
+    gw_conn_http_write(k->c, ev, strlen(ev));
+    free(ev);
+    free(txt);
+    json_decref(j);
+}
+
+/* Starts an SSE answer: the headers, then a priming event (an id and no data)
+ * so that a client that loses the stream can resume it with Last-Event-ID. */
+static void sse_begin(struct call *k)
+{
+    static const char hdr[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                              "Cache-Control: no-cache\r\nConnection: close\r\n\r\n";
+    gw_conn_http_write(k->c, hdr, sizeof(hdr) - 1);
+    char prime[128];
+    snprintf(prime, sizeof(prime), "id: %s/%d\nretry: 1000\ndata: \n\n", k->eid, k->events);
+    gw_conn_http_write(k->c, prime, strlen(prime));
+    k->sse = 1;
+}
+
+static void sse_progress(struct call *k, const char *message)
+{
+    k->progress++;
+    sse_send(k, json_pack("{s:s, s:s, s:{s:O, s:i, s:s}}", "jsonrpc", "2.0", "method",
+                          "notifications/progress", "params", "progressToken", k->progress_token,
+                          "progress", k->progress, "message", message));
+}
+
+/* Answers a held request. Steals: msg. */
+static void call_answer(struct call *k, json_t *msg)
+{
+    if (k->sse) {
+        sse_send(k, msg);
+        gw_conn_http_end_stream(k->c);
+    } else {
+        json_reply(k->c, 200, msg, NULL);
+    }
 }
 
 static void on_result(struct rasync *ra, redisReply *r, void *arg)
 {
     (void)ra;
     struct call *k = arg;
-    if (!gw_conn_http_pending(k->c)) {
-        gw_conn_unref(k->c);
-        call_free(k);
+    k->polls--;
+    if (k->ended) {
+        call_maybe_free(k);
         return;
     }
-    json_t *resp;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->str &&
-        !strcmp(r->element[0]->str, "succeeded")) {
-        json_t *res = json_loads(r->element[1]->str ? r->element[1]->str : "", 0, NULL);
-        const char *text = json_string_value(
-            json_object_get(json_array_get(json_object_get(res, "content"), 0), "text"));
-        json_t *structured = text ? json_loads(text, 0, NULL) : NULL;
-        if (json_is_object(res) && json_is_object(structured))
-            json_object_set_new(res, "structuredContent", structured);
-        else
-            json_decref(structured);
-        resp = rpc_result(
-            k->id, json_is_object(res) ? res : json_pack("{s:[], s:b}", "content", "isError", 1));
-        if (!json_is_object(res))
-            json_decref(res);
-    } else {
-        const char *why =
-            r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->str
-                ? r->element[1]->str
-                : "the tool execution failed";
-        resp = rpc_result(k->id, json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text",
-                                           "text", why, "isError", 1));
+    if (gw_conn_http_pending(k->c)) {
+        json_t *res = r && r->type == REDIS_REPLY_ARRAY
+                          ? tool_result(rstr(r, 0), rstr(r, 1))
+                          : tool_error("Redis is unavailable: ask again (tasks/result)");
+        if (k->kind == K_TASK_RESULT)
+            json_object_set_new(res, "_meta",
+                                json_pack("{s:{s:s}}", RELATED_TASK, "taskId", k->eid));
+        call_answer(k, rpc_result(k->id, res));
     }
-    if (k->progress_token) {
-        sse_send(k->c, resp);
-        gw_conn_http_end_stream(k->c);
-    } else {
-        json_reply(k->c, 200, resp, NULL);
-    }
-    gw_conn_http_release(k->c);
-    gw_conn_unref(k->c);
-    call_free(k);
+    call_done(k);
 }
 
+/* The execution ended: read its outcome and answer. */
 static void finish_call(struct gw_server *s, struct call *k)
 {
     char key[96];
     snprintf(key, sizeof(key), "aa:exec:%s", k->eid);
     const char *argv[] = {"HMGET", key, "status", "result"};
+    calls_unlink(k); /* no second answer from a late notification */
+    k->polls++;
     if (rasync_cmdargv(s->cmd, on_result, k, 4, argv, NULL) < 0)
         on_result(NULL, NULL, k);
 }
 
-void gw_mcp_done(struct gw_server *s, const char *eid)
-{
-    struct call *k = calls ? strmap_del(calls, eid) : NULL;
-    if (k)
-        finish_call(s, k);
-}
-
-/* Safety net for a lost notification: look at the execution every 5 s. */
+/* Safety net for a lost notification, and progress for a streamed call. */
 static void on_poll(struct rasync *ra, redisReply *r, void *arg)
 {
     struct call *k = arg;
     (void)ra;
     k->polls--;
     if (k->ended) {
-        call_free(k);
+        call_maybe_free(k);
         return;
     }
-    struct gw_server *s = gw_conn_server(k->c);
-    if (k->progress_token && k->progress < 2 && r && r->str && !strcmp(r->str, "suspended") &&
-        gw_conn_http_pending(k->c))
-        sse_progress(k, "waiting for the desktop client to answer");
-    if (r && r->str && strcmp(r->str, "succeeded") && strcmp(r->str, "failed") &&
-        strcmp(r->str, "timed_out") && gw_conn_http_pending(k->c))
+    if (!gw_conn_http_pending(k->c)) {
+        call_done(k);
         return;
-    if (strmap_get(calls, k->eid) == k) {
-        strmap_del(calls, k->eid);
-        finish_call(s, k);
+    }
+    const char *st = r && r->type == REDIS_REPLY_STRING ? r->str : NULL;
+    if (k->progress_token && k->progress < 2 && st && !strcmp(st, "suspended"))
+        sse_progress(k, "waiting for the desktop client to answer");
+    if (r && r->type == REDIS_REPLY_NIL) {
+        call_answer(k, rpc_error(k->id, -32602, "the execution is unknown or has expired"));
+        call_done(k);
+    } else if (ended(st)) {
+        finish_call(gw_conn_server(k->c), k);
     }
 }
 
-static void poll_cb(evutil_socket_t fd, short what, void *arg)
+static void poll_now(struct call *k)
 {
-    (void)fd;
-    (void)what;
-    struct call *k = arg;
     char key[96];
     snprintf(key, sizeof(key), "aa:exec:%s", k->eid);
     const char *argv[] = {"HGET", key, "status"};
@@ -319,27 +497,161 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
         k->polls++;
 }
 
-static void on_started(struct rasync *ra, redisReply *r, void *arg)
+static void poll_cb(evutil_socket_t fd, short what, void *arg)
 {
-    (void)ra;
+    (void)fd;
+    (void)what;
     struct call *k = arg;
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-        if (strmap_get(calls, k->eid) == k)
-            strmap_del(calls, k->eid);
-        if (gw_conn_http_pending(k->c)) {
-            json_t *e = rpc_error(k->id, -32603, "the tool could not be started");
-            if (k->progress_token) {
-                sse_send(k->c, e);
-                gw_conn_http_end_stream(k->c);
-            } else {
-                json_reply(k->c, 200, e, NULL);
-            }
-            gw_conn_http_release(k->c);
+    if (k->sse && !k->progress_token)
+        gw_conn_http_write(k->c, ": keepalive\n\n", 13);
+    poll_now(k);
+}
+
+static void call_watch(struct call *k, int period_ms)
+{
+    k->timer = event_new(gw_conn_server(k->c)->base, -1, EV_PERSIST, poll_cb, k);
+    struct timeval every = {period_ms / 1000, (period_ms % 1000) * 1000};
+    if (k->timer)
+        event_add(k->timer, &every);
+}
+
+/* ---- MCP: GET streams ------------------------------------------------------ */
+
+/* A standalone GET stream of a session: keepalives, and task status
+ * notifications for the session's tasks. Owns the hold and a reference. */
+struct stream {
+    struct gw_conn *c;
+    char session[129];
+    struct stream *next;
+};
+static struct stream *streams;
+static struct event *keepalive;
+
+static void streams_prune(int all)
+{
+    for (struct stream **p = &streams; *p;) {
+        struct stream *st = *p;
+        if (all || !gw_conn_http_pending(st->c)) {
+            *p = st->next;
+            gw_conn_http_release(st->c);
+            gw_conn_unref(st->c);
+            free(st);
+        } else {
+            p = &st->next;
         }
-        gw_conn_unref(k->c);
-        call_free(k);
     }
 }
+
+static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+    streams_prune(0);
+    for (struct stream *st = streams; st; st = st->next)
+        gw_conn_http_write(st->c, ": keepalive\n\n", 13);
+}
+
+static void stream_open(struct gw_conn *c, const char *session)
+{
+    static const char hdr[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                              "Cache-Control: no-cache\r\nConnection: close\r\n\r\n"
+                              "retry: 1000\n: stream open\n\n";
+    gw_conn_http_write(c, hdr, sizeof(hdr) - 1);
+    struct stream *st = xcalloc(1, sizeof(*st));
+    st->c = c;
+    strlcpy_aa(st->session, session, sizeof(st->session));
+    st->next = streams;
+    streams = st;
+    if (!keepalive) {
+        keepalive = event_new(gw_conn_server(c)->base, -1, EV_PERSIST, keepalive_cb, NULL);
+        struct timeval every = {KEEPALIVE_S, 0};
+        if (keepalive)
+            event_add(keepalive, &every);
+    }
+}
+
+struct status_note {
+    char eid[64];
+};
+
+/* A task ended: tell the GET streams of its MCP session. */
+static void on_status_note(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    struct status_note *n = arg;
+    const char *session = rstr(r, 0);
+    if (session && rstr(r, 3)) {
+        for (struct stream *st = streams; st; st = st->next) {
+            if (strcmp(st->session, session) != 0 || !gw_conn_http_pending(st->c))
+                continue;
+            json_t *note = json_pack(
+                "{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", "notifications/tasks/status",
+                "params",
+                task_json(n->eid, rstr(r, 1), rstr(r, 2), rstr(r, 4), rstr(r, 3), rstr(r, 5)));
+            char *txt = json_dumps(note, JSON_COMPACT);
+            char *ev = xasprintf("event: message\ndata: %s\n\n", txt);
+            gw_conn_http_write(st->c, ev, strlen(ev));
+            free(ev);
+            free(txt);
+            json_decref(note);
+        }
+    }
+    free(n);
+}
+
+void gw_mcp_done(struct gw_server *s, const char *eid)
+{
+    if (!id_valid(eid, 63))
+        return;
+    struct call *k;
+    while (calls && (k = strmap_get(calls, eid)) != NULL)
+        finish_call(s, k);
+    if (streams) {
+        struct status_note *n = xcalloc(1, sizeof(*n));
+        strlcpy_aa(n->eid, eid, sizeof(n->eid));
+        char key[96];
+        snprintf(key, sizeof(key), "aa:exec:%s", eid);
+        const char *argv[] = {"HMGET",      key,           "mcp_session", "status",
+                              "created_ms", "task_ttl_ms", "updated_ms",  "result"};
+        if (rasync_cmdargv(s->cmd, on_status_note, n, 8, argv, NULL) < 0)
+            free(n);
+    }
+}
+
+/* notifications/cancelled, from any gateway: the held tools/call it names
+ * ends without an answer and its execution is cancelled. */
+void gw_mcp_cancelled(struct gw_server *s, const char *key)
+{
+    struct call *k = reqs ? strmap_get(reqs, key) : NULL;
+    if (!k)
+        return;
+    char ekey[96], now[24];
+    snprintf(ekey, sizeof(ekey), "aa:exec:%s", k->eid);
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    const char *argv[] = {ekey, k->eid, "", "cancelled", "cancelled by the MCP client",
+                          now,  "86400"};
+    rasync_eval(s->cmd, NULL, NULL, "exec_finish", 1, 7, argv, NULL);
+    log_info("event=mcp_call_cancelled exec=%s", k->eid);
+    gw_conn_drop(k->c, "MCP request cancelled by the client");
+    call_done(k);
+}
+
+void gw_mcp_shutdown(void)
+{
+    while (all_calls)
+        call_done(all_calls);
+    streams_prune(1);
+    if (keepalive) {
+        event_free(keepalive);
+        keepalive = NULL;
+    }
+    strmap_free(calls);
+    strmap_free(reqs);
+    calls = reqs = NULL;
+}
+
+/* ---- MCP: methods -------------------------------------------------------- */
 
 /* Answers and ends the hold the session check took. */
 static void reply_held(struct gw_conn *c, int status, json_t *j)
@@ -349,6 +661,66 @@ static void reply_held(struct gw_conn *c, int status, json_t *j)
     gw_conn_unref(c);
 }
 
+/* A request whose answer needs one more Redis read. Owns the hold. */
+struct pending {
+    struct gw_conn *c;
+    json_t *id;
+    char eid[64];
+    char owner[129];
+    long long ttl_ms;
+};
+
+static struct pending *pending_new(struct gw_conn *c, json_t *id, const char *eid,
+                                   const struct jwt_claims *cl)
+{
+    struct pending *p = xcalloc(1, sizeof(*p));
+    p->c = c;
+    p->id = json_incref(id ? id : json_null());
+    strlcpy_aa(p->eid, eid ? eid : "", sizeof(p->eid));
+    strlcpy_aa(p->owner, owner_of(cl), sizeof(p->owner));
+    return p;
+}
+
+/* Answers (when the request is still there) and frees. Steals: msg. */
+static void pending_reply(struct pending *p, json_t *msg)
+{
+    if (msg && gw_conn_http_pending(p->c))
+        json_reply(p->c, 200, msg, NULL);
+    else
+        json_decref(msg);
+    gw_conn_http_release(p->c);
+    gw_conn_unref(p->c);
+    json_decref(p->id);
+    free(p);
+}
+
+static void on_started(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    struct call *k = arg;
+    if ((!r || r->type == REDIS_REPLY_ERROR) && !k->ended) {
+        if (gw_conn_http_pending(k->c))
+            call_answer(k, rpc_error(k->id, -32603, "the tool could not be started"));
+        call_done(k);
+    }
+}
+
+static void on_task_started(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    struct pending *p = arg;
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        pending_reply(p, rpc_error(p->id, -32603, "the task could not be started"));
+        return;
+    }
+    char now[24];
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    char ttl[24];
+    snprintf(ttl, sizeof(ttl), "%lld", p->ttl_ms);
+    pending_reply(p, rpc_result(p->id, json_pack("{s:o}", "task",
+                                                 task_json(p->eid, "ready", now, now, ttl, NULL))));
+}
+
 /* Called with the request held (gw_conn_http_hold + a reference): keeps
  * them until the execution ends, or answers at once and drops them. */
 static void tools_call(struct gw_conn *c, json_t *id, json_t *params, const struct jwt_claims *cl)
@@ -356,74 +728,238 @@ static void tools_call(struct gw_conn *c, json_t *id, json_t *params, const stru
     struct gw_server *s = gw_conn_server(c);
     const char *name = json_string_value(json_object_get(params, "name"));
     json_t *args = json_object_get(params, "arguments");
+    json_t *task = json_object_get(params, "task");
     if (!name || (strcmp(name, "run_client_command") && strcmp(name, "get_vpn_status") &&
                   strcmp(name, "analyze_logs"))) {
         reply_held(c, 200, rpc_error(id, -32602, "unknown tool"));
         return;
     }
+    if (task && (!json_is_object(task) || !strcmp(name, "run_client_command"))) {
+        reply_held(c, 200,
+                   rpc_error(id, json_is_object(task) ? -32601 : -32602,
+                             json_is_object(task) ? "run_client_command does not run as a task "
+                                                    "(execution.taskSupport is forbidden)"
+                                                  : "params.task must be an object"));
+        return;
+    }
     const char *sid = json_string_value(json_object_get(args, "session_id"));
     const char *route = tooldef_route(args);
     if (!json_is_object(args) || !sid || !id_valid(sid, 128) || strcmp(route, name) != 0) {
-        reply_held(
-            c, 200,
-            rpc_result(id, json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text",
-                                     "invalid arguments: see the tool's inputSchema "
-                                     "(session_id is required)",
-                                     "isError", 1)));
+        reply_held(c, 200,
+                   rpc_result(id, tool_error("invalid arguments: see the tool's inputSchema "
+                                             "(session_id is required)")));
         return;
     }
     if (!(cl->sid[0] ? !strcmp(cl->sid, sid) : jwt_has_scope(cl, "any-session"))) {
-        reply_held(
-            c, 200,
-            rpc_result(id, json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text",
-                                     "this token may not act on that session", "isError", 1)));
+        reply_held(c, 200, rpc_result(id, tool_error("this token may not act on that session")));
         return;
     }
-    struct call *k = xcalloc(1, sizeof(*k));
-    k->c = c;
-    k->id = json_incref(id);
-    strlcpy_aa(k->tool, name, sizeof(k->tool));
-    id_random(k->eid, sizeof(k->eid), "mcp-", 12);
+    char eid[64];
+    id_random(eid, sizeof(eid), task ? "mcpt-" : "mcp-", 12);
     json_t *in = json_pack("{s:s, s:O}", "name", name, "arguments", args);
     char *input = json_dumps(in, JSON_COMPACT);
     json_decref(in);
-    char key[96], now[24], channel[128], trace[32];
-    id_random(trace, sizeof(trace), "tr-", 8);
-    snprintf(key, sizeof(key), "aa:exec:%s", k->eid);
-    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-    snprintf(channel, sizeof(channel), "aa:done:%s", s->cfg.node);
-    const char *argv[] = {key, "aa:stream:tool", k->eid, "tool", input, sid, trace,
-                          now, "900000",         channel};
-    if (!calls)
-        calls = strmap_new();
-    strmap_set(calls, k->eid, k);
-    log_info("event=mcp_call tool=%s session=%s exec=%s trace=%s sub=%s", name, sid, k->eid, trace,
-             cl->sub);
-    json_t *tokv = json_object_get(json_object_get(params, "_meta"), "progressToken");
+    char *rpc_id = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
     const struct gw_req *req = gw_conn_request(c);
-    if (tokv && (json_is_string(tokv) || json_is_integer(tokv)) &&
-        strstr(req->accept, "text/event-stream")) {
-        /* stream the answer: progress while the tool waits, then the result */
-        k->progress_token = json_incref(tokv);
-        static const char hdr[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                                  "Cache-Control: no-cache\r\nConnection: close\r\n\r\n";
-        gw_conn_http_write(c, hdr, sizeof(hdr) - 1);
-        char msg[96];
-        snprintf(msg, sizeof(msg), "%s started", name);
-        sse_progress(k, msg);
+    char key[96], now[24], trace[32], ttl[24] = "", index[200];
+    id_random(trace, sizeof(trace), "tr-", 8);
+    snprintf(key, sizeof(key), "aa:exec:%s", eid);
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    long long ttl_ms = 0;
+    if (task) {
+        json_int_t want = json_integer_value(json_object_get(task, "ttl"));
+        ttl_ms = want > 0 ? (long long)want : TASK_TTL_DEFAULT_MS;
+        ttl_ms = ttl_ms < TASK_TTL_MIN_MS   ? TASK_TTL_MIN_MS
+                 : ttl_ms > TASK_TTL_MAX_MS ? TASK_TTL_MAX_MS
+                                            : ttl_ms;
+        snprintf(ttl, sizeof(ttl), "%lld", ttl_ms);
     }
-    k->timer = event_new(s->base, -1, EV_PERSIST, poll_cb, k);
-    struct timeval every = {k->progress_token ? 0 : 5, k->progress_token ? 250000 : 0};
-    if (k->timer)
-        event_add(k->timer, &every);
-    if (rasync_eval(s->cmd, on_started, k, "exec_start", 2, 10, argv, NULL) < 0)
-        on_started(NULL, NULL, k);
+    snprintf(index, sizeof(index), "aa:mcp:tasks:%s", owner_of(cl));
+    const char *argv[] = {
+        key, "aa:stream:tool", index,        eid,          "tool",           input,  sid, trace,
+        now, "900000",         DONE_CHANNEL, owner_of(cl), req->mcp_session, rpc_id, ttl};
+    log_info("event=mcp_call tool=%s session=%s exec=%s trace=%s sub=%s task=%d", name, sid, eid,
+             trace, cl->sub, task != NULL);
+    if (task) {
+        struct pending *p = pending_new(c, id, eid, cl);
+        p->ttl_ms = ttl_ms;
+        if (rasync_eval(s->cmd, on_task_started, p, "exec_start", 3, 15, argv, NULL) < 0)
+            on_task_started(NULL, NULL, p);
+    } else {
+        struct call *k = call_new(c, id, eid, K_CALL);
+        char rk[400];
+        snprintf(rk, sizeof(rk), "%s\n%s", req->mcp_session, rpc_id);
+        k->req_key = xstrdup(rk);
+        strmap_set(reqs, rk, k);
+        json_t *tokv = json_object_get(json_object_get(params, "_meta"), "progressToken");
+        if (tokv && (json_is_string(tokv) || json_is_integer(tokv)) &&
+            strstr(req->accept, "text/event-stream")) {
+            /* stream the answer: progress while the tool waits, then the result */
+            k->progress_token = json_incref(tokv);
+            sse_begin(k);
+            char msg[96];
+            snprintf(msg, sizeof(msg), "%s started", name);
+            sse_progress(k, msg);
+        }
+        call_watch(k, k->progress_token ? 250 : 5000);
+        if (rasync_eval(s->cmd, on_started, k, "exec_start", 3, 15, argv, NULL) < 0)
+            on_started(NULL, NULL, k);
+    }
+    free(rpc_id);
     free(input);
+}
+
+static void on_task_get(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    struct pending *p = arg;
+    const char *owner = rstr(r, 0);
+    if (!r || r->type != REDIS_REPLY_ARRAY)
+        pending_reply(p, rpc_error(p->id, -32603, "Redis is unavailable"));
+    else if (!owner || strcmp(owner, p->owner) != 0 || !rstr(r, 4))
+        pending_reply(p, rpc_error(p->id, -32602, "task not found"));
+    else
+        pending_reply(p, rpc_result(p->id, task_json(p->eid, rstr(r, 1), rstr(r, 2), rstr(r, 3),
+                                                     rstr(r, 4), rstr(r, 5))));
+}
+
+static void task_read(struct gw_server *s, struct pending *p, rasync_reply_cb cb)
+{
+    char key[96];
+    snprintf(key, sizeof(key), "aa:exec:%s", p->eid);
+    const char *argv[] = {"HMGET",      key,          "owner",       "status",
+                          "created_ms", "updated_ms", "task_ttl_ms", "result"};
+    if (rasync_cmdargv(s->cmd, cb, p, 8, argv, NULL) < 0)
+        cb(NULL, NULL, p);
+}
+
+/* tasks/result: the held request becomes a call that waits for the end. */
+static void on_task_result(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    struct pending *p = arg;
+    const char *owner = rstr(r, 0);
+    if (!r || r->type != REDIS_REPLY_ARRAY || !owner || strcmp(owner, p->owner) != 0 ||
+        !rstr(r, 4) || !gw_conn_http_pending(p->c)) {
+        on_task_get(ra, r, p);
+        return;
+    }
+    struct call *k = call_new(p->c, p->id, p->eid, K_TASK_RESULT);
+    json_decref(p->id);
+    free(p);
+    call_watch(k, 5000);
+    poll_now(k); /* answers at once when the task has ended */
+}
+
+static void on_task_cancel(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    struct pending *p = arg;
+    const char *v =
+        r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) ? r->str : NULL;
+    if (!v)
+        pending_reply(p, rpc_error(p->id, -32603, "Redis is unavailable"));
+    else if (!strcmp(v, "notfound"))
+        pending_reply(p, rpc_error(p->id, -32602, "task not found"));
+    else if (!strcmp(v, "lost"))
+        pending_reply(p, rpc_error(p->id, -32602, "the task has already ended (terminal status)"));
+    else
+        task_read(gw_conn_server(p->c), p, on_task_get);
+}
+
+static void on_task_list(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    struct pending *p = arg;
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1) {
+        pending_reply(p, rpc_error(p->id, -32603, "Redis is unavailable"));
+        return;
+    }
+    json_t *tasks = json_array();
+    for (size_t i = 1; i + 5 < r->elements; i += 6)
+        json_array_append_new(tasks, task_json(rstr(r, i), rstr(r, i + 1), rstr(r, i + 2),
+                                               rstr(r, i + 3), rstr(r, i + 4), rstr(r, i + 5)));
+    json_t *res = json_pack("{s:o}", "tasks", tasks);
+    if (rstr(r, 0) && *rstr(r, 0))
+        json_object_set_new(res, "nextCursor", json_string(rstr(r, 0)));
+    pending_reply(p, rpc_result(p->id, res));
+}
+
+/* tasks/get, tasks/result, tasks/cancel and tasks/list. Called with the
+ * request held; answers (now or later) and drops the hold. */
+static void tasks_method(struct gw_conn *c, const char *method, json_t *id, json_t *params,
+                         const struct jwt_claims *cl)
+{
+    struct gw_server *s = gw_conn_server(c);
+    const char *tid = json_string_value(json_object_get(params, "taskId"));
+    if (!strcmp(method, "tasks/list")) {
+        json_t *cur = json_object_get(params, "cursor");
+        const char *cs = json_string_value(cur);
+        char off[24] = "0", page[16], index[200];
+        if (cur && (!cs || !*cs || strlen(cs) > 9 || strspn(cs, "0123456789") != strlen(cs))) {
+            reply_held(c, 200, rpc_error(id, -32602, "invalid cursor"));
+            return;
+        }
+        if (cs)
+            strlcpy_aa(off, cs, sizeof(off));
+        snprintf(page, sizeof(page), "%d", TASKS_PAGE);
+        snprintf(index, sizeof(index), "aa:mcp:tasks:%s", owner_of(cl));
+        struct pending *p = pending_new(c, id, NULL, cl);
+        const char *argv[] = {index, off, page};
+        if (rasync_eval(s->cmd, on_task_list, p, "task_list", 1, 3, argv, NULL) < 0)
+            on_task_list(NULL, NULL, p);
+        return;
+    }
+    if (!tid || !id_valid(tid, 63)) {
+        reply_held(c, 200, rpc_error(id, -32602, "params.taskId is missing or malformed"));
+        return;
+    }
+    struct pending *p = pending_new(c, id, tid, cl);
+    if (!strcmp(method, "tasks/get")) {
+        task_read(s, p, on_task_get);
+    } else if (!strcmp(method, "tasks/result")) {
+        task_read(s, p, on_task_result);
+    } else {
+        char key[96], now[24];
+        snprintf(key, sizeof(key), "aa:exec:%s", tid);
+        snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+        const char *argv[] = {key, tid,     "",      "cancelled", "cancelled by the MCP client",
+                              now, "86400", p->owner};
+        log_info("event=mcp_task_cancel exec=%s sub=%s", tid, cl->sub);
+        if (rasync_eval(s->cmd, on_task_cancel, p, "exec_finish", 1, 8, argv, NULL) < 0)
+            on_task_cancel(NULL, NULL, p);
+    }
+}
+
+/* GET with Last-Event-ID: the stream of a tools/call, resumed. */
+static void on_resume(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    struct pending *p = arg;
+    const char *owner = rstr(r, 0), *session = rstr(r, 1), *rpc_id = rstr(r, 2);
+    json_t *id = rpc_id ? json_loads(rpc_id, JSON_DECODE_ANY, NULL) : NULL;
+    if (!gw_conn_http_pending(p->c) || !owner || strcmp(owner, p->owner) != 0 || !session ||
+        strcmp(session, gw_conn_request(p->c)->mcp_session) != 0 || !id) {
+        if (gw_conn_http_pending(p->c))
+            gw_conn_http_error(p->c, 404, NULL, "no stream to resume for that Last-Event-ID", NULL);
+        json_decref(id);
+        pending_reply(p, NULL);
+        return;
+    }
+    struct call *k = call_new(p->c, id, p->eid, K_RESUME);
+    json_decref(id);
+    const char *slash = strrchr(gw_conn_request(p->c)->last_event_id, '/');
+    k->events = slash ? atoi(slash + 1) : 0;
+    json_decref(p->id);
+    free(p);
+    sse_begin(k);
+    call_watch(k, 5000);
+    poll_now(k);
 }
 
 struct rpc_ctx {
     struct gw_conn *c;
-    json_t *msg;
+    json_t *msg; /* NULL for a GET stream */
     struct jwt_claims cl;
 };
 
@@ -434,24 +970,63 @@ static void on_session(struct rasync *ra, redisReply *r, void *arg)
     struct rpc_ctx *x = arg;
     struct gw_conn *c = x->c;
     json_t *id = json_object_get(x->msg, "id");
-    const char *method = json_string_value(json_object_get(x->msg, "method"));
+    const char *method = x->msg ? json_string_value(json_object_get(x->msg, "method")) : "GET";
+    json_t *params = json_object_get(x->msg, "params");
+    const struct gw_req *req = gw_conn_request(c);
     if (!gw_conn_http_pending(c)) {
+        gw_conn_http_release(c);
         gw_conn_unref(c);
     } else if (!r || r->type == REDIS_REPLY_ERROR) {
         reply_held(c, 503, rpc_error(id, -32603, "Redis is unavailable"));
     } else if (r->type != REDIS_REPLY_STRING) {
         reply_held(c, 404, rpc_error(id, -32001, "unknown or ended MCP session: initialize again"));
+    } else if (!x->msg) {
+        char eid[64] = "";
+        const char *slash = strrchr(req->last_event_id, '/');
+        if (slash && (size_t)(slash - req->last_event_id) < sizeof(eid))
+            memcpy(eid, req->last_event_id, (size_t)(slash - req->last_event_id));
+        if (id_valid(eid, 63)) {
+            struct pending *p = pending_new(c, NULL, eid, &x->cl);
+            char key[96];
+            snprintf(key, sizeof(key), "aa:exec:%s", eid);
+            const char *argv[] = {"HMGET", key, "owner", "mcp_session", "rpc_id"};
+            if (rasync_cmdargv(gw_conn_server(c)->cmd, on_resume, p, 5, argv, NULL) < 0)
+                on_resume(NULL, NULL, p);
+        } else {
+            stream_open(c, req->mcp_session);
+        }
     } else if (!strcmp(method, "ping")) {
         reply_held(c, 200, rpc_result(id, json_object()));
     } else if (!strcmp(method, "tools/list")) {
         reply_held(c, 200, rpc_result(id, json_pack("{s:o}", "tools", tool_defs())));
     } else if (!strcmp(method, "tools/call")) {
-        tools_call(c, id, json_object_get(x->msg, "params"), &x->cl);
+        tools_call(c, id, params, &x->cl);
+    } else if (!strcmp(method, "tasks/get") || !strcmp(method, "tasks/result") ||
+               !strcmp(method, "tasks/cancel") || !strcmp(method, "tasks/list")) {
+        tasks_method(c, method, id, params, &x->cl);
     } else {
         reply_held(c, 200, rpc_error(id, -32601, "method not found"));
     }
     json_decref(x->msg);
     free(x);
+}
+
+/* Holds the request, checks its MCP session, then dispatches it (msg NULL:
+ * a GET stream). */
+static void session_then(struct gw_conn *c, json_t *msg, const struct jwt_claims *cl)
+{
+    const struct gw_req *req = gw_conn_request(c);
+    char key[300];
+    snprintf(key, sizeof(key), "aa:mcp:session:%s", req->mcp_session);
+    struct rpc_ctx *x = xcalloc(1, sizeof(*x));
+    x->c = c;
+    x->msg = json_incref(msg);
+    x->cl = *cl;
+    gw_conn_ref(c);
+    gw_conn_http_hold(c);
+    const char *argv[] = {"GET", key};
+    if (rasync_cmdargv(gw_conn_server(c)->cmd, on_session, x, 2, argv, NULL) < 0)
+        on_session(NULL, NULL, x);
 }
 
 static int version_ok(const char *v)
@@ -507,8 +1082,16 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
         return;
     }
     if (req->method == HTTP_GET) {
-        gw_conn_http_error(c, 405, NULL, "no server-initiated stream; POST JSON-RPC messages",
-                           "Allow: POST, DELETE\r\n");
+        /* a stream of the session: task status notifications, or the
+         * resumption of a tools/call stream (Last-Event-ID) */
+        if (!strstr(req->accept, "text/event-stream")) {
+            gw_conn_http_error(c, 406, NULL, "GET /mcp needs Accept: text/event-stream", NULL);
+        } else if (!req->mcp_session[0] || !id_valid(req->mcp_session, 128)) {
+            json_reply(c, 400, rpc_error(NULL, -32600, "missing Mcp-Session-Id (initialize first)"),
+                       NULL);
+        } else {
+            session_then(c, NULL, &cl);
+        }
         return;
     }
     if (req->method == HTTP_DELETE) {
@@ -525,7 +1108,8 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
         gw_conn_http_error(c, 405, NULL, "use POST", "Allow: POST, DELETE\r\n");
         return;
     }
-    if (req->mcp_version[0] && !version_ok(req->mcp_version)) {
+    if (req->mcp_version[0] && !version_ok(req->mcp_version) &&
+        strcmp(req->mcp_version, "2025-03-26") != 0) {
         json_reply(c, 400, rpc_error(NULL, -32600, "unsupported MCP-Protocol-Version"), NULL);
         return;
     }
@@ -548,6 +1132,16 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
         return;
     }
     if (!id) { /* a notification */
+        json_t *rid = json_object_get(json_object_get(msg, "params"), "requestId");
+        if (!strcmp(method, "notifications/cancelled") && rid && req->mcp_session[0]) {
+            /* the gateway holding that request may be another one */
+            char *rk = json_dumps(rid, JSON_COMPACT | JSON_ENCODE_ANY);
+            char *note = xasprintf("%s\n%s", req->mcp_session, rk);
+            const char *argv[] = {"PUBLISH", CANCEL_CHANNEL, note};
+            rasync_cmdargv(s->cmd, NULL, NULL, 3, argv, NULL);
+            free(note);
+            free(rk);
+        }
         gw_conn_http_respond(c, 202, "application/json", "", 0, NULL);
         json_decref(msg);
         return;
@@ -564,30 +1158,21 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
         rasync_cmdargv(s->cmd, NULL, NULL, 5, argv, NULL);
         json_reply(
             c, 200,
-            rpc_result(id,
-                       json_pack("{s:s, s:{s:{s:b}}, s:{s:s, s:s, s:s}, s:s}", "protocolVersion",
-                                 want && version_ok(want) ? want : versions[0], "capabilities",
-                                 "tools", "listChanged", 0, "serverInfo", "name", "agent-async",
-                                 "title", "agent-async desktop tools", "version", "0.1.0",
-                                 "instructions",
-                                 "Tools that act on a user's desktop through the "
-                                 "agent-async client of a session: pass session_id.")),
+            rpc_result(
+                id, json_pack(
+                        "{s:s, s:{s:{s:b}, s:{s:{}, s:{}, s:{s:{s:{}}}}}, s:{s:s, s:s, s:s}, s:s}",
+                        "protocolVersion", want && version_ok(want) ? want : versions[0],
+                        "capabilities", "tools", "listChanged", 0, "tasks", "list", "cancel",
+                        "requests", "tools", "call", "serverInfo", "name", "agent-async", "title",
+                        "agent-async desktop tools", "version", "0.1.0", "instructions",
+                        "Tools that act on a user's desktop through the "
+                        "agent-async client of a session: pass session_id.")),
             hdr);
     } else if (!req->mcp_session[0] || !id_valid(req->mcp_session, 128)) {
         json_reply(c, 400, rpc_error(id, -32600, "missing Mcp-Session-Id (initialize first)"),
                    NULL);
     } else {
-        char key[300];
-        snprintf(key, sizeof(key), "aa:mcp:session:%s", req->mcp_session);
-        struct rpc_ctx *x = xcalloc(1, sizeof(*x));
-        x->c = c;
-        x->msg = json_incref(msg);
-        x->cl = cl;
-        gw_conn_ref(c);
-        gw_conn_http_hold(c);
-        const char *argv[] = {"GET", key};
-        if (rasync_cmdargv(s->cmd, on_session, x, 2, argv, NULL) < 0)
-            on_session(NULL, NULL, x);
+        session_then(c, msg, &cl);
     }
     json_decref(msg);
 }

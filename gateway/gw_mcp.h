@@ -12,8 +12,14 @@
  * path was one of them (answered or held), 0 otherwise. */
 int gw_mcp_route(struct gw_conn *c, const struct gw_req *req, const char *path);
 
-/* The end of an execution started by tools/call (from aa:done:{node}). */
+/* The end of an execution started by tools/call (from aa:mcp:done, which
+ * every gateway hears): answers the requests waiting on it. */
 void gw_mcp_done(struct gw_server *s, const char *eid);
+/* notifications/cancelled (from aa:mcp:cancel): key is the MCP session and
+ * the request id's JSON, joined by a newline. */
+void gw_mcp_cancelled(struct gw_server *s, const char *key);
+/* Ends every held request and stream (the gateway is stopping). */
+void gw_mcp_shutdown(void);
 
 /* Registered OAuth clients from "id:secret[:session],..." (AA_MCP_CLIENTS).
  * Returns 0 / -1 with err. */

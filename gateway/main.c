@@ -152,14 +152,22 @@ static void on_done(struct rasync *ra, redisReply *r, void *arg)
         gw_mcp_done(arg, r->element[2]->str);
 }
 
+static void on_cancel(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        !strcmp(r->element[0]->str, "message") && r->element[2]->str)
+        gw_mcp_cancelled(arg, r->element[2]->str);
+}
+
 static void on_sub_connect(struct rasync *ra, void *arg)
 {
     struct gw_server *s = arg;
     char ch[128];
     snprintf(ch, sizeof(ch), "aa:push:%s", s->cfg.node);
     rasync_subscribe(ra, on_push, s, "SUBSCRIBE", ch);
-    snprintf(ch, sizeof(ch), "aa:done:%s", s->cfg.node);
-    rasync_subscribe(ra, on_done, s, "SUBSCRIBE", ch);
+    rasync_subscribe(ra, on_done, s, "SUBSCRIBE", "aa:mcp:done");
+    rasync_subscribe(ra, on_cancel, s, "SUBSCRIBE", "aa:mcp:cancel");
     if (s->sub_connected_once) {
         /* pushes published while we were away are in the outboxes */
         for (struct gw_conn *c = s->conns; c; c = gw_conn_next(c))
@@ -342,6 +350,7 @@ int main(int argc, char **argv)
 
     while (s.conns)
         gw_conn_drop(s.conns, "gateway stopped");
+    gw_mcp_shutdown();
     /* Let the unregister commands go out before closing Redis. */
     struct timeval flush = {0, 100000};
     event_base_loopexit(s.base, &flush);

@@ -395,6 +395,24 @@ static int finish(struct rconn *rc, const char *eid, const char *worker, const c
     return 0;
 }
 
+int dur_cancel(struct rconn *rc, const char *eid, const char *reason, int64_t retention_s)
+{
+    char key[160], now[24], ret[24];
+    snprintf(key, sizeof(key), "aa:exec:%s", eid);
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
+    const char *args[] = {key, eid, "", "cancelled", reason, now, ret};
+    redisReply *r = rconn_eval(rc, "exec_finish", 1, 7, args, NULL);
+    if (!r)
+        return -1;
+    int ok =
+        r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING ? !strcmp(r->str, "ok") : -1;
+    if (ok == 1)
+        log_info("event=exec_cancelled exec=%s", eid);
+    freeReplyObject(r);
+    return ok;
+}
+
 static const struct dur_handler *find_handler(const struct dur_handler *h, const char *name)
 {
     for (; h->name; h++)

@@ -96,6 +96,11 @@ struct rconn *dur_rconn(struct dur_ctx *ctx);
 /* 1 when the handler is replaying recorded operations (useful for logs). */
 int dur_replaying(const struct dur_ctx *ctx);
 
+/* Ends an execution that has not ended as "cancelled": its handler is not
+ * run again and a worker still running it loses it (its finish is refused).
+ * Returns 1 cancelled, 0 it had ended or does not exist, -1 Redis error. */
+int dur_cancel(struct rconn *rc, const char *eid, const char *reason, int64_t retention_s);
+
 /* Resumes callback cbid if it is settled or past its deadline (idempotent).
  * cause is the mx counter to count it under (MX_RESUME_*).
  * Returns 1 resumed, 0 nothing to do, -1 Redis error. */

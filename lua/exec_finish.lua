@@ -5,11 +5,18 @@
 --@include _wake
 -- KEYS[1] aa:exec:{eid}
 -- ARGV[1] eid  ARGV[2] worker id ("" for the runtime itself)  ARGV[3] status
--- ("succeeded"|"failed"|"timed_out")  ARGV[4] result or error text  ARGV[5] now ms
--- ARGV[6] retention seconds
--- Reply: "ok" or "lost"
-local f = redis.call('HMGET', KEYS[1], 'status', 'worker', 'parent', 'parent_op', 'lane', 'notify')
-if not f[1] or f[1] == 'succeeded' or f[1] == 'failed' or f[1] == 'timed_out' then
+-- ("succeeded"|"failed"|"timed_out"|"cancelled")  ARGV[4] result or error text
+-- ARGV[5] now ms  ARGV[6] retention seconds  ARGV[7] optional owner: when
+-- given, only an execution started for that owner (an MCP task's token
+-- subject) is ended; others are "notfound" (a cancel, not a worker's finish)
+-- Reply: "ok", "lost" (it had ended, or another worker owns it) or "notfound"
+-- An MCP task (task_ttl_ms set) is kept until created + ttl (at least a minute
+-- after its end) instead of the retention period.
+local f = redis.call('HMGET', KEYS[1], 'status', 'worker', 'parent', 'parent_op', 'lane', 'notify',
+  'owner', 'task_ttl_ms', 'created_ms')
+if ARGV[7] and ARGV[7] ~= '' and (not f[1] or f[7] ~= ARGV[7]) then return 'notfound' end
+if not f[1] or f[1] == 'succeeded' or f[1] == 'failed' or f[1] == 'timed_out' or
+    f[1] == 'cancelled' then
   redis.call('ZREM', 'aa:exec:deadlines', ARGV[1])
   return 'lost'
 end
@@ -19,7 +26,13 @@ redis.call('HSET', KEYS[1], 'status', ARGV[3], 'result', ARGV[4], 'ended_ms', no
   'updated_ms', now)
 redis.call('HDEL', KEYS[1], 'lease_until', 'wake')
 redis.call('ZREM', 'aa:exec:deadlines', ARGV[1])
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
+if f[8] then
+  local at = tonumber(f[9]) + tonumber(f[8])
+  if at < tonumber(now) + 60000 then at = tonumber(now) + 60000 end
+  redis.call('PEXPIREAT', KEYS[1], at)
+else
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
+end
 if f[6] then
   redis.call('PUBLISH', f[6], ARGV[1]) -- someone waits on the end (the MCP endpoint)
 end

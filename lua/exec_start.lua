@@ -3,7 +3,11 @@
 -- KEYS[1] aa:exec:{eid}  KEYS[2] its stream
 -- ARGV[1] eid  ARGV[2] handler  ARGV[3] input  ARGV[4] session  ARGV[5] trace
 -- ARGV[6] now ms  ARGV[7] execution timeout ms  ARGV[8] optional channel that
--- exec_finish.lua publishes the id on when the execution ends
+-- exec_finish.lua publishes the id on when the execution ends  ARGV[9] optional
+-- owner (the MCP token's subject)  ARGV[10] optional MCP session  ARGV[11]
+-- optional JSON-RPC request id (JSON)  ARGV[12] optional task ttl ms: the
+-- execution is an MCP task, listed in KEYS[3] aa:mcp:tasks:{owner} (KEYS[3]
+-- is only used then)
 -- Reply: "started" or "exists" (the id is an idempotency key)
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'exists' end
 local deadline = tonumber(ARGV[6]) + tonumber(ARGV[7])
@@ -11,7 +15,20 @@ redis.call('HSET', KEYS[1], 'handler', ARGV[2], 'stream', KEYS[2], 'input', ARGV
   'session', ARGV[4], 'status', 'ready', 'created_ms', ARGV[6],
   'updated_ms', ARGV[6])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'trace', ARGV[5]) end
-if ARGV[8] and ARGV[8] ~= '' then redis.call('HSET', KEYS[1], 'notify', ARGV[8]) end
+local function opt(i, field)
+  if ARGV[i] and ARGV[i] ~= '' then redis.call('HSET', KEYS[1], field, ARGV[i]) end
+end
+opt(8, 'notify')
+opt(9, 'owner')
+opt(10, 'mcp_session')
+opt(11, 'rpc_id')
+opt(12, 'task_ttl_ms')
+if KEYS[3] and ARGV[12] and ARGV[12] ~= '' then
+  -- the owner's task index: tasks older than the longest ttl (7 days) drop out
+  redis.call('ZADD', KEYS[3], ARGV[6], ARGV[1])
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', tonumber(ARGV[6]) - 7 * 86400000)
+  redis.call('PEXPIRE', KEYS[3], 7 * 86400000)
+end
 redis.call('ZADD', 'aa:exec:deadlines', deadline, ARGV[1])
 redis.call('XADD', KEYS[2], '*', 'exec', ARGV[1], 'kind', 'start')
 return 'started'

@@ -36,6 +36,7 @@ static const char usage[] =
     "  sessions                   sessions with connections, active turn and queue\n"
     "  complete CB_ID succeed|fail|heartbeat [PAYLOAD]\n"
     "                             complete a callback as an operator (any session)\n"
+    "  cancel EXEC_ID [REASON]    end an execution that has not ended as cancelled\n"
     "  sweep                      resume anything the notifications missed, now\n"
     "  token                      mint a bearer token (--token-secret or AA_TOKEN_SECRET,\n"
     "                             --sub, --session, --scope, --ttl-s)";
@@ -221,8 +222,9 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
-    static const char *const known[] = {"executions", "show",  "callbacks", "streams", "dead",
-                                        "sessions",   "sweep", "complete",  "token",   NULL};
+    static const char *const known[] = {"executions", "show",     "callbacks", "streams",
+                                        "dead",       "sessions", "sweep",     "complete",
+                                        "token",      "cancel",   NULL};
     int found = 0;
     for (int i = 0; known[i]; i++)
         found |= !strcmp(cmd, known[i]);
@@ -284,6 +286,13 @@ int main(int argc, char **argv)
         int n = dur_sweep(rc, 86400, 0);
         printf("resumed %d\n", n);
         rcode = n < 0;
+    } else if (!strcmp(cmd, "cancel") && (npos == 1 || npos == 2)) {
+        int n = dur_cancel(rc, pos[0], npos == 2 ? pos[1] : "cancelled by an operator", 86400);
+        if (n < 0)
+            fprintf(stderr, "aa-ctl: %s\n", rconn_error(rc));
+        else
+            printf("%s\n", n ? "cancelled" : "not running (ended or unknown)");
+        rcode = n != 1;
     } else if (!strcmp(cmd, "complete") && (npos == 2 || npos == 3) &&
                (!strcmp(pos[1], "succeed") || !strcmp(pos[1], "fail") ||
                 !strcmp(pos[1], "heartbeat"))) {

@@ -6,7 +6,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 e2e_setup
 start_redis
-start_gateway gw --mcp-clients "agent-1:s3cret-value"
+start_gateway gw --mcp-clients "agent-1:s3cret-value,agent-2:other-s3cret"
 start_tool
 start_agent
 wait_for 10 "worker groups" groups_ready
@@ -19,15 +19,26 @@ BASE=http://127.0.0.1:$PORT
     --cmd-connect-vpn "$FIXTURES/action.sh connect_vpn $E2E_DIR/actions.log" \
     >"$E2E_DIR/desk.out" 2>&1) &
 desk=$!
-one_conn() { test "$(rcli SCARD aa:session:mcp-desk:conns)" = 1; }
-wait_for 10 "the desktop client" one_conn
+# and a desktop that takes seconds to answer (tasks, cancellation, resumption)
+(sleep 60 | timeout 90 "$BINDIR/aa-client" --url "ws://127.0.0.1:$PORT/ws" --json --quiet \
+    --token "$(mint --sub desk --ttl-s 600)" --session mcp-slow \
+    --cmd-vpn-status "$FIXTURES/slow_vpn_status.sh 2" >"$E2E_DIR/slow.out" 2>&1) &
+slowdesk=$!
+one_conn() { test "$(rcli SCARD aa:session:mcp-desk:conns)" = 1 && test "$(rcli SCARD aa:session:mcp-slow:conns)" = 1; }
+wait_for 10 "the desktop clients" one_conn
 
 if [ -d "$ROOT/tests/node_modules/@modelcontextprotocol/sdk" ]; then
-    node "$ROOT/tests/mcp/sdk_client.mjs" "$BASE" agent-1 s3cret-value mcp-desk >"$E2E_DIR/sdk.out" 2>&1
+    node "$ROOT/tests/mcp/sdk_client.mjs" "$BASE" agent-1 s3cret-value mcp-desk mcp-slow \
+        agent-2 other-s3cret >"$E2E_DIR/sdk.out" 2>&1
     cat "$E2E_DIR/sdk.out" | grep -E '^(ok|not ok|#)'
     PASSED=$((PASSED + $(grep -c '^ok - ' "$E2E_DIR/sdk.out")))
     FAILED=$((FAILED + $(grep -c '^not ok - ' "$E2E_DIR/sdk.out")))
     grep -q '^mcp: done' "$E2E_DIR/sdk.out" || not_ok "the SDK client ran to the end" "$(tail -3 "$E2E_DIR/sdk.out")"
+    # what the cancellations did in Redis: a task (mcpt-) by tasks/cancel and a
+    # plain call (mcp-) by notifications/cancelled, both ended as cancelled
+    wait_for 5 "the cancelled plain call" sh -c "\"$BINDIR/aa-ctl\" executions --status cancelled --redis '$REDIS' | grep -q '^mcp-'"
+    check "cancel: tasks/cancel left the task's execution cancelled in Redis" sh -c "\"$BINDIR/aa-ctl\" executions --status cancelled --redis '$REDIS' | grep -q '^mcpt-'"
+    check "cancel: notifications/cancelled cancelled the plain call's execution" sh -c "\"$BINDIR/aa-ctl\" executions --status cancelled --redis '$REDIS' | grep -q '^mcp-'"
 else
     not_ok "the MCP SDK is installed (cd tests && npm ci)"
 fi
@@ -65,7 +76,17 @@ check "mcp: an unsupported protocol version is 400" sh -c "echo '$out' | tail -1
 out=$(rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H 'Mcp-Session-Id: x' -H 'Origin: http://evil.example')
 check "mcp: a foreign Origin is 403 (DNS rebinding)" sh -c "echo '$out' | tail -1 | grep -q 403"
 out=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $TOK" "$BASE/mcp")
-check "mcp: GET is 405" test "$out" = 405
+check "mcp: GET without Accept: text/event-stream is 406" test "$out" = 406
+out=$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: text/event-stream' -H "Authorization: Bearer $TOK" -H 'Mcp-Session-Id: gone' "$BASE/mcp")
+check "mcp: GET for an unknown session is 404" test "$out" = 404
+SID2=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $TOK" -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' \
+    -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}' \
+    "$BASE/mcp" | tr -d '\r' | sed -n 's/^Mcp-Session-Id: //Ip')
+out=$(curl -s -N --max-time 1 -H 'Accept: text/event-stream' -H "Authorization: Bearer $TOK" -H "Mcp-Session-Id: $SID2" "$BASE/mcp")
+check "mcp: GET opens the session's event stream" sh -c "echo '$out' | grep -q 'stream open'"
+out=$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: text/event-stream' -H "Authorization: Bearer $TOK" -H "Mcp-Session-Id: $SID2" -H 'Last-Event-ID: mcp-nosuchcall/3' "$BASE/mcp")
+check "mcp: GET with an unknown Last-Event-ID is 404" test "$out" = 404
 client_tok=$(mint --sub someone --scope client --ttl-s 60)
 out=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $client_tok" -d '{}' "$BASE/mcp")
 check "mcp: a token without the mcp scope is 401" test "$out" = 401
@@ -81,7 +102,8 @@ if [ -x "$NODE22" ] && [ -f "$CONF" ]; then
     PIDS+=("$!")
     wait_for 10 "the dev-mode gateway" test -s "$E2E_DIR/dev.port"
     dport=$(cat "$E2E_DIR/dev.port")
-    for sc in server-initialize ping tools-list dns-rebinding-protection; do
+    for sc in server-initialize ping tools-list dns-rebinding-protection server-sse-multiple-streams \
+        server-sse-polling; do
         timeout 120 "$NODE22" "$CONF" server --url "http://127.0.0.1:$dport/mcp" --scenario "$sc" \
             --output-dir "$E2E_DIR/conformance" >"$E2E_DIR/conf-$sc.out" 2>&1
         line=$(sed 's/\x1b\[[0-9;]*m//g' "$E2E_DIR/conf-$sc.out" | grep -E '^Passed: ' | tail -1)
@@ -96,7 +118,7 @@ else
     not_ok "the MCP conformance suite and Node 22 are installed (cd tests && npm ci)"
 fi
 
-kill "$desk" 2>/dev/null
+kill "$desk" "$slowdesk" 2>/dev/null
 check "shutdown: SIGTERM exits 0 everywhere, no sanitizer reports" stop_programs
 echo "e2e: $PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]

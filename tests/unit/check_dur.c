@@ -517,6 +517,41 @@ START_TEST(unknown_handler_and_stale_entries)
 }
 END_TEST
 
+START_TEST(cancel_while_suspended_and_while_running)
+{
+    /* suspended on a callback: cancelled, and the late answer wakes nothing */
+    new_exec("ec1", "h");
+    run("ec1");
+    assert_field("aa:exec:ec1", "status", "suspended");
+    ck_assert_int_eq(dur_cancel(rc, "ec1", "changed my mind", 3600), 1);
+    assert_field("aa:exec:ec1", "status", "cancelled");
+    assert_field("aa:exec:ec1", "result", "changed my mind");
+    ck_assert_int_eq(dur_cancel(rc, "ec1", "again", 3600), 0); /* ended: nothing to do */
+    ck_assert_int_eq(dur_cancel(rc, "nope", "x", 3600), 0);
+    redisReply *r = dur_complete(rc, last_cb, "succeed", "s1", "late", 4);
+    freeReplyObject(r);
+    dur_sweep(rc, 3600, 0);
+    ck_assert_int_eq(xlen("t:stream"), 0);
+    run("ec1");
+    assert_field("aa:exec:ec1", "status", "cancelled");
+    ck_assert_int_eq(submit_runs, 1);
+    /* running in a worker: its finish is refused, the cancel stands */
+    new_exec("ec2", "h");
+    char now[24];
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    const char *claim[] = {"aa:exec:ec2", "w-1", now, "30000", "5"};
+    r = rconn_eval(rc, "exec_claim", 1, 5, claim, NULL);
+    ck_assert_str_eq(r->element[0]->str, "ok");
+    freeReplyObject(r);
+    ck_assert_int_eq(dur_cancel(rc, "ec2", "stop", 3600), 1);
+    const char *fin[] = {"aa:exec:ec2", "ec2", "w-1", "succeeded", "done", now, "3600"};
+    r = rconn_eval(rc, "exec_finish", 1, 7, fin, NULL);
+    ck_assert_str_eq(r->str, "lost");
+    freeReplyObject(r);
+    assert_field("aa:exec:ec2", "status", "cancelled");
+}
+END_TEST
+
 Suite *dur_suite(void)
 {
     Suite *s = suite_create("dur");
@@ -529,6 +564,7 @@ Suite *dur_suite(void)
     tcase_add_test(core, callback_failure);
     tcase_add_test(core, early_completion_is_kept);
     tcase_add_test(core, children_in_parallel);
+    tcase_add_test(core, cancel_while_suspended_and_while_running);
     tcase_add_test(limits, timeout_and_heartbeat);
     tcase_add_test(limits, durable_wait_and_retries);
     tcase_add_test(limits, execution_timeout);
