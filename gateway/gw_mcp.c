@@ -430,6 +430,20 @@ static void call_answer(struct call *k, json_t *msg)
     }
 }
 
+/* Answers a waiting request with the outcome of its execution. */
+static void call_finish_with(struct call *k, const char *status, const char *result)
+{
+    if (gw_conn_http_pending(k->c)) {
+        json_t *res = status ? tool_result(status, result)
+                             : tool_error("Redis is unavailable: ask again (tasks/result)");
+        if (k->kind == K_TASK_RESULT)
+            json_object_set_new(res, "_meta",
+                                json_pack("{s:{s:s}}", RELATED_TASK, "taskId", k->eid));
+        call_answer(k, rpc_result(k->id, res));
+    }
+    call_done(k);
+}
+
 static void on_result(struct rasync *ra, redisReply *r, void *arg)
 {
     (void)ra;
@@ -439,16 +453,7 @@ static void on_result(struct rasync *ra, redisReply *r, void *arg)
         call_maybe_free(k);
         return;
     }
-    if (gw_conn_http_pending(k->c)) {
-        json_t *res = r && r->type == REDIS_REPLY_ARRAY
-                          ? tool_result(rstr(r, 0), rstr(r, 1))
-                          : tool_error("Redis is unavailable: ask again (tasks/result)");
-        if (k->kind == K_TASK_RESULT)
-            json_object_set_new(res, "_meta",
-                                json_pack("{s:{s:s}}", RELATED_TASK, "taskId", k->eid));
-        call_answer(k, rpc_result(k->id, res));
-    }
-    call_done(k);
+    call_finish_with(k, r && r->type == REDIS_REPLY_ARRAY ? rstr(r, 0) : NULL, rstr(r, 1));
 }
 
 /* The execution ended: read its outcome and answer. */
@@ -600,13 +605,30 @@ static void on_status_note(struct rasync *ra, redisReply *r, void *arg)
     free(n);
 }
 
-void gw_mcp_done(struct gw_server *s, const char *eid)
+void gw_mcp_done(struct gw_server *s, const char *msg)
 {
+    /* "{eid}\n{status}\n{result}": the outcome comes with the news */
+    char eid[64], status[16];
+    const char *nl = strchr(msg, '\n'), *nl2 = nl ? strchr(nl + 1, '\n') : NULL;
+    size_t n = nl ? (size_t)(nl - msg) : strlen(msg);
+    if (n >= sizeof(eid))
+        return;
+    memcpy(eid, msg, n);
+    eid[n] = '\0';
     if (!id_valid(eid, 63))
         return;
+    status[0] = '\0';
+    if (nl2 && (size_t)(nl2 - nl - 1) < sizeof(status)) {
+        memcpy(status, nl + 1, (size_t)(nl2 - nl - 1));
+        status[nl2 - nl - 1] = '\0';
+    }
     struct call *k;
-    while (calls && (k = strmap_get(calls, eid)) != NULL)
-        finish_call(s, k);
+    while (calls && (k = strmap_get(calls, eid)) != NULL) {
+        if (ended(status))
+            call_finish_with(k, status, nl2 + 1);
+        else
+            finish_call(s, k);
+    }
     if (streams) {
         struct status_note *n = xcalloc(1, sizeof(*n));
         strlcpy_aa(n->eid, eid, sizeof(n->eid));

@@ -13,8 +13,9 @@
 int gw_mcp_route(struct gw_conn *c, const struct gw_req *req, const char *path);
 
 /* The end of an execution started by tools/call (from aa:mcp:done, which
- * every gateway hears): answers the requests waiting on it. */
-void gw_mcp_done(struct gw_server *s, const char *eid);
+ * every gateway hears: "{eid}\n{status}\n{result}", or just the id):
+ * answers the requests waiting on it. */
+void gw_mcp_done(struct gw_server *s, const char *msg);
 /* notifications/cancelled (from aa:mcp:cancel): key is the MCP session and
  * the request id's JSON, joined by a newline. */
 void gw_mcp_cancelled(struct gw_server *s, const char *key);

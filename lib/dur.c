@@ -379,18 +379,33 @@ int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int6
 }
 
 static int finish(struct rconn *rc, const char *eid, const char *worker, const char *status,
-                  const char *result, int64_t retention_s)
+                  const char *result, int64_t retention_s, struct dur_ack *ack)
 {
     char key[160], now[24], ret[24];
     snprintf(key, sizeof(key), "aa:exec:%s", eid);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
-    const char *args[] = {key, eid, worker, status, result, now, ret};
-    redisReply *r = rconn_eval(rc, "exec_finish", 1, 7, args, NULL);
+    const char *args[] = {key,
+                          ack ? ack->stream : NULL,
+                          eid,
+                          worker,
+                          status,
+                          result,
+                          now,
+                          ret,
+                          "",
+                          ack ? ack->group : NULL,
+                          ack ? ack->id : NULL};
+    redisReply *r =
+        ack ? rconn_eval(rc, "exec_finish", 2, 11, args, NULL)
+            : rconn_eval(rc, "exec_finish", 1, 7,
+                         (const char *[]){key, eid, worker, status, result, now, ret}, NULL);
     if (!r)
         return -1;
     if (r->type == REDIS_REPLY_ERROR)
         log_error("event=exec_finish_failed exec=%s err=\"%s\"", eid, r->str);
+    else if (ack)
+        ack->done = 1;
     freeReplyObject(r);
     return 0;
 }
@@ -422,7 +437,7 @@ static const struct dur_handler *find_handler(const struct dur_handler *h, const
 }
 
 int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
-            const struct dur_limits *lim, const char *eid)
+            const struct dur_limits *lim, const char *eid, struct dur_ack *ack)
 {
     char key[160], now[24], lease[24], maxa[16];
     int ret = 0;
@@ -448,7 +463,7 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
                                   "maximum attempts reached");
         if (d)
             freeReplyObject(d);
-        finish(rc, eid, "", "failed", "maximum attempts reached", lim->retention_s);
+        finish(rc, eid, "", "failed", "maximum attempts reached", lim->retention_s, ack);
         freeReplyObject(r);
         return 0;
     }
@@ -505,8 +520,13 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
     if (rc_h == DUR_SUSPEND) {
         char now2[24];
         snprintf(now2, sizeof(now2), "%lld", (long long)wall_ms());
-        const char *sargs[] = {key, stream, eid, worker, now2};
-        redisReply *x = rconn_eval(rc, "exec_suspend", 2, 5, sargs, NULL);
+        const char *sargs[] = {key,    stream, ack ? ack->stream : NULL, eid,
+                               worker, now2,   ack ? ack->group : NULL,  ack ? ack->id : NULL};
+        redisReply *x = ack ? rconn_eval(rc, "exec_suspend", 3, 8, sargs, NULL)
+                            : rconn_eval(rc, "exec_suspend", 2, 5,
+                                         (const char *[]){key, stream, eid, worker, now2}, NULL);
+        if (x && x->type != REDIS_REPLY_ERROR && ack)
+            ack->done = 1;
         log_info("event=exec_suspended exec=%s handler=%s trace=%s ops=%d us=%lld verdict=%s", eid,
                  hname, ctx.trace, ctx.next, us, x && x->str ? x->str : "error");
         if (!x)
@@ -516,12 +536,12 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
     } else if (rc_h == DUR_OK) {
         log_info("event=exec_succeeded exec=%s handler=%s trace=%s ops=%d us=%lld", eid, hname,
                  ctx.trace, ctx.next, us);
-        ret = finish(rc, eid, worker, "succeeded", result ? result : "", lim->retention_s);
+        ret = finish(rc, eid, worker, "succeeded", result ? result : "", lim->retention_s, ack);
     } else {
         const char *why = ctx.err[0] ? ctx.err : (result ? result : "handler failed");
         log_warn("event=exec_failed exec=%s handler=%s trace=%s err=\"%s\"", eid, hname, ctx.trace,
                  why);
-        ret = finish(rc, eid, worker, "failed", why, lim->retention_s);
+        ret = finish(rc, eid, worker, "failed", why, lim->retention_s, ack);
     }
     free(result);
     json_decref(ctx.ops);
@@ -676,7 +696,7 @@ static int fire_list(struct rconn *rc, const char *zset, int64_t now, int64_t re
             snprintf(msg, sizeof(msg), "execution timed out");
             log_warn("event=exec_timed_out exec=%s", m);
             mx_add(MX_TIMEOUTS, 1);
-            n += finish(rc, m, "", "timed_out", msg, retention_s) == 0;
+            n += finish(rc, m, "", "timed_out", msg, retention_s, NULL) == 0;
         }
     }
     if (!strcmp(zset, "aa:cb:deadlines"))

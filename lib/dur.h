@@ -46,11 +46,20 @@ struct dur_limits {
     int64_t child_timeout_ms;
 };
 
+/* The stream entry that delivered an execution: the script that suspends or
+ * ends it also acknowledges the entry (one round trip less per run), and
+ * sets done. */
+struct dur_ack {
+    const char *stream, *group, *id;
+    int done;
+};
+
 /* Runs (or replays) execution eid with the handler its record names.
- * Returns 0 when the stream entry may be acknowledged, -1 when Redis was
- * unreachable (leave it pending; it will be reclaimed). */
+ * ack may be NULL. Returns 0 when the stream entry may be acknowledged (the
+ * caller does it unless ack->done), -1 when Redis was unreachable (leave it
+ * pending; it will be reclaimed). */
 int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
-            const struct dur_limits *lim, const char *eid);
+            const struct dur_limits *lim, const char *eid, struct dur_ack *ack);
 
 /* A retry policy for steps (as in Lambda durable functions: exponential
  * backoff with full jitter). Retries wait durably: no worker is held. */

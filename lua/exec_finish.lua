@@ -1,9 +1,11 @@
 -- exec_finish.lua -- an execution ended: record its outcome, hand the result
 -- to its parent (waking it), free the session's lane for the next queued turn,
--- publish the end on the execution's notify channel, if it has one, and keep
+-- publish the end ("{eid}\n{status}\n{result}") on the execution's notify
+-- channel, if it has one, and keep
 -- the record for the retention period.
 --@include _wake
--- KEYS[1] aa:exec:{eid}
+-- KEYS[1] aa:exec:{eid}  KEYS[2] optional: the stream whose entry delivered
+-- this run, acknowledged here in every outcome (ARGV[8] group, ARGV[9] id)
 -- ARGV[1] eid  ARGV[2] worker id ("" for the runtime itself)  ARGV[3] status
 -- ("succeeded"|"failed"|"timed_out"|"cancelled")  ARGV[4] result or error text
 -- ARGV[5] now ms  ARGV[6] retention seconds  ARGV[7] optional owner: when
@@ -12,6 +14,7 @@
 -- Reply: "ok", "lost" (it had ended, or another worker owns it) or "notfound"
 -- An MCP task (task_ttl_ms set) is kept until created + ttl (at least a minute
 -- after its end) instead of the retention period.
+if KEYS[2] then redis.call('XACK', KEYS[2], ARGV[8], ARGV[9]) end
 local f = redis.call('HMGET', KEYS[1], 'status', 'worker', 'parent', 'parent_op', 'lane', 'notify',
   'owner', 'task_ttl_ms', 'created_ms')
 if ARGV[7] and ARGV[7] ~= '' and (not f[1] or f[7] ~= ARGV[7]) then return 'notfound' end
@@ -34,7 +37,8 @@ else
   redis.call('EXPIRE', KEYS[1], tonumber(ARGV[6]))
 end
 if f[6] then
-  redis.call('PUBLISH', f[6], ARGV[1]) -- someone waits on the end (the MCP endpoint)
+  -- someone waits on the end (the MCP endpoint): the outcome travels with it
+  redis.call('PUBLISH', f[6], ARGV[1] .. '\n' .. ARGV[3] .. '\n' .. ARGV[4])
 end
 if f[3] then
   local pkey = 'aa:exec:' .. f[3]

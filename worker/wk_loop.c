@@ -231,7 +231,8 @@ static int run_entries(struct rconn *rc, const struct wk_opts *o, const char *co
         for (size_t j = 0; f->type == REDIS_REPLY_ARRAY && j + 1 < f->elements; j += 2)
             if (strcmp(f->element[j]->str, "exec") == 0)
                 eid = f->element[j + 1]->str;
-        if ((eid ? dur_run(rc, consumer, o->handlers, &o->limits, eid) : 0) == 0)
+        struct dur_ack ack = {o->stream, o->group, e->element[0]->str, 0};
+        if ((eid ? dur_run(rc, consumer, o->handlers, &o->limits, eid, &ack) : 0) == 0 && !ack.done)
             argv[3 + nack++] = e->element[0]->str;
         n++;
     }

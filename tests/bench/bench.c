@@ -5,6 +5,10 @@
  *       gateway to a WebSocket client (this process) that answers at once;
  *       the time from the handler's first run to its resumed end is one
  *       round trip. Prints p50/p90/p99/max in ms.
+ *   aa-bench desk --url WS --token T --session S
+ *       A headless desktop client for session S that answers every
+ *       get_vpn_status request at once ("connected"), until SIGTERM: the
+ *       desktop side of the MCP benchmark (tests/bench/mcp/bench.mjs).
  *   aa-bench worker --redis ADDR
  *       A worker process for `suspend` (handler "bench" on aa:stream:bench).
  *   aa-bench suspend --redis ADDR [--n 100000]
@@ -35,6 +39,7 @@ static struct cfg_opt opts[] = {
     {"n", CFG_INT, "2000", 1, 10000000, "how many", NULL, 0},
     {"warmup", CFG_INT, "100", 0, 100000, "round trips not counted", NULL, 0},
     {"threads", CFG_INT, "1", 1, 64, "worker threads", NULL, 0},
+    {"session", CFG_STR, "bench-desk", 1, 128, "session (desk)", NULL, 0},
     CFG_END,
 };
 
@@ -167,6 +172,14 @@ static int ws_cb(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
                     "{\"action\":\"async_callback\",\"callback_id\":\"%s\",\"content\":\"pong\"}",
                     cb);
                 lws_callback_on_writable(wsi);
+            } else if (a && cb && !strcmp(a, "get_vpn_status")) {
+                pending_len = (size_t)snprintf(
+                    pending_answer + LWS_PRE, sizeof(pending_answer) - LWS_PRE,
+                    "{\"action\":\"async_callback\",\"callback_id\":\"%s\",\"content\":"
+                    "\"{\\\"status\\\":\\\"connected\\\",\\\"details\\\":\\\"  >> state: "
+                    "Connected\\\",\\\"exit_status\\\":0}\"}",
+                    cb);
+                lws_callback_on_writable(wsi);
             }
             json_decref(m);
         }
@@ -238,24 +251,19 @@ static void *driver_main(void *arg)
     return NULL;
 }
 
-static int roundtrip(void)
+/* Connects the WebSocket client for session sid. Returns 0 / -1. */
+static int ws_open(const char *sid)
 {
-    push_requests = 1;
-    static struct wk_opts o;
-    o = worker_opts();
-    pthread_t wt, dt;
-    pthread_create(&wt, NULL, worker_thread, &o);
-
     char url[1100];
     const char *proto, *addr, *path;
     int port;
     strlcpy_aa(url, cfg_str(opts, "url"), sizeof(url));
     if (lws_parse_uri(url, &proto, &addr, &port, &path)) {
         fprintf(stderr, "aa-bench: bad --url\n");
-        return 2;
+        return -1;
     }
     char fullpath[1200];
-    snprintf(fullpath, sizeof(fullpath), "/%s?session_id=" SESSION, path);
+    snprintf(fullpath, sizeof(fullpath), "/%s?session_id=%s", path, sid);
     lws_set_log_level(LLL_ERR, NULL);
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
@@ -280,8 +288,42 @@ static int roundtrip(void)
         lws_service(lctx, 0);
     if (!ws_ready) {
         fprintf(stderr, "aa-bench: cannot connect to %s\n", cfg_str(opts, "url"));
-        return 1;
+        return -1;
     }
+    return 0;
+}
+
+static void on_term(int sig)
+{
+    (void)sig;
+    finished = 1;
+    if (lctx)
+        lws_cancel_service(lctx);
+}
+
+/* The headless desktop of the MCP benchmark. */
+static int desk(void)
+{
+    if (ws_open(cfg_str(opts, "session")) < 0)
+        return 1;
+    signal(SIGTERM, on_term);
+    signal(SIGINT, on_term);
+    while (!finished)
+        lws_service(lctx, 0);
+    lws_context_destroy(lctx);
+    return 0;
+}
+
+static int roundtrip(void)
+{
+    push_requests = 1;
+    static struct wk_opts o;
+    o = worker_opts();
+    pthread_t wt, dt;
+    pthread_create(&wt, NULL, worker_thread, &o);
+
+    if (ws_open(SESSION) < 0)
+        return 1;
     pthread_create(&dt, NULL, driver_main, NULL);
     while (!finished)
         lws_service(lctx, 0);
@@ -457,13 +499,15 @@ static int suspend_bench(void)
 
 int main(int argc, char **argv)
 {
-    const char *cmd = cfg_subcommand_or_exit(opts, argc, argv,
-                                             "usage: aa-bench roundtrip|worker|suspend [options]");
+    const char *cmd = cfg_subcommand_or_exit(
+        opts, argc, argv, "usage: aa-bench roundtrip|desk|worker|suspend [options]");
     log_init("bench", "warn");
     signal(SIGPIPE, SIG_IGN);
     int rc = 2;
     if (!strcmp(cmd, "roundtrip"))
         rc = roundtrip();
+    else if (!strcmp(cmd, "desk"))
+        rc = desk();
     else if (!strcmp(cmd, "worker"))
         rc = worker();
     else if (!strcmp(cmd, "suspend"))

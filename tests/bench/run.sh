@@ -9,7 +9,8 @@ cd "$(dirname "$0")/../.."
 BINDIR=${BINDIR:-build/bin}
 e2e_setup
 start_redis
-start_gateway gw --log-level warn --rate-per-s 100000 --rate-burst 100000
+start_gateway gw --log-level warn --rate-per-s 100000 --rate-burst 100000 \
+    --mcp-clients "bench-agent:bench-secret-value"
 TOKEN=$(mint --sub bench --ttl-s 3600)
 
 echo "== callback round trip (handler -> push -> gateway -> WebSocket client -> answer -> resume)"
@@ -24,6 +25,20 @@ wait_for 10 "worker groups" groups_ready
 echo "== ${BENCH_N_WAIT:-1000} sessions each with a turn waiting on a slow desktop"
 "$BINDIR/aa-wsload" waiting --label agent-async --port "$PORT" --token "$TOKEN" \
     --n "${BENCH_N_WAIT:-1000}" --redis "$REDIS"
+if [ -d tests/node_modules/@modelcontextprotocol/sdk ]; then
+    echo "== MCP tools/call round trip, side by side with the TypeScript SDK server's echo"
+    "$BINDIR/aa-bench" desk --url "ws://127.0.0.1:$PORT/ws" --token "$TOKEN" --session mcp-bench \
+        2>>"$E2E_DIR/desk.log" &
+    dpid=$!
+    PIDS+=("$dpid")
+    desk_up() { test "$(rcli SCARD aa:session:mcp-bench:conns)" = 1; }
+    wait_for 10 "the benchmark desktop" desk_up
+    node tests/bench/mcp/bench.mjs "http://127.0.0.1:$PORT" bench-agent bench-secret-value mcp-bench \
+        "${BENCH_N_MCP:-2000}"
+    kill "$dpid"
+    wait "$dpid" 2>/dev/null
+    forget "$dpid"
+fi
 kill "$AGENT_PID" "$TOOL_PID"
 wait "$AGENT_PID" "$TOOL_PID"
 forget "$AGENT_PID"

@@ -223,7 +223,7 @@ static const struct dur_handler handlers[] = {
 
 static void run(const char *eid)
 {
-    ck_assert_int_eq(dur_run(rc, "w1", handlers, &lim, eid), 0);
+    ck_assert_int_eq(dur_run(rc, "w1", handlers, &lim, eid, NULL), 0);
 }
 
 static void assert_field(const char *key, const char *field, const char *want)
