@@ -57,8 +57,9 @@ struct gw_conn {
     double tokens; /* rate limit: token bucket */
     int64_t refill_us;
     int violations;
-    int close_pending; /* a close code to send once queued data is out */
-    int frag;          /* inside a fragmented message */
+    struct evbuffer *cork; /* frames gathered while the server is corked */
+    int close_pending;     /* a close code to send once queued data is out */
+    int frag;              /* inside a fragmented message */
 };
 
 const double gw_lat_bounds_ms[GW_LAT_BUCKETS] = {1, 2, 5, 10, 25, 50, 100, 250, 1000};
@@ -221,6 +222,10 @@ void gw_conn_drop(struct gw_conn *c, const char *why)
         bufferevent_free(c->bev); /* libevent defers this safely inside callbacks */
         c->bev = NULL;
     }
+    if (c->cork) {
+        evbuffer_free(c->cork);
+        c->cork = NULL;
+    }
     maybe_free(c);
 }
 
@@ -230,7 +235,9 @@ static int over_cap(struct gw_conn *c)
 {
     if (!c->bev)
         return 1;
-    if (evbuffer_get_length(bufferevent_get_output(c->bev)) > c->srv->cfg.max_output) {
+    size_t queued = evbuffer_get_length(bufferevent_get_output(c->bev)) +
+                    (c->cork ? evbuffer_get_length(c->cork) : 0);
+    if (queued > c->srv->cfg.max_output) {
         c->srv->m.slow_closed++;
         gw_conn_drop(c, "client does not read: output limit reached");
         return 1;
@@ -568,6 +575,19 @@ static void write_text_frame(struct gw_conn *c, const char *pre, size_t prelen, 
     struct evbuffer *out = bufferevent_get_output(c->bev);
     struct iovec iov[3] = {{h, hl}, {(void *)pre, prelen}, {(void *)data, len}};
     size_t done = 0;
+    if (c->srv->corked && !c->srv->tls && evbuffer_get_length(out) == 0) {
+        /* gather: the batch's frames for this connection go out together */
+        if (!c->cork) {
+            c->cork = evbuffer_new();
+            if (!c->cork)
+                abort();
+            gw_server_dirty(c->srv, c);
+        }
+        evbuffer_add(c->cork, h, hl);
+        evbuffer_add(c->cork, pre, prelen);
+        evbuffer_add(c->cork, data, len);
+        return;
+    }
     if (!c->srv->tls && evbuffer_get_length(out) == 0) {
         /* Nothing queued: write now, as libuv does, instead of arming a write
          * event (two epoll_ctl calls and a loop turn per event). */
@@ -585,6 +605,22 @@ static void write_text_frame(struct gw_conn *c, const char *pre, size_t prelen, 
     }
 }
 
+void gw_conn_flush(struct gw_conn *c)
+{
+    struct evbuffer *cork = c->cork;
+    if (!cork)
+        return;
+    c->cork = NULL;
+    if (c->state != CS_DEAD && c->bev) {
+        struct evbuffer *out = bufferevent_get_output(c->bev);
+        if (evbuffer_get_length(out) == 0)
+            evbuffer_write(cork, bufferevent_getfd(c->bev)); /* one writev */
+        if (evbuffer_get_length(cork) > 0)
+            evbuffer_add_buffer(out, cork); /* the rest waits for the socket */
+    }
+    evbuffer_free(cork);
+}
+
 /* Sends pre + data as one text message (pre may be empty). */
 static int send_text2(struct gw_conn *c, const char *pre, size_t prelen, const char *data,
                       size_t len)
@@ -597,6 +633,7 @@ static int send_text2(struct gw_conn *c, const char *pre, size_t prelen, const c
         write_text_frame(c, pre, prelen, data, len);
         return over_cap(c) ? -1 : 0;
     }
+    gw_conn_flush(c); /* frames gathered earlier go first */
     char *joined = xmalloc(prelen + len + 1);
     memcpy(joined, pre, prelen);
     memcpy(joined + prelen, data, len);

@@ -35,6 +35,8 @@ void gw_conn_drop(struct gw_conn *c, const char *why);
 void gw_conn_deliver(struct gw_conn *c, const char *id, const char *json, size_t len);
 /* Catches up from the outbox (after the Redis subscription was lost). */
 void gw_conn_resync(struct gw_conn *c);
+/* Writes the frames gathered while the server was corked. */
+void gw_conn_flush(struct gw_conn *c);
 
 /* HTTP answers (status reason, Content-Length, keep-alive from the request). */
 void gw_conn_http_respond(struct gw_conn *c, int status, const char *ctype, const char *body,

@@ -20,6 +20,34 @@ void gw_server_deliver(struct gw_server *s, const char *sid, const char *id, con
     }
 }
 
+void gw_server_cork(struct gw_server *s)
+{
+    if (s->corked || !s->uncork || s->tls)
+        return;
+    s->corked = 1;
+    event_active(s->uncork, EV_TIMEOUT, 0); /* runs after this turn's callbacks */
+}
+
+void gw_server_dirty(struct gw_server *s, struct gw_conn *c)
+{
+    if (s->ndirty == s->dirty_cap) {
+        s->dirty_cap = s->dirty_cap ? 2 * s->dirty_cap : 256;
+        s->dirty = xrealloc(s->dirty, s->dirty_cap * sizeof(*s->dirty));
+    }
+    gw_conn_ref(c);
+    s->dirty[s->ndirty++] = c;
+}
+
+void gw_server_uncork(struct gw_server *s)
+{
+    s->corked = 0;
+    for (size_t i = 0; i < s->ndirty; i++) {
+        gw_conn_flush(s->dirty[i]);
+        gw_conn_unref(s->dirty[i]);
+    }
+    s->ndirty = 0;
+}
+
 char *gw_server_metrics(struct gw_server *s)
 {
     static const char *routes[GW_R_COUNT] = {"chat", "async_callback", "ping", "invalid"};

@@ -71,12 +71,29 @@ struct gw_server {
     struct ssl_ctx_st *tls; /* SSL_CTX when a certificate is configured */
     int sub_connected_once;
     int stopping;
+    /* Corking: while pushes from one read of the subscription are
+     * delivered, frames gather per connection and go out in one write each
+     * when the batch ends (gw_server_uncork), as Redis writes its replies
+     * before it sleeps. Under load a batch spans everything that has
+     * arrived; when idle it is one message and nothing waits. */
+    int corked;
+    struct gw_conn **dirty;
+    size_t ndirty, dirty_cap;
+    struct event *uncork;
 };
 
 /* Delivers a pushed event (from the node channel) to the session's
  * connections. */
 void gw_server_deliver(struct gw_server *s, const char *sid, const char *id, const char *json,
                        size_t len);
+/* Starts a batch of deliveries (if none is open) whose frames are written
+ * when the current event-loop turn ends. */
+void gw_server_cork(struct gw_server *s);
+/* Notes c as holding corked frames. Takes a reference, dropped on uncork. */
+void gw_server_dirty(struct gw_server *s, struct gw_conn *c);
+/* Ends the batch: writes every dirty connection's frames. */
+void gw_server_uncork(struct gw_server *s);
+
 /* Answers GET /metrics. Returns: owned text. */
 char *gw_server_metrics(struct gw_server *s);
 

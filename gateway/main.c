@@ -79,7 +79,21 @@ static void on_push(struct rasync *ra, redisReply *r, void *arg)
     sid[nl1 - p] = '\0';
     memcpy(id, nl1 + 1, (size_t)(nl2 - nl1 - 1));
     id[nl2 - nl1 - 1] = '\0';
+    gw_server_cork(s);
     gw_server_deliver(s, sid, id, nl2 + 1, (size_t)(end - nl2 - 1));
+}
+
+/* The end of a batch of pushes: first take in whatever else has arrived on
+ * the subscription (bounded), so that under load one write per connection
+ * carries many events; then write. */
+static void uncork_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct gw_server *s = arg;
+    for (int i = 0; i < 64 && rasync_readable(s->sub) > 0; i++)
+        rasync_read(s->sub);
+    gw_server_uncork(s);
 }
 
 static void heartbeat(struct gw_server *s)
@@ -334,6 +348,11 @@ int main(int argc, char **argv)
     s.cmd = rasync_new(s.base, s.cfg.redis, "cmd", on_cmd_connect, &s);
     s.sub = rasync_new(s.base, s.cfg.redis, "sub", on_sub_connect, &s);
     s.heartbeat = event_new(s.base, -1, EV_PERSIST, heartbeat_cb, &s);
+    s.uncork = event_new(s.base, -1, 0, uncork_cb, &s);
+    if (!s.heartbeat || !s.uncork) {
+        log_error("event=start_failed err=\"libevent: cannot create events\"");
+        return 1;
+    }
     struct timeval hb = {cfg_int(opts, "heartbeat-ms") / 1000,
                          (cfg_int(opts, "heartbeat-ms") % 1000) * 1000};
     event_add(s.heartbeat, &hb);
@@ -351,6 +370,7 @@ int main(int argc, char **argv)
     while (s.conns)
         gw_conn_drop(s.conns, "gateway stopped");
     gw_mcp_shutdown();
+    gw_server_uncork(&s);
     /* Let the unregister commands go out before closing Redis. */
     struct timeval flush = {0, 100000};
     event_base_loopexit(s.base, &flush);
@@ -359,6 +379,8 @@ int main(int argc, char **argv)
     rasync_free(s.sub);
     evconnlistener_free(s.listener);
     event_free(s.heartbeat);
+    event_free(s.uncork);
+    free(s.dirty);
     event_free(s.sig_term);
     event_free(s.sig_int);
     strmap_free(s.sessions);

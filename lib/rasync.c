@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 
 struct rasync {
     struct event_base *base;
@@ -119,6 +120,20 @@ static void start_connect(struct rasync *ra)
     redisLibeventAttach(ra->ac, ra->base);
     redisAsyncSetConnectCallback(ra->ac, on_connect);
     redisAsyncSetDisconnectCallback(ra->ac, on_disconnect);
+}
+
+int rasync_readable(const struct rasync *ra)
+{
+    int n = 0;
+    if (!ra->ac || !ra->connected || ioctl(ra->ac->c.fd, FIONREAD, &n) < 0)
+        return 0;
+    return n;
+}
+
+void rasync_read(struct rasync *ra)
+{
+    if (ra->ac && ra->connected)
+        redisAsyncHandleRead(ra->ac);
 }
 
 struct rasync *rasync_new(struct event_base *base, const char *addr, const char *name,

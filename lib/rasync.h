@@ -32,6 +32,13 @@ int rasync_eval(struct rasync *ra, rasync_reply_cb cb, void *arg, const char *sc
 int rasync_subscribe(struct rasync *ra, rasync_reply_cb cb, void *arg, const char *cmd,
                      const char *channel);
 
+/* Bytes waiting on the connection's socket, 0 when none or not connected
+ * (for callers that batch their work over everything that has arrived). */
+int rasync_readable(const struct rasync *ra);
+/* Reads and handles what is waiting now, as the read event would. Not from
+ * inside one of this connection's reply callbacks. */
+void rasync_read(struct rasync *ra);
+
 /* Round trips measured on this connection (for /metrics). */
 void rasync_stats(const struct rasync *ra, unsigned long long *replies, double *total_seconds,
                   unsigned long long *reconnects);

@@ -30,6 +30,26 @@ else
     not_ok "python3-websockets is installed (ops/deps.sh --test)"
 fi
 
+# 2b. A burst of pushes published in one go (one Lua script: Redis sends them
+# back to back) reaches every connection complete and in order.
+if /usr/bin/python3 -c 'import websockets' 2>/dev/null; then
+    N=3000
+    /usr/bin/python3 "$ROOT/tests/conformance/push_burst.py" "ws://127.0.0.1:$PORT/ws" "$TOKEN" \
+        "$N" "$E2E_DIR/burst.ready" >"$E2E_DIR/burst.out" 2>&1 &
+    bpid=$!
+    wait_for 10 "the burst clients" test -s "$E2E_DIR/burst.ready"
+    rcli EVAL "for i = 0, tonumber(ARGV[1]) - 1 do
+        local ev = '{\"event\":\"burst\",\"n\":' .. i .. '}'
+        for _, s in ipairs({'burst-a', 'burst-b'}) do
+          redis.call('PUBLISH', KEYS[1], s .. '\n' .. ARGV[2] .. '-' .. i .. '\n' .. ev)
+        end
+      end" 1 aa:push:gw "$N" "$(date +%s%3N)" >/dev/null
+    wait "$bpid"
+    out=$(cat "$E2E_DIR/burst.out")
+    check "push: a burst of $N pushes to two sessions (three connections) arrives whole and in order" test "$out" = ok
+    [ "$out" = ok ] || echo "#   $out"
+fi
+
 # 3. npm ws (installed by tests/package.json).
 if [ -d "$ROOT/tests/node_modules/ws" ]; then
     out=$(node "$ROOT/tests/conformance/ws_node.mjs" "ws://127.0.0.1:$PORT/ws" "$TOKEN" 2>&1)
