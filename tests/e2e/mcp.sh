@@ -67,6 +67,15 @@ out=$(rpc '{"jsonrpc":"2.0","method":"notifications/initialized"}' -H 'Mcp-Sessi
 check "json-rpc: a notification gets 202" sh -c "echo '$out' | tail -1 | grep -q 202"
 out=$(rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H "Mcp-Session-Id: $SID")
 check "mcp: ping in the session" sh -c "echo '$out' | tail -1 | grep -q 200"
+for bad in '{"jsonrpc":"2.0","id":5,"method":"tasks/get","params":{}}' \
+    '{"jsonrpc":"2.0","id":5,"method":"tasks/get","params":{"taskId":42}}' \
+    '{"jsonrpc":"2.0","id":5,"method":"tasks/result","params":{"taskId":"mcpt-nope"}}' \
+    '{"jsonrpc":"2.0","id":5,"method":"tasks/cancel","params":{"taskId":"../../etc"}}' \
+    '{"jsonrpc":"2.0","id":5,"method":"tasks/list","params":{"cursor":"abc"}}' \
+    '{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"get_vpn_status","arguments":{"session_id":"mcp-desk"},"task":"soon"}}'; do
+    out=$(rpc "$bad" -H "Mcp-Session-Id: $SID")
+    check "tasks: malformed request answered -32602: $(echo "$bad" | cut -c35-95)" sh -c "echo '$out' | grep -q -- '-32602'"
+done
 out=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $TOK" -H "Mcp-Session-Id: $SID" "$BASE/mcp")
 check "mcp: DELETE ends the session" test "$out" = 200
 out=$(rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H "Mcp-Session-Id: $SID")
