@@ -236,8 +236,16 @@ int main(int argc, char **argv)
     int k = 2;
     while (k < argc && strncmp(argv[k], "--", 2) != 0)
         k++;
-    char **pos = argv + 2;
+    /* the positional arguments, copied before argv[k - 1] becomes the
+     * program name for the option parser */
+    char *pos[8];
     int npos = k - 2;
+    if (npos > 8) {
+        fprintf(stderr, "aa-ctl: too many arguments\n");
+        return 2;
+    }
+    for (int i = 0; i < npos; i++)
+        pos[i] = argv[2 + i];
     argv[k - 1] = argv[0];
     cfg_parse_or_exit(opts, argc - (k - 1), argv + (k - 1), usage);
     log_init("ctl", "warn");

@@ -24,7 +24,14 @@ desk=$!
     --token "$(mint --sub desk --ttl-s 600)" --session mcp-slow \
     --cmd-vpn-status "$FIXTURES/slow_vpn_status.sh 2" >"$E2E_DIR/slow.out" 2>&1) &
 slowdesk=$!
-one_conn() { test "$(rcli SCARD aa:session:mcp-desk:conns)" = 1 && test "$(rcli SCARD aa:session:mcp-slow:conns)" = 1; }
+# and one that does not answer in time (an operator completes its callback)
+(sleep 60 | timeout 90 "$BINDIR/aa-client" --url "ws://127.0.0.1:$PORT/ws" --json --quiet \
+    --token "$(mint --sub desk --ttl-s 600)" --session mcp-op \
+    --cmd-vpn-status "$FIXTURES/slow_vpn_status.sh 60" >"$E2E_DIR/op.out" 2>&1) &
+opdesk=$!
+one_conn() {
+    for s in mcp-desk mcp-slow mcp-op; do test "$(rcli SCARD aa:session:$s:conns)" = 1 || return 1; done
+}
 wait_for 10 "the desktop clients" one_conn
 
 if [ -d "$ROOT/tests/node_modules/@modelcontextprotocol/sdk" ]; then
@@ -76,6 +83,21 @@ for bad in '{"jsonrpc":"2.0","id":5,"method":"tasks/get","params":{}}' \
     out=$(rpc "$bad" -H "Mcp-Session-Id: $SID")
     check "tasks: malformed request answered -32602: $(echo "$bad" | cut -c35-95)" sh -c "echo '$out' | grep -q -- '-32602'"
 done
+# an operator cancels a task with aa-ctl; the caller sees it cancelled
+out=$(rpc '{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{"name":"get_vpn_status","arguments":{"query":"vpn_status","session_id":"mcp-slow"},"task":{"ttl":60000}}}' -H "Mcp-Session-Id: $SID")
+tid=$(echo "$out" | sed -n 's/.*"taskId":"\([^"]*\)".*/\1/p')
+check "aa-ctl cancel: ends a working task" sh -c "\"$BINDIR/aa-ctl\" cancel '$tid' 'operator says no' --redis '$REDIS' | grep -qx cancelled"
+out=$(rpc "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tasks/get\",\"params\":{\"taskId\":\"$tid\"}}" -H "Mcp-Session-Id: $SID")
+check "aa-ctl cancel: tasks/get says cancelled, with the reason" sh -c "echo '$out' | grep -q '\"cancelled\"' && echo '$out' | grep -q 'operator says no'"
+# an operator answers a callback by hand
+out=$(rpc '{"jsonrpc":"2.0","id":8,"method":"tools/call","params":{"name":"get_vpn_status","arguments":{"query":"vpn_status","session_id":"mcp-op"},"task":{}}}' -H "Mcp-Session-Id: $SID")
+optid=$(echo "$out" | sed -n 's/.*"taskId":"\([^"]*\)".*/\1/p')
+opcb() { "$BINDIR/aa-ctl" callbacks --redis "$REDIS" | awk '/mcp-op/ {print $1}' | grep -m1 '^cb-'; }
+wait_for 10 "the operator's callback" opcb
+check "aa-ctl complete: succeeds a pending callback with a payload" sh -c "\"$BINDIR/aa-ctl\" complete \"\$(\"$BINDIR/aa-ctl\" callbacks --redis '$REDIS' | awk '/mcp-op/ {print \$1}' | grep -m1 '^cb-')\" succeed '{\"status\":\"connected\",\"details\":\"set by an operator\"}' --redis '$REDIS' | grep -q '^ok'"
+out=$(rpc "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tasks/result\",\"params\":{\"taskId\":\"$optid\"}}" -H "Mcp-Session-Id: $SID")
+check "aa-ctl complete: the task's result carries the operator's payload" sh -c "echo '$out' | grep -q 'set by an operator'"
+check "aa-ctl cancel: an ended execution is refused" sh -c "! \"$BINDIR/aa-ctl\" cancel '$tid' --redis '$REDIS' >/dev/null"
 out=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $TOK" -H "Mcp-Session-Id: $SID" "$BASE/mcp")
 check "mcp: DELETE ends the session" test "$out" = 200
 out=$(rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H "Mcp-Session-Id: $SID")
@@ -127,7 +149,7 @@ else
     not_ok "the MCP conformance suite and Node 22 are installed (cd tests && npm ci)"
 fi
 
-kill "$desk" "$slowdesk" 2>/dev/null
+kill "$desk" "$slowdesk" "$opdesk" 2>/dev/null
 check "shutdown: SIGTERM exits 0 everywhere, no sanitizer reports" stop_programs
 echo "e2e: $PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]
