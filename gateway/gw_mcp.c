@@ -386,25 +386,35 @@ static void call_done(struct call *k)
     call_maybe_free(k);
 }
 
-/* One server-sent event carrying a JSON-RPC message, with a resumable id.
+static const char sse_headers[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                                  "Cache-Control: no-cache\r\nConnection: close\r\n\r\n";
+
+/* Writes one server-sent event carrying a JSON-RPC message; id may be NULL.
  * Steals: j. */
-static void sse_send(struct call *k, json_t *j)
+static void sse_write(struct gw_conn *c, const char *id, json_t *j)
 {
     char *txt = json_dumps(j, JSON_COMPACT);
-    char *ev = xasprintf("id: %s/%d\nevent: message\ndata: %s\n\n", k->eid, ++k->events, txt);
-    gw_conn_http_write(k->c, ev, strlen(ev));
+    char *ev = xasprintf("%s%s%sevent: message\ndata: %s\n\n", id ? "id: " : "", id ? id : "",
+                         id ? "\n" : "", txt);
+    gw_conn_http_write(c, ev, strlen(ev));
     free(ev);
     free(txt);
     json_decref(j);
+}
+
+/* One event of a call's stream, with a resumable id. Steals: j. */
+static void sse_send(struct call *k, json_t *j)
+{
+    char id[96];
+    snprintf(id, sizeof(id), "%s/%d", k->eid, ++k->events);
+    sse_write(k->c, id, j);
 }
 
 /* Starts an SSE answer: the headers, then a priming event (an id and no data)
  * so that a client that loses the stream can resume it with Last-Event-ID. */
 static void sse_begin(struct call *k)
 {
-    static const char hdr[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                              "Cache-Control: no-cache\r\nConnection: close\r\n\r\n";
-    gw_conn_http_write(k->c, hdr, sizeof(hdr) - 1);
+    gw_conn_http_write(k->c, sse_headers, sizeof(sse_headers) - 1);
     char prime[128];
     snprintf(prime, sizeof(prime), "id: %s/%d\nretry: 1000\ndata: \n\n", k->eid, k->events);
     gw_conn_http_write(k->c, prime, strlen(prime));
@@ -559,10 +569,9 @@ static void keepalive_cb(evutil_socket_t fd, short what, void *arg)
 
 static void stream_open(struct gw_conn *c, const char *session)
 {
-    static const char hdr[] = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
-                              "Cache-Control: no-cache\r\nConnection: close\r\n\r\n"
-                              "retry: 1000\n: stream open\n\n";
-    gw_conn_http_write(c, hdr, sizeof(hdr) - 1);
+    static const char open[] = "retry: 1000\n: stream open\n\n";
+    gw_conn_http_write(c, sse_headers, sizeof(sse_headers) - 1);
+    gw_conn_http_write(c, open, sizeof(open) - 1);
     struct stream *st = xcalloc(1, sizeof(*st));
     st->c = c;
     strlcpy_aa(st->session, session, sizeof(st->session));
@@ -590,16 +599,11 @@ static void on_status_note(struct rasync *ra, redisReply *r, void *arg)
         for (struct stream *st = streams; st; st = st->next) {
             if (strcmp(st->session, session) != 0 || !gw_conn_http_pending(st->c))
                 continue;
-            json_t *note = json_pack(
-                "{s:s, s:s, s:o}", "jsonrpc", "2.0", "method", "notifications/tasks/status",
-                "params",
-                task_json(n->eid, rstr(r, 1), rstr(r, 2), rstr(r, 4), rstr(r, 3), rstr(r, 5)));
-            char *txt = json_dumps(note, JSON_COMPACT);
-            char *ev = xasprintf("event: message\ndata: %s\n\n", txt);
-            gw_conn_http_write(st->c, ev, strlen(ev));
-            free(ev);
-            free(txt);
-            json_decref(note);
+            sse_write(st->c, NULL,
+                      json_pack("{s:s, s:s, s:o}", "jsonrpc", "2.0", "method",
+                                "notifications/tasks/status", "params",
+                                task_json(n->eid, rstr(r, 1), rstr(r, 2), rstr(r, 4), rstr(r, 3),
+                                          rstr(r, 5))));
         }
     }
     free(n);
