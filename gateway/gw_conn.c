@@ -575,7 +575,7 @@ static void write_text_frame(struct gw_conn *c, const char *pre, size_t prelen, 
     struct evbuffer *out = bufferevent_get_output(c->bev);
     struct iovec iov[3] = {{h, hl}, {(void *)pre, prelen}, {(void *)data, len}};
     size_t done = 0;
-    if (c->srv->corked && !c->srv->tls && evbuffer_get_length(out) == 0) {
+    if (c->srv->corked && evbuffer_get_length(out) == 0) { /* never with TLS */
         /* gather: the batch's frames for this connection go out together */
         if (!c->cork) {
             c->cork = evbuffer_new();

@@ -645,6 +645,20 @@ void gw_mcp_done(struct gw_server *s, const char *msg)
     }
 }
 
+/* Ends execution eid as cancelled (exec_finish.lua; owner "" = any). cb gets
+ * the script's reply: "ok", "lost" (it had ended) or "notfound". Returns 0 /
+ * -1 (not sent: cb is not called). */
+static int cancel_exec(struct gw_server *s, const char *eid, const char *owner, rasync_reply_cb cb,
+                       void *arg)
+{
+    char key[96], now[24];
+    snprintf(key, sizeof(key), "aa:exec:%s", eid);
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    const char *argv[] = {key, eid,     "",   "cancelled", "cancelled by the MCP client",
+                          now, "86400", owner};
+    return rasync_eval(s->cmd, cb, arg, "exec_finish", 1, 8, argv, NULL);
+}
+
 /* notifications/cancelled, from any gateway: the held tools/call it names
  * ends without an answer and its execution is cancelled. */
 void gw_mcp_cancelled(struct gw_server *s, const char *key)
@@ -652,12 +666,7 @@ void gw_mcp_cancelled(struct gw_server *s, const char *key)
     struct call *k = reqs ? strmap_get(reqs, key) : NULL;
     if (!k)
         return;
-    char ekey[96], now[24];
-    snprintf(ekey, sizeof(ekey), "aa:exec:%s", k->eid);
-    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-    const char *argv[] = {ekey, k->eid, "", "cancelled", "cancelled by the MCP client",
-                          now,  "86400"};
-    rasync_eval(s->cmd, NULL, NULL, "exec_finish", 1, 7, argv, NULL);
+    cancel_exec(s, k->eid, "", NULL, NULL);
     log_info("event=mcp_call_cancelled exec=%s", k->eid);
     gw_conn_drop(k->c, "MCP request cancelled by the client");
     call_done(k);
@@ -946,13 +955,8 @@ static void tasks_method(struct gw_conn *c, const char *method, json_t *id, json
     } else if (!strcmp(method, "tasks/result")) {
         task_read(s, p, on_task_result);
     } else {
-        char key[96], now[24];
-        snprintf(key, sizeof(key), "aa:exec:%s", tid);
-        snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-        const char *argv[] = {key, tid,     "",      "cancelled", "cancelled by the MCP client",
-                              now, "86400", p->owner};
         log_info("event=mcp_task_cancel exec=%s sub=%s", tid, cl->sub);
-        if (rasync_eval(s->cmd, on_task_cancel, p, "exec_finish", 1, 8, argv, NULL) < 0)
+        if (cancel_exec(s, tid, p->owner, on_task_cancel, p) < 0)
             on_task_cancel(NULL, NULL, p);
     }
 }

@@ -378,28 +378,41 @@ int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int6
     return outcome(op, out);
 }
 
-static int finish(struct rconn *rc, const char *eid, const char *worker, const char *status,
-                  const char *result, int64_t retention_s, struct dur_ack *ack)
+/* Runs exec_finish.lua: ends eid with status and result; owner "" or the
+ * owner it must have; with ack, the script also acknowledges the stream
+ * entry. Returns: owned reply, or NULL when Redis is unreachable. */
+static redisReply *eval_finish(struct rconn *rc, const char *eid, const char *worker,
+                               const char *status, const char *result, int64_t retention_s,
+                               const char *owner, const struct dur_ack *ack)
 {
     char key[160], now[24], ret[24];
     snprintf(key, sizeof(key), "aa:exec:%s", eid);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
-    const char *args[] = {key,
-                          ack ? ack->stream : NULL,
-                          eid,
-                          worker,
-                          status,
-                          result,
-                          now,
-                          ret,
-                          "",
-                          ack ? ack->group : NULL,
-                          ack ? ack->id : NULL};
-    redisReply *r =
-        ack ? rconn_eval(rc, "exec_finish", 2, 11, args, NULL)
-            : rconn_eval(rc, "exec_finish", 1, 7,
-                         (const char *[]){key, eid, worker, status, result, now, ret}, NULL);
+    const char *a[11];
+    int n = 0, nkeys;
+    a[n++] = key;
+    if (ack)
+        a[n++] = ack->stream;
+    nkeys = n;
+    a[n++] = eid;
+    a[n++] = worker;
+    a[n++] = status;
+    a[n++] = result;
+    a[n++] = now;
+    a[n++] = ret;
+    a[n++] = owner;
+    if (ack) {
+        a[n++] = ack->group;
+        a[n++] = ack->id;
+    }
+    return rconn_eval(rc, "exec_finish", nkeys, n, a, NULL);
+}
+
+static int finish(struct rconn *rc, const char *eid, const char *worker, const char *status,
+                  const char *result, int64_t retention_s, struct dur_ack *ack)
+{
+    redisReply *r = eval_finish(rc, eid, worker, status, result, retention_s, "", ack);
     if (!r)
         return -1;
     if (r->type == REDIS_REPLY_ERROR)
@@ -412,12 +425,7 @@ static int finish(struct rconn *rc, const char *eid, const char *worker, const c
 
 int dur_cancel(struct rconn *rc, const char *eid, const char *reason, int64_t retention_s)
 {
-    char key[160], now[24], ret[24];
-    snprintf(key, sizeof(key), "aa:exec:%s", eid);
-    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-    snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
-    const char *args[] = {key, eid, "", "cancelled", reason, now, ret};
-    redisReply *r = rconn_eval(rc, "exec_finish", 1, 7, args, NULL);
+    redisReply *r = eval_finish(rc, eid, "", "cancelled", reason, retention_s, "", NULL);
     if (!r)
         return -1;
     int ok =
@@ -520,11 +528,22 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
     if (rc_h == DUR_SUSPEND) {
         char now2[24];
         snprintf(now2, sizeof(now2), "%lld", (long long)wall_ms());
-        const char *sargs[] = {key,    stream, ack ? ack->stream : NULL, eid,
-                               worker, now2,   ack ? ack->group : NULL,  ack ? ack->id : NULL};
-        redisReply *x = ack ? rconn_eval(rc, "exec_suspend", 3, 8, sargs, NULL)
-                            : rconn_eval(rc, "exec_suspend", 2, 5,
-                                         (const char *[]){key, stream, eid, worker, now2}, NULL);
+        /* with ack: KEYS[3] and ARGV[4..5] acknowledge the entry */
+        const char *sa[8];
+        int n = 0, nkeys;
+        sa[n++] = key;
+        sa[n++] = stream;
+        if (ack)
+            sa[n++] = ack->stream;
+        nkeys = n;
+        sa[n++] = eid;
+        sa[n++] = worker;
+        sa[n++] = now2;
+        if (ack) {
+            sa[n++] = ack->group;
+            sa[n++] = ack->id;
+        }
+        redisReply *x = rconn_eval(rc, "exec_suspend", nkeys, n, sa, NULL);
         if (x && x->type != REDIS_REPLY_ERROR && ack)
             ack->done = 1;
         log_info("event=exec_suspended exec=%s handler=%s trace=%s ops=%d us=%lld verdict=%s", eid,

@@ -10,9 +10,7 @@
 // (SLOW_SESSION's desktop client takes seconds to answer.)
 import { createRequire } from "node:module";
 const require = createRequire(import.meta.url);
-const { Client } = require("../node_modules/@modelcontextprotocol/sdk/dist/cjs/client/index.js");
-const { StreamableHTTPClientTransport } = require(
-  "../node_modules/@modelcontextprotocol/sdk/dist/cjs/client/streamableHttp.js");
+import { basicToken, connectClient } from "./common.mjs";
 const { CallToolResultSchema, CreateTaskResultSchema, TaskStatusNotificationSchema } = require(
   "../node_modules/@modelcontextprotocol/sdk/dist/cjs/types.js");
 
@@ -23,12 +21,7 @@ const check = (name, cond, detail) => {
   else { failed++; console.log("not ok - " + name + (detail ? "\n#   " + detail : "")); }
 };
 
-const tok = await fetch(base + "/oauth2/token", {
-  method: "POST",
-  headers: { "content-type": "application/x-www-form-urlencoded",
-             authorization: "Basic " + Buffer.from(id + ":" + secret).toString("base64") },
-  body: "grant_type=client_credentials",
-}).then((r) => r.json());
+const tok = await basicToken(base, id, secret);
 check("oauth: client_secret_basic gives a bearer token", tok.token_type === "Bearer" && tok.access_token);
 const post = await fetch(base + "/oauth2/token", {
   method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -49,13 +42,7 @@ check("mcp: no token gets 401 with resource metadata",
 const meta = await fetch(base + "/.well-known/oauth-protected-resource").then((r) => r.json());
 check("mcp: protected resource metadata", meta.resource === base + "/mcp" && meta.authorization_servers[0] === base);
 
-const connect = async (token) => {
-  const transport = new StreamableHTTPClientTransport(new URL(base + "/mcp"), {
-    requestInit: { headers: { Authorization: "Bearer " + token } } });
-  const client = new Client({ name: "agent-async-test", version: "1.0.0" });
-  await client.connect(transport);
-  return { client, transport };
-};
+const connect = (token) => connectClient(base + "/mcp", { Authorization: "Bearer " + token });
 const { client, transport } = await connect(tok.access_token);
 const notes = [];
 client.setNotificationHandler(TaskStatusNotificationSchema, (n) => notes.push(n.params));

@@ -17,8 +17,7 @@ import http from "node:http";
 import { randomUUID } from "node:crypto";
 const require = createRequire(import.meta.url);
 const sdk = "../../node_modules/@modelcontextprotocol/sdk/dist/cjs/";
-const { Client } = require(sdk + "client/index.js");
-const { StreamableHTTPClientTransport } = require(sdk + "client/streamableHttp.js");
+import { basicToken, connectClient } from "../../mcp/common.mjs";
 const { McpServer } = require(sdk + "server/mcp.js");
 const { StreamableHTTPServerTransport } = require(sdk + "server/streamableHttp.js");
 // zod as the SDK itself resolves it (its dependency, not ours)
@@ -67,17 +66,8 @@ if (process.env.BENCH_ECHO) {
     children.push(child);
     return new Promise((r) => child.once("message", r));
   };
-  const connect = async (url, headers) => {
-    const client = new Client({ name: "bench", version: "1.0.0" });
-    await client.connect(new StreamableHTTPClientTransport(new URL(url), { requestInit: { headers } }));
-    return client;
-  };
-  const tok = await fetch(base + "/oauth2/token", {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded",
-               authorization: "Basic " + Buffer.from(id + ":" + secret).toString("base64") },
-    body: "grant_type=client_credentials",
-  }).then((r) => r.json());
+  const connect = async (url, headers) => (await connectClient(url, headers, "bench")).client;
+  const tok = await basicToken(base, id, secret);
   const ours = await connect(base + "/mcp", { Authorization: "Bearer " + tok.access_token });
   const stateful = await connect(await spawnEcho("stateful"), {});
   const stateless = await connect(await spawnEcho("stateless"), {});
