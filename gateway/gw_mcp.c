@@ -12,6 +12,7 @@
 #include <http_parser.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,6 +145,40 @@ static void base_url(const struct gw_req *req, char *out, size_t len)
 #define RELATED_TASK "io.modelcontextprotocol/related-task"
 #define DONE_CHANNEL "aa:mcp:done"
 #define CANCEL_CHANNEL "aa:mcp:cancel"
+
+/* MCP sessions known to exist, so that a request need not ask Redis each
+ * time: an entry is trusted for SESSION_TRUST_MS after Redis said so, and is
+ * dropped at once when any gateway ends the session (DELETE publishes the
+ * end on CANCEL_CHANNEL). Values are the trust deadlines in ms, stored in the
+ * pointer itself. */
+#define SESSION_TRUST_MS 5000
+#define SESSION_TRUST_MAX 10000
+static struct strmap *known;
+
+static void session_trust(const char *sid)
+{
+    if (!known || strmap_size(known) >= SESSION_TRUST_MAX) {
+        strmap_free(known);
+        known = strmap_new();
+    }
+    strmap_set(known, sid, (void *)(uintptr_t)(mono_us() / 1000 + SESSION_TRUST_MS));
+}
+
+static void session_forget(const char *sid)
+{
+    if (known)
+        strmap_del(known, sid);
+}
+
+static int session_trusted(const char *sid)
+{
+    uintptr_t until = known ? (uintptr_t)strmap_get(known, sid) : 0;
+    if (until && (int64_t)until > mono_us() / 1000)
+        return 1;
+    if (until)
+        session_forget(sid);
+    return 0;
+}
 #define TASK_TTL_DEFAULT_MS 86400000LL
 #define TASK_TTL_MIN_MS 60000LL
 #define TASK_TTL_MAX_MS (7 * 86400000LL)
@@ -633,7 +668,7 @@ void gw_mcp_done(struct gw_server *s, const char *msg)
         else
             finish_call(s, k);
     }
-    if (streams) {
+    if (streams && !strncmp(eid, "mcpt-", 5)) { /* only tasks have status notes */
         struct status_note *n = xcalloc(1, sizeof(*n));
         strlcpy_aa(n->eid, eid, sizeof(n->eid));
         char key[96];
@@ -663,6 +698,10 @@ static int cancel_exec(struct gw_server *s, const char *eid, const char *owner, 
  * ends without an answer and its execution is cancelled. */
 void gw_mcp_cancelled(struct gw_server *s, const char *key)
 {
+    if (!strchr(key, '\n')) { /* a session ended */
+        session_forget(key);
+        return;
+    }
     struct call *k = reqs ? strmap_get(reqs, key) : NULL;
     if (!k)
         return;
@@ -683,7 +722,8 @@ void gw_mcp_shutdown(void)
     }
     strmap_free(calls);
     strmap_free(reqs);
-    calls = reqs = NULL;
+    strmap_free(known);
+    calls = reqs = known = NULL;
 }
 
 /* ---- MCP: methods -------------------------------------------------------- */
@@ -993,11 +1033,10 @@ struct rpc_ctx {
     struct jwt_claims cl;
 };
 
-/* The session exists (or not): dispatch the held request. */
-static void on_session(struct rasync *ra, redisReply *r, void *arg)
+/* The session exists (1), does not (0) or Redis failed (-1): dispatch the
+ * held request. */
+static void session_checked(struct rpc_ctx *x, int exists)
 {
-    (void)ra;
-    struct rpc_ctx *x = arg;
     struct gw_conn *c = x->c;
     json_t *id = json_object_get(x->msg, "id");
     const char *method = x->msg ? json_string_value(json_object_get(x->msg, "method")) : "GET";
@@ -1006,9 +1045,9 @@ static void on_session(struct rasync *ra, redisReply *r, void *arg)
     if (!gw_conn_http_pending(c)) {
         gw_conn_http_release(c);
         gw_conn_unref(c);
-    } else if (!r || r->type == REDIS_REPLY_ERROR) {
+    } else if (exists < 0) {
         reply_held(c, 503, rpc_error(id, -32603, "Redis is unavailable"));
-    } else if (r->type != REDIS_REPLY_STRING) {
+    } else if (!exists) {
         reply_held(c, 404, rpc_error(id, -32001, "unknown or ended MCP session: initialize again"));
     } else if (!x->msg) {
         char eid[64] = "";
@@ -1041,6 +1080,19 @@ static void on_session(struct rasync *ra, redisReply *r, void *arg)
     free(x);
 }
 
+static void on_session(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    struct rpc_ctx *x = arg;
+    const char *sid = gw_conn_request(x->c)->mcp_session;
+    int exists = !r || r->type == REDIS_REPLY_ERROR ? -1 : r->type == REDIS_REPLY_STRING;
+    if (exists == 1)
+        session_trust(sid);
+    else if (exists == 0)
+        session_forget(sid);
+    session_checked(x, exists);
+}
+
 /* Holds the request, checks its MCP session, then dispatches it (msg NULL:
  * a GET stream). */
 static void session_then(struct gw_conn *c, json_t *msg, const struct jwt_claims *cl)
@@ -1054,6 +1106,10 @@ static void session_then(struct gw_conn *c, json_t *msg, const struct jwt_claims
     x->cl = *cl;
     gw_conn_ref(c);
     gw_conn_http_hold(c);
+    if (session_trusted(req->mcp_session)) {
+        session_checked(x, 1);
+        return;
+    }
     const char *argv[] = {"GET", key};
     if (rasync_cmdargv(gw_conn_server(c)->cmd, on_session, x, 2, argv, NULL) < 0)
         on_session(NULL, NULL, x);
@@ -1130,6 +1186,10 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
             snprintf(key, sizeof(key), "aa:mcp:session:%s", req->mcp_session);
             const char *argv[] = {"DEL", key};
             rasync_cmdargv(s->cmd, NULL, NULL, 2, argv, NULL);
+            /* every gateway forgets it (a message without a request id) */
+            const char *pub[] = {"PUBLISH", CANCEL_CHANNEL, req->mcp_session};
+            rasync_cmdargv(s->cmd, NULL, NULL, 3, pub, NULL);
+            session_forget(req->mcp_session);
         }
         gw_conn_http_respond(c, req->mcp_session[0] ? 200 : 400, "application/json", "", 0, NULL);
         return;
@@ -1186,6 +1246,7 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
         snprintf(key, sizeof(key), "aa:mcp:session:%s", sess);
         const char *argv[] = {"SET", key, cl.sub[0] ? cl.sub : "-", "EX", "86400"};
         rasync_cmdargv(s->cmd, NULL, NULL, 5, argv, NULL);
+        session_trust(sess);
         json_reply(
             c, 200,
             rpc_result(

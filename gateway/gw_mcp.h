@@ -16,8 +16,9 @@ int gw_mcp_route(struct gw_conn *c, const struct gw_req *req, const char *path);
  * every gateway hears: "{eid}\n{status}\n{result}", or just the id):
  * answers the requests waiting on it. */
 void gw_mcp_done(struct gw_server *s, const char *msg);
-/* notifications/cancelled (from aa:mcp:cancel): key is the MCP session and
- * the request id's JSON, joined by a newline. */
+/* A message of aa:mcp:cancel: notifications/cancelled (the MCP session and
+ * the request id's JSON, joined by a newline), or the MCP session alone when
+ * it was ended by DELETE on any gateway. */
 void gw_mcp_cancelled(struct gw_server *s, const char *key);
 /* Ends every held request and stream (the gateway is stopping). */
 void gw_mcp_shutdown(void);

@@ -5,6 +5,7 @@
 #include "ids.h"
 #include "log.h"
 #include "mx.h"
+#include "push.h"
 #include "script.h"
 #include "util.h"
 
@@ -23,6 +24,15 @@ struct dur_ctx {
     int timed_out;
     int64_t retry_after_ms;
     const struct dur_limits *lim;
+    /* dur_callback_push on its first run: the callback, its push, the
+     * submit record and the suspension wait for the end of the run, where
+     * they are one script (cb_suspend.lua) */
+    struct {
+        int idx;
+        char cbid[64], kind[48];
+        char *name, *request; /* owned; request NULL: nothing staged */
+        int64_t timeout_ms, heartbeat_ms;
+    } staged;
     char err[512];
 };
 
@@ -378,6 +388,59 @@ int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int6
     return outcome(op, out);
 }
 
+/* dur_callback_push's submitter when the callback cannot wait for the end
+ * of the run: the request with the callback id, pushed now. */
+static int push_submit(struct dur_ctx *ctx, const char *cbid, char **result, void *arg)
+{
+    json_t *ev = json_deep_copy(arg);
+    json_object_set_new(ev, "callback_id", json_string(cbid));
+    char id[64];
+    int n = push_event(ctx->rc, ctx->session, ev, 1, id, sizeof(id));
+    log_info("event=push exec=%s trace=%s session=%s id=%s kind=%s connections=%d cb=%s", ctx->eid,
+             ctx->trace, ctx->session, id, jstr(ev, "action"), n, cbid);
+    json_decref(ev);
+    if (n < 0) {
+        snprintf(ctx->err, sizeof(ctx->err), "push: %s", rconn_error(ctx->rc));
+        return DUR_FAIL;
+    }
+    *result = xstrdup(n == 0 ? "client_not_connected" : id);
+    return n == 0 ? DUR_ERROR : DUR_OK;
+}
+
+int dur_callback_push(struct dur_ctx *ctx, const char *name, int64_t timeout_ms,
+                      int64_t heartbeat_ms, const json_t *request, char **out)
+{
+    char sidx[16];
+    snprintf(sidx, sizeof(sidx), "%d", ctx->next);
+    *out = NULL;
+    /* replaying, or a second callback in one run: the operations one by one */
+    if (ctx->staged.request || json_object_get(ctx->ops, sidx))
+        return dur_callback(ctx, name, timeout_ms, heartbeat_ms, push_submit, (void *)request, out);
+    if (id_random_b64(ctx->staged.cbid, sizeof(ctx->staged.cbid), "cb-", 12) < 0) {
+        snprintf(ctx->err, sizeof(ctx->err), "no randomness for a callback id");
+        return DUR_FAIL;
+    }
+    json_t *ev = json_deep_copy(request);
+    json_object_set_new(ev, "callback_id", json_string(ctx->staged.cbid));
+    ctx->staged.request = json_dumps(ev, JSON_COMPACT);
+    strlcpy_aa(ctx->staged.kind, jstr(ev, "action"), sizeof(ctx->staged.kind));
+    json_decref(ev);
+    ctx->staged.idx = ctx->next;
+    ctx->staged.name = xstrdup(name);
+    ctx->staged.timeout_ms = timeout_ms;
+    ctx->staged.heartbeat_ms = heartbeat_ms;
+    ctx->next += 2; /* the callback, then the submit step */
+    ctx->timed_out = 0;
+    return DUR_SUSPEND;
+}
+
+static void staged_clear(struct dur_ctx *ctx)
+{
+    free(ctx->staged.name);
+    free(ctx->staged.request);
+    ctx->staged.name = ctx->staged.request = NULL;
+}
+
 /* Runs exec_finish.lua: ends eid with status and result; owner "" or the
  * owner it must have; with ack, the script also acknowledges the stream
  * entry. Returns: owned reply, or NULL when Redis is unreachable. */
@@ -442,6 +505,80 @@ static const struct dur_handler *find_handler(const struct dur_handler *h, const
         if (strcmp(h->name, name) == 0)
             return h;
     return NULL;
+}
+
+/* Runs cb_suspend.lua for the staged callback of a run that suspended.
+ * Returns 0 done (suspended, queued again, or lost to another worker), 1 the
+ * session has no connection (the failed operations are recorded: replay),
+ * -1 Redis unreachable, -2 an error (ctx->err says which). */
+static int run_staged(struct dur_ctx *ctx, const char *key, const char *stream, struct dur_ack *ack)
+{
+    char cbkey[128], outbox[192], conns[192], now[24], sidx[16], tmo[24], hb[24], maxlen[16],
+        ttl[16];
+    snprintf(cbkey, sizeof(cbkey), "aa:cb:%s", ctx->staged.cbid);
+    snprintf(outbox, sizeof(outbox), "aa:outbox:%s", ctx->session);
+    snprintf(conns, sizeof(conns), "aa:session:%s:conns", ctx->session);
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    snprintf(sidx, sizeof(sidx), "%d", ctx->staged.idx);
+    snprintf(tmo, sizeof(tmo), "%lld", (long long)ctx->staged.timeout_ms);
+    snprintf(hb, sizeof(hb), "%lld", (long long)ctx->staged.heartbeat_ms);
+    snprintf(maxlen, sizeof(maxlen), "%d", PUSH_OUTBOX_MAXLEN);
+    snprintf(ttl, sizeof(ttl), "%d", PUSH_OUTBOX_TTL_S);
+    const char *a[21];
+    int n = 0, nkeys;
+    a[n++] = key;
+    a[n++] = stream;
+    a[n++] = cbkey;
+    a[n++] = "aa:cb:deadlines";
+    a[n++] = outbox;
+    a[n++] = conns;
+    if (ack)
+        a[n++] = ack->stream;
+    nkeys = n;
+    const char *v[] = {ctx->eid,     ctx->worker, now, ctx->staged.cbid, sidx,
+                       ctx->session, tmo,         hb,  ctx->staged.name, ctx->staged.request,
+                       maxlen,       ttl};
+    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+        a[n++] = v[i];
+    if (ack) {
+        a[n++] = ack->group;
+        a[n++] = ack->id;
+    }
+    redisReply *r = rconn_eval(ctx->rc, "cb_suspend", nkeys, n, a, NULL);
+    if (!r)
+        return -1;
+    const char *verdict =
+        r->type == REDIS_REPLY_ARRAY && r->elements == 3 ? r->element[0]->str : NULL;
+    int ret = 0;
+    if (!verdict || !strcmp(verdict, "exists")) {
+        snprintf(ctx->err, sizeof(ctx->err), "callback %s: %s", ctx->staged.name,
+                 verdict                        ? "the callback id is taken"
+                 : r->type == REDIS_REPLY_ERROR ? r->str
+                                                : "bad reply from cb_suspend");
+        ret = -2;
+    } else if (!strcmp(verdict, "not_connected")) {
+        const char *name = ctx->staged.name, *why = "client_not_connected";
+        json_object_set_new(ctx->ops, sidx,
+                            json_pack("{s:s, s:s, s:s, s:s, s:s}", "t", "cb", "n", name, "s",
+                                      "fail", "cb", ctx->staged.cbid, "r", why));
+        snprintf(sidx, sizeof(sidx), "%d", ctx->staged.idx + 1);
+        json_object_set_new(
+            ctx->ops, sidx,
+            json_pack("{s:s, s:s, s:s, s:s}", "t", "submit", "n", name, "s", "fail", "r", why));
+        ret = 1;
+    } else if (ack) {
+        ack->done = 1;
+    }
+    if (verdict && (!strcmp(verdict, "suspended") || !strcmp(verdict, "requeued")))
+        log_info("event=callback_created exec=%s trace=%s op=%d cb=%s timeout_ms=%lld", ctx->eid,
+                 ctx->trace, ctx->staged.idx, ctx->staged.cbid, (long long)ctx->staged.timeout_ms);
+    if (verdict && strcmp(verdict, "exists") != 0 && strcmp(verdict, "lost") != 0)
+        log_info("event=push exec=%s trace=%s session=%s id=%s kind=%s connections=%lld cb=%s "
+                 "verdict=%s",
+                 ctx->eid, ctx->trace, ctx->session, r->element[1]->str ? r->element[1]->str : "",
+                 ctx->staged.kind, r->element[2]->integer, ctx->staged.cbid, verdict);
+    freeReplyObject(r);
+    return ret;
 }
 
 int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
@@ -511,13 +648,41 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
     ctx.replay_ops = (int)json_object_size(ctx.ops);
     const struct dur_handler *h = find_handler(handlers, hname);
     char *result = NULL;
-    int rc_h;
+    int rc_h, staged = 0; /* staged: the run was suspended by cb_suspend.lua */
     int64_t t0 = mono_us();
-    if (!h) {
-        snprintf(ctx.err, sizeof(ctx.err), "no handler named '%s' on this worker", hname);
-        rc_h = DUR_FAIL;
-    } else {
+    for (int pass = 0;; pass++) {
+        if (!h) {
+            snprintf(ctx.err, sizeof(ctx.err), "no handler named '%s' on this worker", hname);
+            rc_h = DUR_FAIL;
+            break;
+        }
         rc_h = h->fn(&ctx, input, &result, h->arg);
+        if (!ctx.staged.request)
+            break;
+        if (rc_h != DUR_SUSPEND) {
+            log_warn("event=callback_dropped exec=%s op=%d reason=\"the handler did not suspend\"",
+                     eid, ctx.staged.idx);
+            staged_clear(&ctx);
+            break;
+        }
+        int v = run_staged(&ctx, key, stream, ack);
+        staged_clear(&ctx);
+        if (v != 1) {
+            staged = v == 0;
+            rc_h = v == -2 ? DUR_FAIL : rc_h;
+            ret = v == -1 ? -1 : 0;
+            break;
+        }
+        /* no connection: replay at once; the failed callback is recorded */
+        free(result);
+        result = NULL;
+        ctx.next = 0;
+        ctx.replay_ops = (int)json_object_size(ctx.ops);
+        if (pass == 64) {
+            snprintf(ctx.err, sizeof(ctx.err), "too many callbacks without a connection");
+            rc_h = DUR_FAIL;
+            break;
+        }
     }
     long long us = (long long)(mono_us() - t0);
     mx_observe(MX_H_HANDLER, (double)us / 1e6);
@@ -525,7 +690,10 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
            : rc_h == DUR_OK    ? MX_JOBS_SUCCEEDED
                                : MX_JOBS_FAILED,
            1);
-    if (rc_h == DUR_SUSPEND) {
+    if (rc_h == DUR_SUSPEND && (staged || ret < 0)) {
+        log_info("event=exec_suspended exec=%s handler=%s trace=%s ops=%d us=%lld verdict=%s", eid,
+                 hname, ctx.trace, ctx.next, us, ret < 0 ? "error" : "cb_suspend");
+    } else if (rc_h == DUR_SUSPEND) {
         char now2[24];
         snprintf(now2, sizeof(now2), "%lld", (long long)wall_ms());
         /* with ack: KEYS[3] and ARGV[4..5] acknowledge the entry */

@@ -12,6 +12,7 @@
 
 #include "rconn.h"
 
+#include <jansson.h>
 #include <stdint.h>
 
 enum dur_rc {
@@ -95,6 +96,14 @@ int dur_invoke(struct dur_ctx *ctx, const char *name, const char *handler, const
  * gives DUR_ERROR with the text; dur_last_timed_out tells them apart. */
 int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int64_t heartbeat_ms,
                  dur_submit_cb submit, void *arg, char **out);
+/* wait_for_callback whose request is request (a JSON object; borrowed)
+ * with "callback_id" added, pushed to the execution's session. On its first
+ * run it returns DUR_SUSPEND at once, and the callback, the push, the submit
+ * record and the suspension are one script (lua/cb_suspend.lua) when the
+ * handler returns: one round trip instead of four. No connection gives
+ * DUR_ERROR "client_not_connected" (the handler is replayed at once). */
+int dur_callback_push(struct dur_ctx *ctx, const char *name, int64_t timeout_ms,
+                      int64_t heartbeat_ms, const json_t *request, char **out);
 int dur_last_timed_out(const struct dur_ctx *ctx);
 
 /* Borrowed: valid while the handler runs. */

@@ -66,17 +66,6 @@ static int push_step(struct dur_ctx *ctx, char **result, void *arg)
     return DUR_OK;
 }
 
-/* Submitter for callbacks: the request carries the callback id. */
-static int submit_request(struct dur_ctx *ctx, const char *cbid, char **result, void *arg)
-{
-    json_t *ev = json_deep_copy(arg);
-    json_object_set_new(ev, "callback_id", json_string(cbid));
-    struct push_arg pa = {ev};
-    int rc = push_step(ctx, result, &pa);
-    json_decref(ev);
-    return rc;
-}
-
 /* The client's failure payload is JSON {"type","message"}; use its message. */
 static char *client_failure(const char *what, const char *payload)
 {
@@ -142,7 +131,7 @@ static int get_vpn_status(struct dur_ctx *ctx, const struct tools_cfg *cfg, char
 {
     json_t *req = json_pack("{s:s}", "action", "get_vpn_status");
     char *out = NULL;
-    int rc = dur_callback(ctx, "vpn_status", cfg->status_timeout_ms, 0, submit_request, req, &out);
+    int rc = dur_callback_push(ctx, "vpn_status", cfg->status_timeout_ms, 0, req, &out);
     json_decref(req);
     if (rc == DUR_SUSPEND || rc == DUR_FAIL) {
         free(out);
@@ -183,8 +172,8 @@ static int analyze_logs(struct dur_ctx *ctx, const struct tools_cfg *cfg, json_t
     }
     json_t *req = json_pack("{s:s, s:s}", "action", "request_logs", "log_type", type);
     char *out = NULL;
-    int rc = dur_callback(ctx, "logs", cfg->logs_timeout_ms, cfg->logs_heartbeat_ms, submit_request,
-                          req, &out);
+    int rc =
+        dur_callback_push(ctx, "logs", cfg->logs_timeout_ms, cfg->logs_heartbeat_ms, req, &out);
     json_decref(req);
     if (rc == DUR_SUSPEND || rc == DUR_FAIL) {
         free(out);

@@ -11,6 +11,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,15 +117,42 @@ static void *notify_main(void *arg)
 }
 
 /* Timers: sleeps until the earliest deadline of aa:timers, aa:cb:deadlines
- * and aa:exec:deadlines, and wakes early when a deadline is added to one of
- * them ("zadd" keyevent notifications). */
+ * and aa:exec:deadlines (at most a second), and wakes early when a deadline
+ * earlier than that is added to one of them: a "zadd" keyevent notification
+ * names the set, and a look at the set's first entry tells whether the new
+ * deadline is earlier (most are minutes away: nothing more is done). */
+static const char *const deadline_sets[] = {"aa:timers", "aa:cb:deadlines", "aa:exec:deadlines"};
+
+/* Returns a bit per set of deadline_sets that the notification names. */
 static int deadline_added(redisReply *r)
 {
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || !r->element[2]->str)
         return 0;
-    const char *k = r->element[2]->str;
-    return !strcmp(k, "aa:timers") || !strcmp(k, "aa:cb:deadlines") ||
-           !strcmp(k, "aa:exec:deadlines");
+    for (int i = 0; i < 3; i++)
+        if (!strcmp(r->element[2]->str, deadline_sets[i]))
+            return 1 << i;
+    return 0;
+}
+
+/* The earliest deadline in the sets of mask; 0 when Redis cannot say. */
+static int64_t earliest(struct rconn *cmd, int mask)
+{
+    int64_t first = INT64_MAX;
+    for (int i = 0; i < 3; i++) {
+        if (!(mask & (1 << i)))
+            continue;
+        redisReply *r = rconn_cmd(cmd, "ZRANGE %s 0 0 WITHSCORES", deadline_sets[i]);
+        if (!r || r->type != REDIS_REPLY_ARRAY) {
+            first = 0;
+        } else if (r->elements == 2 && r->element[1]->str) {
+            int64_t at = atoll(r->element[1]->str);
+            if (at < first)
+                first = at;
+        }
+        if (r)
+            freeReplyObject(r);
+    }
+    return first;
 }
 
 static void *timer_main(void *arg)
@@ -144,49 +172,27 @@ static void *timer_main(void *arg)
             int64_t next = 0;
             if (dur_fire_due(cmd, l->o->limits.retention_s, &next, MX_RESUME_TIMER) < 0)
                 next = wall_ms() + 200;
-            int64_t wait = next - wall_ms();
-            if (wait < 0)
-                wait = 0;
-            if (wait > 1000)
-                wait = 1000;
-            struct pollfd pfd = {c->fd, POLLIN, 0};
-            int pr = poll(&pfd, 1, (int)wait);
-            if (pr > 0) {
-                if (redisBufferRead(c) != REDIS_OK) {
+            for (int64_t left; !stopping && (left = next - wall_ms()) > 0;) {
+                struct pollfd pfd = {c->fd, POLLIN, 0};
+                int pr = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
+                if (pr < 0 && errno != EINTR) {
                     broken = 1;
-                    break;
-                }
-                /* Only an added deadline can be earlier than the one we
-                 * sleep for; removals (completions) are ignored. */
-                int earlier = 0;
-                void *rep;
-                while (redisGetReplyFromReader(c, &rep) == REDIS_OK && rep) {
-                    earlier |= deadline_added(rep);
-                    freeReplyObject(rep);
-                }
-                if (!earlier) {
-                    int64_t left = next - wall_ms();
-                    while (left > 0 && !stopping) {
-                        pr = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
-                        if (pr > 0) {
-                            if (redisBufferRead(c) != REDIS_OK) {
-                                broken = 1;
-                                break;
-                            }
-                            while (redisGetReplyFromReader(c, &rep) == REDIS_OK && rep) {
-                                if (deadline_added(rep))
-                                    left = 0;
-                                freeReplyObject(rep);
-                            }
-                        }
-                        if (left > 0)
-                            left = next - wall_ms();
+                } else if (pr > 0) {
+                    if (redisBufferRead(c) != REDIS_OK) {
+                        broken = 1;
+                        break;
                     }
-                } else {
-                    usleep(2000); /* coalesce a burst of new deadlines */
+                    int added = 0;
+                    void *rep;
+                    while (redisGetReplyFromReader(c, &rep) == REDIS_OK && rep) {
+                        added |= deadline_added(rep);
+                        freeReplyObject(rep);
+                    }
+                    if (added && earliest(cmd, added) < next)
+                        break;
                 }
-            } else if (pr < 0 && errno != EINTR) {
-                broken = 1;
+                if (broken)
+                    break;
             }
         }
         atomic_store(&l->fd, -1);

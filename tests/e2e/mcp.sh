@@ -102,6 +102,21 @@ out=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer
 check "mcp: DELETE ends the session" test "$out" = 200
 out=$(rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H "Mcp-Session-Id: $SID")
 check "mcp: an ended session is 404" sh -c "echo '$out' | tail -1 | grep -q 404"
+# a gateway trusts a session it has seen for a few seconds; a DELETE on any
+# gateway ends it on every gateway at once
+P1=$PORT
+start_gateway gw2 --mcp-clients "agent-1:s3cret-value"
+P2=$PORT
+PORT=$P1
+SID2=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $TOK" -H 'Content-Type: application/json' \
+    -H 'Accept: application/json, text/event-stream' \
+    -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}' \
+    "$BASE/mcp" | tr -d '\r' | sed -n 's/^Mcp-Session-Id: //Ip')
+ping2() { BASE=http://127.0.0.1:$P2 rpc '{"jsonrpc":"2.0","id":3,"method":"ping"}' -H "Mcp-Session-Id: $SID2" | tail -1; }
+check "mcp: a session opened on one gateway is served by another" test "$(ping2)" = 200
+curl -s -o /dev/null -X DELETE -H "Authorization: Bearer $TOK" -H "Mcp-Session-Id: $SID2" "$BASE/mcp"
+ended2() { test "$(ping2)" = 404; }
+check "mcp: a session ended on one gateway is 404 on another within 2 s" wait_for 2 "the end on gw2" ended2
 out=$(rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H 'Mcp-Session-Id: x' -H 'MCP-Protocol-Version: 1999-01-01')
 check "mcp: an unsupported protocol version is 400" sh -c "echo '$out' | tail -1 | grep -q 400"
 out=$(rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H 'Mcp-Session-Id: x' -H 'Origin: http://evil.example')

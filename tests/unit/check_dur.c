@@ -211,7 +211,31 @@ static int fanout_handler(struct dur_ctx *ctx, const char *input, char **result,
     return DUR_OK;
 }
 
+static int steal_lease; /* push_handler: another worker takes the run before it suspends */
+
+static int push_handler(struct dur_ctx *ctx, const char *input, char **result, void *arg)
+{
+    (void)input;
+    (void)arg;
+    json_t *req = json_pack("{s:s}", "action", "probe");
+    char *out = NULL;
+    int rc_ = dur_callback_push(ctx, "probe", 30000, 0, req, &out);
+    json_decref(req);
+    if (rc_ == DUR_SUSPEND && steal_lease) {
+        redisReply *r = rconn_cmd(dur_rconn(ctx), "HSET aa:exec:%s worker w2", dur_exec_id(ctx));
+        freeReplyObject(r);
+    }
+    if (rc_ == DUR_SUSPEND || rc_ == DUR_FAIL) {
+        free(out);
+        return rc_;
+    }
+    *result = xasprintf("%s:%s", rc_ == DUR_OK ? "ok" : "err", out);
+    free(out);
+    return DUR_OK;
+}
+
 static const struct dur_handler handlers[] = {
+    {"push", push_handler, NULL},
     {"retry", retry_handler, NULL},
     {"wait", wait_handler, NULL},
     {"fanout", fanout_handler, NULL},
@@ -254,6 +278,83 @@ START_TEST(callback_success_replays_without_repeating)
     assert_field("aa:exec:e1", "result", "stepped+ok:connected");
     ck_assert_int_eq(step_runs, 1);
     ck_assert_int_eq(submit_runs, 1);
+}
+END_TEST
+
+static long long count_keys(const char *pattern)
+{
+    redisReply *r = rconn_cmd(rc, "KEYS %s", pattern);
+    long long n = (long long)r->elements;
+    freeReplyObject(r);
+    return n;
+}
+
+/* dur_callback_push: the callback, its push, the submit record and the
+ * suspension are one script; no connection fails the callback at once */
+START_TEST(push_callback_in_one_script)
+{
+    new_exec("p1", "push");
+    run("p1");
+    assert_field("aa:exec:p1", "status", "succeeded");
+    assert_field("aa:exec:p1", "result", "err:client_not_connected");
+    ck_assert_int_eq(count_keys("aa:cb:cb-*"), 0);
+    ck_assert_int_eq(count_keys("aa:outbox:*"), 0);
+
+    redisReply *r = rconn_cmd(rc, "HSET aa:conn:c1 node n1");
+    freeReplyObject(r);
+    r = rconn_cmd(rc, "SADD aa:session:s1:conns c1");
+    freeReplyObject(r);
+    /* the run arrives through a stream entry, which the script acknowledges */
+    r = rconn_cmd(rc, "XGROUP CREATE t:stream g 0 MKSTREAM");
+    freeReplyObject(r);
+    r = rconn_cmd(rc, "XADD t:stream * exec p2");
+    char entry[64];
+    strlcpy_aa(entry, r->str, sizeof(entry));
+    freeReplyObject(r);
+    r = rconn_cmd(rc, "XREADGROUP GROUP g w1 COUNT 1 STREAMS t:stream >");
+    freeReplyObject(r);
+    new_exec("p2", "push");
+    struct dur_ack ack = {"t:stream", "g", entry, 0};
+    ck_assert_int_eq(dur_run(rc, "w1", handlers, &lim, "p2", &ack), 0);
+    ck_assert_int_eq(ack.done, 1);
+    r = rconn_cmd(rc, "XPENDING t:stream g");
+    ck_assert_int_eq(r->element[0]->integer, 0);
+    freeReplyObject(r);
+    assert_field("aa:exec:p2", "status", "suspended");
+    ck_assert_int_eq(xlen("aa:outbox:s1"), 1);
+    char *op = hget("aa:exec:p2", "op:0");
+    json_t *j = json_loads(op, 0, NULL);
+    char cbid[64];
+    strlcpy_aa(cbid, json_string_value(json_object_get(j, "cb")), sizeof(cbid));
+    ck_assert_str_eq(json_string_value(json_object_get(j, "s")), "pending");
+    json_decref(j);
+    free(op);
+    char key[128];
+    snprintf(key, sizeof(key), "aa:cb:%s", cbid);
+    assert_field(key, "status", "pending");
+    assert_field(key, "exec", "p2");
+    r = rconn_cmd(rc, "XRANGE aa:outbox:s1 - +");
+    ck_assert(strstr(r->element[0]->element[1]->element[1]->str, cbid) != NULL);
+    op = hget("aa:exec:p2", "op:1");
+    ck_assert(strstr(op, r->element[0]->element[0]->str) != NULL); /* the submit record */
+    free(op);
+    freeReplyObject(r);
+    r = dur_complete(rc, cbid, "succeed", "s1", "pong", 4);
+    freeReplyObject(r);
+    ck_assert_int_eq(dur_resume_callback(rc, cbid, 3600, MX_RESUME_NOTIFICATION), 1);
+    run("p2");
+    assert_field("aa:exec:p2", "result", "ok:pong");
+    ck_assert_int_eq(xlen("aa:outbox:s1"), 1); /* replayed, never pushed again */
+
+    /* another worker took it before it suspended: nothing is pushed */
+    steal_lease = 1;
+    new_exec("p3", "push");
+    run("p3");
+    steal_lease = 0;
+    assert_field("aa:exec:p3", "worker", "w2");
+    assert_field("aa:exec:p3", "status", "running");
+    ck_assert_int_eq(xlen("aa:outbox:s1"), 1);
+    ck_assert_int_eq(count_keys("aa:cb:cb-*"), 1);
 }
 END_TEST
 
@@ -562,6 +663,7 @@ Suite *dur_suite(void)
     tcase_add_checked_fixture(errs, setup, teardown);
     tcase_add_test(core, callback_success_replays_without_repeating);
     tcase_add_test(core, callback_failure);
+    tcase_add_test(core, push_callback_in_one_script);
     tcase_add_test(core, early_completion_is_kept);
     tcase_add_test(core, children_in_parallel);
     tcase_add_test(core, cancel_while_suspended_and_while_running);
