@@ -135,8 +135,10 @@ static int arm_timer(struct dur_ctx *ctx, int idx, json_t *rec, int64_t due)
     snprintf(sdue, sizeof(sdue), "%lld", (long long)due);
     json_object_set_new(rec, "due", json_integer(due));
     char *txt = json_dumps(rec, JSON_COMPACT);
-    const char *args[] = {ops, "aa:timers", ctx->eid, sidx, txt, sdue};
-    redisReply *r = rconn_eval(ctx->rc, "timer_set", 2, 6, args, NULL);
+    char snow[24];
+    snprintf(snow, sizeof(snow), "%lld", (long long)wall_ms());
+    const char *args[] = {ops, "aa:timers", ctx->eid, sidx, txt, sdue, snow};
+    redisReply *r = rconn_eval(ctx->rc, "timer_set", 2, 7, args, NULL);
     free(txt);
     int ok = r && r->type != REDIS_REPLY_ERROR;
     if (!ok)

@@ -3,19 +3,20 @@
 -- aa:cb:deadlines (the timer threads sleep until the earliest one), and record
 -- the operation as pending. next_deadline_ms is stored only with a heartbeat
 -- timeout (otherwise it is deadline_ms). Returns "created" or "exists".
+-- Needs _deadline.
 local function cb_create(cbkey, ekey, deadlines, cbid, eid, idx, session, now, timeout, hb, name)
   if redis.call('EXISTS', cbkey) == 1 then return 'exists' end
   now = tonumber(now)
   hb = tonumber(hb)
-  local deadline = now + tonumber(timeout)
-  local first = deadline
+  local due = now + tonumber(timeout)
+  local first = due
   redis.call('HSET', cbkey, 'exec', eid, 'op', idx, 'session', session,
-    'status', 'pending', 'created_ms', now, 'deadline_ms', deadline)
+    'status', 'pending', 'created_ms', now, 'deadline_ms', due)
   if hb > 0 then
     if now + hb < first then first = now + hb end
     redis.call('HSET', cbkey, 'heartbeat_ms', hb, 'next_deadline_ms', first)
   end
-  redis.call('ZADD', deadlines, first, cbid)
+  deadline(deadlines, first, cbid, now)
   redis.call('HSET', ekey, 'op:' .. idx, cjson.encode({t = 'cb', n = name, s = 'pending', cb = cbid}))
   return 'created'
 end

@@ -6,14 +6,12 @@
 local function suspend(ekey, stream, eid, worker, now)
   local f = redis.call('HMGET', ekey, 'status', 'worker', 'wake')
   if f[1] ~= 'running' or f[2] ~= worker then return 'lost' end
-  redis.call('HSET', ekey, 'updated_ms', now)
-  redis.call('HDEL', ekey, 'lease_until', 'worker', 'attempts')
+  redis.call('HDEL', ekey, 'lease_until', 'worker', 'attempts', 'wake')
   if f[3] then
-    redis.call('HDEL', ekey, 'wake')
-    redis.call('HSET', ekey, 'status', 'ready')
+    redis.call('HSET', ekey, 'status', 'ready', 'updated_ms', now)
     redis.call('XADD', stream, '*', 'exec', eid, 'kind', 'resume')
     return 'requeued'
   end
-  redis.call('HSET', ekey, 'status', 'suspended')
+  redis.call('HSET', ekey, 'status', 'suspended', 'updated_ms', now)
   return 'suspended'
 end

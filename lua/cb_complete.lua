@@ -6,13 +6,14 @@
 -- ARGV[1] cbid  ARGV[2] kind ("succeed"|"fail"|"heartbeat")  ARGV[3] caller's
 -- session ("*" for a caller trusted with every session)  ARGV[4] payload
 -- ARGV[5] now ms
+--@include _deadline
 -- Reply: {"ok", "recorded"|"duplicate"|"heartbeat"} or {"err", "not_found"|"expired"|"conflict"}
 local f = redis.call('HMGET', KEYS[1], 'status', 'session', 'deadline_ms', 'heartbeat_ms',
   'next_deadline_ms', 'result', 'outcome')
 if not f[1] then return {'err', 'not_found'} end
 if ARGV[3] ~= '*' and f[2] ~= ARGV[3] then return {'err', 'not_found'} end
 local now = tonumber(ARGV[5])
-local deadline = tonumber(f[3] or 0)
+local deadline_ms = tonumber(f[3] or 0)
 local next_deadline = tonumber(f[5] or f[3] or 0)
 if f[1] == 'pending' and now >= next_deadline then
   -- past its deadline: the timers have not got to it yet; settle it now
@@ -32,9 +33,9 @@ if ARGV[2] == 'heartbeat' then
   local hb = tonumber(f[4] or 0)
   if hb > 0 then
     local nextd = now + hb
-    if nextd > deadline then nextd = deadline end
+    if nextd > deadline_ms then nextd = deadline_ms end
     redis.call('HSET', KEYS[1], 'next_deadline_ms', nextd, 'last_heartbeat_ms', now)
-    redis.call('ZADD', KEYS[3], nextd, ARGV[1])
+    deadline(KEYS[3], nextd, ARGV[1], now)
   end
   return {'ok', 'heartbeat'}
 end

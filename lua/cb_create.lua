@@ -1,5 +1,6 @@
 -- cb_create.lua -- create a callback for operation ARGV[3] of an execution
 -- (see _cb_create.lua).
+--@include _deadline
 --@include _cb_create
 -- KEYS[1] aa:cb:{cbid}  KEYS[2] aa:exec:{eid}  KEYS[3] aa:cb:deadlines
 -- ARGV[1] cbid  ARGV[2] eid  ARGV[3] op index  ARGV[4] session  ARGV[5] now ms

@@ -5,6 +5,7 @@
 -- ARGV[1] eid  ARGV[2] sid  ARGV[3] input JSON  ARGV[4] now ms  ARGV[5] trace id
 -- ARGV[6] handler name  ARGV[7] execution timeout ms
 -- Also adds the execution deadline to aa:exec:deadlines.
+--@include _deadline
 -- Reply: {"started"|"queued", turns waiting ahead}
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.error_reply('EXISTS execution id already used')
@@ -12,7 +13,7 @@ end
 redis.call('HSET', KEYS[1], 'handler', ARGV[6], 'stream', KEYS[4], 'input', ARGV[3],
   'session', ARGV[2], 'lane', ARGV[2], 'trace', ARGV[5], 'created_ms', ARGV[4],
   'updated_ms', ARGV[4])
-redis.call('ZADD', 'aa:exec:deadlines', tonumber(ARGV[4]) + tonumber(ARGV[7]), ARGV[1])
+deadline('aa:exec:deadlines', tonumber(ARGV[4]) + tonumber(ARGV[7]), ARGV[1], ARGV[4])
 local active = redis.call('GET', KEYS[2])
 if active and redis.call('EXISTS', 'aa:exec:' .. active) == 1 then
   redis.call('HSET', KEYS[1], 'status', 'queued')

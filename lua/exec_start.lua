@@ -9,26 +9,30 @@
 -- execution is an MCP task, listed in KEYS[3] aa:mcp:tasks:{owner} (KEYS[3]
 -- is only used then)
 -- Reply: "started" or "exists" (the id is an idempotency key)
+--@include _deadline
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'exists' end
-local deadline = tonumber(ARGV[6]) + tonumber(ARGV[7])
-redis.call('HSET', KEYS[1], 'handler', ARGV[2], 'stream', KEYS[2], 'input', ARGV[3],
-  'session', ARGV[4], 'status', 'ready', 'created_ms', ARGV[6],
-  'updated_ms', ARGV[6])
-if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'trace', ARGV[5]) end
+local due = tonumber(ARGV[6]) + tonumber(ARGV[7])
+local fields = {'handler', ARGV[2], 'stream', KEYS[2], 'input', ARGV[3], 'session', ARGV[4],
+  'status', 'ready', 'created_ms', ARGV[6], 'updated_ms', ARGV[6]}
 local function opt(i, field)
-  if ARGV[i] and ARGV[i] ~= '' then redis.call('HSET', KEYS[1], field, ARGV[i]) end
+  if ARGV[i] and ARGV[i] ~= '' then
+    fields[#fields + 1] = field
+    fields[#fields + 1] = ARGV[i]
+  end
 end
+opt(5, 'trace')
 opt(8, 'notify')
 opt(9, 'owner')
 opt(10, 'mcp_session')
 opt(11, 'rpc_id')
 opt(12, 'task_ttl_ms')
+redis.call('HSET', KEYS[1], unpack(fields))
 if KEYS[3] and ARGV[12] and ARGV[12] ~= '' then
   -- the owner's task index: tasks older than the longest ttl (7 days) drop out
   redis.call('ZADD', KEYS[3], ARGV[6], ARGV[1])
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', tonumber(ARGV[6]) - 7 * 86400000)
   redis.call('PEXPIRE', KEYS[3], 7 * 86400000)
 end
-redis.call('ZADD', 'aa:exec:deadlines', deadline, ARGV[1])
+deadline('aa:exec:deadlines', due, ARGV[1], ARGV[6])
 redis.call('XADD', KEYS[2], '*', 'exec', ARGV[1], 'kind', 'start')
 return 'started'

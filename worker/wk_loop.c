@@ -117,49 +117,22 @@ static void *notify_main(void *arg)
 }
 
 /* Timers: sleeps until the earliest deadline of aa:timers, aa:cb:deadlines
- * and aa:exec:deadlines (at most a second), and wakes early when a deadline
- * earlier than that is added to one of them: a "zadd" keyevent notification
- * names the set, and a look at the set's first entry tells whether the new
- * deadline is earlier (most are minutes away: nothing more is done). */
-static const char *const deadline_sets[] = {"aa:timers", "aa:cb:deadlines", "aa:exec:deadlines"};
-
-/* Returns a bit per set of deadline_sets that the notification names. */
-static int deadline_added(redisReply *r)
+ * and aa:exec:deadlines, a second at most between passes, and wakes early
+ * when a deadline due sooner than that is added: the scripts that add one
+ * publish its time on aa:timers:soon (lua/_deadline.lua). A later deadline
+ * wakes nobody; the next pass finds it in time. */
+static int64_t soon(redisReply *r)
 {
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || !r->element[2]->str)
-        return 0;
-    for (int i = 0; i < 3; i++)
-        if (!strcmp(r->element[2]->str, deadline_sets[i]))
-            return 1 << i;
-    return 0;
-}
-
-/* The earliest deadline in the sets of mask; 0 when Redis cannot say. */
-static int64_t earliest(struct rconn *cmd, int mask)
-{
-    int64_t first = INT64_MAX;
-    for (int i = 0; i < 3; i++) {
-        if (!(mask & (1 << i)))
-            continue;
-        redisReply *r = rconn_cmd(cmd, "ZRANGE %s 0 0 WITHSCORES", deadline_sets[i]);
-        if (!r || r->type != REDIS_REPLY_ARRAY) {
-            first = 0;
-        } else if (r->elements == 2 && r->element[1]->str) {
-            int64_t at = atoll(r->element[1]->str);
-            if (at < first)
-                first = at;
-        }
-        if (r)
-            freeReplyObject(r);
-    }
-    return first;
+        return INT64_MAX;
+    return atoll(r->element[2]->str);
 }
 
 static void *timer_main(void *arg)
 {
     struct listener *l = arg;
     struct rconn *cmd = rconn_new(l->o->redis);
-    static const char *const cmds[] = {"SUBSCRIBE __keyevent@0__:zadd"};
+    static const char *const cmds[] = {"SUBSCRIBE aa:timers:soon"};
     while (!stopping) {
         struct rconn *sub = subscribe(l->o, cmds, 1);
         if (!sub)
@@ -182,13 +155,14 @@ static void *timer_main(void *arg)
                         broken = 1;
                         break;
                     }
-                    int added = 0;
+                    int64_t first = INT64_MAX;
                     void *rep;
                     while (redisGetReplyFromReader(c, &rep) == REDIS_OK && rep) {
-                        added |= deadline_added(rep);
+                        int64_t at = soon(rep);
+                        first = at < first ? at : first;
                         freeReplyObject(rep);
                     }
-                    if (added && earliest(cmd, added) < next)
+                    if (first < next)
                         break;
                 }
                 if (broken)

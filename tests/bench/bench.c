@@ -18,7 +18,6 @@
 #include "cfg.h"
 #include "dur.h"
 #include "log.h"
-#include "push.h"
 #include "script.h"
 #include "util.h"
 #include "wk_loop.h"
@@ -51,21 +50,16 @@ static struct cfg_opt opts[] = {
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
 static int64_t t_start_us, t_end_us;
-static int done_flag, push_requests;
+static int done_flag;
 
-static int submit_push(struct dur_ctx *ctx, const char *cbid, char **result, void *arg)
+/* The suspend benchmark's submitter: nothing to send (no desktop). */
+static int submit_none(struct dur_ctx *ctx, const char *cbid, char **result, void *arg)
 {
+    (void)ctx;
+    (void)cbid;
     (void)arg;
-    if (!push_requests) {
-        *result = xstrdup("");
-        return DUR_OK;
-    }
-    json_t *ev = json_pack("{s:s, s:s}", "action", "bench_ping", "callback_id", cbid);
-    char id[64];
-    int n = push_event(dur_rconn(ctx), SESSION, ev, 1, id, sizeof(id));
-    json_decref(ev);
-    *result = xstrdup(id);
-    return n > 0 ? DUR_OK : DUR_ERROR;
+    *result = xstrdup("");
+    return DUR_OK;
 }
 
 static int bench_handler(struct dur_ctx *ctx, const char *input, char **result, void *arg)
@@ -78,7 +72,9 @@ static int bench_handler(struct dur_ctx *ctx, const char *input, char **result, 
         pthread_mutex_unlock(&mu);
     }
     char *out = NULL;
-    int rc = dur_callback(ctx, "ping", 30000, 0, submit_push, NULL, &out);
+    json_t *req = json_pack("{s:s}", "action", "bench_ping");
+    int rc = dur_callback_push(ctx, "ping", 30000, 0, req, &out);
+    json_decref(req);
     if (rc == DUR_SUSPEND || rc == DUR_FAIL) {
         free(out);
         return rc;
@@ -316,7 +312,6 @@ static int desk(void)
 
 static int roundtrip(void)
 {
-    push_requests = 1;
     static struct wk_opts o;
     o = worker_opts();
     pthread_t wt, dt;
@@ -363,7 +358,7 @@ static int counted_handler(struct dur_ctx *ctx, const char *input, char **result
     char *out = NULL;
     (void)input;
     (void)arg;
-    int rc = dur_callback(ctx, "ping", 600000, 0, submit_push, NULL, &out);
+    int rc = dur_callback(ctx, "ping", 600000, 0, submit_none, NULL, &out);
     if (rc == DUR_SUSPEND || rc == DUR_FAIL) {
         free(out);
         return rc;

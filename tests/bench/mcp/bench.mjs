@@ -69,8 +69,9 @@ if (process.env.BENCH_ECHO) {
   const connect = async (url, headers) => (await connectClient(url, headers, "bench")).client;
   const tok = await basicToken(base, id, secret);
   const ours = await connect(base + "/mcp", { Authorization: "Bearer " + tok.access_token });
-  const stateful = await connect(await spawnEcho("stateful"), {});
-  const stateless = await connect(await spawnEcho("stateless"), {});
+  const statefulUrl = await spawnEcho("stateful"), statelessUrl = await spawnEcho("stateless");
+  const stateful = await connect(statefulUrl, {});
+  const stateless = await connect(statelessUrl, {});
   const targets = [
     ["get_vpn_status via agent-async (durable, desktop round trip)", ours,
      () => ours.callTool({ name: "get_vpn_status", arguments: { query: "vpn_status", session_id: session } })],
@@ -113,6 +114,51 @@ if (process.env.BENCH_ECHO) {
   });
   console.log(`mcp p50 ratios (their echo / our durable call): stateful ${(p50[1] / p50[0]).toFixed(2)}x, ` +
     `stateless ${(p50[2] / p50[0]).toFixed(2)}x`);
+  // The same calls from a thin client (node:http, one kept-alive socket, no
+  // SDK): what the servers themselves take, without the SDK client's work.
+  const thin = async (url, headers, name, args) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const u = new URL(url);
+    const post = (body, extra = {}) => new Promise((resolve, reject) => {
+      const data = JSON.stringify(body);
+      const req = http.request({ host: u.hostname, port: u.port, path: u.pathname, method: "POST", agent,
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream",
+                   "content-length": Buffer.byteLength(data), ...headers, ...extra } }, (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("end", () => resolve({ res, body: Buffer.concat(chunks).toString() }));
+      });
+      req.on("error", reject);
+      req.end(data);
+    });
+    const init = await post({ jsonrpc: "2.0", id: 0, method: "initialize", params: {
+      protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "thin", version: "1.0.0" } } });
+    const sid = init.res.headers["mcp-session-id"];
+    const extra = { "mcp-protocol-version": "2025-06-18", ...(sid ? { "mcp-session-id": sid } : {}) };
+    await post({ jsonrpc: "2.0", method: "notifications/initialized" }, extra);
+    return async () => {
+      const r = await post({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: args } }, extra);
+      if (r.res.statusCode !== 200 || !r.body.includes("connected") || r.body.includes('"isError":true')) {
+        console.error("bench: thin client got " + r.res.statusCode + " " + r.body);
+        process.exit(1);
+      }
+    };
+  };
+  const thins = [
+    await thin(base + "/mcp", { authorization: "Bearer " + tok.access_token }, "get_vpn_status",
+               { query: "vpn_status", session_id: session }),
+    await thin(statefulUrl, {}, "echo", { text: "connected" }),
+    await thin(statelessUrl, {}, "echo", { text: "connected" }),
+  ];
+  for (const fn of thins) await timed(fn, WARM);
+  const tl = thins.map(() => []);
+  for (let r = 0; r < ROUNDS; r++)
+    for (let t = 0; t < thins.length; t++) await timed(thins[t], Math.ceil(N / ROUNDS), tl[t]);
+  const tp = tl.map((a) => a.sort((x, y) => x - y)).map((a) => [q(a, 0.5), q(a, 0.99)]);
+  console.log(`mcp tools/call from a thin HTTP client (no SDK) n=${tl[0].length}: ` +
+    `agent-async p50=${tp[0][0].toFixed(3)} ms p99=${tp[0][1].toFixed(3)} ms; ` +
+    `SDK echo stateful p50=${tp[1][0].toFixed(3)} ms p99=${tp[1][1].toFixed(3)} ms; ` +
+    `stateless p50=${tp[2][0].toFixed(3)} ms p99=${tp[2][1].toFixed(3)} ms`);
   for (const c of [ours, stateful, stateless]) await c.close();
   for (const c of children) c.kill();
   process.exit(0);
