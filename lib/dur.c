@@ -510,10 +510,12 @@ static const struct dur_handler *find_handler(const struct dur_handler *h, const
 }
 
 /* Runs cb_suspend.lua for the staged callback of a run that suspended.
- * Returns 0 done (suspended, queued again, or lost to another worker), 1 the
- * session has no connection (the failed operations are recorded: replay),
- * -1 Redis unreachable, -2 an error (ctx->err says which). */
-static int run_staged(struct dur_ctx *ctx, const char *key, const char *stream, struct dur_ack *ack)
+ * Returns 0 done (suspended, queued again, or lost to another worker: the
+ * script's verdict is copied into verdict), 1 the session has no connection
+ * (the failed operations are recorded: replay), -1 Redis unreachable, -2 an
+ * error (ctx->err says which). */
+static int run_staged(struct dur_ctx *ctx, const char *key, const char *stream, struct dur_ack *ack,
+                      char *verdict_out, size_t verdict_len)
 {
     char cbkey[128], outbox[192], conns[192], now[24], sidx[16], tmo[24], hb[24], maxlen[16],
         ttl[16];
@@ -568,8 +570,10 @@ static int run_staged(struct dur_ctx *ctx, const char *key, const char *stream, 
             ctx->ops, sidx,
             json_pack("{s:s, s:s, s:s, s:s}", "t", "submit", "n", name, "s", "fail", "r", why));
         ret = 1;
-    } else if (ack) {
-        ack->done = 1;
+    } else {
+        strlcpy_aa(verdict_out, verdict, verdict_len);
+        if (ack)
+            ack->done = 1;
     }
     if (verdict && (!strcmp(verdict, "suspended") || !strcmp(verdict, "requeued")))
         log_info("event=callback_created exec=%s trace=%s op=%d cb=%s timeout_ms=%lld", ctx->eid,
@@ -650,7 +654,8 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
     ctx.replay_ops = (int)json_object_size(ctx.ops);
     const struct dur_handler *h = find_handler(handlers, hname);
     char *result = NULL;
-    int rc_h, staged = 0; /* staged: the run was suspended by cb_suspend.lua */
+    int rc_h;
+    char staged[16] = ""; /* the verdict of cb_suspend.lua when it ended the run */
     int64_t t0 = mono_us();
     for (int pass = 0;; pass++) {
         if (!h) {
@@ -667,10 +672,9 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
             staged_clear(&ctx);
             break;
         }
-        int v = run_staged(&ctx, key, stream, ack);
+        int v = run_staged(&ctx, key, stream, ack, staged, sizeof(staged));
         staged_clear(&ctx);
         if (v != 1) {
-            staged = v == 0;
             rc_h = v == -2 ? DUR_FAIL : rc_h;
             ret = v == -1 ? -1 : 0;
             break;
@@ -692,9 +696,9 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
            : rc_h == DUR_OK    ? MX_JOBS_SUCCEEDED
                                : MX_JOBS_FAILED,
            1);
-    if (rc_h == DUR_SUSPEND && (staged || ret < 0)) {
+    if (rc_h == DUR_SUSPEND && (staged[0] || ret < 0)) {
         log_info("event=exec_suspended exec=%s handler=%s trace=%s ops=%d us=%lld verdict=%s", eid,
-                 hname, ctx.trace, ctx.next, us, ret < 0 ? "error" : "cb_suspend");
+                 hname, ctx.trace, ctx.next, us, ret < 0 ? "error" : staged);
     } else if (rc_h == DUR_SUSPEND) {
         char now2[24];
         snprintf(now2, sizeof(now2), "%lld", (long long)wall_ms());
