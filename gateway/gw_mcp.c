@@ -147,21 +147,22 @@ static void base_url(const struct gw_req *req, char *out, size_t len)
 #define CANCEL_CHANNEL "aa:mcp:cancel"
 
 /* MCP sessions known to exist, so that a request need not ask Redis each
- * time: an entry is trusted for SESSION_TRUST_MS after Redis said so, and is
- * dropped at once when any gateway ends the session (DELETE publishes the
- * end on CANCEL_CHANNEL). Values are the trust deadlines in ms, stored in the
- * pointer itself. */
-#define SESSION_TRUST_MS 5000
+ * time: an entry is trusted for --mcp-session-trust-ms after Redis said so,
+ * and is dropped at once when any gateway ends the session (DELETE publishes
+ * the end on CANCEL_CHANNEL). Values are the trust deadlines in ms, stored in
+ * the pointer itself. */
 #define SESSION_TRUST_MAX 10000
 static struct strmap *known;
 
-static void session_trust(const char *sid)
+static void session_trust(const struct gw_server *s, const char *sid)
 {
+    if (s->cfg.mcp_session_trust_ms <= 0)
+        return;
     if (!known || strmap_size(known) >= SESSION_TRUST_MAX) {
         strmap_free(known);
         known = strmap_new();
     }
-    strmap_set(known, sid, (void *)(uintptr_t)(mono_us() / 1000 + SESSION_TRUST_MS));
+    strmap_set(known, sid, (void *)(uintptr_t)(mono_us() / 1000 + s->cfg.mcp_session_trust_ms));
 }
 
 static void session_forget(const char *sid)
@@ -1087,7 +1088,7 @@ static void on_session(struct rasync *ra, redisReply *r, void *arg)
     const char *sid = gw_conn_request(x->c)->mcp_session;
     int exists = !r || r->type == REDIS_REPLY_ERROR ? -1 : r->type == REDIS_REPLY_STRING;
     if (exists == 1)
-        session_trust(sid);
+        session_trust(gw_conn_server(x->c), sid);
     else if (exists == 0)
         session_forget(sid);
     session_checked(x, exists);
@@ -1246,7 +1247,7 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
         snprintf(key, sizeof(key), "aa:mcp:session:%s", sess);
         const char *argv[] = {"SET", key, cl.sub[0] ? cl.sub : "-", "EX", "86400"};
         rasync_cmdargv(s->cmd, NULL, NULL, 5, argv, NULL);
-        session_trust(sess);
+        session_trust(s, sess);
         json_reply(
             c, 200,
             rpc_result(

@@ -32,7 +32,8 @@ struct gw_config {
     int64_t node_ttl_ms; /* heartbeat key TTL; a dead node is reaped after it */
     double rate_per_s, rate_burst;
     int64_t max_age_ms;
-    const char *token_secret; /* "" when none (dev mode only) */
+    int64_t mcp_session_trust_ms; /* an MCP session seen this recently is not looked up */
+    const char *token_secret;     /* "" when none (dev mode only) */
     const char *issuer;
     int dev_mode;
     int loopback_bind; /* listening on loopback only: /mcp checks Host too */

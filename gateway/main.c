@@ -54,6 +54,8 @@ static struct cfg_opt opts[] = {
      "close connections older than this with 1001 (0: never)", NULL, 0},
     {"mcp-clients", CFG_STR, "", 0, 8192, "OAuth clients for /mcp: id:secret[:session],...", NULL,
      0},
+    {"mcp-session-trust-ms", CFG_INT, "5000", 0, 60000,
+     "trust an MCP session seen this recently without asking Redis (0: ask every time)", NULL, 0},
     {"port-file", CFG_STR, "", 0, 1024, "write the bound port to this file", NULL, 0},
     {"log-level", CFG_STR, "info", 0, 8, "debug, info, warn or error", NULL, 0},
     {"log-file", CFG_STR, "", 0, 1023, "append the log here (SIGHUP reopens it); default stderr",
@@ -265,6 +267,7 @@ int main(int argc, char **argv)
     s.cfg.rate_per_s = (double)cfg_int(opts, "rate-per-s");
     s.cfg.rate_burst = (double)cfg_int(opts, "rate-burst");
     s.cfg.max_age_ms = cfg_int(opts, "max-age-ms");
+    s.cfg.mcp_session_trust_ms = cfg_int(opts, "mcp-session-trust-ms");
     s.cfg.token_secret = cfg_str(opts, "token-secret");
     s.cfg.issuer = cfg_str(opts, "issuer");
     s.cfg.dev_mode = (int)cfg_int(opts, "dev-mode");
