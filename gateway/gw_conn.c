@@ -5,6 +5,7 @@
 #include "gw_auth.h"
 #include "gw_http.h"
 #include "gw_mcp.h"
+#include "gw_oauth.h"
 #include "gw_rest.h"
 #include "gw_route.h"
 #include "gw_ws.h"
@@ -303,15 +304,21 @@ void gw_conn_http_respond(struct gw_conn *c, int status, const char *ctype, cons
         c->close_after_write = 1;
 }
 
-void gw_conn_http_error(struct gw_conn *c, int status, const char *type, const char *message,
-                        const char *extra_headers)
+void gw_conn_http_json(struct gw_conn *c, int status, json_t *j, const char *extra_headers)
 {
-    json_t *j =
-        json_pack("{s:s, s:s}", "error", type ? type : reason_for(status), "message", message);
     char *body = json_dumps(j, JSON_COMPACT);
     gw_conn_http_respond(c, status, "application/json", body, strlen(body), extra_headers);
     free(body);
     json_decref(j);
+}
+
+void gw_conn_http_error(struct gw_conn *c, int status, const char *type, const char *message,
+                        const char *extra_headers)
+{
+    gw_conn_http_json(
+        c, status,
+        json_pack("{s:s, s:s}", "error", type ? type : reason_for(status), "message", message),
+        extra_headers);
 }
 
 static void http_error(struct gw_conn *c, int status, const char *message)
@@ -976,12 +983,11 @@ static void handle_request(struct gw_conn *c)
     }
     if (!strcmp(path, "/healthz")) {
         int ok = rasync_connected(c->srv->cmd) && rasync_connected(c->srv->sub);
-        json_t *j = json_pack("{s:s, s:b, s:s, s:I}", "status", ok ? "ok" : "degraded", "redis", ok,
-                              "node", c->srv->cfg.node, "connections", (json_int_t)c->srv->nopen);
-        char *body = json_dumps(j, JSON_COMPACT);
-        gw_conn_http_respond(c, ok ? 200 : 503, "application/json", body, strlen(body), NULL);
-        free(body);
-        json_decref(j);
+        gw_conn_http_json(c, ok ? 200 : 503,
+                          json_pack("{s:s, s:b, s:s, s:I}", "status", ok ? "ok" : "degraded",
+                                    "redis", ok, "node", c->srv->cfg.node, "connections",
+                                    (json_int_t)c->srv->nopen),
+                          NULL);
         return;
     }
     if (!strcmp(path, "/metrics")) {
@@ -990,7 +996,7 @@ static void handle_request(struct gw_conn *c)
         free(body);
         return;
     }
-    if (gw_mcp_route(c, req, path))
+    if (gw_mcp_route(c, req, path) || gw_oauth_route(c, req, path))
         return;
     if (!strncmp(path, GW_REST_CALLBACK_PREFIX, strlen(GW_REST_CALLBACK_PREFIX))) {
         gw_rest_callback(c, req, path);

@@ -41,6 +41,8 @@ void gw_conn_flush(struct gw_conn *c);
 /* HTTP answers (status reason, Content-Length, keep-alive from the request). */
 void gw_conn_http_respond(struct gw_conn *c, int status, const char *ctype, const char *body,
                           size_t len, const char *extra_headers);
+/* A JSON answer. Steals: j. */
+void gw_conn_http_json(struct gw_conn *c, int status, json_t *j, const char *extra_headers);
 /* {"error":type,"message":message}; type NULL means the status reason. */
 void gw_conn_http_error(struct gw_conn *c, int status, const char *type, const char *message,
                         const char *extra_headers);

@@ -1,8 +1,9 @@
 /* gw_mcp.c -- MCP over Streamable HTTP (revisions 2025-06-18 and
- * 2025-11-25) and OAuth client credentials, on the gateway's port. */
+ * 2025-11-25) on the gateway's port; its tokens come from gw_oauth.c. */
 #include "gw_mcp.h"
 #include "dur.h"
 #include "gw_auth.h"
+#include "gw_oauth.h"
 #include "ids.h"
 #include "jwt.h"
 #include "log.h"
@@ -10,8 +11,6 @@
 #include "util.h"
 
 #include <http_parser.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,125 +19,6 @@
 #include <time.h>
 
 static const char *const versions[] = {"2025-11-25", "2025-06-18", NULL};
-
-/* ---- OAuth clients -------------------------------------------------------- */
-
-struct oclient {
-    char id[128], secret[256], session[129];
-};
-static struct oclient *clients;
-static size_t nclients;
-
-int gw_mcp_clients(const char *spec, char *err, size_t errlen)
-{
-    char *copy = xstrdup(spec), *save = NULL;
-    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *a = strchr(tok, ':'), *b = a ? strchr(a + 1, ':') : NULL;
-        if (!a || a == tok || !a[1]) {
-            snprintf(err, errlen, "MCP client '%s' must be id:secret[:session]", tok);
-            free(copy);
-            return -1;
-        }
-        clients = xrealloc(clients, sizeof(*clients) * (nclients + 1));
-        struct oclient *c = &clients[nclients++];
-        memset(c, 0, sizeof(*c));
-        *a = '\0';
-        if (b)
-            *b = '\0';
-        strlcpy_aa(c->id, tok, sizeof(c->id));
-        strlcpy_aa(c->secret, a + 1, sizeof(c->secret));
-        if (b)
-            strlcpy_aa(c->session, b + 1, sizeof(c->session));
-    }
-    free(copy);
-    return 0;
-}
-
-static const struct oclient *find_client(const char *id, const char *secret)
-{
-    for (size_t i = 0; i < nclients; i++) {
-        size_t a = strlen(clients[i].secret), b = strlen(secret);
-        if (!strcmp(clients[i].id, id) && a == b &&
-            CRYPTO_memcmp(clients[i].secret, secret, a) == 0)
-            return &clients[i];
-    }
-    return NULL;
-}
-
-static void json_reply(struct gw_conn *c, int status, json_t *j, const char *extra)
-{
-    char *body = json_dumps(j, JSON_COMPACT);
-    gw_conn_http_respond(c, status, "application/json", body, strlen(body), extra);
-    free(body);
-    json_decref(j);
-}
-
-static void oauth_error(struct gw_conn *c, int status, const char *code, const char *desc)
-{
-    json_reply(c, status, json_pack("{s:s, s:s}", "error", code, "error_description", desc),
-               status == 401 ? "WWW-Authenticate: Basic realm=\"agent-async\"\r\n" : NULL);
-}
-
-/* POST /oauth2/token, grant_type=client_credentials, client_secret_basic or
- * client_secret_post. */
-static void token_endpoint(struct gw_conn *c, const struct gw_req *req)
-{
-    struct gw_server *s = gw_conn_server(c);
-    if (req->method != HTTP_POST) {
-        oauth_error(c, 405, "invalid_request", "use POST");
-        return;
-    }
-    char grant[64] = "", id[128] = "", secret[256] = "", form[4200];
-    snprintf(form, sizeof(form), "/?%.*s", (int)(req->body_len < 4000 ? req->body_len : 4000),
-             req->body ? req->body : "");
-    gw_url_query(form, "grant_type", grant, sizeof(grant));
-    gw_url_query(form, "client_id", id, sizeof(id));
-    gw_url_query(form, "client_secret", secret, sizeof(secret));
-    if (!strncasecmp(req->authorization, "Basic ", 6)) {
-        unsigned char dec[512];
-        const char *b64 = req->authorization + 6;
-        int n = EVP_DecodeBlock(dec, (const unsigned char *)b64, (int)strlen(b64));
-        if (n > 0 && n < (int)sizeof(dec)) {
-            dec[n] = '\0';
-            char *colon = strchr((char *)dec, ':');
-            if (colon) {
-                *colon = '\0';
-                /* form-urlencoded per RFC 6749 2.3.1 */
-                gw_pct_decode((char *)dec, strlen((char *)dec), id, sizeof(id));
-                gw_pct_decode(colon + 1, strlen(colon + 1), secret, sizeof(secret));
-            }
-        }
-    }
-    if (strcmp(grant, "client_credentials") != 0) {
-        oauth_error(c, 400, "unsupported_grant_type", "only client_credentials is supported");
-        return;
-    }
-    const struct oclient *oc = id[0] ? find_client(id, secret) : NULL;
-    if (!oc || !s->cfg.token_secret[0]) {
-        oauth_error(c, 401, "invalid_client", "unknown client or wrong secret");
-        return;
-    }
-    struct jwt_claims cl;
-    memset(&cl, 0, sizeof(cl));
-    strlcpy_aa(cl.iss, s->cfg.issuer, sizeof(cl.iss));
-    strlcpy_aa(cl.sub, oc->id, sizeof(cl.sub));
-    strlcpy_aa(cl.sid, oc->session, sizeof(cl.sid));
-    strlcpy_aa(cl.scope, oc->session[0] ? "mcp" : "mcp any-session", sizeof(cl.scope));
-    cl.iat = wall_ms() / 1000;
-    cl.exp = cl.iat + 3600;
-    char tok[4096];
-    jwt_mint(s->cfg.token_secret, &cl, tok, sizeof(tok));
-    log_info("event=oauth_token client=%s", oc->id);
-    json_reply(c, 200,
-               json_pack("{s:s, s:s, s:i, s:s}", "access_token", tok, "token_type", "Bearer",
-                         "expires_in", 3600, "scope", cl.scope),
-               "Cache-Control: no-store\r\n");
-}
-
-static void base_url(const struct gw_req *req, char *out, size_t len)
-{
-    snprintf(out, len, "http://%s", req->host[0] ? req->host : "127.0.0.1");
-}
 
 /* ---- MCP: JSON-RPC helpers ------------------------------------------------ */
 
@@ -472,7 +352,7 @@ static void call_answer(struct call *k, json_t *msg)
         sse_send(k, msg);
         gw_conn_http_end_stream(k->c);
     } else {
-        json_reply(k->c, 200, msg, NULL);
+        gw_conn_http_json(k->c, 200, msg, NULL);
     }
 }
 
@@ -732,7 +612,7 @@ void gw_mcp_shutdown(void)
 /* Answers and ends the hold the session check took. */
 static void reply_held(struct gw_conn *c, int status, json_t *j)
 {
-    json_reply(c, status, j, NULL);
+    gw_conn_http_json(c, status, j, NULL);
     gw_conn_http_release(c);
     gw_conn_unref(c);
 }
@@ -761,7 +641,7 @@ static struct pending *pending_new(struct gw_conn *c, json_t *id, const char *ei
 static void pending_reply(struct pending *p, json_t *msg)
 {
     if (msg && gw_conn_http_pending(p->c))
-        json_reply(p->c, 200, msg, NULL);
+        gw_conn_http_json(p->c, 200, msg, NULL);
     else
         json_decref(msg);
     gw_conn_http_release(p->c);
@@ -1139,11 +1019,11 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
 {
     struct gw_server *s = gw_conn_server(c);
     char base[600], hdr[900];
-    base_url(req, base, sizeof(base));
+    gw_oauth_base_url(req, base, sizeof(base));
     /* DNS rebinding protection: on a gateway bound to loopback the Host must
      * name loopback, and a browser's Origin must be this server */
     if (s->cfg.loopback_bind && !loopback_host(req->host)) {
-        json_reply(c, 403, rpc_error(NULL, -32600, "Host not allowed"), NULL);
+        gw_conn_http_json(c, 403, rpc_error(NULL, -32600, "Host not allowed"), NULL);
         return;
     }
     if (req->origin[0]) {
@@ -1152,7 +1032,7 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
                     !strncmp(o, "https://127.0.0.1", 17) || !strncmp(o, "https://localhost", 17) ||
                     !strcmp(o, base);
         if (!local) {
-            json_reply(c, 403, rpc_error(NULL, -32600, "Origin not allowed"), NULL);
+            gw_conn_http_json(c, 403, rpc_error(NULL, -32600, "Origin not allowed"), NULL);
             return;
         }
     }
@@ -1164,8 +1044,8 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
                  "WWW-Authenticate: Bearer resource_metadata=\"%s/.well-known/"
                  "oauth-protected-resource\"\r\n",
                  base);
-        json_reply(c, 401, rpc_error(NULL, -32001, why ? why : "the token lacks the mcp scope"),
-                   hdr);
+        gw_conn_http_json(
+            c, 401, rpc_error(NULL, -32001, why ? why : "the token lacks the mcp scope"), hdr);
         return;
     }
     if (req->method == HTTP_GET) {
@@ -1174,8 +1054,8 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
         if (!strstr(req->accept, "text/event-stream")) {
             gw_conn_http_error(c, 406, NULL, "GET /mcp needs Accept: text/event-stream", NULL);
         } else if (!req->mcp_session[0] || !id_valid(req->mcp_session, 128)) {
-            json_reply(c, 400, rpc_error(NULL, -32600, "missing Mcp-Session-Id (initialize first)"),
-                       NULL);
+            gw_conn_http_json(
+                c, 400, rpc_error(NULL, -32600, "missing Mcp-Session-Id (initialize first)"), NULL);
         } else {
             session_then(c, NULL, &cl);
         }
@@ -1201,19 +1081,20 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
     }
     if (req->mcp_version[0] && !version_ok(req->mcp_version) &&
         strcmp(req->mcp_version, "2025-03-26") != 0) {
-        json_reply(c, 400, rpc_error(NULL, -32600, "unsupported MCP-Protocol-Version"), NULL);
+        gw_conn_http_json(c, 400, rpc_error(NULL, -32600, "unsupported MCP-Protocol-Version"),
+                          NULL);
         return;
     }
     json_t *msg = json_loadb(req->body ? req->body : "", req->body_len, 0, NULL);
     if (!msg) {
-        json_reply(c, 400, rpc_error(NULL, -32700, "parse error"), NULL);
+        gw_conn_http_json(c, 400, rpc_error(NULL, -32700, "parse error"), NULL);
         return;
     }
     json_t *id = json_object_get(msg, "id");
     const char *method = json_string_value(json_object_get(msg, "method"));
     const char *jv = json_string_value(json_object_get(msg, "jsonrpc"));
     if (!json_is_object(msg) || !jv || strcmp(jv, "2.0") != 0) {
-        json_reply(c, 400, rpc_error(NULL, -32600, "invalid JSON-RPC request"), NULL);
+        gw_conn_http_json(c, 400, rpc_error(NULL, -32600, "invalid JSON-RPC request"), NULL);
         json_decref(msg);
         return;
     }
@@ -1248,7 +1129,7 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
         const char *argv[] = {"SET", key, cl.sub[0] ? cl.sub : "-", "EX", "86400"};
         rasync_cmdargv(s->cmd, NULL, NULL, 5, argv, NULL);
         session_trust(s, sess);
-        json_reply(
+        gw_conn_http_json(
             c, 200,
             rpc_result(
                 id, json_pack(
@@ -1261,8 +1142,8 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
                         "agent-async client of a session: pass session_id.")),
             hdr);
     } else if (!req->mcp_session[0] || !id_valid(req->mcp_session, 128)) {
-        json_reply(c, 400, rpc_error(id, -32600, "missing Mcp-Session-Id (initialize first)"),
-                   NULL);
+        gw_conn_http_json(c, 400,
+                          rpc_error(id, -32600, "missing Mcp-Session-Id (initialize first)"), NULL);
     } else {
         session_then(c, msg, &cl);
     }
@@ -1271,31 +1152,8 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
 
 int gw_mcp_route(struct gw_conn *c, const struct gw_req *req, const char *path)
 {
-    char base[600];
-    base_url(req, base, sizeof(base));
-    if (!strcmp(path, "/mcp")) {
-        mcp_endpoint(c, req);
-    } else if (!strcmp(path, "/oauth2/token")) {
-        token_endpoint(c, req);
-    } else if (!strcmp(path, "/.well-known/oauth-protected-resource") ||
-               !strcmp(path, "/.well-known/oauth-protected-resource/mcp")) {
-        char res[700];
-        snprintf(res, sizeof(res), "%s/mcp", base);
-        json_reply(c, 200,
-                   json_pack("{s:s, s:[s], s:[s], s:[s]}", "resource", res, "authorization_servers",
-                             base, "bearer_methods_supported", "header", "scopes_supported", "mcp"),
-                   NULL);
-    } else if (!strcmp(path, "/.well-known/oauth-authorization-server")) {
-        char tok[700];
-        snprintf(tok, sizeof(tok), "%s/oauth2/token", base);
-        json_reply(c, 200,
-                   json_pack("{s:s, s:s, s:[s], s:[s,s], s:[s]}", "issuer", base, "token_endpoint",
-                             tok, "grant_types_supported", "client_credentials",
-                             "token_endpoint_auth_methods_supported", "client_secret_basic",
-                             "client_secret_post", "scopes_supported", "mcp"),
-                   NULL);
-    } else {
+    if (strcmp(path, "/mcp") != 0)
         return 0;
-    }
+    mcp_endpoint(c, req);
     return 1;
 }

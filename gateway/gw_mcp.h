@@ -1,15 +1,14 @@
 /* gw_mcp.h -- The MCP endpoint (Streamable HTTP, JSON responses) serving
- * the three tools to outside agents, and the OAuth 2.0 client-credentials
- * token endpoint with its metadata documents. tools/call runs the tool as a
- * durable execution on the tool stream; the HTTP response is held on the
- * event loop (no thread) until the execution ends. */
+ * the three tools to outside agents, with tokens from gw_oauth.h. tools/call
+ * runs the tool as a durable execution on the tool stream; the HTTP response
+ * is held on the event loop (no thread) until the execution ends. */
 #ifndef AA_GW_MCP_H
 #define AA_GW_MCP_H
 
 #include "gw_conn.h"
 
-/* Handles /mcp, /oauth2/token and /.well-known/oauth-*. Returns 1 when the
- * path was one of them (answered or held), 0 otherwise. */
+/* Handles /mcp. Returns 1 when the path was it (answered or held), 0
+ * otherwise. */
 int gw_mcp_route(struct gw_conn *c, const struct gw_req *req, const char *path);
 
 /* The end of an execution started by tools/call (from aa:mcp:done, which
@@ -22,9 +21,5 @@ void gw_mcp_done(struct gw_server *s, const char *msg);
 void gw_mcp_cancelled(struct gw_server *s, const char *key);
 /* Ends every held request and stream (the gateway is stopping). */
 void gw_mcp_shutdown(void);
-
-/* Registered OAuth clients from "id:secret[:session],..." (AA_MCP_CLIENTS).
- * Returns 0 / -1 with err. */
-int gw_mcp_clients(const char *spec, char *err, size_t errlen);
 
 #endif

@@ -14,14 +14,10 @@
 
 static void aws_error(struct gw_conn *c, int status, const char *type, const char *message)
 {
-    json_t *j = json_pack("{s:s, s:s}", "__type", type, "message", message);
-    char *body = json_dumps(j, JSON_COMPACT);
     char hdr[128];
     snprintf(hdr, sizeof(hdr), "x-amzn-ErrorType: %s\r\n%s", type,
              status == 401 ? gw_auth_challenge() : "");
-    gw_conn_http_respond(c, status, "application/json", body, strlen(body), hdr);
-    free(body);
-    json_decref(j);
+    gw_conn_http_json(c, status, json_pack("{s:s, s:s}", "__type", type, "message", message), hdr);
 }
 
 static void on_complete(struct rasync *ra, redisReply *r, void *arg)

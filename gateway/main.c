@@ -4,6 +4,7 @@
 #include "cfg.h"
 #include "gw_conn.h"
 #include "gw_mcp.h"
+#include "gw_oauth.h"
 #include "gw_server.h"
 #include "ids.h"
 #include "log.h"
@@ -277,7 +278,7 @@ int main(int argc, char **argv)
         return 2;
     }
     char cerr[256];
-    if (gw_mcp_clients(cfg_str(opts, "mcp-clients"), cerr, sizeof(cerr)) < 0) {
+    if (gw_oauth_clients(cfg_str(opts, "mcp-clients"), cerr, sizeof(cerr)) < 0) {
         fprintf(stderr, "aa-gateway: --mcp-clients: %s\n", cerr);
         return 2;
     }
