@@ -29,36 +29,45 @@ static const char *const versions[] = {"2025-11-25", "2025-06-18", NULL};
 /* MCP sessions known to exist, so that a request need not ask Redis each
  * time: an entry is trusted for --mcp-session-trust-ms after Redis said so,
  * and is dropped at once when any gateway ends the session (DELETE publishes
- * the end on CANCEL_CHANNEL). Values are the trust deadlines in ms, stored in
- * the pointer itself. */
+ * the end on CANCEL_CHANNEL). A session belongs to the token subject that
+ * opened it; for any other it is unknown. */
 #define SESSION_TRUST_MAX 10000
-static struct strmap *known;
-
-static void session_trust(const struct gw_server *s, const char *sid)
-{
-    if (s->cfg.mcp_session_trust_ms <= 0)
-        return;
-    if (!known || strmap_size(known) >= SESSION_TRUST_MAX) {
-        strmap_free(known);
-        known = strmap_new();
-    }
-    strmap_set(known, sid, (void *)(uintptr_t)(mono_us() / 1000 + s->cfg.mcp_session_trust_ms));
-}
+struct known_session {
+    int64_t until_ms;
+    char owner[128];
+};
+static struct strmap *known; /* sid -> struct known_session (owned) */
 
 static void session_forget(const char *sid)
 {
     if (known)
-        strmap_del(known, sid);
+        free(strmap_del(known, sid));
 }
 
-static int session_trusted(const char *sid)
+static void session_trust(const struct gw_server *s, const char *sid, const char *owner)
 {
-    uintptr_t until = known ? (uintptr_t)strmap_get(known, sid) : 0;
-    if (until && (int64_t)until > mono_us() / 1000)
-        return 1;
-    if (until)
+    if (s->cfg.mcp_session_trust_ms <= 0)
+        return;
+    if (!known || strmap_size(known) >= SESSION_TRUST_MAX) {
+        strmap_free_values(known);
+        known = strmap_new();
+    }
+    session_forget(sid);
+    struct known_session *k = xmalloc(sizeof(*k));
+    k->until_ms = mono_us() / 1000 + s->cfg.mcp_session_trust_ms;
+    strlcpy_aa(k->owner, owner, sizeof(k->owner));
+    strmap_set(known, sid, k);
+}
+
+/* 1 when sid is trusted and belongs to owner. */
+static int session_trusted(const char *sid, const char *owner)
+{
+    struct known_session *k = known ? strmap_get(known, sid) : NULL;
+    if (k && k->until_ms <= mono_us() / 1000) {
         session_forget(sid);
-    return 0;
+        k = NULL;
+    }
+    return k && !strcmp(k->owner, owner);
 }
 #define TASK_TTL_DEFAULT_MS 86400000LL
 #define TASK_TTL_MIN_MS 60000LL
@@ -603,7 +612,7 @@ void gw_mcp_shutdown(void)
     }
     strmap_free(calls);
     strmap_free(reqs);
-    strmap_free(known);
+    strmap_free_values(known);
     calls = reqs = known = NULL;
 }
 
@@ -908,6 +917,23 @@ static void on_resume(struct rasync *ra, redisReply *r, void *arg)
     poll_now(k);
 }
 
+/* DELETE /mcp: 200 when the caller's session ended, 404 when it had none. */
+static void on_session_end(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    struct pending *p = arg;
+    if (gw_conn_http_pending(p->c)) {
+        if (!r || r->type == REDIS_REPLY_ERROR)
+            gw_conn_http_json(p->c, 503, rpc_error(NULL, -32603, "Redis is unavailable"), NULL);
+        else if (r->type == REDIS_REPLY_INTEGER && r->integer == 1)
+            gw_conn_http_respond(p->c, 200, "application/json", "", 0, NULL);
+        else
+            gw_conn_http_json(p->c, 404, rpc_error(NULL, -32001, "unknown or ended MCP session"),
+                              NULL);
+    }
+    pending_reply(p, NULL);
+}
+
 struct rpc_ctx {
     struct gw_conn *c;
     json_t *msg; /* NULL for a GET stream */
@@ -968,9 +994,12 @@ static void on_session(struct rasync *ra, redisReply *r, void *arg)
     const char *sid = gw_conn_request(x->c)->mcp_session;
     int exists = !r || r->type == REDIS_REPLY_ERROR ? -1 : r->type == REDIS_REPLY_STRING;
     if (exists == 1)
-        session_trust(gw_conn_server(x->c), sid);
+        session_trust(gw_conn_server(x->c), sid, r->str);
     else if (exists == 0)
         session_forget(sid);
+    /* another subject's session is as good as unknown */
+    if (exists == 1 && strcmp(r->str, owner_of(&x->cl)) != 0)
+        exists = 0;
     session_checked(x, exists);
 }
 
@@ -987,7 +1016,7 @@ static void session_then(struct gw_conn *c, json_t *msg, const struct jwt_claims
     x->cl = *cl;
     gw_conn_ref(c);
     gw_conn_http_hold(c);
-    if (session_trusted(req->mcp_session)) {
+    if (session_trusted(req->mcp_session, owner_of(cl))) {
         session_checked(x, 1);
         return;
     }
@@ -1062,17 +1091,19 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
         return;
     }
     if (req->method == HTTP_DELETE) {
-        if (req->mcp_session[0] && id_valid(req->mcp_session, 128)) {
-            char key[300];
-            snprintf(key, sizeof(key), "aa:mcp:session:%s", req->mcp_session);
-            const char *argv[] = {"DEL", key};
-            rasync_cmdargv(s->cmd, NULL, NULL, 2, argv, NULL);
-            /* every gateway forgets it (a message without a request id) */
-            const char *pub[] = {"PUBLISH", CANCEL_CHANNEL, req->mcp_session};
-            rasync_cmdargv(s->cmd, NULL, NULL, 3, pub, NULL);
-            session_forget(req->mcp_session);
+        if (!req->mcp_session[0] || !id_valid(req->mcp_session, 128)) {
+            gw_conn_http_json(c, 400, rpc_error(NULL, -32600, "missing Mcp-Session-Id"), NULL);
+            return;
         }
-        gw_conn_http_respond(c, req->mcp_session[0] ? 200 : 400, "application/json", "", 0, NULL);
+        char key[300];
+        snprintf(key, sizeof(key), "aa:mcp:session:%s", req->mcp_session);
+        const char *argv[] = {key, owner_of(&cl), req->mcp_session};
+        gw_conn_ref(c);
+        gw_conn_http_hold(c);
+        struct pending *p = pending_new(c, NULL, "", &cl);
+        session_forget(req->mcp_session);
+        if (rasync_eval(s->cmd, on_session_end, p, "mcp_session_end", 1, 3, argv, NULL) < 0)
+            on_session_end(NULL, NULL, p);
         return;
     }
     if (req->method != HTTP_POST) {
@@ -1126,9 +1157,9 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
         snprintf(hdr, sizeof(hdr), "Mcp-Session-Id: %s\r\n", sess);
         char key[200];
         snprintf(key, sizeof(key), "aa:mcp:session:%s", sess);
-        const char *argv[] = {"SET", key, cl.sub[0] ? cl.sub : "-", "EX", "86400"};
+        const char *argv[] = {"SET", key, owner_of(&cl), "EX", "86400"};
         rasync_cmdargv(s->cmd, NULL, NULL, 5, argv, NULL);
-        session_trust(s, sess);
+        session_trust(s, sess, owner_of(&cl));
         gw_conn_http_json(
             c, 200,
             rpc_result(

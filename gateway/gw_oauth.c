@@ -58,7 +58,7 @@ static const struct oclient *find_client(const char *id, const char *secret)
 static void oauth_error(struct gw_conn *c, int status, const char *code, const char *desc)
 {
     gw_conn_http_json(c, status, json_pack("{s:s, s:s}", "error", code, "error_description", desc),
-               status == 401 ? "WWW-Authenticate: Basic realm=\"agent-async\"\r\n" : NULL);
+                      status == 401 ? "WWW-Authenticate: Basic realm=\"agent-async\"\r\n" : NULL);
 }
 
 /* POST /oauth2/token, grant_type=client_credentials, client_secret_basic or
@@ -112,9 +112,9 @@ static void token_endpoint(struct gw_conn *c, const struct gw_req *req)
     jwt_mint(s->cfg.token_secret, &cl, tok, sizeof(tok));
     log_info("event=oauth_token client=%s", oc->id);
     gw_conn_http_json(c, 200,
-               json_pack("{s:s, s:s, s:i, s:s}", "access_token", tok, "token_type", "Bearer",
-                         "expires_in", 3600, "scope", cl.scope),
-               "Cache-Control: no-store\r\n");
+                      json_pack("{s:s, s:s, s:i, s:s}", "access_token", tok, "token_type", "Bearer",
+                                "expires_in", 3600, "scope", cl.scope),
+                      "Cache-Control: no-store\r\n");
 }
 
 void gw_oauth_base_url(const struct gw_req *req, char *out, size_t len)
@@ -133,18 +133,20 @@ int gw_oauth_route(struct gw_conn *c, const struct gw_req *req, const char *path
         char res[700];
         snprintf(res, sizeof(res), "%s/mcp", base);
         gw_conn_http_json(c, 200,
-                   json_pack("{s:s, s:[s], s:[s], s:[s]}", "resource", res, "authorization_servers",
-                             base, "bearer_methods_supported", "header", "scopes_supported", "mcp"),
-                   NULL);
+                          json_pack("{s:s, s:[s], s:[s], s:[s]}", "resource", res,
+                                    "authorization_servers", base, "bearer_methods_supported",
+                                    "header", "scopes_supported", "mcp"),
+                          NULL);
     } else if (!strcmp(path, "/.well-known/oauth-authorization-server")) {
         char tok[700];
         snprintf(tok, sizeof(tok), "%s/oauth2/token", base);
         gw_conn_http_json(c, 200,
-                   json_pack("{s:s, s:s, s:[s], s:[s,s], s:[s]}", "issuer", base, "token_endpoint",
-                             tok, "grant_types_supported", "client_credentials",
-                             "token_endpoint_auth_methods_supported", "client_secret_basic",
-                             "client_secret_post", "scopes_supported", "mcp"),
-                   NULL);
+                          json_pack("{s:s, s:s, s:[s], s:[s,s], s:[s]}", "issuer", base,
+                                    "token_endpoint", tok, "grant_types_supported",
+                                    "client_credentials", "token_endpoint_auth_methods_supported",
+                                    "client_secret_basic", "client_secret_post", "scopes_supported",
+                                    "mcp"),
+                          NULL);
     } else {
         return 0;
     }

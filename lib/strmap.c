@@ -34,7 +34,7 @@ struct strmap *strmap_new(void)
     return m;
 }
 
-void strmap_free(struct strmap *m)
+static void destroy(struct strmap *m, int values)
 {
     if (!m)
         return;
@@ -42,12 +42,24 @@ void strmap_free(struct strmap *m)
         struct entry *e = m->slots[i];
         while (e) {
             struct entry *n = e->next;
+            if (values)
+                free(e->val);
             free(e);
             e = n;
         }
     }
     free(m->slots);
     free(m);
+}
+
+void strmap_free(struct strmap *m)
+{
+    destroy(m, 0);
+}
+
+void strmap_free_values(struct strmap *m)
+{
+    destroy(m, 1);
 }
 
 static struct entry **find(const struct strmap *m, const char *key, uint64_t h)

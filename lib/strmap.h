@@ -10,6 +10,8 @@ struct strmap;
 /* Returns: owned, free with strmap_free (values are not freed). */
 struct strmap *strmap_new(void);
 void strmap_free(struct strmap *m);
+/* strmap_free, and free() on every value. */
+void strmap_free_values(struct strmap *m);
 /* Borrowed: the value, or NULL. */
 void *strmap_get(const struct strmap *m, const char *key);
 /* Sets key to val (replacing any value). */

@@ -66,6 +66,15 @@ SID=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $TOK" -H 'Content-Type
     -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}' \
     "$BASE/mcp" | tr -d '\r' | sed -n 's/^Mcp-Session-Id: //Ip')
 check "mcp: initialize answers with an Mcp-Session-Id" test -n "$SID"
+# a session belongs to the client that opened it: another client's token
+# finds no such session, first asking Redis, then on a gateway that trusts it
+TOK2=$(curl -s -u agent-2:other-s3cret -d grant_type=client_credentials "$BASE/oauth2/token" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
+out=$(TOK=$TOK2 rpc '{"jsonrpc":"2.0","id":1,"method":"ping"}' -H "Mcp-Session-Id: $SID")
+check "mcp: another client's token cannot use the session (404)" sh -c "echo '$out' | tail -1 | grep -q 404"
+out=$(rpc '{"jsonrpc":"2.0","id":1,"method":"ping"}' -H "Mcp-Session-Id: $SID")
+check "mcp: its own client's token still can" sh -c "echo '$out' | tail -1 | grep -q 200"
+out=$(TOK=$TOK2 rpc '{"jsonrpc":"2.0","id":1,"method":"ping"}' -H "Mcp-Session-Id: $SID")
+check "mcp: and the other's still cannot, once the gateway trusts the session" sh -c "echo '$out' | tail -1 | grep -q 404"
 out=$(rpc '{"jsonrpc":"2.0","id":1,"method":"ping"}' -H "Mcp-Session-Id: not-a-session")
 check "mcp: an unknown session is 404" sh -c "echo '$out' | tail -1 | grep -q 404"
 out=$(rpc '{"jsonrpc":"2.0","id":1,"method":"nope/nope"}' -H "Mcp-Session-Id: $SID")
@@ -98,8 +107,12 @@ check "aa-ctl complete: succeeds a pending callback with a payload" sh -c "\"$BI
 out=$(rpc "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tasks/result\",\"params\":{\"taskId\":\"$optid\"}}" -H "Mcp-Session-Id: $SID")
 check "aa-ctl complete: the task's result carries the operator's payload" sh -c "echo '$out' | grep -q 'set by an operator'"
 check "aa-ctl cancel: an ended execution is refused" sh -c "! \"$BINDIR/aa-ctl\" cancel '$tid' --redis '$REDIS' >/dev/null"
+out=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $TOK2" -H "Mcp-Session-Id: $SID" "$BASE/mcp")
+check "mcp: DELETE by another client is 404 and ends nothing" test "$out" = 404
 out=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $TOK" -H "Mcp-Session-Id: $SID" "$BASE/mcp")
 check "mcp: DELETE ends the session" test "$out" = 200
+out=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE -H "Authorization: Bearer $TOK" -H "Mcp-Session-Id: $SID" "$BASE/mcp")
+check "mcp: DELETE of an ended session is 404" test "$out" = 404
 out=$(rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H "Mcp-Session-Id: $SID")
 check "mcp: an ended session is 404" sh -c "echo '$out' | tail -1 | grep -q 404"
 # a gateway trusts a session it has seen for a few seconds; a DELETE on any
