@@ -588,8 +588,24 @@ static int cancel_exec(struct gw_server *s, const char *eid, const char *owner, 
  * ends without an answer and its execution is cancelled. */
 void gw_mcp_cancelled(struct gw_server *s, const char *key)
 {
-    if (!strchr(key, '\n')) { /* a session ended */
+    if (!strchr(key, '\n')) { /* a session ended: so do its GET streams here */
         session_forget(key);
+        for (struct stream **p = &streams; *p;) {
+            struct stream *st = *p;
+            if (strcmp(st->session, key) != 0) {
+                p = &st->next;
+                continue;
+            }
+            if (gw_conn_http_pending(st->c)) {
+                static const char bye[] = ": session ended\n\n";
+                gw_conn_http_write(st->c, bye, sizeof(bye) - 1);
+                gw_conn_http_end_stream(st->c);
+            }
+            *p = st->next;
+            gw_conn_http_release(st->c);
+            gw_conn_unref(st->c);
+            free(st);
+        }
         return;
     }
     struct call *k = reqs ? strmap_get(reqs, key) : NULL;

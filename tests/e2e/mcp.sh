@@ -144,6 +144,16 @@ SID2=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $TOK" -H 'Content-Typ
     "$BASE/mcp" | tr -d '\r' | sed -n 's/^Mcp-Session-Id: //Ip')
 out=$(curl -s -N --max-time 1 -H 'Accept: text/event-stream' -H "Authorization: Bearer $TOK" -H "Mcp-Session-Id: $SID2" "$BASE/mcp")
 check "mcp: GET opens the session's event stream" sh -c "echo '$out' | grep -q 'stream open'"
+# ending the session ends its GET stream (on every gateway)
+curl -s -N --max-time 20 -H 'Accept: text/event-stream' -H "Authorization: Bearer $TOK" \
+    -H "Mcp-Session-Id: $SID2" "$BASE/mcp" >"$E2E_DIR/get2.out" 2>&1 &
+get2=$!
+wait_for 5 "the GET stream" grep -q 'stream open' "$E2E_DIR/get2.out"
+curl -s -o /dev/null -X DELETE -H "Authorization: Bearer $TOK" -H "Mcp-Session-Id: $SID2" "$BASE/mcp"
+get2_ended() { ! kill -0 "$get2" 2>/dev/null; }
+check "mcp: DELETE ends the session's GET stream" wait_for 5 "the GET stream's end" get2_ended
+kill "$get2" 2>/dev/null
+wait "$get2" 2>/dev/null
 out=$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: text/event-stream' -H "Authorization: Bearer $TOK" -H "Mcp-Session-Id: $SID2" -H 'Last-Event-ID: mcp-nosuchcall/3' "$BASE/mcp")
 check "mcp: GET with an unknown Last-Event-ID is 404" test "$out" = 404
 client_tok=$(mint --sub someone --scope client --ttl-s 60)
