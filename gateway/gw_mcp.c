@@ -467,18 +467,23 @@ struct stream {
 static struct stream *streams;
 static struct event *keepalive;
 
+/* Unlinks *p from streams and lets its connection go. */
+static void stream_drop(struct stream **p)
+{
+    struct stream *st = *p;
+    *p = st->next;
+    gw_conn_http_release(st->c);
+    gw_conn_unref(st->c);
+    free(st);
+}
+
 static void streams_prune(int all)
 {
     for (struct stream **p = &streams; *p;) {
-        struct stream *st = *p;
-        if (all || !gw_conn_http_pending(st->c)) {
-            *p = st->next;
-            gw_conn_http_release(st->c);
-            gw_conn_unref(st->c);
-            free(st);
-        } else {
-            p = &st->next;
-        }
+        if (all || !gw_conn_http_pending((*p)->c))
+            stream_drop(p);
+        else
+            p = &(*p)->next;
     }
 }
 
@@ -601,10 +606,7 @@ void gw_mcp_cancelled(struct gw_server *s, const char *key)
                 gw_conn_http_write(st->c, bye, sizeof(bye) - 1);
                 gw_conn_http_end_stream(st->c);
             }
-            *p = st->next;
-            gw_conn_http_release(st->c);
-            gw_conn_unref(st->c);
-            free(st);
+            stream_drop(p);
         }
         return;
     }
