@@ -587,26 +587,22 @@ static int run_staged(struct dur_ctx *ctx, const char *key, const char *stream, 
     return ret;
 }
 
-int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
-            const struct dur_limits *lim, const char *eid, struct dur_ack *ack)
+/* Runs (or replays) execution eid, claimed by worker: r->element[at] is the
+ * claim's verdict ("ok" followed by the record's fields and values, or why
+ * not). Returns as dur_run. Borrowed: r. */
+static int run_claimed(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
+                       const struct dur_limits *lim, const char *eid, struct dur_ack *ack,
+                       const redisReply *r, size_t at)
 {
-    char key[160], now[24], lease[24], maxa[16];
+    char key[160];
     int ret = 0;
     snprintf(key, sizeof(key), "aa:exec:%s", eid);
-    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-    snprintf(lease, sizeof(lease), "%lld", (long long)lim->lease_ms);
-    snprintf(maxa, sizeof(maxa), "%d", lim->max_attempts);
-    const char *args[] = {key, worker, now, lease, maxa};
-    redisReply *r = rconn_eval(rc, "exec_claim", 1, 5, args, NULL);
-    if (!r)
-        return -1;
-    if (r->type != REDIS_REPLY_ARRAY || r->elements < 1 || !r->element[0]->str) {
+    if (r->type != REDIS_REPLY_ARRAY || r->elements <= at || !r->element[at]->str) {
         log_error("event=claim_failed exec=%s err=\"%s\"", eid,
                   r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
-        freeReplyObject(r);
         return 0;
     }
-    const char *verdict = r->element[0]->str;
+    const char *verdict = r->element[at]->str;
     if (strcmp(verdict, "exhausted") == 0) {
         log_error("event=exec_dead_letter exec=%s reason=max_attempts", eid);
         mx_add(MX_DEAD_LETTERS, 1);
@@ -615,13 +611,11 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
         if (d)
             freeReplyObject(d);
         finish(rc, eid, "", "failed", "maximum attempts reached", lim->retention_s, ack);
-        freeReplyObject(r);
         return 0;
     }
     if (strcmp(verdict, "ok") != 0) {
         mx_add(MX_JOBS_SKIPPED, 1);
         log_debug("event=claim_skipped exec=%s verdict=%s", eid, verdict);
-        freeReplyObject(r);
         return 0;
     }
     struct dur_ctx ctx = {0};
@@ -632,7 +626,7 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
     ctx.ops = json_object();
     const char *hname = "", *input = "", *stream = "";
     ctx.session = ctx.trace = "";
-    for (size_t i = 1; i + 1 < r->elements; i += 2) {
+    for (size_t i = at + 1; i + 1 < r->elements; i += 2) {
         const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
         if (!k || !v)
             continue;
@@ -738,6 +732,22 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
     }
     free(result);
     json_decref(ctx.ops);
+    return ret;
+}
+
+int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
+            const struct dur_limits *lim, const char *eid, struct dur_ack *ack)
+{
+    char key[160], now[24], lease[24], maxa[16];
+    snprintf(key, sizeof(key), "aa:exec:%s", eid);
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    snprintf(lease, sizeof(lease), "%lld", (long long)lim->lease_ms);
+    snprintf(maxa, sizeof(maxa), "%d", lim->max_attempts);
+    const char *args[] = {key, worker, now, lease, maxa};
+    redisReply *r = rconn_eval(rc, "exec_claim", 1, 5, args, NULL);
+    if (!r)
+        return -1;
+    int ret = run_claimed(rc, worker, handlers, lim, eid, ack, r, 0);
     freeReplyObject(r);
     return ret;
 }
@@ -772,6 +782,47 @@ int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s,
         log_error("event=cb_resume_failed cb=%s err=\"%s\"", cbid, r->str);
     else
         log_debug("event=cb_resume cb=%s verdict=%s", cbid, r->str ? r->str : "?");
+    freeReplyObject(r);
+    return resumed;
+}
+
+int dur_resume_take(struct rconn *rc, const char *cbid, int64_t retention_s, int cause,
+                    const struct dur_take *t)
+{
+    char key[160], now[24], ret[24], lease[24], maxa[16];
+    if (!id_valid(cbid, 128))
+        return 0;
+    snprintf(key, sizeof(key), "aa:cb:%s", cbid);
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
+    snprintf(lease, sizeof(lease), "%lld", (long long)t->lim->lease_ms);
+    snprintf(maxa, sizeof(maxa), "%d", t->lim->max_attempts);
+    const char *args[] = {key,       "aa:cb:completed", "aa:cb:deadlines", cbid,  now, ret,
+                          t->stream, t->group,          t->consumer,       lease, maxa};
+    redisReply *r = rconn_eval(rc, "cb_resume", 3, 11, args, NULL);
+    if (!r)
+        return -1;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        int resumed = count_resumed(r, cause);
+        if (r->type == REDIS_REPLY_ERROR)
+            log_error("event=cb_resume_failed cb=%s err=\"%s\"", cbid, r->str);
+        freeReplyObject(r);
+        return resumed;
+    }
+    int resumed = r->elements >= 4 && count_resumed(r->element[0], cause);
+    if (r->elements >= 4 && r->element[1]->str && r->element[2]->str) {
+        /* the continuation was taken: run it here, as a consumer would */
+        char entry[64], eid[128];
+        strlcpy_aa(entry, r->element[1]->str, sizeof(entry));
+        strlcpy_aa(eid, r->element[2]->str, sizeof(eid));
+        struct dur_ack ack = {t->stream, t->group, entry, 0};
+        int rc_run = run_claimed(rc, t->consumer, t->handlers, t->lim, eid, &ack, r, 3);
+        if (rc_run == 0 && !ack.done) {
+            redisReply *a = rconn_cmd(rc, "XACK %s %s %s", t->stream, t->group, entry);
+            if (a)
+                freeReplyObject(a);
+        }
+    }
     freeReplyObject(r);
     return resumed;
 }

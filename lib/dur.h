@@ -123,6 +123,21 @@ int dur_cancel(struct rconn *rc, const char *eid, const char *reason, int64_t re
  * cause is the mx counter to count it under (MX_RESUME_*).
  * Returns 1 resumed, 0 nothing to do, -1 Redis error. */
 int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s, int cause);
+/* A resumer that can run what it resumes: its stream, group and consumer
+ * name (also its worker id), and the handlers and limits to run with. */
+struct dur_take {
+    const char *stream, *group, *consumer;
+    const struct dur_handler *handlers;
+    const struct dur_limits *lim;
+};
+/* dur_resume_callback, and when that queued the execution on t's stream,
+ * the same script reads the stream's next entry for t's consumer and claims
+ * its execution, which is then run here (one round trip and one hand-off
+ * less than leaving it to a consumer thread). The entry stays pending until
+ * the run ends, so a crash is recovered as for any consumer.
+ * Returns 1 resumed, 0 nothing to do, -1 Redis error. */
+int dur_resume_take(struct rconn *rc, const char *cbid, int64_t retention_s, int cause,
+                    const struct dur_take *t);
 /* The same for n callbacks in one pipeline. Returns how many resumed, or -1. */
 int dur_resume_callbacks(struct rconn *rc, const char (*ids)[128], int n, int64_t retention_s,
                          int cause);

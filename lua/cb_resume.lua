@@ -3,9 +3,16 @@
 -- passed as timed out. Run on keyspace notifications, on expired timer keys,
 -- by the timers and by the sweep; running it again changes nothing.
 --@include _wake
+--@include _claim
 -- KEYS[1] aa:cb:{cbid}  KEYS[2] aa:cb:completed  KEYS[3] aa:cb:deadlines
 -- ARGV[1] cbid  ARGV[2] now ms  ARGV[3] retention seconds
--- Reply: "resumed:<created_ms>", "pending", "already" or "gone"
+-- Optional, to take the continuation at once (a resumer that can run it):
+-- ARGV[4] the resumer's stream  ARGV[5] its group  ARGV[6] its consumer
+-- ARGV[7] lease ms  ARGV[8] max attempts. When the execution was queued on
+-- that stream, the stream's next entry is read for the consumer (so a crash
+-- leaves it pending, to be reclaimed) and its execution claimed (_claim.lua).
+-- Reply: "resumed:<created_ms>", "pending", "already" or "gone"; with a
+-- take: {"resumed:<created_ms>", entry id, execution id, claim reply...}
 local f = redis.call('HMGET', KEYS[1], 'status', 'next_deadline_ms', 'resumed', 'exec', 'op',
   'result', 'deadline_ms', 'created_ms')
 if not f[1] then
@@ -31,8 +38,25 @@ local old = redis.call('HGET', ekey, field)
 local rec = old and cjson.decode(old) or {t = 'cb', cb = ARGV[1]}
 rec.s = (status == 'succeeded') and 'ok' or ((status == 'timed_out') and 'timeout' or 'fail')
 if status == 'timed_out' then rec.r = 'callback timed out' else rec.r = f[6] or '' end
+local resumed = 'resumed:' .. (f[8] or '0')
 if redis.call('EXISTS', ekey) == 1 then
   redis.call('HSET', ekey, field, cjson.encode(rec))
-  wake(f[4], now)
+  if wake(f[4], now) == 'enqueued' and ARGV[4] and
+      redis.call('HGET', ekey, 'stream') == ARGV[4] then
+    local got = redis.call('XREADGROUP', 'GROUP', ARGV[5], ARGV[6], 'COUNT', 1,
+      'STREAMS', ARGV[4], '>')
+    local entry = got and got[1] and got[1][2][1]
+    if entry then
+      local eid = ''
+      for i = 1, #entry[2], 2 do
+        if entry[2][i] == 'exec' then eid = entry[2][i + 1] end
+      end
+      local out = {resumed, entry[1], eid}
+      for _, v in ipairs(claim('aa:exec:' .. eid, ARGV[6], now, ARGV[7], ARGV[8])) do
+        out[#out + 1] = v
+      end
+      return out
+    end
+  end
 end
-return 'resumed:' .. (f[8] or '0')
+return resumed

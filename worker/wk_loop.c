@@ -32,6 +32,7 @@ struct listener {
     pthread_t thread;
     atomic_int fd;
     int started;
+    char name[192]; /* the notification thread's consumer name */
 };
 
 static struct rconn *subscribe(const struct wk_opts *o, const char *const *cmds, int ncmds)
@@ -75,9 +76,11 @@ static const char *completion_id(redisReply *r, char *id, size_t idlen)
     return id;
 }
 
-/* Completions: keyspace events of callback records. Events that arrive
- * together are resumed in one pipeline. Notifications are at-most-once: the
- * timers and the sweep catch what this misses. */
+/* Completions: keyspace events of callback records. A lone completion is
+ * resumed and its continuation run on this thread (dur_resume_take); events
+ * that arrive together are resumed in one pipeline and left to the consumer
+ * threads. Notifications are at-most-once: the timers and the sweep catch
+ * what this misses. */
 static void *notify_main(void *arg)
 {
     struct listener *l = arg;
@@ -104,9 +107,16 @@ static void *notify_main(void *arg)
             } while (n < BATCH && redisGetReplyFromReader(c, &rep) == REDIS_OK && rep);
             if (rep)
                 freeReplyObject(rep);
-            if (n)
+            if (n == 1 && l->o->handlers) {
+                /* a lone completion: resume it and run its continuation
+                 * here; a burst is pipelined and left to the consumers */
+                struct dur_take t = {l->o->stream, l->o->group, l->name, l->o->handlers,
+                                     &l->o->limits};
+                dur_resume_take(cmd, ids[0], l->o->limits.retention_s, MX_RESUME_NOTIFICATION, &t);
+            } else if (n) {
                 dur_resume_callbacks(cmd, (const char(*)[128])ids, n, l->o->limits.retention_s,
                                      MX_RESUME_NOTIFICATION);
+            }
         }
         atomic_store(&l->fd, -1);
         rconn_free(sub);
@@ -447,6 +457,7 @@ int wk_run(const struct wk_opts *o)
     struct listener notify = {.o = o}, timers = {.o = o};
     atomic_init(&notify.fd, -1);
     atomic_init(&timers.fd, -1);
+    snprintf(notify.name, sizeof(notify.name), "%s-%s-%d-resumer", o->name, host, (int)getpid());
     if (o->notifications)
         notify.started = pthread_create(&notify.thread, NULL, notify_main, &notify) == 0;
     if (o->timers)

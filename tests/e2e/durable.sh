@@ -32,13 +32,21 @@ check "kill -9 while suspended: one answer" test "$(count "$out" '"event":"chat_
 check "kill -9 while suspended: says connected" has "$out" "currently connected"
 
 # 2. A tool worker that dies right after taking a job (frozen, then killed):
-#    another worker reclaims the entry and the push happens once.
+#    another worker reclaims the entry and the push happens once. Redis hands
+#    the entry to the frozen worker if it is still blocked in XREADGROUP;
+#    otherwise a consumer that never comes back ("ghost") takes it, which is
+#    the same case.
 kill -STOP "$TOOL_PID"
 frozen=$TOOL_PID
-start_tool --claim-idle-ms 1000 --lease-ms 2000
 out=$E2E_DIR/kill-running.out
-# The frozen worker is blocked in XREADGROUP: Redis hands it the next entry.
-client --session d-frozen --prompt "Help me connect to my VPN" --timeout-ms 30000 >"$out"
+last=$(rcli XREVRANGE aa:stream:tool + - COUNT 1 | head -1)
+client --session d-frozen --prompt "Help me connect to my VPN" --timeout-ms 30000 >"$out" &
+cpid=$!
+new_entry() { test "$(rcli XREVRANGE aa:stream:tool + - COUNT 1 | head -1)" != "$last"; }
+wait_for 10 "the tool call's stream entry" new_entry
+rcli XREADGROUP GROUP tool-workers ghost COUNT 10 STREAMS aa:stream:tool '>' >/dev/null
+start_tool --claim-idle-ms 1000 --lease-ms 2000
+wait "$cpid"
 check "dead consumer: answered after the reclaim" test $? = 0
 check "dead consumer: one client_action" test "$(count "$out" '"event":"client_action"')" = 1
 check "dead consumer: reclaimed by the live worker" grep -q "event=reclaimed" "$E2E_DIR/tool.log"

@@ -346,6 +346,42 @@ START_TEST(push_callback_in_one_script)
     assert_field("aa:exec:p2", "result", "ok:pong");
     ck_assert_int_eq(xlen("aa:outbox:s1"), 1); /* replayed, never pushed again */
 
+    /* a resumer that can run it takes the continuation in the same script
+     * and runs it; its stream entry is acknowledged at the end */
+    new_exec("p4", "push");
+    run("p4");
+    op = hget("aa:exec:p4", "op:0");
+    j = json_loads(op, 0, NULL);
+    strlcpy_aa(cbid, json_string_value(json_object_get(j, "cb")), sizeof(cbid));
+    json_decref(j);
+    free(op);
+    r = dur_complete(rc, cbid, "succeed", "s1", "taken", 5);
+    freeReplyObject(r);
+    /* what is queued before it goes elsewhere (the resumer takes the
+     * stream's next entry, whichever it is) */
+    r = rconn_cmd(rc, "XREADGROUP GROUP g elsewhere COUNT 100 STREAMS t:stream >");
+    freeReplyObject(r);
+    struct dur_take take = {"t:stream", "g", "resumer", handlers, &lim};
+    ck_assert_int_eq(dur_resume_take(rc, cbid, 3600, MX_RESUME_NOTIFICATION, &take), 1);
+    assert_field("aa:exec:p4", "status", "succeeded");
+    assert_field("aa:exec:p4", "result", "ok:taken");
+    r = rconn_cmd(rc, "XPENDING t:stream g - + 10 resumer");
+    ck_assert_int_eq((int)r->elements, 0);
+    freeReplyObject(r);
+    /* one for another stream is only queued there */
+    new_exec("p5", "push");
+    run("p5");
+    op = hget("aa:exec:p5", "op:0");
+    j = json_loads(op, 0, NULL);
+    strlcpy_aa(cbid, json_string_value(json_object_get(j, "cb")), sizeof(cbid));
+    json_decref(j);
+    free(op);
+    r = dur_complete(rc, cbid, "succeed", "s1", "queued", 6);
+    freeReplyObject(r);
+    struct dur_take other = {"other:stream", "g", "resumer", handlers, &lim};
+    ck_assert_int_eq(dur_resume_take(rc, cbid, 3600, MX_RESUME_NOTIFICATION, &other), 1);
+    assert_field("aa:exec:p5", "status", "ready");
+
     /* another worker took it before it suspended: nothing is pushed */
     steal_lease = 1;
     new_exec("p3", "push");
@@ -353,8 +389,8 @@ START_TEST(push_callback_in_one_script)
     steal_lease = 0;
     assert_field("aa:exec:p3", "worker", "w2");
     assert_field("aa:exec:p3", "status", "running");
-    ck_assert_int_eq(xlen("aa:outbox:s1"), 1);
-    ck_assert_int_eq(count_keys("aa:cb:cb-*"), 1);
+    ck_assert_int_eq(xlen("aa:outbox:s1"), 3);
+    ck_assert_int_eq(count_keys("aa:cb:cb-*"), 3);
 }
 END_TEST
 
