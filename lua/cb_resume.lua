@@ -43,9 +43,10 @@ if redis.call('EXISTS', ekey) == 1 then
   redis.call('HSET', ekey, field, cjson.encode(rec))
   if wake(f[4], now) == 'enqueued' and ARGV[4] and
       redis.call('HGET', ekey, 'stream') == ARGV[4] then
-    local got = redis.call('XREADGROUP', 'GROUP', ARGV[5], ARGV[6], 'COUNT', 1,
+    -- no group yet (NOGROUP): leave it to the consumers
+    local got = redis.pcall('XREADGROUP', 'GROUP', ARGV[5], ARGV[6], 'COUNT', 1,
       'STREAMS', ARGV[4], '>')
-    local entry = got and got[1] and got[1][2][1]
+    local entry = type(got) == 'table' and not got.err and got[1] and got[1][2][1]
     if entry then
       local eid = ''
       for i = 1, #entry[2], 2 do

@@ -381,6 +381,19 @@ START_TEST(push_callback_in_one_script)
     struct dur_take other = {"other:stream", "g", "resumer", handlers, &lim};
     ck_assert_int_eq(dur_resume_take(rc, cbid, 3600, MX_RESUME_NOTIFICATION, &other), 1);
     assert_field("aa:exec:p5", "status", "ready");
+    /* and without the group on the stream (NOGROUP), it is queued too */
+    new_exec("p6", "push");
+    run("p6");
+    op = hget("aa:exec:p6", "op:0");
+    j = json_loads(op, 0, NULL);
+    strlcpy_aa(cbid, json_string_value(json_object_get(j, "cb")), sizeof(cbid));
+    json_decref(j);
+    free(op);
+    r = dur_complete(rc, cbid, "succeed", "s1", "queued", 6);
+    freeReplyObject(r);
+    struct dur_take nogroup = {"t:stream", "no-such-group", "resumer", handlers, &lim};
+    ck_assert_int_eq(dur_resume_take(rc, cbid, 3600, MX_RESUME_NOTIFICATION, &nogroup), 1);
+    assert_field("aa:exec:p6", "status", "ready");
 
     /* another worker took it before it suspended: nothing is pushed */
     steal_lease = 1;
@@ -389,8 +402,8 @@ START_TEST(push_callback_in_one_script)
     steal_lease = 0;
     assert_field("aa:exec:p3", "worker", "w2");
     assert_field("aa:exec:p3", "status", "running");
-    ck_assert_int_eq(xlen("aa:outbox:s1"), 3);
-    ck_assert_int_eq(count_keys("aa:cb:cb-*"), 3);
+    ck_assert_int_eq(xlen("aa:outbox:s1"), 4);
+    ck_assert_int_eq(count_keys("aa:cb:cb-*"), 4);
 }
 END_TEST
 
