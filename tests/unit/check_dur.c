@@ -289,6 +289,28 @@ static long long count_keys(const char *pattern)
     return n;
 }
 
+/* The callback id of operation 0 of execution eid. */
+static void cb_of(const char *eid, char *cbid, size_t len)
+{
+    char key[64];
+    snprintf(key, sizeof(key), "aa:exec:%s", eid);
+    char *op = hget(key, "op:0");
+    json_t *j = json_loads(op, 0, NULL);
+    strlcpy_aa(cbid, json_string_value(json_object_get(j, "cb")), len);
+    json_decref(j);
+    free(op);
+}
+
+/* Runs a new push execution eid until it waits, then answers its callback. */
+static void suspend_and_answer(const char *eid, const char *payload, char *cbid, size_t len)
+{
+    new_exec(eid, "push");
+    run(eid);
+    cb_of(eid, cbid, len);
+    redisReply *r = dur_complete(rc, cbid, "succeed", "s1", payload, strlen(payload));
+    freeReplyObject(r);
+}
+
 /* dur_callback_push: the callback, its push, the submit record and the
  * suspension are one script; no connection fails the callback at once */
 START_TEST(push_callback_in_one_script)
@@ -322,20 +344,15 @@ START_TEST(push_callback_in_one_script)
     freeReplyObject(r);
     assert_field("aa:exec:p2", "status", "suspended");
     ck_assert_int_eq(xlen("aa:outbox:s1"), 1);
-    char *op = hget("aa:exec:p2", "op:0");
-    json_t *j = json_loads(op, 0, NULL);
     char cbid[64];
-    strlcpy_aa(cbid, json_string_value(json_object_get(j, "cb")), sizeof(cbid));
-    ck_assert_str_eq(json_string_value(json_object_get(j, "s")), "pending");
-    json_decref(j);
-    free(op);
+    cb_of("p2", cbid, sizeof(cbid));
     char key[128];
     snprintf(key, sizeof(key), "aa:cb:%s", cbid);
     assert_field(key, "status", "pending");
     assert_field(key, "exec", "p2");
     r = rconn_cmd(rc, "XRANGE aa:outbox:s1 - +");
     ck_assert(strstr(r->element[0]->element[1]->element[1]->str, cbid) != NULL);
-    op = hget("aa:exec:p2", "op:1");
+    char *op = hget("aa:exec:p2", "op:1");
     ck_assert(strstr(op, r->element[0]->element[0]->str) != NULL); /* the submit record */
     free(op);
     freeReplyObject(r);
@@ -348,15 +365,7 @@ START_TEST(push_callback_in_one_script)
 
     /* a resumer that can run it takes the continuation in the same script
      * and runs it; its stream entry is acknowledged at the end */
-    new_exec("p4", "push");
-    run("p4");
-    op = hget("aa:exec:p4", "op:0");
-    j = json_loads(op, 0, NULL);
-    strlcpy_aa(cbid, json_string_value(json_object_get(j, "cb")), sizeof(cbid));
-    json_decref(j);
-    free(op);
-    r = dur_complete(rc, cbid, "succeed", "s1", "taken", 5);
-    freeReplyObject(r);
+    suspend_and_answer("p4", "taken", cbid, sizeof(cbid));
     /* what is queued before it goes elsewhere (the resumer takes the
      * stream's next entry, whichever it is) */
     r = rconn_cmd(rc, "XREADGROUP GROUP g elsewhere COUNT 100 STREAMS t:stream >");
@@ -368,30 +377,13 @@ START_TEST(push_callback_in_one_script)
     r = rconn_cmd(rc, "XPENDING t:stream g - + 10 resumer");
     ck_assert_int_eq((int)r->elements, 0);
     freeReplyObject(r);
-    /* one for another stream is only queued there */
-    new_exec("p5", "push");
-    run("p5");
-    op = hget("aa:exec:p5", "op:0");
-    j = json_loads(op, 0, NULL);
-    strlcpy_aa(cbid, json_string_value(json_object_get(j, "cb")), sizeof(cbid));
-    json_decref(j);
-    free(op);
-    r = dur_complete(rc, cbid, "succeed", "s1", "queued", 6);
-    freeReplyObject(r);
+    /* one for another stream, or a stream without the group, is only queued */
     struct dur_take other = {"other:stream", "g", "resumer", handlers, &lim};
+    struct dur_take nogroup = {"t:stream", "no-such-group", "resumer", handlers, &lim};
+    suspend_and_answer("p5", "queued", cbid, sizeof(cbid));
     ck_assert_int_eq(dur_resume_take(rc, cbid, 3600, MX_RESUME_NOTIFICATION, &other), 1);
     assert_field("aa:exec:p5", "status", "ready");
-    /* and without the group on the stream (NOGROUP), it is queued too */
-    new_exec("p6", "push");
-    run("p6");
-    op = hget("aa:exec:p6", "op:0");
-    j = json_loads(op, 0, NULL);
-    strlcpy_aa(cbid, json_string_value(json_object_get(j, "cb")), sizeof(cbid));
-    json_decref(j);
-    free(op);
-    r = dur_complete(rc, cbid, "succeed", "s1", "queued", 6);
-    freeReplyObject(r);
-    struct dur_take nogroup = {"t:stream", "no-such-group", "resumer", handlers, &lim};
+    suspend_and_answer("p6", "queued", cbid, sizeof(cbid));
     ck_assert_int_eq(dur_resume_take(rc, cbid, 3600, MX_RESUME_NOTIFICATION, &nogroup), 1);
     assert_field("aa:exec:p6", "status", "ready");
 
