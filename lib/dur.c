@@ -443,6 +443,29 @@ static void staged_clear(struct dur_ctx *ctx)
     ctx->staged.name = ctx->staged.request = NULL;
 }
 
+/* Evaluates script name with its keys, then the stream of ack's entry (when
+ * ack is set: the script acknowledges the entry), its args, then the entry's
+ * group and id. Returns: owned reply, or NULL when Redis is unreachable. */
+static redisReply *eval_acked(struct rconn *rc, const char *name, const char *const *keys,
+                              int nkeys, const char *const *args, int nargs,
+                              const struct dur_ack *ack)
+{
+    const char *a[32];
+    int n = 0;
+    for (int i = 0; i < nkeys; i++)
+        a[n++] = keys[i];
+    if (ack)
+        a[n++] = ack->stream;
+    int k = n;
+    for (int i = 0; i < nargs; i++)
+        a[n++] = args[i];
+    if (ack) {
+        a[n++] = ack->group;
+        a[n++] = ack->id;
+    }
+    return rconn_eval(rc, name, k, n, a, NULL);
+}
+
 /* Runs exec_finish.lua: ends eid with status and result; owner "" or the
  * owner it must have; with ack, the script also acknowledges the stream
  * entry. Returns: owned reply, or NULL when Redis is unreachable. */
@@ -454,24 +477,9 @@ static redisReply *eval_finish(struct rconn *rc, const char *eid, const char *wo
     snprintf(key, sizeof(key), "aa:exec:%s", eid);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
-    const char *a[11];
-    int n = 0, nkeys;
-    a[n++] = key;
-    if (ack)
-        a[n++] = ack->stream;
-    nkeys = n;
-    a[n++] = eid;
-    a[n++] = worker;
-    a[n++] = status;
-    a[n++] = result;
-    a[n++] = now;
-    a[n++] = ret;
-    a[n++] = owner;
-    if (ack) {
-        a[n++] = ack->group;
-        a[n++] = ack->id;
-    }
-    return rconn_eval(rc, "exec_finish", nkeys, n, a, NULL);
+    const char *keys[] = {key};
+    const char *args[] = {eid, worker, status, result, now, ret, owner};
+    return eval_acked(rc, "exec_finish", keys, 1, args, 7, ack);
 }
 
 static int finish(struct rconn *rc, const char *eid, const char *worker, const char *status,
@@ -528,27 +536,11 @@ static int run_staged(struct dur_ctx *ctx, const char *key, const char *stream, 
     snprintf(hb, sizeof(hb), "%lld", (long long)ctx->staged.heartbeat_ms);
     snprintf(maxlen, sizeof(maxlen), "%d", PUSH_OUTBOX_MAXLEN);
     snprintf(ttl, sizeof(ttl), "%d", PUSH_OUTBOX_TTL_S);
-    const char *a[21];
-    int n = 0, nkeys;
-    a[n++] = key;
-    a[n++] = stream;
-    a[n++] = cbkey;
-    a[n++] = "aa:cb:deadlines";
-    a[n++] = outbox;
-    a[n++] = conns;
-    if (ack)
-        a[n++] = ack->stream;
-    nkeys = n;
-    const char *v[] = {ctx->eid,     ctx->worker, now, ctx->staged.cbid, sidx,
-                       ctx->session, tmo,         hb,  ctx->staged.name, ctx->staged.request,
-                       maxlen,       ttl};
-    for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
-        a[n++] = v[i];
-    if (ack) {
-        a[n++] = ack->group;
-        a[n++] = ack->id;
-    }
-    redisReply *r = rconn_eval(ctx->rc, "cb_suspend", nkeys, n, a, NULL);
+    const char *keys[] = {key, stream, cbkey, "aa:cb:deadlines", outbox, conns};
+    const char *args[] = {ctx->eid,     ctx->worker, now, ctx->staged.cbid, sidx,
+                          ctx->session, tmo,         hb,  ctx->staged.name, ctx->staged.request,
+                          maxlen,       ttl};
+    redisReply *r = eval_acked(ctx->rc, "cb_suspend", keys, 6, args, 12, ack);
     if (!r)
         return -1;
     const char *verdict =
@@ -696,22 +688,8 @@ static int run_claimed(struct rconn *rc, const char *worker, const struct dur_ha
     } else if (rc_h == DUR_SUSPEND) {
         char now2[24];
         snprintf(now2, sizeof(now2), "%lld", (long long)wall_ms());
-        /* with ack: KEYS[3] and ARGV[4..5] acknowledge the entry */
-        const char *sa[8];
-        int n = 0, nkeys;
-        sa[n++] = key;
-        sa[n++] = stream;
-        if (ack)
-            sa[n++] = ack->stream;
-        nkeys = n;
-        sa[n++] = eid;
-        sa[n++] = worker;
-        sa[n++] = now2;
-        if (ack) {
-            sa[n++] = ack->group;
-            sa[n++] = ack->id;
-        }
-        redisReply *x = rconn_eval(rc, "exec_suspend", nkeys, n, sa, NULL);
+        const char *keys[] = {key, stream}, *args[] = {eid, worker, now2};
+        redisReply *x = eval_acked(rc, "exec_suspend", keys, 2, args, 3, ack);
         if (x && x->type != REDIS_REPLY_ERROR && ack)
             ack->done = 1;
         log_info("event=exec_suspended exec=%s handler=%s trace=%s ops=%d us=%lld verdict=%s", eid,
