@@ -390,23 +390,34 @@ int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int6
     return outcome(op, out);
 }
 
+int dur_push(struct dur_ctx *ctx, const json_t *event, int require_conn, char **result)
+{
+    char id[64];
+    int n = push_event(ctx->rc, ctx->session, event, require_conn, id, sizeof(id));
+    const char *kind = json_string_value(json_object_get(event, "event"));
+    log_info("event=push exec=%s trace=%s session=%s id=%s kind=%s connections=%d", ctx->eid,
+             ctx->trace, ctx->session, id, kind ? kind : jstr(event, "action"), n);
+    if (n < 0) {
+        snprintf(ctx->err, sizeof(ctx->err), "push: %s", rconn_error(ctx->rc));
+        return DUR_FAIL;
+    }
+    if (n == 0 && require_conn) {
+        *result = xstrdup("client_not_connected");
+        return DUR_ERROR;
+    }
+    *result = xstrdup(id);
+    return DUR_OK;
+}
+
 /* dur_callback_push's submitter when the callback cannot wait for the end
  * of the run: the request with the callback id, pushed now. */
 static int push_submit(struct dur_ctx *ctx, const char *cbid, char **result, void *arg)
 {
     json_t *ev = json_deep_copy(arg);
     json_object_set_new(ev, "callback_id", json_string(cbid));
-    char id[64];
-    int n = push_event(ctx->rc, ctx->session, ev, 1, id, sizeof(id));
-    log_info("event=push exec=%s trace=%s session=%s id=%s kind=%s connections=%d cb=%s", ctx->eid,
-             ctx->trace, ctx->session, id, jstr(ev, "action"), n, cbid);
+    int rc = dur_push(ctx, ev, 1, result);
     json_decref(ev);
-    if (n < 0) {
-        snprintf(ctx->err, sizeof(ctx->err), "push: %s", rconn_error(ctx->rc));
-        return DUR_FAIL;
-    }
-    *result = xstrdup(n == 0 ? "client_not_connected" : id);
-    return n == 0 ? DUR_ERROR : DUR_OK;
+    return rc;
 }
 
 int dur_callback_push(struct dur_ctx *ctx, const char *name, int64_t timeout_ms,
@@ -743,47 +754,39 @@ static int count_resumed(const redisReply *r, int cause)
     return 1;
 }
 
-int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s, int cause)
-{
-    char key[160], now[24], ret[24];
-    if (!id_valid(cbid, 128))
-        return 0;
-    snprintf(key, sizeof(key), "aa:cb:%s", cbid);
-    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-    snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
-    const char *args[] = {key, "aa:cb:completed", "aa:cb:deadlines", cbid, now, ret};
-    redisReply *r = rconn_eval(rc, "cb_resume", 3, 6, args, NULL);
-    if (!r)
-        return -1;
-    int resumed = count_resumed(r, cause);
-    if (r->type == REDIS_REPLY_ERROR)
-        log_error("event=cb_resume_failed cb=%s err=\"%s\"", cbid, r->str);
-    else
-        log_debug("event=cb_resume cb=%s verdict=%s", cbid, r->str ? r->str : "?");
-    freeReplyObject(r);
-    return resumed;
-}
-
 int dur_resume_take(struct rconn *rc, const char *cbid, int64_t retention_s, int cause,
                     const struct dur_take *t)
 {
-    char key[160], now[24], ret[24], lease[24], maxa[16];
+    char key[160], now[24], ret[24], lease[24] = "", maxa[16] = "";
     if (!id_valid(cbid, 128))
         return 0;
     snprintf(key, sizeof(key), "aa:cb:%s", cbid);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
-    snprintf(lease, sizeof(lease), "%lld", (long long)t->lim->lease_ms);
-    snprintf(maxa, sizeof(maxa), "%d", t->lim->max_attempts);
-    const char *args[] = {key,       "aa:cb:completed", "aa:cb:deadlines", cbid,  now, ret,
-                          t->stream, t->group,          t->consumer,       lease, maxa};
-    redisReply *r = rconn_eval(rc, "cb_resume", 3, 11, args, NULL);
+    if (t) {
+        snprintf(lease, sizeof(lease), "%lld", (long long)t->lim->lease_ms);
+        snprintf(maxa, sizeof(maxa), "%d", t->lim->max_attempts);
+    }
+    const char *args[] = {key,
+                          "aa:cb:completed",
+                          "aa:cb:deadlines",
+                          cbid,
+                          now,
+                          ret,
+                          t ? t->stream : NULL,
+                          t ? t->group : NULL,
+                          t ? t->consumer : NULL,
+                          lease,
+                          maxa};
+    redisReply *r = rconn_eval(rc, "cb_resume", 3, t ? 11 : 6, args, NULL);
     if (!r)
         return -1;
     if (r->type != REDIS_REPLY_ARRAY) {
         int resumed = count_resumed(r, cause);
         if (r->type == REDIS_REPLY_ERROR)
             log_error("event=cb_resume_failed cb=%s err=\"%s\"", cbid, r->str);
+        else
+            log_debug("event=cb_resume cb=%s verdict=%s", cbid, r->str ? r->str : "?");
         freeReplyObject(r);
         return resumed;
     }
@@ -803,6 +806,11 @@ int dur_resume_take(struct rconn *rc, const char *cbid, int64_t retention_s, int
     }
     freeReplyObject(r);
     return resumed;
+}
+
+int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s, int cause)
+{
+    return dur_resume_take(rc, cbid, retention_s, cause, NULL);
 }
 
 int dur_resume_callbacks(struct rconn *rc, const char (*ids)[128], int n, int64_t retention_s,

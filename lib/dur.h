@@ -96,6 +96,11 @@ int dur_invoke(struct dur_ctx *ctx, const char *name, const char *handler, const
  * gives DUR_ERROR with the text; dur_last_timed_out tells them apart. */
 int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int64_t heartbeat_ms,
                  dur_submit_cb submit, void *arg, char **out);
+/* Pushes event to the execution's session (lua/push.lua) and logs it, for a
+ * step body. With require_conn, a session without a connection stores
+ * nothing and gives DUR_ERROR "client_not_connected". DUR_OK: *result is
+ * the event id (owned); DUR_FAIL: Redis failed. */
+int dur_push(struct dur_ctx *ctx, const json_t *event, int require_conn, char **result);
 /* wait_for_callback whose request is request (a JSON object; borrowed)
  * with "callback_id" added, pushed to the execution's session. On its first
  * run it returns DUR_SUSPEND at once, and the callback, the push, the submit
@@ -130,9 +135,9 @@ struct dur_take {
     const struct dur_handler *handlers;
     const struct dur_limits *lim;
 };
-/* dur_resume_callback, and when that queued the execution on t's stream,
- * the same script reads the stream's next entry for t's consumer and claims
- * its execution, which is then run here (one round trip and one hand-off
+/* dur_resume_callback; with t, when that queued the execution on t's
+ * stream, the same script also reads the stream's next entry for t's
+ * consumer and claims its execution, which is then run here (one round trip and one hand-off
  * less than leaving it to a consumer thread). The entry stays pending until
  * the run ends, so a crash is recovered as for any consumer.
  * Returns 1 resumed, 0 nothing to do, -1 Redis error. */

@@ -81,15 +81,7 @@ struct event_arg {
 
 static int push_step(struct dur_ctx *ctx, char **result, void *arg)
 {
-    struct event_arg *ea = arg;
-    char id[64];
-    if (push_event(dur_rconn(ctx), dur_session(ctx), ea->event, 0, id, sizeof(id)) < 0)
-        return DUR_FAIL;
-    log_info("event=push exec=%s trace=%s session=%s id=%s kind=%s", dur_exec_id(ctx),
-             dur_trace(ctx), dur_session(ctx), id,
-             json_string_value(json_object_get(ea->event, "event")));
-    *result = xstrdup(id);
-    return DUR_OK;
+    return dur_push(ctx, ((struct event_arg *)arg)->event, 0, result);
 }
 
 /* Pushes an event as a recorded step (never twice). */

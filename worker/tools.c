@@ -2,7 +2,6 @@
  * durable callbacks. */
 #include "tools.h"
 #include "log.h"
-#include "push.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -49,21 +48,7 @@ struct push_arg {
 /* Step: push an event that needs a live client. */
 static int push_step(struct dur_ctx *ctx, char **result, void *arg)
 {
-    struct push_arg *pa = arg;
-    char id[64];
-    int n = push_event(dur_rconn(ctx), dur_session(ctx), pa->event, 1, id, sizeof(id));
-    if (n < 0)
-        return DUR_FAIL;
-    const char *kind = json_string_value(json_object_get(pa->event, "event"));
-    log_info("event=push exec=%s trace=%s session=%s id=%s kind=%s connections=%d",
-             dur_exec_id(ctx), dur_trace(ctx), dur_session(ctx), id,
-             kind ? kind : json_string_value(json_object_get(pa->event, "action")), n);
-    if (n == 0) {
-        *result = xstrdup("client_not_connected");
-        return DUR_ERROR;
-    }
-    *result = xstrdup(id);
-    return DUR_OK;
+    return dur_push(ctx, ((struct push_arg *)arg)->event, 1, result);
 }
 
 /* The client's failure payload is JSON {"type","message"}; use its message. */
