@@ -305,6 +305,28 @@ redisReply *dur_complete(struct rconn *rc, const char *cbid, const char *kind, c
     return complete(rc, cbid, kind, session, payload, len);
 }
 
+/* A new callback id, cb-<random>[.<the resumer tag>]. Returns 0 / -1. */
+static int new_cbid(struct dur_ctx *ctx, char *out, size_t len)
+{
+    const char *tag = ctx->lim->cb_tag;
+    if (id_random_b64(out, len, "cb-", 12) < 0 ||
+        (tag && *tag && strlen(out) + strlen(tag) + 2 > len)) {
+        snprintf(ctx->err, sizeof(ctx->err), "cannot make a callback id");
+        return -1;
+    }
+    if (tag && *tag) {
+        strcat(out, ".");
+        strcat(out, tag);
+    }
+    return 0;
+}
+
+int dur_cb_ours(const char *cbid, const char *tag)
+{
+    const char *dot = strrchr(cbid, '.');
+    return !dot || !tag || !*tag || strcmp(dot + 1, tag) == 0;
+}
+
 int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int64_t heartbeat_ms,
                  dur_submit_cb submit, void *arg, char **out)
 {
@@ -322,10 +344,8 @@ int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int6
         strlcpy_aa(cbid, jstr(op, "cb"), sizeof(cbid));
     } else {
         char key[128], ops[192], now[24], tmo[24], hb[24];
-        if (id_random_b64(cbid, sizeof(cbid), "cb-", 12) < 0) {
-            snprintf(ctx->err, sizeof(ctx->err), "no randomness for a callback id");
+        if (new_cbid(ctx, cbid, sizeof(cbid)) < 0)
             return DUR_FAIL;
-        }
         snprintf(key, sizeof(key), "aa:cb:%s", cbid);
         snprintf(ops, sizeof(ops), "aa:exec:%s", ctx->eid);
         snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
@@ -429,10 +449,8 @@ int dur_callback_push(struct dur_ctx *ctx, const char *name, int64_t timeout_ms,
     /* replaying, or a second callback in one run: the operations one by one */
     if (ctx->staged.request || json_object_get(ctx->ops, sidx))
         return dur_callback(ctx, name, timeout_ms, heartbeat_ms, push_submit, (void *)request, out);
-    if (id_random_b64(ctx->staged.cbid, sizeof(ctx->staged.cbid), "cb-", 12) < 0) {
-        snprintf(ctx->err, sizeof(ctx->err), "no randomness for a callback id");
+    if (new_cbid(ctx, ctx->staged.cbid, sizeof(ctx->staged.cbid)) < 0)
         return DUR_FAIL;
-    }
     json_t *ev = json_deep_copy(request);
     json_object_set_new(ev, "callback_id", json_string(ctx->staged.cbid));
     ctx->staged.request = json_dumps(ev, JSON_COMPACT);

@@ -45,6 +45,11 @@ struct dur_limits {
     int max_attempts;    /* claims before an execution goes to the dead letters */
     int64_t retention_s; /* how long ended executions are kept */
     int64_t child_timeout_ms;
+    /* The resumer tag of this process: callbacks created here get ids
+     * cb-<random>.<tag>, and only the resumer with that tag acts on the
+     * keyspace notification of their completion (dur_cb_ours). NULL or "":
+     * untagged ids, which every resumer acts on. */
+    const char *cb_tag;
 };
 
 /* The stream entry that delivered an execution: the script that suspends or
@@ -123,6 +128,11 @@ int dur_replaying(const struct dur_ctx *ctx);
  * run again and a worker still running it loses it (its finish is refused).
  * Returns 1 cancelled, 0 it had ended or does not exist, -1 Redis error. */
 int dur_cancel(struct rconn *rc, const char *eid, const char *reason, int64_t retention_s);
+
+/* 1 when the resumer tagged tag acts on the completion of callback cbid:
+ * the id carries that tag, or no tag. A callback of another resumer is left
+ * to it, or to the sweep when that resumer is gone (dur_sweep). */
+int dur_cb_ours(const char *cbid, const char *tag);
 
 /* Resumes callback cbid if it is settled or past its deadline (idempotent).
  * cause is the mx counter to count it under (MX_RESUME_*).

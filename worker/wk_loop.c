@@ -2,6 +2,7 @@
  * with the resumer threads (notifications, timers). */
 #include "wk_loop.h"
 #include "cfg.h"
+#include "ids.h"
 #include "log.h"
 #include "mx.h"
 #include "util.h"
@@ -76,11 +77,15 @@ static const char *completion_id(redisReply *r, char *id, size_t idlen)
     return id;
 }
 
-/* Completions: keyspace events of callback records. A lone completion is
- * resumed and its continuation run on this thread (dur_resume_take); events
- * that arrive together are resumed in one pipeline and left to the consumer
- * threads. Notifications are at-most-once: the timers and the sweep catch
- * what this misses. */
+/* Completions: keyspace events of callback records. Every resumer hears
+ * every completion, and acts only on the callbacks created in its own
+ * process (their ids carry its tag): one resume per completion however many
+ * workers run, and the continuation runs where its callback was made. A lone
+ * completion is resumed and its continuation run on this thread
+ * (dur_resume_take); events that arrive together are resumed in one pipeline
+ * and left to the consumer threads. Notifications are at-most-once, and a
+ * callback whose process is gone has no resumer: the timers and the sweep
+ * catch both. */
 static void *notify_main(void *arg)
 {
     struct listener *l = arg;
@@ -100,8 +105,13 @@ static void *notify_main(void *arg)
         while (!stopping && redisGetReply(c, &rep) == REDIS_OK) {
             int n = 0;
             do {
-                if (completion_id(rep, ids[n], sizeof(ids[n])))
+                if (!completion_id(rep, ids[n], sizeof(ids[n]))) {
+                } else if (dur_cb_ours(ids[n], l->o->limits.cb_tag)) {
                     n++;
+                } else {
+                    /* another resumer's callback is its own to resume */
+                    log_debug("event=completion_left cb=%s reason=another_resumer", ids[n]);
+                }
                 freeReplyObject(rep);
                 rep = NULL;
             } while (n < BATCH && redisGetReplyFromReader(c, &rep) == REDIS_OK && rep);
@@ -422,9 +432,14 @@ int wk_opts_from_cfg(struct wk_opts *o, const struct cfg_opt *tab, const char *p
     return 0;
 }
 
-int wk_run(const struct wk_opts *o)
+int wk_run(const struct wk_opts *opts)
 {
-    char host[64] = "host", err[512];
+    char host[64] = "host", err[512], tag[8] = "";
+    struct wk_opts run = *opts;
+    const struct wk_opts *o = &run;
+    /* with a resumer here, the callbacks made here are its own */
+    if (run.notifications && id_random_b64(tag, sizeof(tag), "", 3) == 0)
+        run.limits.cb_tag = tag;
     gethostname(host, sizeof(host) - 1);
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
@@ -479,8 +494,8 @@ int wk_run(const struct wk_opts *o)
         snprintf(cs[i].name, sizeof(cs[i].name), "%s-%s-%d-%d", o->name, host, (int)getpid(), i);
     }
     log_info("event=worker_started consumer=%s threads=%d stream=%s group=%s notifications=%d "
-             "timers=%d sweep_ms=%d",
-             cs[0].name, n, o->stream, o->group, o->notifications, o->timers, o->sweep_ms);
+             "resumer_tag=%s timers=%d sweep_ms=%d",
+             cs[0].name, n, o->stream, o->group, o->notifications, tag, o->timers, o->sweep_ms);
     for (int i = 1; i < n; i++)
         if (pthread_create(&cs[i].thread, NULL, consume_main, &cs[i]) != 0)
             cs[i].thread = 0;

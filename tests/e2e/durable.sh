@@ -2,7 +2,8 @@
 # durable.sh -- crash and restart scenarios of the durable runtime against
 # real processes: a tool worker killed while its execution is suspended, a
 # worker that dies after taking a job, no notification listener (the sweep
-# resumes), and redis-server restarted (AOF) while executions wait.
+# resumes), redis-server restarted (AOF) while executions wait, and two
+# workers that each resume only their own callbacks.
 set -u
 . "$(dirname "$0")/lib.sh"
 e2e_setup
@@ -30,6 +31,8 @@ check "kill -9 while suspended: answered" test $? = 0
 check "kill -9 while suspended: one status request" test "$(count "$out" '"action":"get_vpn_status"')" = 1
 check "kill -9 while suspended: one answer" test "$(count "$out" '"event":"chat_response"')" = 1
 check "kill -9 while suspended: says connected" has "$out" "currently connected"
+# the new worker's resumer leaves the dead one's callbacks: the sweep takes them
+check "kill -9 while suspended: resumed by the sweep" grep -q "event=sweep resumed=" "$E2E_DIR/tool.log"
 
 # 2. A tool worker that dies right after taking a job (frozen, then killed):
 #    another worker reclaims the entry and the push happens once. Redis hands
@@ -85,6 +88,32 @@ wait "$cpid"
 check "redis restart: answered" test $? = 0
 check "redis restart: one answer" test "$(count "$out" '"event":"chat_response"')" = 1
 check "redis restart: says connected" has "$out" "currently connected"
+
+# 5. Two tool workers: each completion is resumed once, by the resumer of the
+#    worker that made its callback (the other one leaves it).
+kill -TERM "$TOOL_PID"
+wait "$TOOL_PID"
+forget "$TOOL_PID"
+for w in a b; do
+    "$BINDIR/aa-tool-worker" --redis "$REDIS" --log-level debug 2>>"$E2E_DIR/tool-$w.log" &
+    PIDS+=("$!")
+done
+both_up() { test "$(grep -l event=notifications_listening "$E2E_DIR"/tool-[ab].log | wc -l)" = 2; }
+wait_for 10 "two tool workers" both_up
+answered=0
+for i in 1 2 3 4 5 6; do
+    client --session "d-two-$i" --prompt "What's my VPN status?" --timeout-ms 20000 \
+        >"$E2E_DIR/two-$i.out" && has "$E2E_DIR/two-$i.out" "currently connected" &&
+        answered=$((answered + 1))
+done
+check "two workers: every turn answered" test "$answered" = 6
+made() { grep -ho "event=callback_created .* cb=[^ ]*" "$E2E_DIR/tool-$1.log" | sed 's/.* cb=//'; }
+left() { grep -ho "event=completion_left cb=[^ ]*" "$E2E_DIR/tool-$1.log" | sed 's/.* cb=//'; }
+check "two workers: six callbacks made" test "$( (made a; made b) | sort -u | wc -l)" = 6
+check "two workers: each left exactly the other's callbacks" \
+    test "$(left a | sort)" = "$(made b | sort)" -a "$(left b | sort)" = "$(made a | sort)"
+check "two workers: no completion resumed twice" \
+    test "$(cat "$E2E_DIR"/tool-[ab].log | grep -c "verdict=already")" = 0
 
 check "shutdown: SIGTERM exits 0 everywhere, no sanitizer reports" stop_programs
 echo "e2e: $PASSED passed, $FAILED failed"

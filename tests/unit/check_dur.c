@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 static struct rconn *rc;
-static const struct dur_limits lim = {60000, 5, 3600, 60000};
+static const struct dur_limits lim = {60000, 5, 3600, 60000, NULL};
 static int step_runs, submit_runs, mismatch_flag;
 static char last_cb[64];
 static int64_t cb_timeout = 30000, cb_heartbeat = 0;
@@ -399,6 +399,47 @@ START_TEST(push_callback_in_one_script)
 }
 END_TEST
 
+/* A process with a resumer tags the ids of the callbacks it makes; only the
+ * resumer of that tag (or one without a tag) acts on their completions */
+START_TEST(callback_ids_carry_the_resumer_tag)
+{
+    const struct dur_limits tagged = {60000, 5, 3600, 60000, "Ab-_"};
+    redisReply *r = rconn_cmd(rc, "HSET aa:conn:c1 node n1");
+    freeReplyObject(r);
+    r = rconn_cmd(rc, "SADD aa:session:s1:conns c1");
+    freeReplyObject(r);
+    new_exec("t1", "h");    /* dur_callback */
+    new_exec("t2", "push"); /* dur_callback_push, one script */
+    const char *eids[] = {"t1", "t2"};
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(dur_run(rc, "w1", handlers, &tagged, eids[i], NULL), 0);
+        char key[32], cbid[64];
+        snprintf(key, sizeof(key), "aa:exec:%s", eids[i]);
+        assert_field(key, "status", "suspended");
+        if (i == 0)
+            strlcpy_aa(cbid, last_cb, sizeof(cbid));
+        else
+            cb_of(eids[i], cbid, sizeof(cbid));
+        const char *dot = strrchr(cbid, '.');
+        ck_assert_msg(dot && !strcmp(dot, ".Ab-_") && !strncmp(cbid, "cb-", 3), "id %s", cbid);
+        ck_assert_int_eq(dur_cb_ours(cbid, "Ab-_"), 1);
+        ck_assert_int_eq(dur_cb_ours(cbid, "Zz09"), 0);
+        ck_assert_int_eq(dur_cb_ours(cbid, NULL), 1);
+        ck_assert_int_eq(dur_cb_ours(cbid, ""), 1);
+        /* a tagged id is an id like any other for the completion and the resume */
+        r = dur_complete(rc, cbid, "succeed", "s1", "connected", 9);
+        ck_assert_str_eq(r->element[1]->str, "recorded");
+        freeReplyObject(r);
+        ck_assert_int_eq(dur_resume_callback(rc, cbid, 3600, MX_RESUME_NOTIFICATION), 1);
+        ck_assert_int_eq(dur_run(rc, "w1", handlers, &tagged, eids[i], NULL), 0);
+        assert_field(key, "status", "succeeded");
+    }
+    assert_field("aa:exec:t2", "result", "ok:connected");
+    /* untagged ids (a process without a resumer) are every resumer's */
+    ck_assert_int_eq(dur_cb_ours("cb-0123456789abcdef", "Ab-_"), 1);
+}
+END_TEST
+
 START_TEST(callback_failure)
 {
     new_exec("e2", "h");
@@ -705,6 +746,7 @@ Suite *dur_suite(void)
     tcase_add_test(core, callback_success_replays_without_repeating);
     tcase_add_test(core, callback_failure);
     tcase_add_test(core, push_callback_in_one_script);
+    tcase_add_test(core, callback_ids_carry_the_resumer_tag);
     tcase_add_test(core, early_completion_is_kept);
     tcase_add_test(core, children_in_parallel);
     tcase_add_test(core, cancel_while_suspended_and_while_running);
