@@ -321,10 +321,10 @@ static int new_cbid(struct dur_ctx *ctx, char *out, size_t len)
     return 0;
 }
 
-int dur_cb_ours(const char *cbid, const char *tag)
+const char *dur_cb_tag(const char *cbid)
 {
     const char *dot = strrchr(cbid, '.');
-    return !dot || !tag || !*tag || strcmp(dot + 1, tag) == 0;
+    return dot ? dot + 1 : NULL;
 }
 
 int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int64_t heartbeat_ms,

@@ -47,7 +47,7 @@ struct dur_limits {
     int64_t child_timeout_ms;
     /* The resumer tag of this process: callbacks created here get ids
      * cb-<random>.<tag>, and only the resumer with that tag acts on the
-     * keyspace notification of their completion (dur_cb_ours). NULL or "":
+     * keyspace notification of their completion (dur_cb_tag). NULL or "":
      * untagged ids, which every resumer acts on. */
     const char *cb_tag;
 };
@@ -129,10 +129,9 @@ int dur_replaying(const struct dur_ctx *ctx);
  * Returns 1 cancelled, 0 it had ended or does not exist, -1 Redis error. */
 int dur_cancel(struct rconn *rc, const char *eid, const char *reason, int64_t retention_s);
 
-/* 1 when the resumer tagged tag acts on the completion of callback cbid:
- * the id carries that tag, or no tag. A callback of another resumer is left
- * to it, or to the sweep when that resumer is gone (dur_sweep). */
-int dur_cb_ours(const char *cbid, const char *tag);
+/* The resumer tag of callback id cbid (cb-<random>.<tag>), NULL when it has
+ * none. Borrowed: points into cbid. */
+const char *dur_cb_tag(const char *cbid);
 
 /* Resumes callback cbid if it is settled or past its deadline (idempotent).
  * cause is the mx counter to count it under (MX_RESUME_*).

@@ -33,8 +33,14 @@ struct listener {
     pthread_t thread;
     atomic_int fd;
     int started;
-    char name[192]; /* the notification thread's consumer name */
+    char name[192];   /* the notification thread's consumer name */
+    char gone[64][8]; /* resumer tags of workers that have left (a ring) */
+    int ngone;
 };
+
+/* Where a worker that stops announces its resumer tag: the others then
+ * resume the callbacks it made (see ours). */
+#define RESUMERS_GONE "aa:resumers:gone"
 
 static struct rconn *subscribe(const struct wk_opts *o, const char *const *cmds, int ncmds)
 {
@@ -77,24 +83,55 @@ static const char *completion_id(redisReply *r, char *id, size_t idlen)
     return id;
 }
 
+/* 1 when this resumer acts on the completion of callback cbid: one it made,
+ * an untagged one, or one made by a worker that has left. */
+static int ours(const struct listener *l, const char *cbid)
+{
+    const char *tag = dur_cb_tag(cbid), *mine = l->o->limits.cb_tag;
+    if (!tag || !mine || !*mine || !strcmp(tag, mine))
+        return 1;
+    for (size_t i = 0; i < sizeof(l->gone) / sizeof(l->gone[0]); i++)
+        if (!strcmp(l->gone[i], tag))
+            return 1;
+    return 0;
+}
+
+/* A departure on RESUMERS_GONE: notes the tag. Returns 1 for one, else 0. */
+static int departure(struct listener *l, const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || !r->element[1]->str ||
+        strcmp(r->element[1]->str, RESUMERS_GONE) != 0 || !r->element[2]->str)
+        return 0;
+    const char *tag = r->element[2]->str, *mine = l->o->limits.cb_tag;
+    if (!id_valid(tag, sizeof(l->gone[0]) - 1) || (mine && !strcmp(tag, mine)))
+        return 0;
+    strlcpy_aa(l->gone[l->ngone++ % (int)(sizeof(l->gone) / sizeof(l->gone[0]))], tag,
+               sizeof(l->gone[0]));
+    log_info("event=resumer_gone tag=%s", tag);
+    return 1;
+}
+
 /* Completions: keyspace events of callback records. Every resumer hears
  * every completion, and acts only on the callbacks created in its own
  * process (their ids carry its tag): one resume per completion however many
  * workers run, and the continuation runs where its callback was made. A lone
  * completion is resumed and its continuation run on this thread
  * (dur_resume_take); events that arrive together are resumed in one pipeline
- * and left to the consumer threads. Notifications are at-most-once, and a
- * callback whose process is gone has no resumer: the timers and the sweep
- * catch both. */
+ * and left to the consumer threads. A worker that stops says so on
+ * RESUMERS_GONE, and from then on the others resume its callbacks (and at
+ * once sweep what was answered meanwhile). Notifications are at-most-once,
+ * and a worker that crashed says nothing: the timers and the sweep catch
+ * both. */
 static void *notify_main(void *arg)
 {
     struct listener *l = arg;
     struct rconn *cmd = rconn_new(l->o->redis);
-    static const char *const cmds[] = {"SUBSCRIBE __keyevent@0__:hincrby"};
+    static const char *const cmds[] = {"SUBSCRIBE __keyevent@0__:hincrby",
+                                       "SUBSCRIBE " RESUMERS_GONE};
     enum { BATCH = 256 };
     char(*ids)[128] = xmalloc(sizeof(*ids) * BATCH);
     while (!stopping) {
-        struct rconn *sub = subscribe(l->o, cmds, 1);
+        struct rconn *sub = subscribe(l->o, cmds, sizeof(cmds) / sizeof(cmds[0]));
         if (!sub)
             break;
         redisContext *c = rconn_ctx(sub);
@@ -103,10 +140,11 @@ static void *notify_main(void *arg)
         dur_sweep(cmd, l->o->limits.retention_s, 0); /* what settled while we were away */
         void *rep;
         while (!stopping && redisGetReply(c, &rep) == REDIS_OK) {
-            int n = 0;
+            int n = 0, gone = 0;
             do {
                 if (!completion_id(rep, ids[n], sizeof(ids[n]))) {
-                } else if (dur_cb_ours(ids[n], l->o->limits.cb_tag)) {
+                    gone |= departure(l, rep);
+                } else if (ours(l, ids[n])) {
                     n++;
                 } else {
                     /* another resumer's callback is its own to resume */
@@ -127,6 +165,8 @@ static void *notify_main(void *arg)
                 dur_resume_callbacks(cmd, (const char(*)[128])ids, n, l->o->limits.retention_s,
                                      MX_RESUME_NOTIFICATION);
             }
+            if (gone) /* what the one that left had not resumed */
+                dur_sweep(cmd, l->o->limits.retention_s, 0);
         }
         atomic_store(&l->fd, -1);
         rconn_free(sub);
@@ -154,7 +194,7 @@ static void *timer_main(void *arg)
     struct rconn *cmd = rconn_new(l->o->redis);
     static const char *const cmds[] = {"SUBSCRIBE aa:timers:soon"};
     while (!stopping) {
-        struct rconn *sub = subscribe(l->o, cmds, 1);
+        struct rconn *sub = subscribe(l->o, cmds, sizeof(cmds) / sizeof(cmds[0]));
         if (!sub)
             break;
         redisContext *c = rconn_ctx(sub);
@@ -505,6 +545,16 @@ int wk_run(const struct wk_opts *opts)
         if (cs[i].thread)
             pthread_join(cs[i].thread, NULL);
     stop_listener(&notify);
+    if (tag[0]) {
+        /* from now on the other resumers take the callbacks made here */
+        struct rconn *bye = rconn_new(o->redis);
+        redisReply *r = rconn_cmd(bye, "PUBLISH %s %s", RESUMERS_GONE, tag);
+        log_info("event=resumer_leaving tag=%s told=%lld", tag,
+                 r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1LL);
+        if (r)
+            freeReplyObject(r);
+        rconn_free(bye);
+    }
     stop_listener(&timers);
     mx_stop();
     free(cs);

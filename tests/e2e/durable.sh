@@ -2,8 +2,8 @@
 # durable.sh -- crash and restart scenarios of the durable runtime against
 # real processes: a tool worker killed while its execution is suspended, a
 # worker that dies after taking a job, no notification listener (the sweep
-# resumes), redis-server restarted (AOF) while executions wait, and two
-# workers that each resume only their own callbacks.
+# resumes), redis-server restarted (AOF) while executions wait, two workers
+# that each resume only their own callbacks, and one of them leaving.
 set -u
 . "$(dirname "$0")/lib.sh"
 e2e_setup
@@ -94,8 +94,10 @@ check "redis restart: says connected" has "$out" "currently connected"
 kill -TERM "$TOOL_PID"
 wait "$TOOL_PID"
 forget "$TOOL_PID"
+declare -A WPID
 for w in a b; do
     "$BINDIR/aa-tool-worker" --redis "$REDIS" --log-level debug 2>>"$E2E_DIR/tool-$w.log" &
+    WPID[$w]=$!
     PIDS+=("$!")
 done
 both_up() { test "$(grep -l event=notifications_listening "$E2E_DIR"/tool-[ab].log | wc -l)" = 2; }
@@ -114,6 +116,27 @@ check "two workers: each left exactly the other's callbacks" \
     test "$(left a | sort)" = "$(made b | sort)" -a "$(left b | sort)" = "$(made a | sort)"
 check "two workers: no completion resumed twice" \
     test "$(cat "$E2E_DIR"/tool-[ab].log | grep -c "verdict=already")" = 0
+
+# 6. The worker that made a waiting callback stops (SIGTERM): it says so, and
+#    the other one resumes the callback at its answer, without the sweep.
+out=$E2E_DIR/leaving.out
+client --session d-leaving --prompt "What's my VPN status?" --timeout-ms 30000 \
+    --cmd-vpn-status "$FIXTURES/slow_status.sh 2" >"$out" &
+cpid=$!
+wait_for 10 "a suspended tool call" pending_callbacks
+cb=$(rcli ZRANGE aa:cb:deadlines 0 0)
+maker=a other=b
+grep -q "cb=$cb" "$E2E_DIR/tool-b.log" && maker=b other=a
+kill -TERM "${WPID[$maker]}"
+wait "${WPID[$maker]}"
+check "worker leaving: exits 0" test $? = 0
+forget "${WPID[$maker]}"
+wait "$cpid"
+check "worker leaving: answered" test $? = 0
+check "worker leaving: says connected" has "$out" "currently connected"
+check "worker leaving: the other heard it leave" grep -q "event=resumer_gone" "$E2E_DIR/tool-$other.log"
+check "worker leaving: resumed by the other's notification, not the sweep" \
+    bash -c "! grep -q 'event=sweep resumed=' '$E2E_DIR/tool-$other.log'"
 
 check "shutdown: SIGTERM exits 0 everywhere, no sanitizer reports" stop_programs
 echo "e2e: $PASSED passed, $FAILED failed"
