@@ -142,8 +142,18 @@ static void *serve_main(void *unused)
         char req[2048];
         struct timeval tv = {2, 0};
         setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-        ssize_t n = recv(c, req, sizeof(req) - 1, 0);
-        req[n > 0 ? n : 0] = '\0';
+        /* the whole head before answering: a request may come in pieces, and
+         * closing on unread bytes would reset the connection under the
+         * client's next write */
+        size_t have = 0;
+        req[0] = '\0';
+        while (have < sizeof(req) - 1 && !strstr(req, "\r\n\r\n")) {
+            ssize_t n = recv(c, req + have, sizeof(req) - 1 - have, 0);
+            if (n <= 0)
+                break;
+            have += (size_t)n;
+            req[have] = '\0';
+        }
         char *body;
         const char *status = "200 OK", *ctype = "text/plain; version=0.0.4";
         if (!strncmp(req, "GET /metrics", 12)) {

@@ -145,6 +145,16 @@ if [ -z "$EXTERNAL" ]; then
     check "metrics: stream lag gauge" grep -q '^aa_stream_lag{stream="aa:stream:tool"} 0' "$E2E_DIR/tool.metrics"
     check "metrics: model calls" grep -qE '^aa_model_calls_total [1-9]' "$E2E_DIR/agent.metrics"
     check "metrics: gateway push latency histogram" grep -qE '^aa_gateway_push_latency_seconds_count [1-9]' "$E2E_DIR/gw.metrics"
+    # a request that comes in two pieces is answered once it is whole
+    pieces() {
+        exec 3<>"/dev/tcp/127.0.0.1/$1"
+        printf 'GET /metrics HTTP/1.1\r\n' >&3
+        sleep 0.1
+        printf 'Host: 127.0.0.1\r\n\r\n' >&3
+        head -1 <&3
+    }
+    check "metrics: a request in two pieces gets 200" \
+        test "$( (pieces "$tport") 2>/dev/null | tr -d '\r')" = "HTTP/1.1 200 OK"
 fi
 
 # 9. Inspection with redis-cli: connections and executions are readable.
