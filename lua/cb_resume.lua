@@ -32,6 +32,8 @@ redis.call('ZREM', KEYS[3], ARGV[1])
 if f[3] then return 'already' end
 redis.call('HSET', KEYS[1], 'resumed', 1, 'resumed_ms', now)
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+-- a record that names no execution (one made by hand): nothing to hand over
+if not f[4] or not f[5] then return 'gone' end
 local ekey = 'aa:exec:' .. f[4]
 local field = 'op:' .. f[5]
 local old = redis.call('HGET', ekey, field)

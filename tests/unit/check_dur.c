@@ -525,6 +525,29 @@ START_TEST(early_completion_is_kept)
 }
 END_TEST
 
+/* a callback record that names no execution (made by hand) is settled and
+ * resumed into nothing, without a script error */
+START_TEST(callback_without_execution)
+{
+    redisReply *r = rconn_cmd(rc, "HSET aa:cb:cb-bare session s1 status pending "
+                                  "next_deadline_ms 99999999999999 deadline_ms 99999999999999");
+    freeReplyObject(r);
+    r = dur_complete(rc, "cb-bare", "succeed", "s1", "x", 1);
+    ck_assert_str_eq(r->element[1]->str, "recorded");
+    freeReplyObject(r);
+    const char *args[] = {"aa:cb:cb-bare", "aa:cb:completed", "aa:cb:deadlines", "cb-bare", "1",
+                          "3600"};
+    r = rconn_eval(rc, "cb_resume", 3, 6, args, NULL);
+    ck_assert_msg(r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING, "%s",
+                  r->str ? r->str : "?");
+    ck_assert_str_eq(r->str, "gone");
+    freeReplyObject(r);
+    assert_field("aa:cb:cb-bare", "resumed", "1");
+    ck_assert_int_eq(dur_resume_callback(rc, "cb-bare", 3600, MX_RESUME_NOTIFICATION), 0);
+    ck_assert_int_eq(dur_sweep(rc, 3600, 0), 0);
+}
+END_TEST
+
 START_TEST(replay_mismatch_fails_loudly)
 {
     new_exec("e7", "h");
@@ -758,6 +781,7 @@ Suite *dur_suite(void)
     tcase_set_timeout(limits, 60);
     tcase_add_test(errs, completion_rules);
     tcase_add_test(errs, replay_mismatch_fails_loudly);
+    tcase_add_test(errs, callback_without_execution);
     tcase_add_test(errs, unknown_handler_and_stale_entries);
     tcase_add_test(errs, crash_while_running);
     suite_add_tcase(s, core);
