@@ -1147,6 +1147,27 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
         json_decref(msg);
         return;
     }
+    /* MCP: a request's id is a string or an integer, never null; params
+     * are an object; a message without a method is a response (whose id
+     * may be null: an error about a request the client could not read) */
+    const char *bad = NULL;
+    if (!method && json_object_get(msg, "method"))
+        bad = "method must be a string";
+    else if (method && id && !json_is_string(id) && !json_is_integer(id))
+        bad = "id must be a string or an integer";
+    else if (!method &&
+             (!id || (!json_object_get(msg, "result") && !json_object_get(msg, "error"))))
+        bad = "neither a request, a notification nor a response";
+    if (bad) {
+        gw_conn_http_json(c, 400, rpc_error(NULL, -32600, bad), NULL);
+        json_decref(msg);
+        return;
+    }
+    if (json_object_get(msg, "params") && !json_is_object(json_object_get(msg, "params"))) {
+        gw_conn_http_json(c, 400, rpc_error(id, -32602, "params must be an object"), NULL);
+        json_decref(msg);
+        return;
+    }
     if (!method) { /* a response from the client: nothing to do */
         gw_conn_http_respond(c, 202, "application/json", "", 0, NULL);
         json_decref(msg);

@@ -79,6 +79,22 @@ out=$(rpc '{"jsonrpc":"2.0","id":1,"method":"ping"}' -H "Mcp-Session-Id: not-a-s
 check "mcp: an unknown session is 404" sh -c "echo '$out' | tail -1 | grep -q 404"
 out=$(rpc '{"jsonrpc":"2.0","id":1,"method":"nope/nope"}' -H "Mcp-Session-Id: $SID")
 check "json-rpc: unknown method is -32601" sh -c "echo '$out' | grep -q -- '-32601'"
+for bad in '{"jsonrpc":"2.0","id":null,"method":"ping"}' '{"jsonrpc":"2.0","id":{"a":1},"method":"ping"}' \
+    '{"jsonrpc":"2.0","id":true,"method":"ping"}' '{"jsonrpc":"2.0","id":1.5,"method":"ping"}' \
+    '{"jsonrpc":"2.0","id":1,"method":5}' '{"jsonrpc":"2.0","method":["ping"]}' \
+    '{"jsonrpc":"2.0","id":1}' '{"jsonrpc":"2.0"}' '[{"jsonrpc":"2.0","id":1,"method":"ping"}]'; do
+    out=$(rpc "$bad" -H "Mcp-Session-Id: $SID")
+    check "json-rpc: invalid request 400 -32600: $bad" \
+        sh -c "echo '$out' | grep -q -- '-32600' && echo '$out' | tail -1 | grep -q 400"
+done
+out=$(rpc '{"jsonrpc":"2.0","id":3,"method":"tools/list","params":[1]}' -H "Mcp-Session-Id: $SID")
+check "json-rpc: params that are not an object are -32602" sh -c "echo '$out' | grep -q -- '-32602'"
+out=$(rpc '{"jsonrpc":"2.0","id":9,"result":{}}' -H "Mcp-Session-Id: $SID")
+check "json-rpc: a response from the client gets 202" sh -c "echo '$out' | tail -1 | grep -q 202"
+out=$(rpc '{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}' -H "Mcp-Session-Id: $SID")
+check "json-rpc: an error response with a null id gets 202" sh -c "echo '$out' | tail -1 | grep -q 202"
+out=$(rpc '{"jsonrpc":"2.0","id":"s-1","method":"ping"}' -H "Mcp-Session-Id: $SID")
+check "json-rpc: a string id is echoed" sh -c "echo '$out' | grep -q '\"id\":\"s-1\"'"
 out=$(rpc '{"jsonrpc":"2.0","method":"notifications/initialized"}' -H 'Mcp-Session-Id: x')
 check "json-rpc: a notification gets 202" sh -c "echo '$out' | tail -1 | grep -q 202"
 out=$(rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H "Mcp-Session-Id: $SID")
