@@ -727,10 +727,16 @@ static void tools_call(struct gw_conn *c, json_t *id, json_t *params, const stru
     }
     const char *sid = json_string_value(json_object_get(args, "session_id"));
     const char *route = tooldef_route(args);
-    if (!json_is_object(args) || !sid || !id_valid(sid, 128) || strcmp(route, name) != 0) {
-        reply_held(c, 200,
-                   rpc_result(id, tool_error("invalid arguments: see the tool's inputSchema "
-                                             "(session_id is required)")));
+    const char *bad = !json_is_object(args) ? "arguments must be an object"
+                      : !sid                ? "session_id (a string) is required"
+                      : !id_valid(sid, 128)
+                          ? "session_id must be 1-128 characters of A-Z a-z 0-9 . _ : -"
+                      : strcmp(route, name) != 0 ? "they do not fit the tool"
+                                                 : NULL;
+    if (bad) {
+        char msg[200];
+        snprintf(msg, sizeof(msg), "invalid arguments: %s (see the tool's inputSchema)", bad);
+        reply_held(c, 200, rpc_result(id, tool_error(msg)));
         return;
     }
     if (!(cl->sid[0] ? !strcmp(cl->sid, sid) : jwt_has_scope(cl, "any-session"))) {

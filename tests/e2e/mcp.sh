@@ -93,6 +93,15 @@ out=$(rpc '{"jsonrpc":"2.0","id":9,"result":{}}' -H "Mcp-Session-Id: $SID")
 check "json-rpc: a response from the client gets 202" sh -c "echo '$out' | tail -1 | grep -q 202"
 out=$(rpc '{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}' -H "Mcp-Session-Id: $SID")
 check "json-rpc: an error response with a null id gets 202" sh -c "echo '$out' | tail -1 | grep -q 202"
+call() { rpc "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"get_vpn_status\",\"arguments\":$1}}" -H "Mcp-Session-Id: $SID"; }
+says() { case "$1" in *"$2"*) return 0 ;; esac; return 1; }
+check "tools/call: arguments not an object say so" says "$(call '"x"')" 'arguments must be an object'
+check "tools/call: no session_id says so" \
+    says "$(call '{"query":"vpn_status"}')" 'session_id (a string) is required'
+check "tools/call: a bad session_id says what it may be" \
+    says "$(call '{"query":"vpn_status","session_id":"a b"}')" 'session_id must be 1-128'
+check "tools/call: arguments of another tool do not fit" \
+    says "$(call '{"log_type":"vpn","session_id":"s1"}')" 'they do not fit the tool'
 out=$(rpc '{"jsonrpc":"2.0","id":"s-1","method":"ping"}' -H "Mcp-Session-Id: $SID")
 check "json-rpc: a string id is echoed" sh -c "echo '$out' | grep -q '\"id\":\"s-1\"'"
 out=$(rpc '{"jsonrpc":"2.0","method":"notifications/initialized"}' -H 'Mcp-Session-Id: x')
