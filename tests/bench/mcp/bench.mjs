@@ -8,8 +8,9 @@
 // Theirs: McpServer + StreamableHTTPServerTransport with an `echo` tool that
 // returns its input, each in its own Node process, in the two shapes of the
 // SDK's examples: stateful (a session and its transport kept between
-// requests) and stateless (a server and a transport per request).
-// The three alternate in rounds so that machine noise falls on all.
+// requests) and stateless (a server and a transport per request); and the
+// stateful one again inside the client's own process.
+// All alternate in rounds so that machine noise falls on all.
 // Usage: node bench.mjs BASE_URL CLIENT_ID CLIENT_SECRET SESSION [N] [ROUNDS]
 import { createRequire } from "node:module";
 import { fork } from "node:child_process";
@@ -30,9 +31,8 @@ const echoServer = () => {
   return mcp;
 };
 
-// a child process: the echo server in one of the two shapes
-if (process.env.BENCH_ECHO) {
-  const stateless = process.env.BENCH_ECHO === "stateless";
+// The echo server in one of the two shapes; onListening gets its URL.
+const serveEcho = (stateless, onListening) => {
   const transports = new Map();
   const server = http.createServer(async (req, res) => {
     const chunks = [];
@@ -56,7 +56,12 @@ if (process.env.BENCH_ECHO) {
     }
     await t.handleRequest(req, res, body);
   });
-  server.listen(0, "127.0.0.1", () => process.send(`http://127.0.0.1:${server.address().port}/mcp`));
+  server.listen(0, "127.0.0.1", () => onListening(`http://127.0.0.1:${server.address().port}/mcp`));
+};
+
+if (process.env.BENCH_ECHO) {
+  // a child process: the echo server alone
+  serveEcho(process.env.BENCH_ECHO === "stateless", (url) => process.send(url));
 } else {
   const [base, id, secret, session, nArg, roundsArg] = process.argv.slice(2);
   const N = Number(nArg || 1000), ROUNDS = Number(roundsArg || 5), WARM = 50;
@@ -70,8 +75,12 @@ if (process.env.BENCH_ECHO) {
   const tok = await basicToken(base, id, secret);
   const ours = await connect(base + "/mcp", { Authorization: "Bearer " + tok.access_token });
   const statefulUrl = await spawnEcho("stateful"), statelessUrl = await spawnEcho("stateless");
+  // and the literal reading of REFERENCE's "in-process echo": the stateful
+  // server in this very process, sharing the client's event loop
+  const inprocUrl = await new Promise((r) => serveEcho(false, r));
   const stateful = await connect(statefulUrl, {});
   const stateless = await connect(statelessUrl, {});
+  const inproc = await connect(inprocUrl, {});
   const targets = [
     ["get_vpn_status via agent-async (durable, desktop round trip)", ours,
      () => ours.callTool({ name: "get_vpn_status", arguments: { query: "vpn_status", session_id: session } })],
@@ -79,6 +88,8 @@ if (process.env.BENCH_ECHO) {
      () => stateful.callTool({ name: "echo", arguments: { text: "connected" } })],
     ["echo via the TypeScript SDK server, stateless (own process)", stateless,
      () => stateless.callTool({ name: "echo", arguments: { text: "connected" } })],
+    ["echo via the TypeScript SDK server, stateful (in the client's process)", inproc,
+     () => inproc.callTool({ name: "echo", arguments: { text: "connected" } })],
   ];
   const check = await targets[0][2]();
   if (check.isError || check.structuredContent?.status !== "connected") {
@@ -100,7 +111,8 @@ if (process.env.BENCH_ECHO) {
     const a = [];
     await timed(() => client.ping(), 1000, a);
     a.sort((x, y) => x - y);
-    console.log(`mcp ping (${name.replace(/ \(.*/, "").replace(/^\S+ via /, "")}) n=1000 ` +
+    const label = name.replace(/ \((own process|durable.*)\)$/, "").replace(/^\S+ via /, "");
+    console.log(`mcp ping (${label}) n=1000 ` +
       `p50=${q(a, 0.5).toFixed(3)} ms p99=${q(a, 0.99).toFixed(3)} ms`);
   }
   const lat = targets.map(() => []);
@@ -113,7 +125,7 @@ if (process.env.BENCH_ECHO) {
     console.log(`mcp tools/call ${name} n=${a.length} p50=${q(a, 0.5).toFixed(3)} ms p99=${q(a, 0.99).toFixed(3)} ms`);
   });
   console.log(`mcp p50 ratios (their echo / our durable call): stateful ${(p50[1] / p50[0]).toFixed(2)}x, ` +
-    `stateless ${(p50[2] / p50[0]).toFixed(2)}x`);
+    `stateless ${(p50[2] / p50[0]).toFixed(2)}x, in-process ${(p50[3] / p50[0]).toFixed(2)}x`);
   // The same calls from a thin client (node:http, one kept-alive socket, no
   // SDK): what the servers themselves take, without the SDK client's work.
   const thin = async (url, headers, name, args) => {
@@ -159,7 +171,7 @@ if (process.env.BENCH_ECHO) {
     `agent-async p50=${tp[0][0].toFixed(3)} ms p99=${tp[0][1].toFixed(3)} ms; ` +
     `SDK echo stateful p50=${tp[1][0].toFixed(3)} ms p99=${tp[1][1].toFixed(3)} ms; ` +
     `stateless p50=${tp[2][0].toFixed(3)} ms p99=${tp[2][1].toFixed(3)} ms`);
-  for (const c of [ours, stateful, stateless]) await c.close();
+  for (const c of [ours, stateful, stateless, inproc]) await c.close();
   for (const c of children) c.kill();
   process.exit(0);
 }
