@@ -87,14 +87,16 @@ for bad in '{"jsonrpc":"2.0","id":null,"method":"ping"}' '{"jsonrpc":"2.0","id":
     check "json-rpc: invalid request 400 -32600: $bad" \
         sh -c "echo '$out' | grep -q -- '-32600' && echo '$out' | tail -1 | grep -q 400"
 done
-out=$(rpc '{"jsonrpc":"2.0","id":3,"method":"tools/list","params":[1]}' -H "Mcp-Session-Id: $SID")
-check "json-rpc: params that are not an object are -32602" sh -c "echo '$out' | grep -q -- '-32602'"
-out=$(rpc '{"jsonrpc":"2.0","id":9,"result":{}}' -H "Mcp-Session-Id: $SID")
-check "json-rpc: a response from the client gets 202" sh -c "echo '$out' | tail -1 | grep -q 202"
-out=$(rpc '{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}' -H "Mcp-Session-Id: $SID")
-check "json-rpc: an error response with a null id gets 202" sh -c "echo '$out' | tail -1 | grep -q 202"
-call() { rpc "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"get_vpn_status\",\"arguments\":$1}}" -H "Mcp-Session-Id: $SID"; }
-says() { case "$1" in *"$2"*) return 0 ;; esac; return 1; }
+says() { case "$1" in *"$2"*) return 0 ;; esac; return 1; } # TEXT PART: TEXT holds PART
+code() { rpc "$@" | tail -1; }                                # BODY [curl args]: the HTTP status
+S=(-H "Mcp-Session-Id: $SID")
+check "json-rpc: params that are not an object are -32602" \
+    says "$(rpc '{"jsonrpc":"2.0","id":3,"method":"tools/list","params":[1]}' "${S[@]}")" '-32602'
+check "json-rpc: a response from the client gets 202" \
+    test "$(code '{"jsonrpc":"2.0","id":9,"result":{}}' "${S[@]}")" = 202
+check "json-rpc: an error response with a null id gets 202" \
+    test "$(code '{"jsonrpc":"2.0","id":null,"error":{"code":-32700,"message":"x"}}' "${S[@]}")" = 202
+call() { rpc "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":{\"name\":\"get_vpn_status\",\"arguments\":$1}}" "${S[@]}"; }
 check "tools/call: arguments not an object say so" says "$(call '"x"')" 'arguments must be an object'
 check "tools/call: no session_id says so" \
     says "$(call '{"query":"vpn_status"}')" 'session_id (a string) is required'
@@ -102,12 +104,11 @@ check "tools/call: a bad session_id says what it may be" \
     says "$(call '{"query":"vpn_status","session_id":"a b"}')" 'session_id must be 1-128'
 check "tools/call: arguments of another tool do not fit" \
     says "$(call '{"log_type":"vpn","session_id":"s1"}')" 'they do not fit the tool'
-out=$(rpc '{"jsonrpc":"2.0","id":"s-1","method":"ping"}' -H "Mcp-Session-Id: $SID")
-check "json-rpc: a string id is echoed" sh -c "echo '$out' | grep -q '\"id\":\"s-1\"'"
-out=$(rpc '{"jsonrpc":"2.0","method":"notifications/initialized"}' -H 'Mcp-Session-Id: x')
-check "json-rpc: a notification gets 202" sh -c "echo '$out' | tail -1 | grep -q 202"
-out=$(rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H "Mcp-Session-Id: $SID")
-check "mcp: ping in the session" sh -c "echo '$out' | tail -1 | grep -q 200"
+check "json-rpc: a string id is echoed" \
+    says "$(rpc '{"jsonrpc":"2.0","id":"s-1","method":"ping"}' "${S[@]}")" '"id":"s-1"'
+check "json-rpc: a notification gets 202" \
+    test "$(code '{"jsonrpc":"2.0","method":"notifications/initialized"}' -H 'Mcp-Session-Id: x')" = 202
+check "mcp: ping in the session" test "$(code '{"jsonrpc":"2.0","id":2,"method":"ping"}' "${S[@]}")" = 200
 for bad in '{"jsonrpc":"2.0","id":5,"method":"tasks/get","params":{}}' \
     '{"jsonrpc":"2.0","id":5,"method":"tasks/get","params":{"taskId":42}}' \
     '{"jsonrpc":"2.0","id":5,"method":"tasks/result","params":{"taskId":"mcpt-nope"}}' \
