@@ -27,15 +27,18 @@ static void on_signal(int sig)
     stopping = 1;
 }
 
+/* How many departed workers' tags a resumer remembers. */
+#define GONE_TAGS 64
+
 /* A thread with its own subscriber connection; stop() shuts its socket. */
 struct listener {
     const struct wk_opts *o;
     pthread_t thread;
     atomic_int fd;
     int started;
-    char name[192];   /* the notification thread's consumer name */
-    char gone[64][8]; /* resumer tags of workers that have left (a ring) */
-    int ngone;
+    char name[192];          /* the notification thread's consumer name */
+    char gone[GONE_TAGS][8]; /* resumer tags of workers that have left (a ring) */
+    unsigned ngone;
 };
 
 /* Where a worker that stops announces its resumer tag: the others then
@@ -90,7 +93,7 @@ static int ours(const struct listener *l, const char *cbid)
     const char *tag = dur_cb_tag(cbid), *mine = l->o->limits.cb_tag;
     if (!tag || !mine || !*mine || !strcmp(tag, mine))
         return 1;
-    for (size_t i = 0; i < sizeof(l->gone) / sizeof(l->gone[0]); i++)
+    for (int i = 0; i < GONE_TAGS; i++)
         if (!strcmp(l->gone[i], tag))
             return 1;
     return 0;
@@ -105,8 +108,7 @@ static int departure(struct listener *l, const redisReply *r)
     const char *tag = r->element[2]->str, *mine = l->o->limits.cb_tag;
     if (!id_valid(tag, sizeof(l->gone[0]) - 1) || (mine && !strcmp(tag, mine)))
         return 0;
-    strlcpy_aa(l->gone[l->ngone++ % (int)(sizeof(l->gone) / sizeof(l->gone[0]))], tag,
-               sizeof(l->gone[0]));
+    strlcpy_aa(l->gone[l->ngone++ % GONE_TAGS], tag, sizeof(l->gone[0]));
     log_info("event=resumer_gone tag=%s", tag);
     return 1;
 }
