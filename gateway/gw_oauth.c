@@ -7,7 +7,6 @@
 
 #include <http_parser.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,8 +78,9 @@ static void token_endpoint(struct gw_conn *c, const struct gw_req *req)
     if (!strncasecmp(req->authorization, "Basic ", 6)) {
         unsigned char dec[512];
         const char *b64 = req->authorization + 6;
-        int n = EVP_DecodeBlock(dec, (const unsigned char *)b64, (int)strlen(b64));
-        if (n > 0 && n < (int)sizeof(dec)) {
+        /* longer than dec: refused like a wrong credential */
+        int n = b64_decode(b64, strlen(b64), dec, sizeof(dec) - 1);
+        if (n > 0) {
             dec[n] = '\0';
             char *colon = strchr((char *)dec, ':');
             if (colon) {

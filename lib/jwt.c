@@ -24,35 +24,51 @@ int b64url_encode(const unsigned char *in, size_t len, char *out, size_t outlen)
     return n;
 }
 
-int b64url_decode(const char *in, size_t len, unsigned char *out, size_t outlen)
+/* Base64 of either alphabet into out, bounded by outlen. url: "-_" and no
+ * padding; else "+/" with its padding "=" (RFC 4648). Returns the length or
+ * -1. */
+static int b64_any_decode(const char *in, size_t len, unsigned char *out, size_t outlen, int url)
 {
-    if (len % 4 == 1 || len > 8192)
+    size_t pad = 0;
+    if (!url)
+        while (pad < 2 && pad < len && in[len - 1 - pad] == '=')
+            pad++;
+    if (len > 8192 || (url ? len % 4 == 1 : len % 4 != 0))
         return -1;
     size_t padded = (len + 3) / 4 * 4;
+    if (padded / 4 * 3 > outlen)
+        return -1;
     char *buf = xmalloc(padded + 1);
-    for (size_t i = 0; i < len; i++) {
-        char c = in[i];
-        if (c == '-')
+    for (size_t i = 0; i < padded; i++) {
+        char c = i < len - pad ? in[i] : '=';
+        if (url && c == '-')
             c = '+';
-        else if (c == '_')
+        else if (url && c == '_')
             c = '/';
-        else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) {
+        int ok = c == '=' ? i >= len - pad
+                          : (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+                                (c >= '0' && c <= '9') || c == '+' || c == '/';
+        if (!ok || (url && i < len && (in[i] == '+' || in[i] == '/'))) {
             free(buf);
             return -1;
         }
         buf[i] = c;
     }
-    for (size_t i = len; i < padded; i++)
-        buf[i] = '=';
-    if (padded / 4 * 3 > outlen) {
-        free(buf);
-        return -1;
-    }
     int n = EVP_DecodeBlock(out, (unsigned char *)buf, (int)padded);
     free(buf);
     if (n < 0)
         return -1;
-    return n - (int)(padded - len); /* EVP counts the padding as zero bytes */
+    return n - (int)(padded - (len - pad)); /* EVP counts the padding as zero bytes */
+}
+
+int b64url_decode(const char *in, size_t len, unsigned char *out, size_t outlen)
+{
+    return b64_any_decode(in, len, out, outlen, 1);
+}
+
+int b64_decode(const char *in, size_t len, unsigned char *out, size_t outlen)
+{
+    return b64_any_decode(in, len, out, outlen, 0);
 }
 
 static int sign(const char *secret, const char *data, size_t len, char *out, size_t outlen)

@@ -31,5 +31,8 @@ int jwt_has_scope(const struct jwt_claims *c, const char *word);
 /* Base64url without padding. Return the output length, or -1. */
 int b64url_encode(const unsigned char *in, size_t len, char *out, size_t outlen);
 int b64url_decode(const char *in, size_t len, unsigned char *out, size_t outlen);
+/* Base64 with "+/" and padding (RFC 4648 section 4), as in HTTP Basic
+ * credentials. Writes at most outlen bytes. Returns the length, or -1. */
+int b64_decode(const char *in, size_t len, unsigned char *out, size_t outlen);
 
 #endif

@@ -68,6 +68,12 @@ SID=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $TOK" -H 'Content-Type
 check "mcp: initialize answers with an Mcp-Session-Id" test -n "$SID"
 # a session belongs to the client that opened it: another client's token
 # finds no such session, first asking Redis, then on a gateway that trusts it
+# a Basic credential as long as a header may be (2 KiB of base64) is refused
+# like any wrong one, and the gateway goes on (it decoded into 512 bytes)
+big=$(head -c 1530 /dev/zero | tr '\0' a | base64 -w0)
+check "oauth: a 2 KiB Basic credential is 401 invalid_client" test "$(curl -s -o /dev/null -w '%{http_code}' \
+    -H "Authorization: Basic $big" -d grant_type=client_credentials "$BASE/oauth2/token")" = 401
+check "oauth: and the gateway still answers" test "$(curl -s -o /dev/null -w '%{http_code}' "$BASE/healthz")" = 200
 TOK2=$(curl -s -u agent-2:other-s3cret -d grant_type=client_credentials "$BASE/oauth2/token" | sed 's/.*"access_token":"\([^"]*\)".*/\1/')
 out=$(TOK=$TOK2 rpc '{"jsonrpc":"2.0","id":1,"method":"ping"}' -H "Mcp-Session-Id: $SID")
 check "mcp: another client's token cannot use the session (404)" sh -c "echo '$out' | tail -1 | grep -q 404"

@@ -42,6 +42,33 @@ START_TEST(round_trip)
 }
 END_TEST
 
+/* the standard alphabet with its padding (HTTP Basic credentials), bounded */
+START_TEST(base64_both_alphabets)
+{
+    unsigned char d[16];
+    ck_assert_int_eq(b64_decode("YWJj", 4, d, sizeof(d)), 3);
+    ck_assert_int_eq(memcmp(d, "abc", 3), 0);
+    ck_assert_int_eq(b64_decode("YWI=", 4, d, sizeof(d)), 2);
+    ck_assert_int_eq(memcmp(d, "ab", 2), 0);
+    ck_assert_int_eq(b64_decode("YQ==", 4, d, sizeof(d)), 1);
+    ck_assert_int_eq(b64_decode("+/+/", 4, d, sizeof(d)), 3);
+    ck_assert_int_eq(b64_decode("", 0, d, sizeof(d)), 0);
+    /* wrong shapes */
+    ck_assert_int_eq(b64_decode("Y===", 4, d, sizeof(d)), -1);
+    ck_assert_int_eq(b64_decode("YW=j", 4, d, sizeof(d)), -1);
+    ck_assert_int_eq(b64_decode("YWJ", 3, d, sizeof(d)), -1);
+    ck_assert_int_eq(b64_decode("-_-_", 4, d, sizeof(d)), -1);
+    ck_assert_int_eq(b64_decode("YW J", 4, d, sizeof(d)), -1);
+    ck_assert_int_eq(b64url_decode("+/+/", 4, d, sizeof(d)), -1);
+    ck_assert_int_eq(b64url_decode("YQ==", 4, d, sizeof(d)), -1);
+    ck_assert_int_eq(b64url_decode("-_-_", 4, d, sizeof(d)), 3);
+    /* the output never passes outlen */
+    ck_assert_int_eq(b64_decode("YWJjZGVm", 8, d, 5), -1);
+    ck_assert_int_eq(b64_decode("YWJjZGVm", 8, d, 6), 6);
+    ck_assert_int_eq(b64url_decode("YWJjZGVm", 8, d, 5), -1);
+}
+END_TEST
+
 START_TEST(limits)
 {
     struct jwt_claims c = claims(1000), out;
@@ -94,6 +121,7 @@ Suite *jwt_suite(void)
           *errs = tcase_create("errors");
     tcase_add_test(core, round_trip);
     tcase_add_test(lim, limits);
+    tcase_add_test(lim, base64_both_alphabets);
     tcase_add_test(errs, forgeries);
     suite_add_tcase(s, core);
     suite_add_tcase(s, lim);
