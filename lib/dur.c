@@ -887,7 +887,7 @@ static int resume_reply(struct rconn *rc, redisReply *r, int64_t retention_s, in
         if (!r->element[i]->str || strlen(r->element[i]->str) >= 128)
             continue;
         strcpy(ids[k++], r->element[i]->str);
-        if (k == 256 || i + 1 == r->elements) {
+        if (k == 256) {
             int x = dur_resume_callbacks(rc, (const char(*)[128])ids, k, retention_s, cause);
             n += x > 0 ? x : 0;
             k = 0;
