@@ -148,10 +148,10 @@ FUZZ_SECONDS ?= 60
 FUZZ_OBJ := $(BUILD)/obj-fuzz
 FUZZ_BIN := $(BUILD)/bin-fuzz
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
-               -Ilib -Igateway $(PKG_CFLAGS)
+               -Ilib -Igateway -Iworker $(PKG_CFLAGS)
 FUZZ_LIB_SRC := lib/util.c lib/ids.c lib/jwt.c lib/log.c gateway/gw_http.c gateway/gw_ws.c \
-                gateway/gw_msg.c
-FUZZ_TARGETS := http route jwt
+                gateway/gw_msg.c worker/evstream.c
+FUZZ_TARGETS := http route jwt evstream
 
 $(FUZZ_OBJ)/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -3,6 +3,7 @@
  * and Amazon Bedrock's Converse API signed with SigV4 by libcurl. Each turns
  * the agent's transcript into its wire format with the three tools, and the
  * reply into a decision (tool uses or a final answer). */
+#include "evstream.h"
 #include "log.h"
 #include "provider.h"
 #include "tools.h"
@@ -183,45 +184,30 @@ static void stream_event(struct stream *s, const char *etype, json_t *e)
     }
 }
 
-static uint32_t be32(const unsigned char *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 /* Consumes what it can of s->buf. */
 static void stream_feed(struct stream *s)
 {
     size_t off = 0;
     if (s->kind == P_BEDROCK) {
-        /* AWS event stream: total length, headers length, prelude CRC,
-         * headers, payload, message CRC. */
-        while (s->len - off >= 12) {
-            const unsigned char *m = (const unsigned char *)s->buf + off;
-            uint32_t total = be32(m), hlen = be32(m + 4);
-            if (total < 16 || hlen > total - 16)
+        for (;;) {
+            struct evs_msg m;
+            ssize_t n = evs_parse((const unsigned char *)s->buf + off, s->len - off, &m);
+            if (n == -2)
                 break;
-            if (s->len - off < total)
+            if (n < 0) {
+                /* the framing is lost: nothing after this can be read */
+                if (!s->err[0])
+                    snprintf(s->err, sizeof(s->err), "malformed event stream from the model");
+                off = s->len;
                 break;
-            char etype[64] = "";
-            size_t h = 12;
-            while (h < 12 + hlen) {
-                size_t nl = m[h];
-                const char *name = (const char *)m + h + 1;
-                unsigned char type = m[h + 1 + nl];
-                if (type != 7)
-                    break; /* only string headers are expected */
-                size_t vl = (size_t)m[h + 2 + nl] << 8 | m[h + 3 + nl];
-                const char *v = (const char *)m + h + 4 + nl;
-                if ((nl == 11 && !strncmp(name, ":event-type", 11)) ||
-                    (nl == 15 && !strncmp(name, ":exception-type", 15)))
-                    snprintf(etype, sizeof(etype), "%.*s", (int)vl, v);
-                h += 4 + nl + vl;
             }
-            json_t *e = json_loadb((const char *)m + 12 + hlen, total - 16 - hlen, 0, NULL);
+            char etype[64];
+            snprintf(etype, sizeof(etype), "%.*s", (int)m.type_len, m.type ? m.type : "");
+            json_t *e = json_loadb(m.payload, m.payload_len, 0, NULL);
             if (e)
                 stream_event(s, etype, e);
             json_decref(e);
-            off += total;
+            off += (size_t)n;
         }
     } else {
         for (;;) {

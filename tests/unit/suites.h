@@ -15,6 +15,7 @@ Suite *provider_suite(void);
 Suite *dur_suite(void);
 Suite *jwt_suite(void);
 Suite *gw_msg_suite(void);
+Suite *evstream_suite(void);
 
 /* A buffer whose last byte sits right before an inaccessible page, so any
  * read past the end faults. Returns: owned, free with guard_free. */
