@@ -34,26 +34,38 @@ ssize_t evs_parse(const unsigned char *buf, size_t len, struct evs_msg *m)
         return -2;
     if (evs_crc32(0, buf, total - 4) != be32(buf + total - 4))
         return -1;
-    /* headers: name length (1), name, value type (1), then for a string
-     * (type 7) its length (2) and bytes; nothing else is expected here */
+    /* headers: name length (1), name, value type (1), value: fixed sizes
+     * for types 0-5, 8 and 9; a 2-byte length and the bytes for 6 (bytes)
+     * and 7 (string) */
+    static const signed char fixed[10] = {0, 0, 1, 2, 4, 8, -1, -1, 8, 16};
     size_t h = 12, end = 12 + (size_t)hlen;
     while (h < end) {
         size_t nl = buf[h];
-        if (h + 1 + nl + 3 > end || buf[h + 1 + nl] != 7)
+        if (h + 1 + nl + 1 > end)
             return -1;
         const char *name = (const char *)buf + h + 1;
-        size_t vl = (size_t)buf[h + 2 + nl] << 8 | buf[h + 3 + nl];
-        if (h + 4 + nl + vl > end)
+        unsigned type = buf[h + 1 + nl];
+        size_t at = h + 2 + nl, vl;
+        if (type > 9)
             return -1;
-        const char *v = (const char *)buf + h + 4 + nl;
-        int ev = nl == 11 && !memcmp(name, ":event-type", 11);
-        int ex = nl == 15 && !memcmp(name, ":exception-type", 15);
+        if (fixed[type] < 0) {
+            if (at + 2 > end)
+                return -1;
+            vl = (size_t)buf[at] << 8 | buf[at + 1];
+            at += 2;
+        } else {
+            vl = (size_t)fixed[type];
+        }
+        if (at + vl > end)
+            return -1;
+        int ev = type == 7 && nl == 11 && !memcmp(name, ":event-type", 11);
+        int ex = type == 7 && nl == 15 && !memcmp(name, ":exception-type", 15);
         if (ev || ex) {
-            m->type = v;
+            m->type = (const char *)buf + at;
             m->type_len = vl;
             m->exception = ex;
         }
-        h += 4 + nl + vl;
+        h = at + vl;
     }
     m->payload = (const char *)buf + end;
     m->payload_len = total - 16 - hlen;

@@ -21,8 +21,9 @@ struct evs_msg {
 
 /* Parses the message at the start of buf. Returns the bytes it takes, -2
  * when buf holds only part of it, -1 when it is malformed (lengths that do
- * not fit, a header running past the headers, a header value type other than
- * string, a wrong CRC). Borrowed: the pointers in m point into buf. */
+ * not fit, a header running past the headers, an unknown header value type,
+ * a wrong CRC). Headers of every type are read; only the two string ones
+ * above are kept. Borrowed: the pointers in m point into buf. */
 ssize_t evs_parse(const unsigned char *buf, size_t len, struct evs_msg *m);
 
 /* CRC-32 (IEEE 802.3, as zlib's crc32) of len bytes, continuing from crc

@@ -64,6 +64,31 @@ START_TEST(whole_messages)
     ck_assert_int_eq(memcmp(m.payload, "{\"x\":1}", 7), 0);
     ck_assert_int_eq(evs_parse(buf + a, b, &m), (ssize_t)b);
     ck_assert_int_eq(m.exception, 1);
+    /* headers of other types are read and passed over: ":x" as bytes
+     * (type 6) and a uuid (type 9) before the event type */
+    unsigned char hdr[64], msg[128];
+    size_t h = 0;
+    memcpy(hdr + h,
+           "\x02:x\x06\x00\x03"
+           "abc",
+           9);
+    h += 9;
+    memcpy(hdr + h, "\x01u\x09", 3);
+    h += 3;
+    memset(hdr + h, 0xab, 16);
+    h += 16;
+    memcpy(hdr + h, "\x0b:event-type\x07\x00\x08metadata", 23);
+    h += 23;
+    size_t total = 16 + h + 2;
+    put32(msg, (uint32_t)total);
+    put32(msg + 4, (uint32_t)h);
+    memcpy(msg + 12, hdr, h);
+    memcpy(msg + 12 + h, "{}", 2);
+    reseal(msg, total);
+    ck_assert_int_eq(evs_parse(msg, total, &m), (ssize_t)total);
+    ck_assert_int_eq((int)m.type_len, 8);
+    ck_assert_int_eq(memcmp(m.type, "metadata", 8), 0);
+    ck_assert_int_eq((int)m.payload_len, 2);
     size_t c = build(buf, NULL, NULL, "");
     ck_assert_int_eq(evs_parse(buf, c, &m), 16);
     ck_assert_ptr_null(m.type);
@@ -120,7 +145,13 @@ START_TEST(malformed)
     reseal(m2, a);
     ck_assert_int_eq(evs_parse(m2, a, &m), -1);
     memcpy(m2, buf, a);
-    m2[12 + 1 + 11] = 6;
+    m2[12 + 1 + 11] = 10;
+    reseal(m2, a);
+    ck_assert_int_eq(evs_parse(m2, a, &m), -1);
+    /* an int32 header (type 4) whose 4 bytes run past the headers */
+    memcpy(m2, buf, a);
+    m2[12 + 1 + 11] = 4;
+    m2[4 + 3] = 1 + 11 + 1 + 2; /* headers end inside the value */
     reseal(m2, a);
     ck_assert_int_eq(evs_parse(m2, a, &m), -1);
     /* an absurd total is refused before waiting for it */
@@ -134,7 +165,8 @@ END_TEST
 Suite *evstream_suite(void)
 {
     Suite *s = suite_create("evstream");
-    TCase *core = tcase_create("core"), *lim = tcase_create("limits"), *errs = tcase_create("errors");
+    TCase *core = tcase_create("core"), *lim = tcase_create("limits"),
+          *errs = tcase_create("errors");
     tcase_add_test(core, whole_messages);
     tcase_add_test(lim, every_prefix_is_partial);
     tcase_add_test(errs, malformed);
