@@ -410,7 +410,11 @@ int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int6
     return outcome(op, out);
 }
 
-int dur_push(struct dur_ctx *ctx, const json_t *event, int require_conn, char **result)
+/* Pushes event to the execution's session (lua/push.lua) and logs it. With
+ * require_conn, a session without a connection stores nothing and gives
+ * DUR_ERROR "client_not_connected". DUR_OK: *result is the event id (owned);
+ * DUR_FAIL: Redis failed. */
+static int push_now(struct dur_ctx *ctx, const json_t *event, int require_conn, char **result)
 {
     char id[64];
     int n = push_event(ctx->rc, ctx->session, event, require_conn, id, sizeof(id));
@@ -429,13 +433,31 @@ int dur_push(struct dur_ctx *ctx, const json_t *event, int require_conn, char **
     return DUR_OK;
 }
 
+struct push_arg {
+    const json_t *event;
+    int require_conn;
+};
+
+static int push_body(struct dur_ctx *ctx, char **result, void *arg)
+{
+    const struct push_arg *pa = arg;
+    return push_now(ctx, pa->event, pa->require_conn, result);
+}
+
+int dur_push(struct dur_ctx *ctx, const char *name, const json_t *event, int require_conn,
+             char **out)
+{
+    struct push_arg pa = {event, require_conn};
+    return dur_step(ctx, name, push_body, &pa, out);
+}
+
 /* dur_callback_push's submitter when the callback cannot wait for the end
  * of the run: the request with the callback id, pushed now. */
 static int push_submit(struct dur_ctx *ctx, const char *cbid, char **result, void *arg)
 {
     json_t *ev = json_deep_copy(arg);
     json_object_set_new(ev, "callback_id", json_string(cbid));
-    int rc = dur_push(ctx, ev, 1, result);
+    int rc = push_now(ctx, ev, 1, result);
     json_decref(ev);
     return rc;
 }

@@ -101,11 +101,12 @@ int dur_invoke(struct dur_ctx *ctx, const char *name, const char *handler, const
  * gives DUR_ERROR with the text; dur_last_timed_out tells them apart. */
 int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int64_t heartbeat_ms,
                  dur_submit_cb submit, void *arg, char **out);
-/* Pushes event to the execution's session (lua/push.lua) and logs it, for a
- * step body. With require_conn, a session without a connection stores
- * nothing and gives DUR_ERROR "client_not_connected". DUR_OK: *result is
- * the event id (owned); DUR_FAIL: Redis failed. */
-int dur_push(struct dur_ctx *ctx, const json_t *event, int require_conn, char **result);
+/* A push of event to the execution's session (lua/push.lua), as a step
+ * named name (never twice, even on replay). With require_conn, a session
+ * without a connection stores nothing and gives DUR_ERROR
+ * "client_not_connected". DUR_OK: *out is the event id. */
+int dur_push(struct dur_ctx *ctx, const char *name, const json_t *event, int require_conn,
+             char **out);
 /* wait_for_callback whose request is request (a JSON object; borrowed)
  * with "callback_id" added, pushed to the execution's session. On its first
  * run it returns DUR_SUSPEND at once, and the callback, the push, the submit

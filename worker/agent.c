@@ -75,21 +75,11 @@ static int model_step(struct dur_ctx *ctx, char **result, void *arg)
     return DUR_OK;
 }
 
-struct event_arg {
-    json_t *event;
-};
-
-static int push_step(struct dur_ctx *ctx, char **result, void *arg)
-{
-    return dur_push(ctx, ((struct event_arg *)arg)->event, 0, result);
-}
-
 /* Pushes an event as a recorded step (never twice). */
 static int push_once(struct dur_ctx *ctx, const char *name, json_t *event)
 {
-    struct event_arg ea = {event};
     char *out = NULL;
-    int rc = dur_step(ctx, name, push_step, &ea, &out);
+    int rc = dur_push(ctx, name, event, 0, &out);
     free(out);
     json_decref(event);
     return rc;

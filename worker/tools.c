@@ -41,16 +41,6 @@ static int command_allowed(const char *list, const char *cmd)
     return 0;
 }
 
-struct push_arg {
-    json_t *event;
-};
-
-/* Step: push an event that needs a live client. */
-static int push_step(struct dur_ctx *ctx, char **result, void *arg)
-{
-    return dur_push(ctx, ((struct push_arg *)arg)->event, 1, result);
-}
-
 /* The client's failure payload is JSON {"type","message"}; use its message. */
 static char *client_failure(const char *what, const char *payload)
 {
@@ -82,9 +72,8 @@ static int run_client_command(struct dur_ctx *ctx, const struct tools_cfg *cfg, 
     }
     json_t *ev = json_pack("{s:s, s:{s:s, s:s}}", "event", "client_action", "data", "action",
                            "run_client_command", "command", cmd);
-    struct push_arg pa = {ev};
     char *out = NULL;
-    int rc = dur_step(ctx, "push", push_step, &pa, &out);
+    int rc = dur_push(ctx, "push", ev, 1, &out);
     json_decref(ev);
     if (rc == DUR_OK)
         *result = tools_result(json_pack("{s:s, s:s, s:s, s:s}", "status", "sent_to_client",
