@@ -61,6 +61,8 @@ struct gw_conn {
     struct evbuffer *cork; /* frames gathered while the server is corked */
     int close_pending;     /* a close code to send once queued data is out */
     int frag;              /* inside a fragmented message */
+    size_t feed_left;      /* bytes of a whole frame still to hand to wslay */
+    int proto_error;       /* a frame wslay would fail without a close code */
 };
 
 const double gw_lat_bounds_ms[GW_LAT_BUCKETS] = {1, 2, 5, 10, 25, 50, 100, 250, 1000};
@@ -379,15 +381,23 @@ const char *gw_conn_remote(const struct gw_conn *c)
 
 /* ---- wslay glue ------------------------------------------------------- */
 
-/* How many bytes at the front of in are whole frames (at most want). wslay
- * is only ever given whole frames, so that between messages it holds no
- * partial input and its context can be released (see ws_sleep). A frame
- * larger than the message limit is passed on as it comes: wslay refuses it
- * with 1009. */
-static size_t whole_frames(struct evbuffer *in, size_t want, size_t max_message)
+/* How many bytes of in to hand to wslay, at most want. wslay is only ever
+ * given whole frames, so that between messages it holds no partial input
+ * and its context can be released (see ws_sleep). A whole frame larger than
+ * want (wslay reads into a 4 KiB buffer) is handed on in pieces: feed_left
+ * counts what is left of it. A frame larger than the message limit is passed
+ * on as it comes: wslay refuses it with 1009. A malformed control frame is
+ * never handed on: proto_error makes ws_pump close with 1002. */
+static size_t feedable(struct gw_conn *c, struct evbuffer *in, size_t want)
 {
     size_t total = evbuffer_get_length(in), off = 0;
-    while (off < total && off < want) {
+    if (c->feed_left) {
+        size_t n = c->feed_left < want ? c->feed_left : want;
+        n = n < total ? n : total;
+        c->feed_left -= n;
+        return n;
+    }
+    while (off < total) {
         unsigned char h[14];
         struct evbuffer_ptr p;
         size_t avail = total - off, n = avail < sizeof(h) ? avail : sizeof(h);
@@ -409,13 +419,33 @@ static size_t whole_frames(struct evbuffer *in, size_t want, size_t max_message)
                 len = len << 8 | h[i];
             hl += 8;
         }
-        if (len > max_message)
-            return want < total ? want : total;
-        if (hl > avail || len > avail - hl)
+        int op = h[0] & 0x0f;
+        if (op >= 8 && (len > 125 || !(h[0] & 0x80) || (op == 8 && len == 1))) {
+            /* RFC 6455 5.5: wslay fails these with a close that has no
+             * code; answer 1002 ourselves, after the frames before it */
+            if (off == 0)
+                c->proto_error = 1;
             break;
-        off += hl + (size_t)len;
+        }
+        if (len > c->srv->cfg.max_message) {
+            if (off > 0)
+                break; /* the whole frames before it first */
+            return want < total ? want : total;
+        }
+        if (hl > avail || len > avail - hl)
+            break; /* not all here yet */
+        size_t fl = hl + (size_t)len;
+        if (fl <= want - off) {
+            off += fl;
+            continue;
+        }
+        if (off == 0) { /* one whole frame larger than wslay's buffer */
+            c->feed_left = fl - want;
+            return want;
+        }
+        break;
     }
-    return off < want ? off : want;
+    return off;
 }
 
 static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
@@ -424,7 +454,7 @@ static ssize_t ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len,
     (void)flags;
     struct gw_conn *c = user;
     struct evbuffer *in = c->bev ? bufferevent_get_input(c->bev) : NULL;
-    size_t n = in ? whole_frames(in, len, c->srv->cfg.max_message) : 0;
+    size_t n = in ? feedable(c, in, len) : 0;
     if (n == 0 || evbuffer_remove(in, buf, n) != (int)n) {
         wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
         return -1;
@@ -460,7 +490,7 @@ static int ws_wake(struct gw_conn *c)
 
 static void ws_sleep(struct gw_conn *c)
 {
-    if (!c->ws || c->in_ws || c->state != CS_OPEN || c->frag || c->close_pending ||
+    if (!c->ws || c->in_ws || c->state != CS_OPEN || c->frag || c->feed_left || c->close_pending ||
         wslay_event_get_queued_msg_count(c->ws) != 0 || !wslay_event_want_read(c->ws) ||
         wslay_event_get_close_sent(c->ws) || wslay_event_get_close_received(c->ws) ||
         (c->bev && evbuffer_get_length(bufferevent_get_input(c->bev)) != 0))
@@ -524,6 +554,10 @@ static void ws_pump(struct gw_conn *c)
         return;
     c->in_ws = 1;
     int rrc = wslay_event_recv(c->ws);
+    if (c->proto_error && rrc == 0) {
+        wslay_event_shutdown_read(c->ws);
+        rrc = WSLAY_ERR_PROTO;
+    }
     if (rrc != 0 && !wslay_event_get_close_sent(c->ws)) {
         /* a protocol error wslay reports without closing: close with 1002 */
         wslay_event_queue_close(c->ws, 1002, (const uint8_t *)"protocol error", 14);

@@ -21,6 +21,18 @@ FAILED=$((FAILED + $(echo "$line" | sed -E 's/.* ([0-9]+) failed/\1/')))
 [ -n "$line" ] || not_ok "raw conformance script ran"
 check "metrics: rate limiting counted" sh -c "bash -c '. $ROOT/tests/e2e/lib.sh; http_get $PORT /metrics' | grep -q '^aa_gateway_rate_limited_total [1-9]'"
 
+# 1b. Every message size across the boundaries, from a raw-socket peer, on a
+# gateway whose rate limit does not interfere (the default --max-message).
+start_gateway gwsizes --rate-per-s 100000 --rate-burst 100000
+$PY "$ROOT/tests/conformance/ws_sizes.py" 127.0.0.1 "$PORT" "$TOKEN" 131072 >"$E2E_DIR/sizes.out" 2>&1
+grep -v '^ok - ' "$E2E_DIR/sizes.out"
+line=$(grep -E '^sizes: ' "$E2E_DIR/sizes.out")
+[ -n "$line" ] || not_ok "size sweep script ran"
+PASSED=$((PASSED + $(echo "${line:-sizes: 0 passed}" | sed -E 's/sizes: ([0-9]+) passed.*/\1/')))
+FAILED=$((FAILED + $(echo "${line:-, 0 failed}" | sed -E 's/.* ([0-9]+) failed/\1/')))
+echo "# size sweep: $line"
+PORT=$(cat "$E2E_DIR/gw.port")
+
 # 2. python3-websockets (Debian's package, under /usr/bin/python3).
 if /usr/bin/python3 -c 'import websockets' 2>/dev/null; then
     out=$(/usr/bin/python3 "$ROOT/tests/conformance/ws_python.py" "ws://127.0.0.1:$PORT/ws" "$TOKEN" 2>&1)
