@@ -151,9 +151,20 @@ FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,u
                -Ilib -Igateway -Iworker $(PKG_CFLAGS)
 FUZZ_LIB_SRC := lib/util.c lib/ids.c lib/jwt.c lib/log.c gateway/gw_http.c gateway/gw_ws.c \
                 gateway/gw_msg.c worker/evstream.c
-FUZZ_TARGETS := http route jwt evstream
+FUZZ_TARGETS := http route jwt evstream conn
+# fuzz_conn drives a whole gateway connection: it links the gateway and lib
+FUZZ_CONN_SRC := $(LIB_SRC) $(GW_SRC)
 
 $(FUZZ_OBJ)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(call say,CLANG,$<)clang $(FUZZ_CFLAGS) -c -o $@ $<
+
+$(FUZZ_BIN)/fuzz_conn: $(FUZZ_OBJ)/tests/fuzz/fuzz_conn.o $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(FUZZ_CONN_SRC)) \
+                       $(FUZZ_OBJ)/gen/lua_sources.o
+	@mkdir -p $(dir $@)
+	$(call say,LD,$@)clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lwslay -lhttp_parser -lpthread -lm
+
+$(FUZZ_OBJ)/gen/lua_sources.o: $(LUA_C)
 	@mkdir -p $(dir $@)
 	$(call say,CLANG,$<)clang $(FUZZ_CFLAGS) -c -o $@ $<
 

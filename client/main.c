@@ -14,6 +14,7 @@
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,12 +111,12 @@ static struct {
     const char *prompt;
     int prompt_sent;
     char turn_id[64];
-    int outstanding;
-    struct answer *answers; /* our callback answers not yet acknowledged; guarded by lock */
+    _Atomic int outstanding; /* answers awaited: the input thread adds, the loop takes */
+    struct answer *answers;  /* our callback answers not yet acknowledged; guarded by lock */
     lws_sorted_usec_list_t resend_sul;
-    int jobs;     /* actions still running */
-    int streamed; /* the current answer is being shown as it streams */
-    int stdin_closed;
+    int jobs;                 /* actions still running */
+    int streamed;             /* the current answer is being shown as it streams */
+    _Atomic int stdin_closed; /* set by the input thread */
     volatile sig_atomic_t done;
     int exit_code;
     char *rx;
@@ -447,9 +448,11 @@ static void finish(int code)
  * sent as is). Headless runs whose stdin has ended exit after the last one. */
 static void answered(void)
 {
-    if (__atomic_load_n(&app.outstanding, __ATOMIC_SEQ_CST) > 0)
-        __atomic_sub_fetch(&app.outstanding, 1, __ATOMIC_SEQ_CST);
-    if (!app.prompt && app.stdin_closed && app.outstanding == 0)
+    int n = atomic_load(&app.outstanding);
+    while (n > 0 && !atomic_compare_exchange_weak(&app.outstanding, &n, n - 1))
+        ;
+    /* sequentially consistent: this or the input thread sees both updates */
+    if (!app.prompt && atomic_load(&app.stdin_closed) && atomic_load(&app.outstanding) == 0)
         finish(0);
 }
 
@@ -594,7 +597,7 @@ static void *stdin_main(void *arg)
         if (app.json && line[0] == '{') {
             /* headless: a line starting with '{' is sent verbatim (scripts
              * and protocol tests); the gateway judges it */
-            __atomic_add_fetch(&app.outstanding, 1, __ATOMIC_SEQ_CST);
+            atomic_fetch_add(&app.outstanding, 1);
             enqueue(line, n);
             free(line);
             continue;
@@ -606,11 +609,11 @@ static void *stdin_main(void *arg)
             say("error", "! the message is not valid UTF-8");
             continue;
         }
-        __atomic_add_fetch(&app.outstanding, 1, __ATOMIC_SEQ_CST);
+        atomic_fetch_add(&app.outstanding, 1);
         enqueue_json(m);
     }
-    app.stdin_closed = 1;
-    if (!app.prompt && (app.json ? app.outstanding == 0 : 1))
+    atomic_store(&app.stdin_closed, 1);
+    if (!app.prompt && (app.json ? atomic_load(&app.outstanding) == 0 : 1))
         finish(0);
     else
         lws_cancel_service(app.ctx);
@@ -711,7 +714,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         app.ever_connected = 1;
         if (app.prompt && !app.prompt_sent) {
             app.prompt_sent = 1;
-            app.outstanding++;
+            atomic_fetch_add(&app.outstanding, 1);
             enqueue_json(json_pack("{s:s, s:s, s:s}", "action", "chat", "prompt", app.prompt,
                                    "session_id", app.session));
         }

@@ -54,6 +54,7 @@ struct gw_conn {
     struct gw_conn *s_prev, *s_next; /* same session */
     struct gw_conn *prev, *next;     /* all connections */
     struct event *ping, *max_age;
+    struct event *head_timer; /* bounds the whole of each HTTP request */
     int64_t connected_ms;
     double tokens; /* rate limit: token bucket */
     int64_t refill_us;
@@ -83,6 +84,7 @@ static void observe_push(struct gw_server *s, const char *id)
 }
 
 static void http_read(struct gw_conn *c);
+static void head_timer_arm(struct gw_conn *c);
 void gw_conn_http_hold(struct gw_conn *c);
 static void ws_pump(struct gw_conn *c);
 static void maybe_free(struct gw_conn *c);
@@ -221,6 +223,10 @@ void gw_conn_drop(struct gw_conn *c, const char *why)
         event_free(c->max_age);
         c->max_age = NULL;
     }
+    if (c->head_timer) {
+        event_free(c->head_timer);
+        c->head_timer = NULL;
+    }
     if (c->bev) {
         bufferevent_free(c->bev); /* libevent defers this safely inside callbacks */
         c->bev = NULL;
@@ -342,6 +348,7 @@ void gw_conn_http_release(struct gw_conn *c)
     c->http_busy = 0;
     if (c->state == CS_HTTP && c->bev && !c->close_after_write) {
         gw_http_reset(c->http);
+        head_timer_arm(c);
         bufferevent_enable(c->bev, EV_READ);
         http_read(c); /* a pipelined request may be waiting */
     }
@@ -881,18 +888,38 @@ static void on_registered(struct rasync *ra, redisReply *r, void *arg)
         return;
     }
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-        log_warn("event=register_failed conn=%s err=\"%s\"", c->cid,
-                 r && r->type == REDIS_REPLY_ERROR ? r->str : "redis unavailable");
+        int forbidden = r && r->type == REDIS_REPLY_ARRAY && r->elements == 1;
+        if (forbidden)
+            log_info("event=session_forbidden remote=%s session=%s sub=%s", c->remote, c->session,
+                     c->user);
+        else
+            log_warn("event=register_failed conn=%s err=\"%s\"", c->cid,
+                     r && r->type == REDIS_REPLY_ERROR ? r->str : "redis unavailable");
+        /* unwind: out of the session index, and what was pushed meanwhile */
         c->registered = 0;
+        session_remove(c);
+        pending_clear(c);
+        c->session[0] = '\0';
         c->state = CS_HTTP;
-        http_error(c, 503, "the gateway cannot reach Redis; try again");
+        if (forbidden) {
+            c->srv->m.conns_rejected++;
+            gw_conn_http_error(c, 403, "forbidden", "this session belongs to another subject",
+                               NULL);
+        } else {
+            http_error(c, 503, "the gateway cannot reach Redis; try again");
+        }
+        c->close_after_write = 1;
         gw_conn_unref(c);
         return;
     }
     /* Events after this id reach the connection; with a last event id from
-     * the client, everything after that one. */
-    if (!c->last_id[0] && r->element[1]->str)
-        strlcpy_aa(c->last_id, r->element[1]->str, sizeof(c->last_id));
+     * the client, everything after that one. An id past the newest event
+     * (another outbox's, or made up) would silence the connection: it is
+     * refused with an error event and delivery starts from now. */
+    const char *newest = r->element[1]->str ? r->element[1]->str : "";
+    int ahead = c->last_id[0] && stream_id_cmp(c->last_id, newest[0] ? newest : "0-0") > 0;
+    if (!c->last_id[0] || ahead)
+        strlcpy_aa(c->last_id, newest[0] ? newest : "0-0", sizeof(c->last_id));
     const struct gw_req *req = gw_http_req(c->http);
     char accept[29];
     gw_ws_accept(req->ws_key, accept);
@@ -922,6 +949,10 @@ static void on_registered(struct rasync *ra, redisReply *r, void *arg)
     }
     log_info("event=conn_open conn=%s session=%s remote=%s session_conns=%lld", c->cid, c->session,
              c->remote, (long long)r->element[0]->integer);
+    if (ahead)
+        gw_conn_send_error(c, "last_event_id_ahead",
+                           "last_event_id is past this session's newest event; "
+                           "delivering from now on");
     catchup_read(c); /* also flushes what arrived while registering */
     ws_pump(c);      /* frames that came with the handshake */
     gw_conn_unref(c);
@@ -937,11 +968,13 @@ static void start_upgrade(struct gw_conn *c, const struct gw_req *req)
         return;
     }
     struct jwt_claims cl;
-    if (gw_auth_check(c->srv, req, c->loopback, &cl, &why)) {
+    int ast = gw_auth_check(c->srv, req, c->loopback, GW_SCOPE_CLIENT, 1, &cl, &why);
+    if (ast) {
         c->srv->m.conns_rejected++;
         c->srv->m.auth_failures++;
-        log_info("event=auth_failed remote=%s why=\"%s\"", c->remote, why);
-        gw_conn_http_error(c, 401, "unauthorized", why, gw_auth_challenge());
+        log_info("event=auth_failed remote=%s route=/ws why=\"%s\"", c->remote, why);
+        gw_conn_http_error(c, ast, ast == 401 ? "unauthorized" : "forbidden", why,
+                           ast == 401 ? gw_auth_challenge() : NULL);
         return;
     }
     char sid[129], last[64];
@@ -977,20 +1010,22 @@ static void start_upgrade(struct gw_conn *c, const struct gw_req *req)
     if (l == 1)
         strlcpy_aa(c->last_id, last, sizeof(c->last_id));
     id_random(c->cid, sizeof(c->cid), "c-", 12);
-    char k1[96], k2[192], k3[160], k4[192], now[24];
+    char k1[96], k2[192], k3[160], k4[192], k5[192], now[24];
     snprintf(k1, sizeof(k1), "aa:conn:%s", c->cid);
     snprintf(k2, sizeof(k2), "aa:session:%s:conns", c->session);
     snprintf(k3, sizeof(k3), "aa:node:%s:conns", c->srv->cfg.node);
     snprintf(k4, sizeof(k4), "aa:outbox:%s", c->session);
+    snprintf(k5, sizeof(k5), "aa:session:%s:owner", c->session);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-    const char *args[] = {k1,        k2,  k3,     k4, c->cid, c->session, c->srv->cfg.node,
-                          c->remote, now, c->user};
+    const char *args[] = {k1,        k2,     k3,         k4,
+                          k5,        c->cid, c->session, c->srv->cfg.node,
+                          c->remote, now,    c->user,    gw_auth_is_admin(&cl) ? "1" : ""};
     c->state = CS_REGISTERING;
     c->registered = 1;
     session_add(c); /* pushes that race the registration wait in pending */
     bufferevent_disable(c->bev, EV_READ);
     gw_conn_ref(c);
-    if (rasync_eval(c->srv->cmd, on_registered, c, "conn_open", 4, 10, args, NULL) < 0) {
+    if (rasync_eval(c->srv->cmd, on_registered, c, "conn_open", 5, 12, args, NULL) < 0) {
         gw_conn_unref(c);
         c->registered = 0;
         session_remove(c);
@@ -1039,6 +1074,29 @@ static void handle_request(struct gw_conn *c)
     http_error(c, 404, "no such route (try /ws, /healthz, /metrics)");
 }
 
+/* A request must arrive whole within the header timeout from its start,
+ * however its bytes trickle (the bufferevent's read timeout only bounds the
+ * silence between them). */
+static void head_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct gw_conn *c = arg;
+    if (c->state == CS_HTTP && !c->http_busy) {
+        c->srv->m.conns_rejected++;
+        gw_conn_drop(c, "header timeout: the request did not arrive in time");
+    }
+}
+
+static void head_timer_arm(struct gw_conn *c)
+{
+    if (!c->head_timer)
+        return;
+    int64_t ms = c->srv->cfg.header_timeout_ms;
+    struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+    evtimer_add(c->head_timer, &tv);
+}
+
 static void http_read(struct gw_conn *c)
 {
     struct evbuffer *in = bufferevent_get_input(c->bev);
@@ -1057,23 +1115,31 @@ static void http_read(struct gw_conn *c)
         evbuffer_drain(in, (size_t)n);
         if (!done)
             return;
+        if (c->head_timer)
+            evtimer_del(c->head_timer);
         handle_request(c);
         if (c->state != CS_HTTP || c->http_busy)
             return;
         gw_http_reset(c->http);
+        head_timer_arm(c);
     }
 }
 
 /* ---- bufferevent callbacks ------------------------------------------ */
 
+/* Each entry point holds a reference while it runs: whatever it calls may
+ * drop the connection, and the memory goes only when it returns (as
+ * hiredis's REDIS_IN_CALLBACK). */
 static void read_cb(struct bufferevent *bev, void *arg)
 {
     (void)bev;
     struct gw_conn *c = arg;
+    gw_conn_ref(c);
     if (c->state == CS_HTTP)
         http_read(c);
     else if (c->state == CS_OPEN)
         ws_pump(c);
+    gw_conn_unref(c);
 }
 
 static void write_cb(struct bufferevent *bev, void *arg)
@@ -1087,24 +1153,25 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
     (void)bev;
     struct gw_conn *c = arg;
+    gw_conn_ref(c);
     if (what & BEV_EVENT_TIMEOUT) {
         if (c->state == CS_OPEN) {
             gw_conn_close(c, 1001, "idle timeout");
-            c->close_after_write = 1;
-            struct timeval grace = {2, 0};
-            if (c->bev)
+            if (c->state != CS_DEAD && c->bev) { /* a grace period for the peer's close */
+                c->close_after_write = 1;
+                struct timeval grace = {2, 0};
                 bufferevent_set_timeouts(c->bev, &grace, &grace);
-            if (c->bev)
                 bufferevent_enable(c->bev, EV_READ);
-            return;
+            }
+        } else {
+            gw_conn_drop(c, c->state == CS_HTTP ? "header timeout" : "timeout");
         }
-        gw_conn_drop(c, c->state == CS_HTTP ? "header timeout" : "timeout");
-        return;
-    }
-    if (what & BEV_EVENT_EOF)
+    } else if (what & BEV_EVENT_EOF) {
         gw_conn_drop(c, "peer closed");
-    else if (what & BEV_EVENT_ERROR)
+    } else if (what & BEV_EVENT_ERROR) {
         gw_conn_drop(c, "socket error");
+    }
+    gw_conn_unref(c);
 }
 
 struct gw_conn *gw_conn_new(struct gw_server *s, evutil_socket_t fd, const struct sockaddr *addr,
@@ -1154,6 +1221,10 @@ struct gw_conn *gw_conn_new(struct gw_server *s, evutil_socket_t fd, const struc
     s->nconns++;
     s->m.conns_total++;
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
+    c->head_timer = evtimer_new(s->base, head_timer_cb, c);
+    if (!c->head_timer)
+        abort(); /* out of memory */
+    head_timer_arm(c);
     struct timeval ht = {s->cfg.header_timeout_ms / 1000, (s->cfg.header_timeout_ms % 1000) * 1000};
     bufferevent_set_timeouts(c->bev, &ht, NULL);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);

@@ -317,3 +317,58 @@ int gw_url_query(const char *url, const char *name, char *out, size_t outlen)
     }
     return 0;
 }
+
+/* The length of the host in hostport when what follows it is nothing or
+ * ":<1-5 digits>"; -1 otherwise. */
+static int host_len(const char *hp)
+{
+    const char *end;
+    if (hp[0] == '[') {
+        end = strchr(hp, ']');
+        if (!end)
+            return -1;
+        end++;
+    } else {
+        end = hp + strcspn(hp, ":/?#@ ");
+    }
+    if (end == hp)
+        return -1;
+    if (*end == ':') {
+        size_t d = strspn(end + 1, "0123456789");
+        if (d < 1 || d > 5 || end[1 + d] != '\0')
+            return -1;
+    } else if (*end != '\0') {
+        return -1;
+    }
+    return (int)(end - hp);
+}
+
+int gw_host_is_loopback(const char *hp)
+{
+    static const char *const ok[] = {"localhost", "127.0.0.1", "[::1]", NULL};
+    int n = host_len(hp);
+    for (int i = 0; n > 0 && ok[i]; i++)
+        if ((size_t)n == strlen(ok[i]) && !strncasecmp(hp, ok[i], (size_t)n))
+            return 1;
+    return 0;
+}
+
+int gw_origin_allowed(const char *origin, int tls, const char *host)
+{
+    const char *hp;
+    int https;
+    if (!strncasecmp(origin, "http://", 7)) {
+        hp = origin + 7;
+        https = 0;
+    } else if (!strncasecmp(origin, "https://", 8)) {
+        hp = origin + 8;
+        https = 1;
+    } else {
+        return 0;
+    }
+    if (host_len(hp) < 0)
+        return 0;
+    if (gw_host_is_loopback(hp))
+        return 1;
+    return https == (tls != 0) && host[0] && !strcasecmp(hp, host);
+}

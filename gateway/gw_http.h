@@ -44,6 +44,14 @@ int gw_url_path(const char *url, char *out, size_t outlen);
 /* Finds query parameter name in url, percent-decoded into out.
  * Returns 1 found, 0 absent, -1 malformed or too long. */
 int gw_url_query(const char *url, const char *name, char *out, size_t outlen);
+/* 1 when hostport ("host", "host:port", "[v6]:port") names this machine's
+ * loopback (localhost, 127.0.0.1, [::1]), with nothing else after it. */
+int gw_host_is_loopback(const char *hostport);
+/* 1 when a browser's Origin ("scheme://host[:port]") may call this server:
+ * its scheme, host and port equal those the request reached (https when
+ * tls, and the Host header), or it is a loopback origin. Compared whole,
+ * never by prefix. */
+int gw_origin_allowed(const char *origin, int tls, const char *host);
 /* Percent-decodes [s, s+len) into out. Returns the length, or -1. */
 ssize_t gw_pct_decode(const char *s, size_t len, char *out, size_t outlen);
 

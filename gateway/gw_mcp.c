@@ -200,9 +200,19 @@ static const char *rstr(const redisReply *r, size_t i)
 }
 
 /* The owner an MCP request acts as: the token's subject ("-" in dev mode). */
+/* Who owns MCP sessions, calls and tasks: the OAuth client (azp) that got
+ * the token, else its subject. */
 static const char *owner_of(const struct jwt_claims *cl)
 {
-    return cl->sub[0] ? cl->sub : "-";
+    return cl->azp[0] ? cl->azp : cl->sub[0] ? cl->sub : "-";
+}
+
+#define NOT_YOURS "this token may not act on that session (it is not its subject's)"
+
+static int forbidden_reply(const redisReply *r)
+{
+    return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
+           !strcmp(r->str, "forbidden");
 }
 
 /* ---- MCP: requests held until an execution ends ---------------------------- */
@@ -681,9 +691,11 @@ static void on_started(struct rasync *ra, redisReply *r, void *arg)
 {
     (void)ra;
     struct call *k = arg;
-    if ((!r || r->type == REDIS_REPLY_ERROR) && !k->ended) {
+    if ((!r || r->type == REDIS_REPLY_ERROR || forbidden_reply(r)) && !k->ended) {
         if (gw_conn_http_pending(k->c))
-            call_answer(k, rpc_error(k->id, -32603, "the tool could not be started"));
+            call_answer(k, forbidden_reply(r)
+                               ? rpc_result(k->id, tool_error(NOT_YOURS))
+                               : rpc_error(k->id, -32603, "the tool could not be started"));
         call_done(k);
     }
 }
@@ -692,6 +704,10 @@ static void on_task_started(struct rasync *ra, redisReply *r, void *arg)
 {
     (void)ra;
     struct pending *p = arg;
+    if (forbidden_reply(r)) {
+        pending_reply(p, rpc_result(p->id, tool_error(NOT_YOURS)));
+        return;
+    }
     if (!r || r->type == REDIS_REPLY_ERROR) {
         pending_reply(p, rpc_error(p->id, -32603, "the task could not be started"));
         return;
@@ -739,8 +755,8 @@ static void tools_call(struct gw_conn *c, json_t *id, json_t *params, const stru
         reply_held(c, 200, rpc_result(id, tool_error(msg)));
         return;
     }
-    if (!(cl->sid[0] ? !strcmp(cl->sid, sid) : jwt_has_scope(cl, "any-session"))) {
-        reply_held(c, 200, rpc_result(id, tool_error("this token may not act on that session")));
+    if (cl->sid[0] && strcmp(cl->sid, sid) != 0) {
+        reply_held(c, 200, rpc_result(id, tool_error("this token is bound to another session")));
         return;
     }
     char eid[64];
@@ -764,15 +780,18 @@ static void tools_call(struct gw_conn *c, json_t *id, json_t *params, const stru
         snprintf(ttl, sizeof(ttl), "%lld", ttl_ms);
     }
     snprintf(index, sizeof(index), "aa:mcp:tasks:%s", owner_of(cl));
+    /* the session must be the token subject's (exec_start checks its
+     * owner), unless the token is an admin's */
+    const char *must_own = gw_auth_is_admin(cl) ? "" : cl->sub;
     const char *argv[] = {
         key, "aa:stream:tool", index,        eid,          "tool",           input,  sid, trace,
-        now, "900000",         DONE_CHANNEL, owner_of(cl), req->mcp_session, rpc_id, ttl};
+        now, "900000",         DONE_CHANNEL, owner_of(cl), req->mcp_session, rpc_id, ttl, must_own};
     log_info("event=mcp_call tool=%s session=%s exec=%s trace=%s sub=%s task=%d", name, sid, eid,
              trace, cl->sub, task != NULL);
     if (task) {
         struct pending *p = pending_new(c, id, eid, cl);
         p->ttl_ms = ttl_ms;
-        if (rasync_eval(s->cmd, on_task_started, p, "exec_start", 3, 15, argv, NULL) < 0)
+        if (rasync_eval(s->cmd, on_task_started, p, "exec_start", 3, 16, argv, NULL) < 0)
             on_task_started(NULL, NULL, p);
     } else {
         struct call *k = call_new(c, id, eid, K_CALL);
@@ -791,7 +810,7 @@ static void tools_call(struct gw_conn *c, json_t *id, json_t *params, const stru
             sse_progress(k, msg);
         }
         call_watch(k, k->progress_token ? 250 : 5000);
-        if (rasync_eval(s->cmd, on_started, k, "exec_start", 3, 15, argv, NULL) < 0)
+        if (rasync_eval(s->cmd, on_started, k, "exec_start", 3, 16, argv, NULL) < 0)
             on_started(NULL, NULL, k);
     }
     free(rpc_id);
@@ -995,6 +1014,17 @@ static void session_checked(struct rpc_ctx *x, int exists)
         } else {
             stream_open(c, req->mcp_session);
         }
+    } else if (!id) { /* notifications/cancelled, of the caller's own session */
+        /* the gateway holding that request may be another one */
+        char *rk = json_dumps(json_object_get(params, "requestId"), JSON_COMPACT | JSON_ENCODE_ANY);
+        char *note = xasprintf("%s\n%s", req->mcp_session, rk);
+        const char *argv[] = {"PUBLISH", CANCEL_CHANNEL, note};
+        rasync_cmdargv(gw_conn_server(c)->cmd, NULL, NULL, 3, argv, NULL);
+        free(note);
+        free(rk);
+        gw_conn_http_respond(c, 202, "application/json", "", 0, NULL);
+        gw_conn_http_release(c);
+        gw_conn_unref(c);
     } else if (!strcmp(method, "ping")) {
         reply_held(c, 200, rpc_result(id, json_object()));
     } else if (!strcmp(method, "tools/list")) {
@@ -1057,48 +1087,89 @@ static int version_ok(const char *v)
     return 0;
 }
 
-static int loopback_host(const char *h)
+struct init_ctx {
+    struct gw_conn *c;
+    json_t *id;
+    char sess[64], owner[129], version[32];
+};
+
+/* The session record is written: only now is the answer sent, so the
+ * client's next request finds it on any gateway. */
+static void on_session_stored(struct rasync *ra, redisReply *r, void *arg)
 {
-    static const char *const ok[] = {"localhost", "127.0.0.1", "[::1]", NULL};
-    for (int i = 0; ok[i]; i++) {
-        size_t n = strlen(ok[i]);
-        if (!strncasecmp(h, ok[i], n) && (h[n] == '\0' || h[n] == ':'))
-            return 1;
+    (void)ra;
+    struct init_ctx *x = arg;
+    struct gw_conn *c = x->c;
+    if (!gw_conn_http_pending(c)) {
+        /* the client went away */
+    } else if (!r || r->type == REDIS_REPLY_ERROR) {
+        gw_conn_http_json(c, 503, rpc_error(x->id, -32603, "Redis is unavailable"), NULL);
+    } else {
+        char hdr[128];
+        session_trust(gw_conn_server(c), x->sess, x->owner);
+        snprintf(hdr, sizeof(hdr), "Mcp-Session-Id: %s\r\n", x->sess);
+        gw_conn_http_json(
+            c, 200,
+            rpc_result(
+                x->id,
+                json_pack(
+                    "{s:s, s:{s:{s:b}, s:{s:{}, s:{}, s:{s:{s:{}}}}}, s:{s:s, s:s, s:s}, s:s}",
+                    "protocolVersion", x->version, "capabilities", "tools", "listChanged", 0,
+                    "tasks", "list", "cancel", "requests", "tools", "call", "serverInfo", "name",
+                    "agent-async", "title", "agent-async desktop tools", "version", "0.1.0",
+                    "instructions",
+                    "Tools that act on a user's desktop through the "
+                    "agent-async client of a session: pass session_id.")),
+            hdr);
     }
-    return 0;
+    gw_conn_http_release(c);
+    gw_conn_unref(c);
+    json_decref(x->id);
+    free(x);
+}
+
+static void initialize(struct gw_conn *c, json_t *id, json_t *params, const struct jwt_claims *cl)
+{
+    const char *want = json_string_value(json_object_get(params, "protocolVersion"));
+    struct init_ctx *x = xcalloc(1, sizeof(*x));
+    x->c = c;
+    x->id = json_incref(id);
+    id_random(x->sess, sizeof(x->sess), "mcp-s-", 16);
+    strlcpy_aa(x->owner, owner_of(cl), sizeof(x->owner));
+    strlcpy_aa(x->version, want && version_ok(want) ? want : versions[0], sizeof(x->version));
+    char key[200];
+    snprintf(key, sizeof(key), "aa:mcp:session:%s", x->sess);
+    const char *argv[] = {"SET", key, x->owner, "EX", "86400"};
+    gw_conn_ref(c);
+    gw_conn_http_hold(c);
+    if (rasync_cmdargv(gw_conn_server(c)->cmd, on_session_stored, x, 5, argv, NULL) < 0)
+        on_session_stored(NULL, NULL, x);
 }
 
 static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
 {
     struct gw_server *s = gw_conn_server(c);
     char base[600], hdr[900];
-    gw_oauth_base_url(req, base, sizeof(base));
+    gw_oauth_base_url(s, req, base, sizeof(base));
     /* DNS rebinding protection: on a gateway bound to loopback the Host must
      * name loopback, and a browser's Origin must be this server */
-    if (s->cfg.loopback_bind && !loopback_host(req->host)) {
+    if (s->cfg.loopback_bind && !gw_host_is_loopback(req->host)) {
         gw_conn_http_json(c, 403, rpc_error(NULL, -32600, "Host not allowed"), NULL);
         return;
     }
-    if (req->origin[0]) {
-        const char *o = req->origin;
-        int local = !strncmp(o, "http://127.0.0.1", 16) || !strncmp(o, "http://localhost", 16) ||
-                    !strncmp(o, "https://127.0.0.1", 17) || !strncmp(o, "https://localhost", 17) ||
-                    !strcmp(o, base);
-        if (!local) {
-            gw_conn_http_json(c, 403, rpc_error(NULL, -32600, "Origin not allowed"), NULL);
-            return;
-        }
+    if (req->origin[0] && !gw_origin_allowed(req->origin, s->tls != NULL, req->host)) {
+        gw_conn_http_json(c, 403, rpc_error(NULL, -32600, "Origin not allowed"), NULL);
+        return;
     }
     struct jwt_claims cl;
     const char *why = NULL;
-    if (gw_auth_check(s, req, gw_conn_is_loopback(c), &cl, &why) ||
-        (s->cfg.token_secret[0] && !jwt_has_scope(&cl, "mcp"))) {
+    int ast = gw_auth_check(s, req, gw_conn_is_loopback(c), GW_SCOPE_MCP, 0, &cl, &why);
+    if (ast) {
         snprintf(hdr, sizeof(hdr),
-                 "WWW-Authenticate: Bearer resource_metadata=\"%s/.well-known/"
+                 "WWW-Authenticate: Bearer %sresource_metadata=\"%s/.well-known/"
                  "oauth-protected-resource\"\r\n",
-                 base);
-        gw_conn_http_json(
-            c, 401, rpc_error(NULL, -32001, why ? why : "the token lacks the mcp scope"), hdr);
+                 ast == 403 ? "error=\"insufficient_scope\", scope=\"mcp\", " : "", base);
+        gw_conn_http_json(c, ast, rpc_error(NULL, -32001, why), hdr);
         return;
     }
     if (req->method == HTTP_GET) {
@@ -1181,42 +1252,19 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
     }
     if (!id) { /* a notification */
         json_t *rid = json_object_get(json_object_get(msg, "params"), "requestId");
-        if (!strcmp(method, "notifications/cancelled") && rid && req->mcp_session[0]) {
-            /* the gateway holding that request may be another one */
-            char *rk = json_dumps(rid, JSON_COMPACT | JSON_ENCODE_ANY);
-            char *note = xasprintf("%s\n%s", req->mcp_session, rk);
-            const char *argv[] = {"PUBLISH", CANCEL_CHANNEL, note};
-            rasync_cmdargv(s->cmd, NULL, NULL, 3, argv, NULL);
-            free(note);
-            free(rk);
+        if (!strcmp(method, "notifications/cancelled") && rid && req->mcp_session[0] &&
+            id_valid(req->mcp_session, 128)) {
+            /* only the session's own client may cancel its requests */
+            session_then(c, msg, &cl);
+        } else {
+            gw_conn_http_respond(c, 202, "application/json", "", 0, NULL);
         }
-        gw_conn_http_respond(c, 202, "application/json", "", 0, NULL);
         json_decref(msg);
         return;
     }
     json_t *params = json_object_get(msg, "params");
     if (!strcmp(method, "initialize")) {
-        const char *want = json_string_value(json_object_get(params, "protocolVersion"));
-        char sess[64];
-        id_random(sess, sizeof(sess), "mcp-s-", 16);
-        snprintf(hdr, sizeof(hdr), "Mcp-Session-Id: %s\r\n", sess);
-        char key[200];
-        snprintf(key, sizeof(key), "aa:mcp:session:%s", sess);
-        const char *argv[] = {"SET", key, owner_of(&cl), "EX", "86400"};
-        rasync_cmdargv(s->cmd, NULL, NULL, 5, argv, NULL);
-        session_trust(s, sess, owner_of(&cl));
-        gw_conn_http_json(
-            c, 200,
-            rpc_result(
-                id, json_pack(
-                        "{s:s, s:{s:{s:b}, s:{s:{}, s:{}, s:{s:{s:{}}}}}, s:{s:s, s:s, s:s}, s:s}",
-                        "protocolVersion", want && version_ok(want) ? want : versions[0],
-                        "capabilities", "tools", "listChanged", 0, "tasks", "list", "cancel",
-                        "requests", "tools", "call", "serverInfo", "name", "agent-async", "title",
-                        "agent-async desktop tools", "version", "0.1.0", "instructions",
-                        "Tools that act on a user's desktop through the "
-                        "agent-async client of a session: pass session_id.")),
-            hdr);
+        initialize(c, id, params, &cl);
     } else if (!req->mcp_session[0] || !id_valid(req->mcp_session, 128)) {
         gw_conn_http_json(c, 400,
                           rpc_error(id, -32600, "missing Mcp-Session-Id (initialize first)"), NULL);

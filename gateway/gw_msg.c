@@ -20,7 +20,7 @@ static int parse_callback(struct gw_msg *m, size_t max_callback, const char **co
 {
     json_t *msg = m->root;
     const char *cbid = json_string_value(json_object_get(msg, "callback_id"));
-    if (!cbid || !id_valid(cbid, 128)) {
+    if (!cbid || !id_callback_valid(cbid)) {
         *code = "invalid_callback_id";
         *why = "async_callback needs a valid 'callback_id'";
         return -1;
@@ -45,6 +45,10 @@ static int parse_callback(struct gw_msg *m, size_t max_callback, const char **co
         if (json_is_string(content)) {
             m->payload_len = json_string_length(content);
             m->payload = xstrndup(json_string_value(content), m->payload_len);
+        } else if (json_is_null(content)) {
+            *code = "invalid_content";
+            *why = "'content' is null: send the answer as a string (or a JSON value)";
+            return -1;
         } else if (content) {
             m->payload = json_dumps(content, JSON_COMPACT | JSON_ENCODE_ANY);
             m->payload_len = strlen(m->payload);

@@ -1,8 +1,10 @@
 /* gw_oauth.c -- The OAuth 2.0 client-credentials token endpoint and its
  * metadata documents. */
 #include "gw_oauth.h"
+#include "ids.h"
 #include "jwt.h"
 #include "log.h"
+#include "strmap.h"
 #include "util.h"
 
 #include <http_parser.h>
@@ -13,34 +15,78 @@
 #include <strings.h>
 
 struct oclient {
-    char id[128], secret[256], session[129];
+    char id[128], secret[256], session[129], user[129];
 };
 static struct oclient *clients;
 static size_t nclients;
+
+/* Failed attempts per client id and per remote address: after
+ * THROTTLE_FAILS within THROTTLE_MS every attempt (even a right one) gets
+ * 429 until THROTTLE_MS after the last failure. */
+#define THROTTLE_FAILS 10
+#define THROTTLE_MS 60000
+#define THROTTLE_KEYS 10000
+struct attempts {
+    int fails;
+    int64_t last_ms;
+};
+static struct strmap *attempts;
 
 int gw_oauth_clients(const char *spec, char *err, size_t errlen)
 {
     char *copy = xstrdup(spec), *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        char *a = strchr(tok, ':'), *b = a ? strchr(a + 1, ':') : NULL;
-        if (!a || a == tok || !a[1]) {
-            snprintf(err, errlen, "MCP client '%s' must be id:secret[:session]", tok);
+        char *f[4] = {tok, NULL, NULL, NULL};
+        for (int i = 1; i < 4 && f[i - 1]; i++) {
+            f[i] = strchr(f[i - 1], ':');
+            if (f[i])
+                *f[i]++ = '\0';
+        }
+        const char *sess = f[2] ? f[2] : "", *user = f[3] ? f[3] : "";
+        if (!f[1] || !f[1][0] || !id_valid(f[0], 127) || strchr(user, ':') ||
+            (sess[0] && !id_valid(sess, 128)) || (user[0] && !id_valid(user, 128))) {
+            snprintf(err, errlen,
+                     "MCP client '%s' must be id:secret[:session[:user]] (ids of A-Z a-z 0-9 . _ "
+                     ": -; no wildcard)",
+                     f[0]);
             free(copy);
             return -1;
         }
         clients = xrealloc(clients, sizeof(*clients) * (nclients + 1));
         struct oclient *c = &clients[nclients++];
         memset(c, 0, sizeof(*c));
-        *a = '\0';
-        if (b)
-            *b = '\0';
-        strlcpy_aa(c->id, tok, sizeof(c->id));
-        strlcpy_aa(c->secret, a + 1, sizeof(c->secret));
-        if (b)
-            strlcpy_aa(c->session, b + 1, sizeof(c->session));
+        strlcpy_aa(c->id, f[0], sizeof(c->id));
+        strlcpy_aa(c->secret, f[1], sizeof(c->secret));
+        strlcpy_aa(c->session, sess, sizeof(c->session));
+        strlcpy_aa(c->user, user[0] ? user : f[0], sizeof(c->user));
     }
     free(copy);
     return 0;
+}
+
+/* The attempts of key, forgotten once THROTTLE_MS have passed. */
+static struct attempts *attempts_of(const char *key, int64_t now)
+{
+    if (!attempts || strmap_size(attempts) >= THROTTLE_KEYS) {
+        if (attempts)
+            strmap_free_values(attempts); /* a flood of made-up ids: start over */
+        attempts = strmap_new();
+    }
+    struct attempts *a = strmap_get(attempts, key);
+    if (!a) {
+        a = xcalloc(1, sizeof(*a));
+        strmap_set(attempts, key, a);
+    }
+    if (now - a->last_ms > THROTTLE_MS)
+        a->fails = 0;
+    return a;
+}
+
+/* Seconds until key may try again, 0 when it may now. */
+static int throttled(const char *key, int64_t now)
+{
+    struct attempts *a = attempts_of(key, now);
+    return a->fails >= THROTTLE_FAILS ? (int)((a->last_ms + THROTTLE_MS - now) / 1000) + 1 : 0;
 }
 
 static const struct oclient *find_client(const char *id, const char *secret)
@@ -95,37 +141,66 @@ static void token_endpoint(struct gw_conn *c, const struct gw_req *req)
         oauth_error(c, 400, "unsupported_grant_type", "only client_credentials is supported");
         return;
     }
+    char kc[160], kr[80];
+    const char *remote = gw_conn_remote(c), *port = strrchr(remote, ':');
+    snprintf(kc, sizeof(kc), "c:%s", id);
+    snprintf(kr, sizeof(kr), "r:%.*s", (int)(port ? port - remote : (long)strlen(remote)), remote);
+    int64_t now = mono_us() / 1000;
+    int wait_s = throttled(kc, now);
+    if (!wait_s)
+        wait_s = throttled(kr, now);
+    if (wait_s) {
+        char hdr[64];
+        snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", wait_s);
+        log_warn("event=oauth_throttled client=%s remote=%s retry_after_s=%d", id, remote, wait_s);
+        gw_conn_http_json(c, 429,
+                          json_pack("{s:s, s:s}", "error", "slow_down", "error_description",
+                                    "too many failed attempts; try again later"),
+                          hdr);
+        return;
+    }
     const struct oclient *oc = id[0] ? find_client(id, secret) : NULL;
     if (!oc || !s->cfg.token_secret[0]) {
+        struct attempts *a = attempts_of(kc, now), *b = attempts_of(kr, now);
+        a->fails++;
+        b->fails++;
+        a->last_ms = b->last_ms = now;
+        log_warn("event=oauth_failed client=%s remote=%s why=\"%s\" fails=%d", id, remote,
+                 !s->cfg.token_secret[0] ? "no token secret" : "unknown client or wrong secret",
+                 a->fails);
         oauth_error(c, 401, "invalid_client", "unknown client or wrong secret");
         return;
     }
+    free(strmap_del(attempts, kc)); /* the right secret: start afresh */
+    free(strmap_del(attempts, kr));
     struct jwt_claims cl;
     memset(&cl, 0, sizeof(cl));
     strlcpy_aa(cl.iss, s->cfg.issuer, sizeof(cl.iss));
-    strlcpy_aa(cl.sub, oc->id, sizeof(cl.sub));
+    strlcpy_aa(cl.sub, oc->user, sizeof(cl.sub)); /* whose sessions it acts on */
+    strlcpy_aa(cl.azp, oc->id, sizeof(cl.azp));   /* who it is */
     strlcpy_aa(cl.sid, oc->session, sizeof(cl.sid));
-    strlcpy_aa(cl.scope, oc->session[0] ? "mcp" : "mcp any-session", sizeof(cl.scope));
+    strlcpy_aa(cl.scope, "mcp", sizeof(cl.scope));
     cl.iat = wall_ms() / 1000;
     cl.exp = cl.iat + 3600;
     char tok[4096];
     jwt_mint(s->cfg.token_secret, &cl, tok, sizeof(tok));
-    log_info("event=oauth_token client=%s", oc->id);
+    log_info("event=oauth_token client=%s sub=%s", oc->id, oc->user);
     gw_conn_http_json(c, 200,
                       json_pack("{s:s, s:s, s:i, s:s}", "access_token", tok, "token_type", "Bearer",
                                 "expires_in", 3600, "scope", cl.scope),
                       "Cache-Control: no-store\r\n");
 }
 
-void gw_oauth_base_url(const struct gw_req *req, char *out, size_t len)
+void gw_oauth_base_url(const struct gw_server *s, const struct gw_req *req, char *out, size_t len)
 {
-    snprintf(out, len, "http://%s", req->host[0] ? req->host : "127.0.0.1");
+    snprintf(out, len, "%s://%s", s->tls ? "https" : "http",
+             req->host[0] ? req->host : "127.0.0.1");
 }
 
 int gw_oauth_route(struct gw_conn *c, const struct gw_req *req, const char *path)
 {
     char base[600];
-    gw_oauth_base_url(req, base, sizeof(base));
+    gw_oauth_base_url(gw_conn_server(c), req, base, sizeof(base));
     if (!strcmp(path, "/oauth2/token")) {
         token_endpoint(c, req);
     } else if (!strcmp(path, "/.well-known/oauth-protected-resource") ||

@@ -11,9 +11,10 @@
 
 #include <stddef.h>
 
-/* Registers the clients of "id:secret[:session],..." (AA_MCP_CLIENTS); a
- * client with a session gets tokens for that session only. Returns 0 / -1
- * with err. */
+/* Registers the clients of "id:secret[:session[:user]],..."
+ * (AA_MCP_CLIENTS). A client's tokens act for user (default: the client
+ * id): on the sessions that subject owns, and with a session on that one
+ * only. Returns 0 / -1 with err. */
 int gw_oauth_clients(const char *spec, char *err, size_t errlen);
 
 /* Handles /oauth2/token and /.well-known/oauth-*. Returns 1 when the path
@@ -21,6 +22,6 @@ int gw_oauth_clients(const char *spec, char *err, size_t errlen);
 int gw_oauth_route(struct gw_conn *c, const struct gw_req *req, const char *path);
 
 /* The server's base URL as the request names it ("http://host[:port]"). */
-void gw_oauth_base_url(const struct gw_req *req, char *out, size_t len);
+void gw_oauth_base_url(const struct gw_server *s, const struct gw_req *req, char *out, size_t len);
 
 #endif

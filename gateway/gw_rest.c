@@ -65,26 +65,30 @@ void gw_rest_callback(struct gw_conn *c, const struct gw_req *req, const char *p
     }
     char cbid[1100];
     if (gw_pct_decode(rest, (size_t)(slash - rest), cbid, sizeof(cbid)) < 0 ||
-        !id_valid(cbid, 128)) {
+        !id_callback_valid(cbid)) {
         aws_error(c, 400, "InvalidParameterValueException", "malformed CallbackId");
         return;
     }
     struct jwt_claims cl;
     const char *why = NULL;
-    if (gw_auth_check(s, req, gw_conn_is_loopback(c), &cl, &why)) {
-        aws_error(c, 401, "UnauthorizedException", why);
+    int ast = gw_auth_check(s, req, gw_conn_is_loopback(c), GW_SCOPE_CALLBACKS, 0, &cl, &why);
+    if (ast) {
+        aws_error(c, ast, ast == 401 ? "UnauthorizedException" : "AccessDeniedException", why);
         return;
     }
-    const char *session = cl.sid[0] ? cl.sid : jwt_has_scope(&cl, "callbacks") ? "*" : NULL;
-    if (!session) {
-        aws_error(c, 403, "AccessDeniedException",
-                  "the token is bound to no session and lacks the 'callbacks' scope");
-        return;
-    }
+    /* the callback's session must be the token's (when it names one) and
+     * belong to its subject; an admin token may complete any */
+    struct dur_caller who = {cl.sid, cl.sub, gw_auth_is_admin(&cl)};
     char *payload;
     if (!strcmp(kind, "succeed")) {
         if (req->body_len > s->cfg.max_callback) {
             aws_error(c, 413, "RequestEntityTooLargeException", "result larger than the limit");
+            return;
+        }
+        if (!utf8_text_valid(req->body ? req->body : "", req->body_len)) {
+            /* the result is kept as JSON text: it could not be read back */
+            aws_error(c, 400, "InvalidParameterValueException",
+                      "the result must be UTF-8 text without NUL bytes");
             return;
         }
         payload = xstrndup(req->body ? req->body : "", req->body_len);
@@ -118,7 +122,7 @@ void gw_rest_callback(struct gw_conn *c, const struct gw_req *req, const char *p
         payload = xstrdup("");
     }
     struct dur_complete_args a;
-    dur_complete_args(&a, cbid, kind, session, payload,
+    dur_complete_args(&a, cbid, kind, &who, payload,
                       !strcmp(kind, "succeed") ? req->body_len : strlen(payload));
     log_info("event=rest_callback cb=%s kind=%s sub=%s bytes=%zu", cbid, kind, cl.sub, a.lens[6]);
     gw_conn_http_hold(c);

@@ -107,7 +107,8 @@ static void route_callback(struct gw_conn *c, struct gw_msg *m)
     strlcpy_aa(rc->id, m->callback_id, sizeof(rc->id));
     strlcpy_aa(rc->kind, m->kind, sizeof(rc->kind));
     struct dur_complete_args a;
-    dur_complete_args(&a, m->callback_id, m->kind, gw_conn_session(c), m->payload, m->payload_len);
+    struct dur_caller who = {gw_conn_session(c), "", 0}; /* its owner connected */
+    dur_complete_args(&a, m->callback_id, m->kind, &who, m->payload, m->payload_len);
     rc->c = c;
     gw_conn_ref(c);
     log_info("event=async_callback conn=%s session=%s cb=%s kind=%s bytes=%zu", gw_conn_id(c),

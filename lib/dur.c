@@ -279,30 +279,32 @@ int dur_invoke(struct dur_ctx *ctx, const char *name, const char *handler, const
 }
 
 void dur_complete_args(struct dur_complete_args *a, const char *cbid, const char *kind,
-                       const char *session, const char *payload, size_t len)
+                       const struct dur_caller *who, const char *payload, size_t len)
 {
     snprintf(a->key, sizeof(a->key), "aa:cb:%s", cbid);
     snprintf(a->now, sizeof(a->now), "%lld", (long long)wall_ms());
-    const char *v[DUR_COMPLETE_NARGS] = {a->key, "aa:cb:completed", "aa:cb:deadlines", cbid,
-                                         kind,   session,           payload,           a->now};
+    const char *v[DUR_COMPLETE_NARGS] = {
+        a->key, "aa:cb:completed", "aa:cb:deadlines",    cbid, kind, who->session, payload,
+        a->now, who->subject,      who->admin ? "1" : ""};
     for (int i = 0; i < DUR_COMPLETE_NARGS; i++) {
         a->argv[i] = v[i];
         a->lens[i] = i == 6 ? len : strlen(v[i]);
     }
 }
 
-static redisReply *complete(struct rconn *rc, const char *cbid, const char *kind,
-                            const char *session, const char *payload, size_t len)
+redisReply *dur_complete_as(struct rconn *rc, const char *cbid, const char *kind,
+                            const struct dur_caller *who, const char *payload, size_t len)
 {
     struct dur_complete_args a;
-    dur_complete_args(&a, cbid, kind, session, payload, len);
+    dur_complete_args(&a, cbid, kind, who, payload, len);
     return rconn_eval(rc, "cb_complete", DUR_COMPLETE_NKEYS, DUR_COMPLETE_NARGS, a.argv, a.lens);
 }
 
 redisReply *dur_complete(struct rconn *rc, const char *cbid, const char *kind, const char *session,
                          const char *payload, size_t len)
 {
-    return complete(rc, cbid, kind, session, payload, len);
+    struct dur_caller who = {session, "", 0};
+    return dur_complete_as(rc, cbid, kind, &who, payload, len);
 }
 
 /* A new callback id, cb-<random>[.<the resumer tag>]. Returns 0 / -1. */
@@ -389,8 +391,9 @@ int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int6
         if (rc != DUR_OK) {
             /* Settle the callback now so nothing waits for an answer that
              * can never come. */
-            redisReply *r =
-                complete(ctx->rc, cbid, "fail", "*", res ? res : "", res ? strlen(res) : 0);
+            struct dur_caller runtime = {"", "", 1};
+            redisReply *r = dur_complete_as(ctx->rc, cbid, "fail", &runtime, res ? res : "",
+                                            res ? strlen(res) : 0);
             if (r)
                 freeReplyObject(r);
             *out = res ? res : xstrdup("submit failed");
@@ -668,6 +671,7 @@ static int run_claimed(struct rconn *rc, const char *worker, const struct dur_ha
     ctx.lim = lim;
     ctx.ops = json_object();
     const char *hname = "", *input = "", *stream = "";
+    char unreadable[24] = ""; /* the first operation record that is not JSON */
     ctx.session = ctx.trace = "";
     for (size_t i = at + 1; i + 1 < r->elements; i += 2) {
         const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
@@ -677,6 +681,8 @@ static int run_claimed(struct rconn *rc, const char *worker, const struct dur_ha
             json_t *op = json_loads(v, 0, NULL);
             if (op)
                 json_object_set_new(ctx.ops, k + 3, op);
+            else if (!unreadable[0])
+                strlcpy_aa(unreadable, k, sizeof(unreadable));
         } else if (!strcmp(k, "handler"))
             hname = v;
         else if (!strcmp(k, "input"))
@@ -695,6 +701,15 @@ static int run_claimed(struct rconn *rc, const char *worker, const struct dur_ha
     char staged[16] = ""; /* the verdict of cb_suspend.lua when it ended the run */
     int64_t t0 = mono_us();
     for (int pass = 0;; pass++) {
+        if (unreadable[0]) {
+            /* replaying without it would redo what it recorded (a push, a
+             * callback): fail the execution, loudly */
+            snprintf(ctx.err, sizeof(ctx.err), "operation record %s is unreadable (not JSON)",
+                     unreadable);
+            log_error("event=record_unreadable exec=%s field=%s", eid, unreadable);
+            rc_h = DUR_FAIL;
+            break;
+        }
         if (!h) {
             snprintf(ctx.err, sizeof(ctx.err), "no handler named '%s' on this worker", hname);
             rc_h = DUR_FAIL;

@@ -166,11 +166,21 @@ int dur_sweep(struct rconn *rc, int64_t retention_s, int64_t min_age_ms);
  * Returns how many fired, or -1 on a Redis error. */
 int dur_fire_due(struct rconn *rc, int64_t retention_s, int64_t *next_due_ms, int cause);
 
+/* Who completes a callback. session: the caller's session, or "" for
+ * none; subject: the caller, whose session the callback's must be (its
+ * aa:session:<sid>:owner), or "" for none; admin: neither is checked (an
+ * operator). A caller with neither and no admin may complete nothing. */
+struct dur_caller {
+    const char *session;
+    const char *subject;
+    int admin;
+};
+
 /* The KEYS and ARGV of lua/cb_complete.lua, shared by every caller (the
  * gateway's WebSocket and REST routes, the CLI, tests). Borrowed: the
  * strings passed in must outlive the call that uses argv. */
 #define DUR_COMPLETE_NKEYS 3
-#define DUR_COMPLETE_NARGS 8
+#define DUR_COMPLETE_NARGS 10
 struct dur_complete_args {
     char key[1200];
     char now[24];
@@ -178,11 +188,14 @@ struct dur_complete_args {
     size_t lens[DUR_COMPLETE_NARGS];
 };
 void dur_complete_args(struct dur_complete_args *a, const char *cbid, const char *kind,
-                       const char *session, const char *payload, size_t len);
+                       const struct dur_caller *who, const char *payload, size_t len);
 
-/* Completes a callback as the gateway does (for tests and the CLI).
- * session "*" trusts the caller with every session. Returns: owned reply. */
+/* Completes a callback as a connection of session does (for tests).
+ * Returns: owned reply. */
 redisReply *dur_complete(struct rconn *rc, const char *cbid, const char *kind, const char *session,
                          const char *payload, size_t len);
+/* The same for any caller (the CLI: an admin). Returns: owned reply. */
+redisReply *dur_complete_as(struct rconn *rc, const char *cbid, const char *kind,
+                            const struct dur_caller *who, const char *payload, size_t len);
 
 #endif

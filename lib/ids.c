@@ -39,6 +39,31 @@ int id_random_b64(char *out, size_t outlen, const char *prefix, size_t nbytes)
     return 0;
 }
 
+static int b64url_run(const char *s, size_t maxlen)
+{
+    size_t n = 0;
+    while ((s[n] >= 'A' && s[n] <= 'Z') || (s[n] >= 'a' && s[n] <= 'z') ||
+           (s[n] >= '0' && s[n] <= '9') || s[n] == '-' || s[n] == '_')
+        n++;
+    return n >= 1 && n <= maxlen ? (int)n : -1;
+}
+
+int id_callback_valid(const char *s)
+{
+    if (strncmp(s, "cb-", 3) != 0)
+        return 0;
+    int n = b64url_run(s + 3, 100);
+    if (n < 0)
+        return 0;
+    const char *rest = s + 3 + n;
+    if (!*rest)
+        return 1;
+    if (*rest != '.')
+        return 0;
+    int t = b64url_run(rest + 1, 16);
+    return t > 0 && rest[1 + t] == '\0';
+}
+
 int id_random(char *out, size_t outlen, const char *prefix, size_t nbytes)
 {
     static const char hex[] = "0123456789abcdef";

@@ -92,6 +92,8 @@ int jwt_mint(const char *secret, const struct jwt_claims *c, char *out, size_t o
         json_object_set_new(p, "sid", json_string(c->sid));
     if (c->scope[0])
         json_object_set_new(p, "scope", json_string(c->scope));
+    if (c->azp[0])
+        json_object_set_new(p, "azp", json_string(c->azp));
     char *payload = json_dumps(p, JSON_COMPACT);
     json_decref(p);
     char h64[64], *p64 = xmalloc(strlen(payload) * 2 + 8);
@@ -162,7 +164,8 @@ int jwt_verify(const char *secret, const char *token, const char *issuer, int64_
     int bad = copy_claim(p, "iss", out->iss, sizeof(out->iss), 1) ||
               copy_claim(p, "sub", out->sub, sizeof(out->sub), 1) ||
               copy_claim(p, "sid", out->sid, sizeof(out->sid), 0) ||
-              copy_claim(p, "scope", out->scope, sizeof(out->scope), 0);
+              copy_claim(p, "scope", out->scope, sizeof(out->scope), 0) ||
+              copy_claim(p, "azp", out->azp, sizeof(out->azp), 0);
     json_t *exp = json_object_get(p, "exp"), *iat = json_object_get(p, "iat");
     if (!json_is_integer(exp) || (iat && !json_is_integer(iat)))
         bad = 1;

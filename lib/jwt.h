@@ -11,7 +11,8 @@ struct jwt_claims {
     char iss[64];
     char sub[129];   /* who: a user or an OAuth client id */
     char sid[129];   /* optional: the only session this token may act for */
-    char scope[256]; /* space-separated: "client", "callbacks", "mcp" */
+    char scope[256]; /* space-separated: "client", "callbacks", "mcp", "admin" */
+    char azp[128];   /* optional: the OAuth client that obtained the token */
     int64_t iat, exp;
 };
 

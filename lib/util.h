@@ -23,6 +23,11 @@ int64_t mono_us(void);
 /* Copies at most dstlen-1 bytes and always terminates. Returns strlen(src). */
 size_t strlcpy_aa(char *dst, const char *src, size_t dstlen);
 
+/* 1 when [s, s+len) is well-formed UTF-8 (RFC 3629: no overlong forms, no
+ * surrogates, nothing past U+10FFFF) without NUL bytes: text that a JSON
+ * record can hold. */
+int utf8_text_valid(const char *s, size_t len);
+
 /* Parses a stream entry id "ms-seq" into two numbers. Returns 0 / -1. */
 int stream_id_parse(const char *s, uint64_t *ms, uint64_t *seq);
 /* Compares two stream ids; an unparsable id sorts first. */

@@ -2,16 +2,28 @@
 -- Checks that the callback exists, is pending and belongs to the caller's
 -- session (a callback of another session is reported as not found). A repeated
 -- identical completion gets the original outcome; a different one is refused.
+-- The caller is checked against the callback's session: ARGV[3] (the
+-- session of the caller's connection or token) must be it, and ARGV[6] (the
+-- caller's subject) must own it (aa:session:<sid>:owner, a key derived from
+-- the record); an empty ARGV[3] or ARGV[6] is not checked; ARGV[7] "1" (an
+-- operator, or the runtime itself) skips both. A caller with none of the three
+-- may complete nothing.
 -- KEYS[1] aa:cb:{cbid}  KEYS[2] aa:cb:completed  KEYS[3] aa:cb:deadlines
 -- ARGV[1] cbid  ARGV[2] kind ("succeed"|"fail"|"heartbeat")  ARGV[3] caller's
--- session ("*" for a caller trusted with every session)  ARGV[4] payload
--- ARGV[5] now ms
+-- session or ""  ARGV[4] payload  ARGV[5] now ms  ARGV[6] caller's subject or ""
+-- ARGV[7] "1" for an admin caller, else ""
 --@include _deadline
 -- Reply: {"ok", "recorded"|"duplicate"|"heartbeat"} or {"err", "not_found"|"expired"|"conflict"}
 local f = redis.call('HMGET', KEYS[1], 'status', 'session', 'deadline_ms', 'heartbeat_ms',
   'next_deadline_ms', 'result', 'outcome')
 if not f[1] then return {'err', 'not_found'} end
-if ARGV[3] ~= '*' and f[2] ~= ARGV[3] then return {'err', 'not_found'} end
+if ARGV[7] ~= '1' then
+  if ARGV[3] == '' and ARGV[6] == '' then return {'err', 'not_found'} end
+  if ARGV[3] ~= '' and f[2] ~= ARGV[3] then return {'err', 'not_found'} end
+  if ARGV[6] ~= '' and redis.call('GET', 'aa:session:' .. (f[2] or '') .. ':owner') ~= ARGV[6] then
+    return {'err', 'not_found'}
+  end
+end
 local now = tonumber(ARGV[5])
 local deadline_ms = tonumber(f[3] or 0)
 local next_deadline = tonumber(f[5] or f[3] or 0)

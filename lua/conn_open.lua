@@ -1,9 +1,15 @@
--- conn_open.lua -- register a WebSocket connection.
+-- conn_open.lua -- register a WebSocket connection, if its subject may use the
+-- session: the first subject to use a session id owns it (KEYS[5]); another
+-- subject is refused, unless the token has the admin scope.
 -- KEYS[1] aa:conn:{cid}  KEYS[2] aa:session:{sid}:conns  KEYS[3] aa:node:{node}:conns
--- KEYS[4] aa:outbox:{sid}
+-- KEYS[4] aa:outbox:{sid}  KEYS[5] aa:session:{sid}:owner
 -- ARGV[1] cid  ARGV[2] sid  ARGV[3] node  ARGV[4] remote address  ARGV[5] now ms
--- ARGV[6] user (token subject or "")
--- Reply: {connections the session now has, id of the newest outbox event or ""}
+-- ARGV[6] user (token subject)  ARGV[7] "1" for an admin token, else ""
+-- Reply: {connections the session now has, id of the newest outbox event or ""},
+-- or {"forbidden"} (nothing written) when another subject owns the session
+local owner = redis.call('GET', KEYS[5])
+if owner and owner ~= ARGV[6] and ARGV[7] ~= '1' then return {'forbidden'} end
+if not owner then redis.call('SET', KEYS[5], ARGV[6]) end
 redis.call('HSET', KEYS[1], 'session', ARGV[2], 'node', ARGV[3], 'remote', ARGV[4],
   'connected_at', ARGV[5], 'last_seen', ARGV[5], 'user', ARGV[6])
 redis.call('SADD', KEYS[2], ARGV[1])

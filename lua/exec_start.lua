@@ -7,9 +7,15 @@
 -- owner (the MCP token's subject)  ARGV[10] optional MCP session  ARGV[11]
 -- optional JSON-RPC request id (JSON)  ARGV[12] optional task ttl ms: the
 -- execution is an MCP task, listed in KEYS[3] aa:mcp:tasks:{owner} (KEYS[3]
--- is only used then)
--- Reply: "started" or "exists" (the id is an idempotency key)
+-- is only used then)  ARGV[13] optional subject that must own the session
+-- ARGV[4] (aa:session:<ARGV[4]>:owner, derived): the MCP caller's
+-- Reply: "started", "exists" (the id is an idempotency key) or "forbidden"
+-- (nothing written: the session is not the subject's)
 --@include _deadline
+if ARGV[13] and ARGV[13] ~= '' and
+    redis.call('GET', 'aa:session:' .. ARGV[4] .. ':owner') ~= ARGV[13] then
+  return 'forbidden'
+end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'exists' end
 local due = tonumber(ARGV[6]) + tonumber(ARGV[7])
 local fields = {'handler', ARGV[2], 'stream', KEYS[2], 'input', ARGV[3], 'session', ARGV[4],

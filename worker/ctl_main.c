@@ -3,6 +3,7 @@
  * with plain redis-cli (see docs/ARCHITECTURE.md). */
 #include "cfg.h"
 #include "dur.h"
+#include "ids.h"
 #include "jwt.h"
 #include "log.h"
 #include "util.h"
@@ -20,7 +21,8 @@ static struct cfg_opt opts[] = {
     {"issuer", CFG_STR, "agent-async", 0, 63, "token: issuer (iss)", NULL, 0},
     {"sub", CFG_STR, "user", 0, 128, "token: subject (who)", NULL, 0},
     {"session", CFG_STR, "", 0, 128, "token: bind to this session id", NULL, 0},
-    {"scope", CFG_STR, "client", 0, 255, "token: scopes (client, callbacks, mcp)", NULL, 0},
+    {"scope", CFG_STR, "client", 0, 255,
+     "token: scopes (client, callbacks, mcp; admin acts on every session)", NULL, 0},
     {"ttl-s", CFG_INT, "86400", 1, 31536000, "token: lifetime in seconds", NULL, 0},
     CFG_END,
 };
@@ -259,6 +261,13 @@ int main(int argc, char **argv)
         c.iat = wall_ms() / 1000;
         c.exp = c.iat + cfg_int(opts, "ttl-s");
         char tok[4096];
+        const char *bind = cfg_str(opts, "session");
+        if (bind[0] && !id_valid(bind, 128)) {
+            fprintf(stderr, "aa-ctl: --session must be a session id (1-128 of A-Z a-z 0-9 . _ : "
+                            "-); there is no wildcard: use --scope admin\n");
+            cfg_free(opts);
+            return 2;
+        }
         int ok = npos == 0 && strlen(cfg_str(opts, "token-secret")) >= 32 &&
                  jwt_mint(cfg_str(opts, "token-secret"), &c, tok, sizeof(tok)) > 0;
         if (ok)
@@ -305,7 +314,8 @@ int main(int argc, char **argv)
                (!strcmp(pos[1], "succeed") || !strcmp(pos[1], "fail") ||
                 !strcmp(pos[1], "heartbeat"))) {
         const char *payload = npos == 3 ? pos[2] : "";
-        redisReply *r = dur_complete(rc, pos[0], pos[1], "*", payload, strlen(payload));
+        struct dur_caller op = {"", "", 1}; /* an operator acts on any session */
+        redisReply *r = dur_complete_as(rc, pos[0], pos[1], &op, payload, strlen(payload));
         if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
             printf("%s %s\n", r->element[0]->str, r->element[1]->str);
             rcode = strcmp(r->element[0]->str, "ok") != 0;

@@ -457,9 +457,10 @@ static int suspend_bench(void)
     for (size_t i = 0; i < r->elements; i++) {
         const char *id = r->element[i]->str;
         struct dur_complete_args a;
-        dur_complete_args(&a, id, "succeed", SESSION, "pong", 4);
-        const char *argv2[12];
-        size_t lens[12];
+        struct dur_caller who = {SESSION, "", 0};
+        dur_complete_args(&a, id, "succeed", &who, "pong", 4);
+        const char *argv2[DUR_COMPLETE_NARGS + 3];
+        size_t lens[DUR_COMPLETE_NARGS + 3];
         int na =
             script_argv(sc, 0, DUR_COMPLETE_NKEYS, DUR_COMPLETE_NARGS, a.argv, a.lens, argv2, lens);
         redisAppendCommandArgv(c, na, argv2, lens);

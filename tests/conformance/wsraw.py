@@ -46,7 +46,25 @@ def handshake(query="session_id=conf", headers=None, token=True, method="GET", v
             break
         resp += chunk
     status = int(resp.split(b" ", 2)[1]) if resp.startswith(b"HTTP/1.1 ") else 0
-    return s, status, resp
+    head, _, rest = resp.partition(b"\r\n\r\n")
+    return Conn(s, rest), status, head + b"\r\n\r\n"
+
+
+class Conn:
+    """The socket, with the bytes that came after the handshake's head
+    (frames the server sent at once) served first."""
+
+    def __init__(self, sock, early):
+        self.sock, self.early = sock, early
+
+    def recv(self, n):
+        if self.early:
+            out, self.early = self.early[:n], self.early[n:]
+            return out
+        return self.sock.recv(n)
+
+    def __getattr__(self, name):
+        return getattr(self.sock, name)
 
 
 def frame(opcode, payload=b"", fin=True, mask=True, rsv=0):

@@ -6,7 +6,7 @@ set -u
 . "$(dirname "$0")/lib.sh"
 e2e_setup
 start_redis
-start_gateway gw --mcp-clients "agent-1:s3cret-value,agent-2:other-s3cret"
+start_gateway gw --mcp-clients "agent-1:s3cret-value::desk,agent-2:other-s3cret::desk"
 start_tool
 start_agent
 wait_for 10 "worker groups" groups_ready
@@ -150,7 +150,7 @@ check "mcp: an ended session is 404" sh -c "echo '$out' | tail -1 | grep -q 404"
 # a gateway trusts a session it has seen for a few seconds; a DELETE on any
 # gateway ends it on every gateway at once
 P1=$PORT
-start_gateway gw2 --mcp-clients "agent-1:s3cret-value"
+start_gateway gw2 --mcp-clients "agent-1:s3cret-value::desk"
 P2=$PORT
 PORT=$P1
 SID2=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $TOK" -H 'Content-Type: application/json' \
@@ -190,7 +190,7 @@ out=$(curl -s -o /dev/null -w '%{http_code}' -H 'Accept: text/event-stream' -H "
 check "mcp: GET with an unknown Last-Event-ID is 404" test "$out" = 404
 client_tok=$(mint --sub someone --scope client --ttl-s 60)
 out=$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $client_tok" -d '{}' "$BASE/mcp")
-check "mcp: a token without the mcp scope is 401" test "$out" = 401
+check "mcp: a token without the mcp scope is 403" test "$out" = 403
 
 # The official conformance suite (Node 22 from npm), on a gateway without
 # authentication (dev mode, loopback): every scenario that applies to a

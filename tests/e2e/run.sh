@@ -107,19 +107,22 @@ check "auth: wrong signature gets 401" test "$(ws_upgrade "$PORT" session_id=a1 
 check "auth: garbage token gets 401" test "$(ws_upgrade "$PORT" session_id=a1 "Authorization: Bearer a.b.c")" = 401
 wrong_iss=$(mint --issuer someone-else)
 check "auth: wrong issuer gets 401" test "$(ws_upgrade "$PORT" session_id=a1 "Authorization: Bearer $wrong_iss")" = 401
-bound=$(mint --session a1)
+bound=$(mint --sub e2e --session a1)
 check "auth: session-bound token, own session 101" test "$(ws_upgrade "$PORT" session_id=a1 "Authorization: Bearer $bound")" = 101
 check "auth: session-bound token, other session 403" test "$(ws_upgrade "$PORT" session_id=a2 "Authorization: Bearer $bound")" = 403
 short=$(mint --ttl-s 1)
 check "auth: expired token gets 401" wait_for 5 "expiry" sh -c "test \"\$(bash -c '. tests/e2e/lib.sh; GW_HOST=$GW_HOST; ws_upgrade $PORT session_id=a1 \"Authorization: Bearer $short\"')\" = 401"
 
 rcli HSET aa:cb:cb-rest1 session r1 status pending next_deadline_ms 99999999999999 deadline_ms 99999999999999 >/dev/null
+rcli SET aa:session:r1:owner rest-user >/dev/null
 P=/2025-12-01/durable-execution-callbacks
-cbtok=$(mint --sub ops --scope callbacks)
-r1tok=$(mint --session r1)
-r2tok=$(mint --session r2)
+cbtok=$(mint --sub rest-user --scope callbacks)
+r1tok=$(mint --sub rest-user --scope callbacks --session r1)
+r2tok=$(mint --sub rest-user --scope callbacks --session r2)
 check "rest: no token 401" test "$(http_req "$PORT" POST $P/cb-rest1/succeed x | head -1)" = 401
 check "rest: token of another session 404" test "$(http_req "$PORT" POST $P/cb-rest1/succeed x "Authorization: Bearer $r2tok" | head -1)" = 404
+check "rest: token without the callbacks scope 403" test "$(http_req "$PORT" POST $P/cb-rest1/succeed x "Authorization: Bearer $(mint --sub rest-user --session r1)" | head -1)" = 403
+check "rest: another subject's callback 404" test "$(http_req "$PORT" POST $P/cb-rest1/succeed x "Authorization: Bearer $(mint --sub ops --scope callbacks)" | head -1)" = 404
 check "rest: heartbeat 200" test "$(http_req "$PORT" POST $P/cb-rest1/heartbeat "" "Authorization: Bearer $r1tok" | head -1)" = 200
 check "rest: succeed 200" test "$(http_req "$PORT" POST $P/cb-rest1/succeed connected "Authorization: Bearer $r1tok" | head -1)" = 200
 check "rest: result stored raw" test "$(rcli HGET aa:cb:cb-rest1 result)" = connected

@@ -453,6 +453,46 @@ START_TEST(callback_failure)
 }
 END_TEST
 
+START_TEST(unreadable_record_fails_loudly)
+{
+    new_exec("e8", "h");
+    run("e8");
+    int submits = submit_runs;
+    /* what a result that is not UTF-8 once became: a record jansson refuses */
+    redisReply *r =
+        rconn_cmd(rc, "HSET aa:exec:e8 op:1 %b", "{\"t\":\"cb\",\"r\":\"\xff\"}", (size_t)16);
+    freeReplyObject(r);
+    r = rconn_cmd(rc, "HSET aa:exec:e8 status ready");
+    freeReplyObject(r);
+    run("e8");
+    assert_field("aa:exec:e8", "status", "failed");
+    char *res = hget("aa:exec:e8", "result");
+    ck_assert_ptr_nonnull(strstr(res, "operation record op:1 is unreadable"));
+    free(res);
+    ck_assert_int_eq(submit_runs, submits); /* nothing pushed again */
+}
+END_TEST
+
+START_TEST(completion_by_subject)
+{
+    new_exec("e9", "h");
+    run("e9");
+    struct dur_caller bob = {"", "bob", 0}, alice = {"", "alice", 0}, nobody = {"", "", 0},
+                      alice_other = {"s2", "alice", 0};
+    redisReply *r = rconn_cmd(rc, "SET aa:session:s1:owner alice");
+    freeReplyObject(r);
+    const struct dur_caller *refused[] = {&bob, &nobody, &alice_other};
+    for (int i = 0; i < 3; i++) {
+        r = dur_complete_as(rc, last_cb, "succeed", refused[i], "x", 1);
+        ck_assert_str_eq(r->element[1]->str, "not_found");
+        freeReplyObject(r);
+    }
+    r = dur_complete_as(rc, last_cb, "succeed", &alice, "x", 1);
+    ck_assert_str_eq(r->element[1]->str, "recorded");
+    freeReplyObject(r);
+}
+END_TEST
+
 START_TEST(completion_rules)
 {
     new_exec("e3", "h");
@@ -781,6 +821,8 @@ Suite *dur_suite(void)
     tcase_set_timeout(limits, 60);
     tcase_add_test(errs, completion_rules);
     tcase_add_test(errs, replay_mismatch_fails_loudly);
+    tcase_add_test(errs, unreadable_record_fails_loudly);
+    tcase_add_test(errs, completion_by_subject);
     tcase_add_test(errs, callback_without_execution);
     tcase_add_test(errs, unknown_handler_and_stale_entries);
     tcase_add_test(errs, crash_while_running);

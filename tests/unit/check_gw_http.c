@@ -90,6 +90,33 @@ START_TEST(limits_body_and_headers)
 }
 END_TEST
 
+START_TEST(origins_and_hosts)
+{
+    ck_assert(gw_host_is_loopback("localhost"));
+    ck_assert(gw_host_is_loopback("127.0.0.1:8080"));
+    ck_assert(gw_host_is_loopback("[::1]:1"));
+    ck_assert(!gw_host_is_loopback("localhost.evil.example"));
+    ck_assert(!gw_host_is_loopback("127.0.0.1.evil"));
+    ck_assert(!gw_host_is_loopback("localhost:80x"));
+    ck_assert(!gw_host_is_loopback("localhost:123456"));
+    ck_assert(!gw_host_is_loopback("localhost@evil"));
+    ck_assert(gw_origin_allowed("http://localhost:3000", 0, "example.org"));
+    ck_assert(gw_origin_allowed("https://127.0.0.1", 0, "example.org"));
+    ck_assert(gw_origin_allowed("http://gw.example:8080", 0, "gw.example:8080"));
+    ck_assert(gw_origin_allowed("https://gw.example", 1, "GW.example"));
+    /* never by prefix, and scheme and port count */
+    ck_assert(!gw_origin_allowed("http://localhost.evil.example", 0, "x"));
+    ck_assert(!gw_origin_allowed("http://gw.example:8080.evil", 0, "gw.example:8080"));
+    ck_assert(!gw_origin_allowed("http://gw.example:8081", 0, "gw.example:8080"));
+    ck_assert(!gw_origin_allowed("http://gw.example", 1, "gw.example"));
+    ck_assert(!gw_origin_allowed("https://gw.example", 0, "gw.example"));
+    ck_assert(!gw_origin_allowed("http://localhost/x", 0, "x"));
+    ck_assert(!gw_origin_allowed("null", 0, "x"));
+    ck_assert(!gw_origin_allowed("ftp://localhost", 0, "x"));
+    ck_assert(!gw_origin_allowed("http://", 0, ""));
+}
+END_TEST
+
 START_TEST(errors_malformed)
 {
     int done = 0, status = 0;
@@ -124,6 +151,7 @@ Suite *gw_http_suite(void)
     tcase_add_test(core, byte_by_byte_with_body);
     tcase_add_test(limits, limits_body_and_headers);
     tcase_add_test(errs, errors_malformed);
+    tcase_add_test(errs, origins_and_hosts);
     suite_add_tcase(s, core);
     suite_add_tcase(s, limits);
     suite_add_tcase(s, errs);

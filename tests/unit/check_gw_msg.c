@@ -93,9 +93,15 @@ START_TEST(errors)
         {"{\"action\":\"chat\",\"prompt\":\"a\\u0000b\"}", "invalid_json"},
         {"{\"action\":\"async_callback\"}", "invalid_callback_id"},
         {"{\"action\":\"async_callback\",\"callback_id\":\"a b\"}", "invalid_callback_id"},
-        {"{\"action\":\"async_callback\",\"callback_id\":\"cb\",\"status\":\"maybe\"}",
+        {"{\"action\":\"async_callback\",\"callback_id\":\"cb-1\",\"status\":\"maybe\"}",
          "invalid_status"},
-        {"{\"action\":\"async_callback\",\"callback_id\":\"cb\"}", "invalid_content"},
+        {"{\"action\":\"async_callback\",\"callback_id\":\"cb-1\"}", "invalid_content"},
+        {"{\"action\":\"async_callback\",\"callback_id\":\"cb-1\",\"content\":null}",
+         "invalid_content"},
+        {"{\"action\":\"async_callback\",\"callback_id\":\"deadlines\",\"content\":\"x\"}",
+         "invalid_callback_id"},
+        {"{\"action\":\"async_callback\",\"callback_id\":\"cb\",\"content\":\"x\"}",
+         "invalid_callback_id"},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct gw_msg m;
