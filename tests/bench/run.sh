@@ -55,6 +55,10 @@ NPUSH=${BENCH_N_PUSH:-1000}
 NMSG=${BENCH_N_MSGS:-200000}
 "$BINDIR/aa-wsload" idle --label agent-async --port "$PORT" --token "$TOKEN" --n "$NIDLE" \
     --server-pid "$GW_PID"
+echo "== gateway memory: ${BENCH_N_BIG:-2000} connections that each sent a 64 KiB message in one frame"
+PY=python3
+[ -x /usr/bin/python3 ] && PY=/usr/bin/python3
+$PY tests/bench/ws_bigmsg_rss.py 127.0.0.1 "$PORT" "$TOKEN" "$GW_PID" "${BENCH_N_BIG:-2000}" 65536
 for rate in 0 20000; do
     "$BINDIR/aa-wsload" push --label agent-async --port "$PORT" --token "$TOKEN" --n "$NPUSH" \
         --msgs "$NMSG" --rate "$rate" --redis "$REDIS" --channel aa:push:gw --server-pid "$GW_PID"

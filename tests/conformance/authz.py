@@ -286,13 +286,13 @@ st, rep = agent_a.post({"jsonrpc": "2.0", "id": 50, "method": "tools/call",
                                    "arguments": {"query": "vpn_status",
                                                  "session_id": "alice-s"}}})[0:3:2]
 tid = json.loads(rep).get("result", {}).get("task", {}).get("taskId", "")
-check("setup: agent-a made a task", bool(tid), rep[:200])
+check("setup: agent-a made a task", bool(tid), rep[:200].decode(errors="replace"))
 for method in ["tasks/get", "tasks/result", "tasks/cancel"]:
     st, _, body = agent_b.post({"jsonrpc": "2.0", "id": 51, "method": method,
                                 "params": {"taskId": tid}})
     e = json.loads(body).get("error", {}) if body else {}
     cell("MCP %s of agent-a's task by agent-b: an error" % method, e.get("code") == -32602,
-         body[:200])
+         body[:200].decode(errors="replace"))
 st, _, body = agent_b.post({"jsonrpc": "2.0", "id": 52, "method": "tasks/list"})
 cell("MCP tasks/list of agent-b does not show agent-a's task", tid not in body.decode())
 

@@ -96,6 +96,11 @@ check "wss: answered over TLS with a verified certificate" has "$out" "currently
 out=$E2E_DIR/tls-untrusted.out
 client --url "wss://localhost:$tport/ws" --session c-tls2 --prompt "hi" --timeout-ms 3000 >"$out" 2>&1
 check "wss: an untrusted certificate is refused" test $? != 0
+meta() {
+    printf 'GET /.well-known/oauth-protected-resource HTTP/1.1\r\nHost: localhost:%s\r\nConnection: close\r\n\r\n' "$tport" |
+        openssl s_client -quiet -connect "127.0.0.1:$tport" 2>/dev/null
+}
+check "https: the OAuth metadata names https:// URLs under TLS" sh -c "$(declare -f meta); tport=$tport; meta | grep -q '\"resource\":\"https://localhost:$tport/mcp\"'"
 
 check "shutdown: SIGTERM exits 0 everywhere, no sanitizer reports" stop_programs
 echo "e2e: $PASSED passed, $FAILED failed"

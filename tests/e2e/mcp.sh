@@ -160,6 +160,18 @@ SID2=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $TOK" -H 'Content-Typ
 ping2() { BASE=http://127.0.0.1:$P2 rpc '{"jsonrpc":"2.0","id":3,"method":"ping"}' -H "Mcp-Session-Id: $SID2" | tail -1; }
 check "mcp: a session opened on one gateway is served by another" test "$(ping2)" = 200
 curl -s -o /dev/null -X DELETE -H "Authorization: Bearer $TOK" -H "Mcp-Session-Id: $SID2" "$BASE/mcp"
+# initialize answers only once its session is stored: the next request may
+# go to another gateway at once
+races=0
+for _ in $(seq 30); do
+    SIDR=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $TOK" -H 'Content-Type: application/json' \
+        -H 'Accept: application/json, text/event-stream' \
+        -d '{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"curl","version":"1"}}}' \
+        "$BASE/mcp" | tr -d '\r' | sed -n 's/^Mcp-Session-Id: //Ip')
+    st=$(BASE=http://127.0.0.1:$P2 rpc '{"jsonrpc":"2.0","id":3,"method":"ping"}' -H "Mcp-Session-Id: $SIDR" | tail -1)
+    [ "$st" = 200 ] || races=$((races + 1))
+done
+check "mcp: 30 sessions opened on one gateway, each used at once on another: all served" test "$races" = 0
 ended2() { test "$(ping2)" = 404; }
 check "mcp: a session ended on one gateway is 404 on another within 2 s" wait_for 2 "the end on gw2" ended2
 out=$(rpc '{"jsonrpc":"2.0","id":2,"method":"ping"}' -H 'Mcp-Session-Id: x' -H 'MCP-Protocol-Version: 1999-01-01')
