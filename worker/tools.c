@@ -101,6 +101,28 @@ static char *callback_error(struct dur_ctx *ctx, char *out, const char *late, co
     return r;
 }
 
+/* The VPN state named by s (trimmed, any case): "connected", "disconnected"
+ * or a state in between, as static text; NULL when it names none. */
+static const char *vpn_state(const char *s, char *buf, size_t len)
+{
+    static const char *const states[] = {"connected",     "disconnected", "connecting",
+                                         "disconnecting", "reconnecting", NULL};
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r')
+        s++;
+    size_t n = 0;
+    while (s[n] && n + 1 < len && s[n] != '\n' && s[n] != '\r') {
+        buf[n] = (char)(s[n] >= 'A' && s[n] <= 'Z' ? s[n] - 'A' + 'a' : s[n]);
+        n++;
+    }
+    while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t' || buf[n - 1] == '.'))
+        n--;
+    buf[n] = '\0';
+    for (int i = 0; states[i]; i++)
+        if (!strcmp(buf, states[i]))
+            return states[i];
+    return NULL;
+}
+
 static int get_vpn_status(struct dur_ctx *ctx, const struct tools_cfg *cfg, char **result)
 {
     json_t *req = json_pack("{s:s}", "action", "get_vpn_status");
@@ -117,16 +139,26 @@ static int get_vpn_status(struct dur_ctx *ctx, const struct tools_cfg *cfg, char
                            "The desktop client could not get the VPN status");
         return DUR_OK;
     }
-    /* The client answers "connected"/"disconnected" or a JSON object. */
-    json_t *j = json_loads(out, 0, NULL);
-    const char *st = j ? json_string_value(json_object_get(j, "status")) : NULL;
+    /* The answer: the original client's JSON string {"vpn_status": "connected"},
+     * an object with "status", or a bare word. */
+    json_t *j = json_loads(out, JSON_DECODE_ANY, NULL);
+    const char *st = json_string_value(j);
+    if (!st)
+        st = json_string_value(json_object_get(j, "vpn_status"));
+    if (!st)
+        st = json_string_value(json_object_get(j, "status"));
+    if (!st && !json_is_object(j) && !json_is_array(j))
+        st = out;
     char status[32];
-    strlcpy_aa(status, st ? st : out, sizeof(status));
-    for (char *p = status; *p; p++)
-        if (*p == '\n' || *p == '\r')
-            *p = '\0';
+    const char *known = vpn_state(st ? st : "", status, sizeof(status));
     json_t *payload =
-        json_pack("{s:s, s:s}", "status", status, "message", "VPN status retrieved from client.");
+        json_pack("{s:s, s:s}", "status", known ? known : "unknown", "message",
+                  known ? "VPN status retrieved from client." : "The client's answer names no VPN state.");
+    if (!known) {
+        char raw[201];
+        strlcpy_aa(raw, out, sizeof(raw));
+        json_object_set_new(payload, "reported", json_string(raw));
+    }
     json_t *details = j ? json_object_get(j, "details") : NULL;
     if (details)
         json_object_set(payload, "details", details);

@@ -68,6 +68,21 @@ check "logs: request_logs pushed" has "$out" '"action":"request_logs","log_type"
 check "logs: certificate finding" has "$out" 'Certificate problems'
 check "logs: timeout finding" has "$out" 'Timeouts / dead peer detection'
 
+# 3b. The original client's whole conversation, its messages verbatim, from
+# an independent WebSocket library (python3-websockets).
+if /usr/bin/python3 -c 'import websockets' 2>/dev/null; then
+    if [ -n "$EXTERNAL" ]; then ourl="ws://$AA_E2E_GATEWAY/ws"; else ourl="ws://127.0.0.1:$PORT/ws"; fi
+    /usr/bin/python3 "$ROOT/tests/conformance/original_client.py" "$ourl" "$(mint --sub original --ttl-s 600)" \
+        >"$E2E_DIR/original.out" 2>&1
+    grep -E '^(not ok|#)' "$E2E_DIR/original.out"
+    line=$(grep -E '^original: ' "$E2E_DIR/original.out")
+    [ -n "$line" ] || not_ok "the original client's conversation ran"
+    PASSED=$((PASSED + $(echo "${line:-original: 0 passed}" | sed -E 's/original: ([0-9]+) passed.*/\1/')))
+    FAILED=$((FAILED + $(echo "${line:-, 0 failed}" | sed -E 's/.* ([0-9]+) failed/\1/')))
+else
+    not_ok "python3-websockets is installed (ops/deps.sh --test)"
+fi
+
 # 4. Bad input gets an error event and the connection stays usable.
 out=$E2E_DIR/bad.out
 printf '%s\n' '{not json' '{"action":"dance"}' '{"action":"chat","prompt":""}' \
