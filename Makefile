@@ -119,7 +119,10 @@ $(BINDIR)/aa-ctl: $(OBJDIR)/worker/ctl_main.o $(WK_OBJ) $(BINDIR)/libaa.a
 $(UNIT): $(call obj,$(UNIT_SRC)) $(GW_OBJ) $(WK_OBJ) $(CL_OBJ) $(BINDIR)/libaa.a
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS)
 
-test: all $(UNIT)
+# test, run and up first install what is missing (as root), then build in a
+# second make, which finds the packages that were just installed.
+test: deps
+	$(Q)$(MAKE) --no-print-directory all $(UNIT)
 	$(Q)BINDIR=$(BINDIR) bash tests/run.sh
 
 unit: $(UNIT)
@@ -128,10 +131,12 @@ unit: $(UNIT)
 e2e: all
 	$(Q)BINDIR=$(BINDIR) bash tests/e2e/run.sh
 
-run: deps all
-	$(Q)BINDIR=$(BINDIR) bash ops/run.sh run
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BINDIR=$(BINDIR) exec bash ops/run.sh run
 
-up: deps all
+up: deps
+	$(Q)$(MAKE) --no-print-directory all
 	$(Q)BINDIR=$(BINDIR) bash ops/run.sh up
 
 down:

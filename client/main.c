@@ -56,7 +56,10 @@ static struct cfg_opt opts[] = {
     {"session", CFG_STR, "", 0, 128, "session id (default: kept in the state file)", NULL, 0},
     {"state-file", CFG_STR, "", 0, 1024,
      "where the session id is kept (default ~/.config/agent-async/session)", NULL, 0},
-    {"token", CFG_STR, "", 0, 4096, "bearer token for the gateway", NULL, 0},
+    {"token", CFG_STR, "", 0, 4096, "bearer token for the gateway (AA_TOKEN; better --token-file)",
+     NULL, 0},
+    {"token-file", CFG_STR, "", 0, 1024, "read the bearer token from this file (keep it 0600)", NULL,
+     0},
     {"prompt", CFG_STR, "", 0, 32768, "ask one question, print the answer and exit", NULL, 0},
     {"json", CFG_BOOL, "false", 0, 0, "headless: events as JSON lines on stdout, prompts on stdin",
      NULL, 0},
@@ -790,6 +793,27 @@ static const struct lws_protocols protocols[] = {
     {NULL, NULL, 0, 0, 0, NULL, 0},
 };
 
+/* The token from a file (its first line), so that it never shows in ps.
+ * Returns 0 / -1 (said on stderr). */
+static int read_token(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "aa-client: --token-file %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    char line[sizeof(app.token) + 2] = "";
+    int ok = fgets(line, sizeof(line), f) != NULL;
+    fclose(f);
+    line[strcspn(line, "\r\n")] = '\0';
+    if (!ok || !line[0] || strlen(line) >= sizeof(app.token)) {
+        fprintf(stderr, "aa-client: --token-file %s holds no token\n", path);
+        return -1;
+    }
+    strlcpy_aa(app.token, line, sizeof(app.token));
+    return 0;
+}
+
 static void on_signal(int sig)
 {
     (void)sig;
@@ -918,6 +942,10 @@ int main(int argc, char **argv)
     app.prompt = cfg_str(opts, "prompt")[0] ? cfg_str(opts, "prompt") : NULL;
     app.backoff_ms = 250;
     strlcpy_aa(app.token, cfg_str(opts, "token"), sizeof(app.token));
+    if (cfg_str(opts, "token-file")[0] && read_token(cfg_str(opts, "token-file")) < 0) {
+        cfg_free(opts);
+        return 2;
+    }
     pthread_mutex_init(&app.lock, NULL);
     srandom((unsigned)(getpid() ^ mono_us()));
     if (load_session() < 0) {

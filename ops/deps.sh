@@ -25,11 +25,27 @@ case " $want " in *" python3-websockets "*)
     command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm" ;;
 esac
 [ -z "$missing" ] && exit 0
+# apt with a bounded wait for the dpkg lock (another apt, unattended
+# upgrades): apt's own timeout for dpkg, and retries for the lists lock.
+apt_wait() {
+    tries=0
+    until apt-get -o DPkg::Lock::Timeout=300 "$@" 2>"${TMPDIR:-/tmp}/deps.err.$$"; do
+        tries=$((tries + 1))
+        if ! grep -q 'lock' "${TMPDIR:-/tmp}/deps.err.$$" || [ $tries -ge 60 ]; then
+            cat "${TMPDIR:-/tmp}/deps.err.$$" >&2
+            rm -f "${TMPDIR:-/tmp}/deps.err.$$"
+            return 1
+        fi
+        [ $tries = 1 ] && echo "deps: another apt holds the lock; waiting (up to 5 minutes)" >&2
+        sleep 5
+    done
+    rm -f "${TMPDIR:-/tmp}/deps.err.$$"
+}
 if [ "$(id -u)" = 0 ]; then
     echo "deps: installing$missing"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends $missing >/dev/null
+    apt_wait update -qq
+    apt_wait install -y -qq --no-install-recommends $missing >/dev/null
     # redis-server's package starts a system instance; ours run privately.
     exit 0
 fi

@@ -5,12 +5,16 @@
 #   run.sh up     start in the background; pids and logs in build/run/
 #   run.sh down   stop what `up` started
 #   run.sh run    up, then the desktop client on this terminal; Ctrl-C or
-#                 /quit stops everything
-# AA_PORT picks the gateway port (default 8080).
+#                 /quit stops everything, in order (client, gateway,
+#                 workers, Redis last)
+# AA_PORT picks the gateway port (default 8080). The services run in a
+# session of their own, so a Ctrl-C on the terminal reaches only the client;
+# this script stops the rest. Files that hold secrets (secret, token, env,
+# mcp-client) are 0600 and removed by down.
 set -u
 cd "$(dirname "$0")/.."
 BINDIR=${BINDIR:-build/bin}
-RUN=$PWD/build/run
+RUN=${AA_RUN_DIR:-$PWD/build/run}
 PORT=${AA_PORT:-8080}
 
 wait_for() { # SECONDS WHAT COMMAND...
@@ -25,10 +29,10 @@ wait_for() { # SECONDS WHAT COMMAND...
     done
 }
 
-start() { # NAME COMMAND...
+start() { # NAME COMMAND...: in its own session, out of the terminal's reach
     local name=$1
     shift
-    "$@" >>"$RUN/$name.log" 2>&1 &
+    setsid "$@" >>"$RUN/$name.log" 2>&1 </dev/null &
     echo $! >"$RUN/$name.pid"
 }
 
@@ -40,6 +44,8 @@ up() {
         return 1
     fi
     mkdir -p "$RUN/redis"
+    chmod 700 "$RUN"
+    umask 077
     rm -f "$RUN"/*.pid "$RUN/port"
     # A token secret for this installation (kept), and a client token.
     if [ -n "${AA_TOKEN_SECRET:-}" ]; then
@@ -60,7 +66,9 @@ up() {
             "$(od -An -N24 -tx1 /dev/urandom | tr -d ' \n')" >"$RUN/mcp-client")
     fi
     read -r MCP_ID MCP_SECRET <"$RUN/mcp-client"
-    AA_MCP_CLIENTS="$MCP_ID:$MCP_SECRET" \
+    # the MCP client acts for the desktop's user, on the sessions that user owns
+    local user=${USER:-user}
+    AA_MCP_CLIENTS="$MCP_ID:$MCP_SECRET::$user" \
         start gateway "$BINDIR/aa-gateway" --redis "$redis" --port "$PORT" --port-file "$RUN/port"
     start agent-worker "$BINDIR/aa-agent-worker" --redis "$redis"
     start tool-worker "$BINDIR/aa-tool-worker" --redis "$redis"
@@ -71,21 +79,24 @@ up() {
     fi
     PORT=$(cat "$RUN/port")
     echo "ws://127.0.0.1:$PORT/ws" >"$RUN/url"
-    "$BINDIR/aa-ctl" token --sub "${USER:-user}" --scope client --ttl-s 2592000 >"$RUN/token"
+    "$BINDIR/aa-ctl" token --sub "$user" --scope client --ttl-s 2592000 >"$RUN/token"
     chmod 600 "$RUN/token"
     {
-        echo "AA_URL=ws://127.0.0.1:$PORT/ws"
-        echo "AA_TOKEN=$(cat "$RUN/token")"
-        echo "AA_REDIS=$redis"
-        echo "AA_HTTP=http://127.0.0.1:$PORT"
-        echo "AA_MCP_URL=http://127.0.0.1:$PORT/mcp"
-        echo "AA_MCP_CLIENT_ID=$MCP_ID"
-        echo "AA_MCP_CLIENT_SECRET=$MCP_SECRET"
+        echo "# . build/run/env -- the running stack's addresses and credentials (0600)"
+        echo "export AA_URL=ws://127.0.0.1:$PORT/ws"
+        echo "export AA_TOKEN_FILE=$RUN/token"
+        echo "export AA_REDIS=$redis"
+        echo "export AA_HTTP=http://127.0.0.1:$PORT"
+        echo "export AA_MCP_URL=http://127.0.0.1:$PORT/mcp"
+        echo "export AA_MCP_CLIENT_ID=$MCP_ID"
+        echo "export AA_MCP_CLIENT_SECRET=$MCP_SECRET"
     } >"$RUN/env"
+    chmod 600 "$RUN/env"
     echo "agent-async is up: ws://127.0.0.1:$PORT/ws?session_id=<id>"
     echo "  health  http://127.0.0.1:$PORT/healthz   metrics http://127.0.0.1:$PORT/metrics"
     echo "  redis   redis-cli -s $RUN/redis.sock      logs $RUN/*.log"
-    echo "  token   $RUN/token (client token; the secret is $RUN/secret)"
+    echo "  token   $RUN/token (client token for $user; the secret is $RUN/secret)"
+    echo "  env     . $RUN/env   (exports AA_URL, AA_TOKEN_FILE, AA_REDIS, AA_HTTP, AA_MCP_*)"
     echo "  mcp     http://127.0.0.1:$PORT/mcp (OAuth client id and secret in $RUN/mcp-client)"
 }
 
@@ -99,7 +110,8 @@ down() {
         kill -KILL "$pid" 2>/dev/null
         rm -f "$RUN/$name.pid"
     done
-    rm -f "$RUN/url" "$RUN/port" "$RUN/token"
+    rm -f "$RUN/url" "$RUN/port" "$RUN/token" "$RUN/env" "$RUN/secret" "$RUN/mcp-client" \
+        "$RUN/redis.sock"
     echo "agent-async is down"
 }
 
@@ -109,8 +121,12 @@ down) down ;;
 run)
     up || exit 1
     trap 'down' EXIT
-    trap 'exit 130' INT TERM
-    AA_TOKEN_SECRET= "$BINDIR/aa-client" --url "$(cat "$RUN/url")" --token "$(cat "$RUN/token")"
+    # Ctrl-C: the client (in the foreground) quits on it; this script waits
+    # for it and then stops the rest in order.
+    trap '' INT
+    trap 'exit 143' TERM
+    AA_TOKEN_SECRET= AA_TOKEN= "$BINDIR/aa-client" --url "$(cat "$RUN/url")" \
+        --token-file "$RUN/token"
     ;;
 *)
     echo "usage: ops/run.sh up|down|run" >&2
