@@ -151,9 +151,9 @@ static int get_vpn_status(struct dur_ctx *ctx, const struct tools_cfg *cfg, char
         st = out;
     char status[32];
     const char *known = vpn_state(st ? st : "", status, sizeof(status));
-    json_t *payload =
-        json_pack("{s:s, s:s}", "status", known ? known : "unknown", "message",
-                  known ? "VPN status retrieved from client." : "The client's answer names no VPN state.");
+    json_t *payload = json_pack("{s:s, s:s}", "status", known ? known : "unknown", "message",
+                                known ? "VPN status retrieved from client."
+                                      : "The client's answer names no VPN state.");
     if (!known) {
         char raw[201];
         strlcpy_aa(raw, out, sizeof(raw));
