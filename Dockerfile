@@ -14,11 +14,12 @@ COPY lua lua
 COPY gateway gateway
 COPY worker worker
 COPY client client
+COPY tests/bench tests/bench
 RUN make -j2 all
 
 # Runtime stage: the programs, the Lua scripts (for reading; they are
 # compiled in), the e2e scenarios, and only the runtime libraries.
-FROM debian:12-slim
+FROM debian:12-slim AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libhiredis0.14 libevent-2.1-7 \
       libevent-openssl-2.1-7 libevent-pthreads-2.1-7 libjansson4 libcurl4 libwebsockets17 \
@@ -29,6 +30,7 @@ COPY --from=build /src/build/bin/aa-gateway /src/build/bin/aa-agent-worker \
      /src/build/bin/aa-tool-worker /src/build/bin/aa-client /src/build/bin/aa-ctl /usr/local/bin/
 COPY lua /usr/share/agent-async/lua
 COPY tests/e2e /usr/share/agent-async/tests/e2e
+COPY tests/conformance /usr/share/agent-async/tests/conformance
 ENV AA_BIND=0.0.0.0 AA_PORT=8080 AA_REDIS=redis:6379 BINDIR=/usr/local/bin
 USER aa
 WORKDIR /home/aa
@@ -37,3 +39,13 @@ EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --retries=3 \
   CMD ["aa-ctl", "streams"]
 CMD ["aa-gateway"]
+
+# The e2e image: the runtime and the end-to-end scenarios' own peers
+# (python3-websockets, curl). compose's e2e service builds this target.
+FROM runtime AS e2e
+USER root
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends bash python3 python3-websockets curl procps openssl \
+ && rm -rf /var/lib/apt/lists/*
+USER aa
+CMD ["bash", "/usr/share/agent-async/tests/e2e/run.sh"]

@@ -75,7 +75,7 @@ if (process.env.BENCH_ECHO) {
   const tok = await basicToken(base, id, secret);
   const ours = await connect(base + "/mcp", { Authorization: "Bearer " + tok.access_token });
   const statefulUrl = await spawnEcho("stateful"), statelessUrl = await spawnEcho("stateless");
-  // and the literal reading of REFERENCE's "in-process echo": the stateful
+  // and the literal reading of "in-process echo": the stateful
   // server in this very process, sharing the client's event loop
   const inprocUrl = await new Promise((r) => serveEcho(false, r));
   const stateful = await connect(statefulUrl, {});
