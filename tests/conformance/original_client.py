@@ -8,23 +8,20 @@ progress, chat_delta) are ignored, as the original ignores them.
 Usage: original_client.py URL TOKEN   (prints "ok - ..." lines and a summary)"""
 import asyncio
 import json
+import os
 import sys
 
 import websockets
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wsraw  # noqa: E402  (only its checks and summary)
+
 URL, TOKEN = sys.argv[1], sys.argv[2]
 SESSION = "abc-123"
-passed = failed = 0
 
 
 def check(name, cond, detail=""):
-    global passed, failed
-    if cond:
-        passed += 1
-        print("ok - original client: " + name)
-    else:
-        failed += 1
-        print("not ok - original client: " + name + ("\n#   " + detail if detail else ""))
+    wsraw.check("original client: " + name, cond, detail)
 
 
 # What `vpn state` + `vpn stats` print on a troubled Cisco Secure Client,
@@ -96,5 +93,4 @@ try:
     asyncio.run(main())
 except Exception as e:  # report, never crash the runner
     check("the conversation ran to the end", False, repr(e))
-print("original: %d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+sys.exit(wsraw.summary("original"))

@@ -30,6 +30,9 @@ line=$(grep -E '^authz: ' "$E2E_DIR/authz.out")
 [ -n "$line" ] || not_ok "authz script ran"
 PASSED=$((PASSED + $(echo "${line:-authz: 0 passed}" | sed -E 's/authz: ([0-9]+) passed.*/\1/')))
 FAILED=$((FAILED + $(echo "${line:-, 0 failed}" | sed -E 's/.* ([0-9]+) failed/\1/')))
+"$BINDIR/aa-gateway" --port 0 --redis "$REDIS" --mcp-clients 'wild:secret:*' 2>"$E2E_DIR/wild.err"
+check "oauth: a client registered for session '*' is refused at start (exit 2)" test $? = 2
+check "oauth: and told there is no wildcard" grep -q 'no wildcard' "$E2E_DIR/wild.err"
 check "oauth: failed attempts are logged" grep -q 'event=oauth_failed client=agent-b' "$E2E_DIR/authz.log"
 check "ws: a refused session is logged" grep -q 'event=session_forbidden' "$E2E_DIR/authz.log"
 exec 7>&-
