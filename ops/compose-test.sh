@@ -89,14 +89,16 @@ cb=$(waiting_cb | tr -d '\r')
 tag=${cb##*.}
 victim=""
 for c in $("${DC[@]}" ps -q tool-worker); do
-    docker logs "$c" 2>&1 | grep -q "resumer_tag=$tag " && victim=$c
+    # not grep -q: with pipefail, docker logs would die of SIGPIPE
+    docker logs "$c" 2>&1 | grep "resumer_tag=$tag " >/dev/null && victim=$c
 done
 if [ -n "$cb" ] && [ -n "$victim" ]; then
     docker kill "$victim" >/dev/null
     log "killed $(docker inspect -f '{{.Name}}' "$victim") (tag $tag) while $cb waits"
     ok "the waiting callback's worker found and killed"
 else
-    not_ok "the waiting callback's worker found and killed" "callback '$cb', tag '$tag'"
+    not_ok "the waiting callback's worker found and killed" "callback '$cb', tag '$tag'; tags: $(
+        for c in $("${DC[@]}" ps -q tool-worker); do docker logs "$c" 2>&1 | grep -o 'resumer_tag=[^ ]*'; done | tr '\n' ' ')"
 fi
 wait "$kpid"
 krc=$?
