@@ -53,18 +53,18 @@ static int near(const char *a, const char *b)
     if (i == la && i == lb)
         return 1;
     if (la == lb)
-        return !strcmp(a + i + 1, b + i + 1) ||
-               (i + 1 < la && a[i] == b[i + 1] && a[i + 1] == b[i] && !strcmp(a + i + 2, b + i + 2));
+        return !strcmp(a + i + 1, b + i + 1) || (i + 1 < la && a[i] == b[i + 1] &&
+                                                 a[i + 1] == b[i] && !strcmp(a + i + 2, b + i + 2));
     return la > lb ? !strcmp(a + i + 1, b + i) : !strcmp(a + i, b + i + 1);
 }
 
 /* The words that decide; a typo of one (5+ letters, same first letter) is
  * read as it. */
 static const char *const vocab[] = {
-    "connect",    "connects",     "connected",     "connecting",   "connection", "reconnect",
-    "disconnect", "disconnects",  "disconnected",  "disconnecting", "status",    "please",
-    "check",      "analyze",      "diagnose",      "troubleshoot", "network",    "system",
-    "dropping",   "working",      "unstable",      "problem",      "yesterday",  "without",
+    "connect",    "connects",    "connected",    "connecting",    "connection", "reconnect",
+    "disconnect", "disconnects", "disconnected", "disconnecting", "status",     "please",
+    "check",      "analyze",     "diagnose",     "troubleshoot",  "network",    "system",
+    "dropping",   "working",     "unstable",     "problem",       "yesterday",  "without",
     "logs",       NULL};
 
 static void canon(char *w)
@@ -98,13 +98,14 @@ static void word(struct words *t, const char *s, size_t len)
 {
     static const struct {
         const char *from, *a, *b;
-    } fixed[] = {{"won't", "will", "not"},   {"wont", "will", "not"},   {"can't", "can", "not"},
-                 {"cant", "can", "not"},     {"cannot", "can", "not"},  {"dont", "do", "not"},
-                 {"doesnt", "does", "not"},  {"didnt", "did", "not"},   {"isnt", "is", "not"},
-                 {"arent", "are", "not"},    {"wasnt", "was", "not"},   {"shouldnt", "should", "not"},
-                 {"wouldnt", "would", "not"}, {"couldnt", "could", "not"}, {"im", "i", "am"},
-                 {"i'm", "i", "am"},         {"let's", "let", "us"},    {"lets", "let", "us"},
-                 {"wanna", "want", "to"},    {"gonna", "going", "to"},  {"whats", "what", "is"}};
+    } fixed[] = {
+        {"won't", "will", "not"},    {"wont", "will", "not"},     {"can't", "can", "not"},
+        {"cant", "can", "not"},      {"cannot", "can", "not"},    {"dont", "do", "not"},
+        {"doesnt", "does", "not"},   {"didnt", "did", "not"},     {"isnt", "is", "not"},
+        {"arent", "are", "not"},     {"wasnt", "was", "not"},     {"shouldnt", "should", "not"},
+        {"wouldnt", "would", "not"}, {"couldnt", "could", "not"}, {"im", "i", "am"},
+        {"i'm", "i", "am"},          {"let's", "let", "us"},      {"lets", "let", "us"},
+        {"wanna", "want", "to"},     {"gonna", "going", "to"},    {"whats", "what", "is"}};
     char buf[64];
     if (len >= sizeof(buf))
         len = sizeof(buf) - 1;
@@ -118,7 +119,7 @@ static void word(struct words *t, const char *s, size_t len)
         }
     static const struct {
         const char *suffix, *word;
-    } tails[] = {{"n't", "not"}, {"'s", "is"}, {"'re", "are"}, {"'ll", "will"},
+    } tails[] = {{"n't", "not"},  {"'s", "is"},    {"'re", "are"}, {"'ll", "will"},
                  {"'ve", "have"}, {"'d", "would"}, {"'m", "am"}};
     for (size_t i = 0; i < sizeof(tails) / sizeof(tails[0]); i++) {
         size_t sl = strlen(tails[i].suffix);
@@ -220,8 +221,8 @@ static int has_phrase(const struct clause *c, const char *phrase)
     return 0;
 }
 
-static const char *const negators[] = {"not", "never", "no", "without", "dont", "nor",
-                                       "instead", "rather", "hold", NULL};
+static const char *const negators[] = {"not", "never",   "no",     "without", "dont",
+                                       "nor", "instead", "rather", "hold",    NULL};
 
 /* 1 when a negation stands before word i ("don't forget to" is none). */
 static int negated_before(const struct clause *c, int i)
@@ -237,19 +238,23 @@ static int negated_before(const struct clause *c, int i)
 static int asked_for(const struct clause *c, int i)
 {
     static const char *const filler[] = {
-        "please", "kindly", "just", "now", "ok", "okay", "hey", "hi", "hello", "so", "then",
-        "yes", "yeah", "sure", "quickly", "again", "asap", "the", "my", "vpn", "a", "to", "and",
-        "go", "ahead", "right", "away", "immediately", "also", "agent", "assistant", "could",
-        "can", "would", "will", "you", "u", "mind", "i", "want", "need", "like", "help", "me",
-        "let", "us", "time", "must", "should", "try", "do", "not", "forget", "remember", "get",
-        "have", "gotta", "got", "am", "going", "would", "really", "be", "able", NULL};
+        "please", "kindly", "just", "now",         "ok",     "okay",     "hey",       "hi",
+        "hello",  "so",     "then", "yes",         "yeah",   "sure",     "quickly",   "again",
+        "asap",   "the",    "my",   "vpn",         "a",      "to",       "and",       "go",
+        "ahead",  "right",  "away", "immediately", "also",   "agent",    "assistant", "could",
+        "can",    "would",  "will", "you",         "u",      "mind",     "i",         "want",
+        "need",   "like",   "help", "me",          "let",    "us",       "time",      "must",
+        "should", "try",    "do",   "not",         "forget", "remember", "get",       "have",
+        "gotta",  "got",    "am",   "going",       "would",  "really",   "be",        "able",
+        NULL};
     for (int j = 0; j < i; j++)
         if (!in(c->w[j], filler))
             return 0;
     /* "can I", "should I", "do I": the user asks about doing it */
     for (int j = 0; j + 1 <= i; j++) {
-        if (j + 1 < c->n && (is(c->w[j], "can") || is(c->w[j], "should") || is(c->w[j], "do") ||
-                             is(c->w[j], "could") || is(c->w[j], "will") || is(c->w[j], "am")) &&
+        if (j + 1 < c->n &&
+            (is(c->w[j], "can") || is(c->w[j], "should") || is(c->w[j], "do") ||
+             is(c->w[j], "could") || is(c->w[j], "will") || is(c->w[j], "am")) &&
             is(c->w[j + 1], "i"))
             return 0;
     }
@@ -260,8 +265,8 @@ enum act { A_NONE, A_CONNECT, A_DISCONNECT, A_STATUS, A_LOGS, A_RESTART };
 
 static int vpn_context(const struct clause *c)
 {
-    static const char *const ctx[] = {"vpn", "tunnel", "anyconnect", "openvpn", "wireguard",
-                                      "openconnect", "ipsec", NULL};
+    static const char *const ctx[] = {"vpn",       "tunnel",      "anyconnect", "openvpn",
+                                      "wireguard", "openconnect", "ipsec",      NULL};
     return has_any(c, ctx);
 }
 
@@ -269,19 +274,19 @@ static int vpn_context(const struct clause *c)
 static enum act named(const struct clause *c, int *where)
 {
     static const char *const symptoms[] = {
-        "dropping", "drops", "flaky", "unstable", "slow", "laggy", "problem", "problems", "issue",
-        "issues", "broken", "error", "errors", "failing", "fails", "failure", "why", "wrong",
-        "crashing", "crashes", "timeout", "timeouts", NULL};
-    static const char *const logwords[] = {"logs", "diagnose", "diagnostics", "diagnostic",
-                                           "troubleshoot", "analyze", "analyse", "investigate",
-                                           "debug", "journal", "syslog", NULL};
-    static const char *const con[] = {"connect",   "connects",    "reconnect",
-                                      "connecting", "connected", "reconnected", NULL};
-    static const char *const dis[] = {"disconnect", "disconnects", "disconnecting",
-                                      "disconnected", NULL};
-    static const char *const on_verbs[] = {"start", "enable", "establish", "open", "join",
-                                           "activate", NULL};
-    static const char *const off_verbs[] = {"stop", "disable", "kill", "end", "close",
+        "dropping", "drops",  "flaky",    "unstable", "slow",    "laggy",    "problem", "problems",
+        "issue",    "issues", "broken",   "error",    "errors",  "failing",  "fails",   "failure",
+        "why",      "wrong",  "crashing", "crashes",  "timeout", "timeouts", NULL};
+    static const char *const logwords[] = {"logs",         "diagnose", "diagnostics", "diagnostic",
+                                           "troubleshoot", "analyze",  "analyse",     "investigate",
+                                           "debug",        "journal",  "syslog",      NULL};
+    static const char *const con[] = {"connect",   "connects",    "reconnect", "connecting",
+                                      "connected", "reconnected", NULL};
+    static const char *const dis[] = {"disconnect", "disconnects", "disconnecting", "disconnected",
+                                      NULL};
+    static const char *const on_verbs[] = {"start", "enable",   "establish", "open",
+                                           "join",  "activate", NULL};
+    static const char *const off_verbs[] = {"stop",       "disable",   "kill", "end", "close",
                                             "deactivate", "terminate", "drop", NULL};
     *where = 0;
     for (int i = 0; i < c->n; i++) {
@@ -299,8 +304,8 @@ static enum act named(const struct clause *c, int *where)
             *where = i;
             return A_LOGS;
         }
-        if ((is(w, "can") || is(w, "will") || is(w, "does") || is(w, "could")) &&
-            i + 2 < c->n && is(c->w[i + 1], "not") && in(c->w[i + 2], con)) {
+        if ((is(w, "can") || is(w, "will") || is(w, "does") || is(w, "could")) && i + 2 < c->n &&
+            is(c->w[i + 1], "not") && in(c->w[i + 2], con)) {
             *where = i;
             return A_LOGS; /* "it won't connect" */
         }
@@ -311,8 +316,9 @@ static enum act named(const struct clause *c, int *where)
         }
     }
     /* questions about the state: "am I connected?", "is my VPN up?" */
-    static const char *const states[] = {"connected", "disconnected", "on", "up", "off",
-                                         "down", "working", "running", "active", "online", NULL};
+    static const char *const states[] = {"connected", "disconnected", "on",      "up",
+                                         "off",       "down",         "working", "running",
+                                         "active",    "online",       NULL};
     for (int i = 0; i + 1 < c->n; i++) {
         if ((is(c->w[i], "am") || is(c->w[i], "are") || is(c->w[i], "is")) && c->question) {
             for (int j = i + 1; j < c->n && j <= i + 4; j++)
@@ -352,8 +358,8 @@ static enum act named(const struct clause *c, int *where)
             return A_DISCONNECT;
         }
         if (in(w, con) || at(c, i, "turn on") || at(c, i, "switch on") || at(c, i, "bring up") ||
-            at(c, i, "turned on") || at(c, i, "switched on") ||
-            at(c, i, "hook up") || (at(c, i, "get me on")) || (in(w, on_verbs) && vpn_context(c))) {
+            at(c, i, "turned on") || at(c, i, "switched on") || at(c, i, "hook up") ||
+            (at(c, i, "get me on")) || (in(w, on_verbs) && vpn_context(c))) {
             *where = i;
             return A_CONNECT;
         }
@@ -373,13 +379,14 @@ static enum act named(const struct clause *c, int *where)
 static enum verdict judge(const struct clause *c, enum act a, int i)
 {
     static const char *const others[] = {
-        "printer", "bluetooth", "headphones", "headset", "speaker", "speakers", "tv", "monitor",
-        "projector", "phone", "database", "db", "wifi", "wi-fi", "mouse", "keyboard", "airpods",
-        "hotspot", "ethernet", "dots", "camera", NULL};
-    static const char *const time_words[] = {"yesterday", "earlier", "ago", "last", "before",
-                                             "previously", "already", "morning", "tonight",
-                                             "later", "tomorrow", NULL};
-    static const char *const reported[] = {"says", "said", "shows", "showed", "reports",
+        "printer",  "bluetooth", "headphones", "headset",  "speaker",  "speakers",
+        "tv",       "monitor",   "projector",  "phone",    "database", "db",
+        "wifi",     "wi-fi",     "mouse",      "keyboard", "airpods",  "hotspot",
+        "ethernet", "dots",      "camera",     NULL};
+    static const char *const time_words[] = {"yesterday", "earlier",    "ago",      "last",
+                                             "before",    "previously", "already",  "morning",
+                                             "tonight",   "later",      "tomorrow", NULL};
+    static const char *const reported[] = {"says",     "said",     "shows", "showed", "reports",
                                            "reported", "displays", "reads", "claims", NULL};
     /* told, not asked: a past tense or a state ("I'm not connected") */
     const char *w = c->w[i];
@@ -408,10 +415,9 @@ static enum verdict judge(const struct clause *c, enum act a, int i)
     if (a == A_RESTART)
         return V_UNSURE;
     /* "connecting the VPN": a gerund asks for nothing, unless "would you mind" */
-    static const char *const gerunds[] = {"connecting", "disconnecting", "reconnecting",
-                                          "turning",    "switching",     "starting",
-                                          "stopping",   "enabling",      "disabling",
-                                          "shutting",   "bringing",      NULL};
+    static const char *const gerunds[] = {"connecting", "disconnecting", "reconnecting", "turning",
+                                          "switching",  "starting",      "stopping",     "enabling",
+                                          "disabling",  "shutting",      "bringing",     NULL};
     if (in(w, gerunds) && !(i > 0 && is(c->w[i - 1], "mind")))
         return c->question ? V_ASKED_ABOUT : V_UNSURE;
     if (asked_for(c, i))
@@ -425,11 +431,11 @@ static enum verdict judge(const struct clause *c, enum act a, int i)
 
 static const char *log_type_of(const struct words *t)
 {
-    static const char *const sys[] = {"system", "kernel", "journal", "syslog", "journalctl",
-                                      "dmesg", NULL};
-    static const char *const net[] = {"network", "dns", "wifi", "wi-fi", "internet", "route",
-                                      "routes", "routing", "interface", "interfaces", "ip",
-                                      "ethernet", "dhcp", "resolver", NULL};
+    static const char *const sys[] = {"system",     "kernel", "journal", "syslog",
+                                      "journalctl", "dmesg",  NULL};
+    static const char *const net[] = {"network", "dns",      "wifi",    "wi-fi",     "internet",
+                                      "route",   "routes",   "routing", "interface", "interfaces",
+                                      "ip",      "ethernet", "dhcp",    "resolver",  NULL};
     for (int i = 0; i < t->n; i++)
         if (in(t->w[i], sys))
             return "system";
@@ -464,10 +470,10 @@ void intent_parse(const char *prompt, struct intent *out)
         struct clause c = {tw->w + start, end - start, 0};
         if (i < tw->n && is(tw->w[i], "?"))
             c.question = 1;
-        static const char *const opens[] = {"what", "is", "are", "am", "can", "could", "would",
-                                            "will", "do", "does", "did", "how", "why", "should",
-                                            "may", "when", "where", "which", "has", "have",
-                                            "was", "were", NULL};
+        static const char *const opens[] = {"what",  "is",     "are", "am",   "can",   "could",
+                                            "would", "will",   "do",  "does", "did",   "how",
+                                            "why",   "should", "may", "when", "where", "which",
+                                            "has",   "have",   "was", "were", NULL};
         if (c.n > 0 && in(c.w[0], opens))
             c.question = 1;
         start = i + 1;

@@ -21,53 +21,140 @@ struct rule {
 };
 
 static const char *const p_auth[] = {
-    "authentication failed", "auth_failed", "auth failed", "login failed", "login denied",
-    "invalid credentials", "invalid username or password", "user authentication failed",
-    "authentication error", "failed to authenticate", "eap failure", "authentication_failed",
-    "secrets were required, but not provided", "no secrets", "failed to obtain webvpn cookie",
-    "wrong password", "password incorrect", "401 unauthorized", "access denied for user",
+    "authentication failed",
+    "auth_failed",
+    "auth failed",
+    "login failed",
+    "login denied",
+    "invalid credentials",
+    "invalid username or password",
+    "user authentication failed",
+    "authentication error",
+    "failed to authenticate",
+    "eap failure",
+    "authentication_failed",
+    "secrets were required, but not provided",
+    "no secrets",
+    "failed to obtain webvpn cookie",
+    "wrong password",
+    "password incorrect",
+    "401 unauthorized",
+    "access denied for user",
     "authentication of", /* strongSwan: "authentication of 'x' with ... failed" handled below */
     NULL};
-static const char *const p_cert[] = {
-    "certificate verify failed", "certificate has expired", "certificate expired",
-    "self signed certificate", "self-signed certificate", "unable to get local issuer",
-    "untrusted server certificate", "untrusted issuer", "server certificate verification failed",
-    "certificate validation failure", "certificate is not yet valid", "no trusted ca",
-    "x509: certificate", "x509 untrusted", "certificate mismatch", "hostname mismatch",
-    "verify error:", "peer certificate cannot be authenticated", "no matching certificate", NULL};
-static const char *const p_tls[] = {
-    "tls handshake failed", "tls_error", "tls error", "ssl handshake failed", "ssl error",
-    "handshake failure", "ssl3_read_bytes", "wrong version number", "no shared cipher",
-    "dtls handshake failed", "tls key negotiation failed", "ssl connection failure",
-    "gnutls_handshake", "ssl_connect", NULL};
-static const char *const p_dns[] = {
-    "temporary failure in name resolution", "name or service not known", "could not resolve",
-    "cannot resolve", "failed to resolve", "dns resolution failed", "dns timeout",
-    "dns query timed out", "nxdomain", "servfail", "getaddrinfo failed", "no servers could be reached",
-    "using degraded feature set", "resolve timed out", "name resolution failed", NULL};
-static const char *const p_dpd[] = {
-    "dpd timeout", "dead peer detection", "dead peer", "peer not responding", "keepalive timeout",
-    "keepalive timed out", "inactivity timeout", "ping-restart", "connection timed out",
-    "did not complete after", "retransmit", "no response from peer", "timed out waiting",
-    "idle timeout", "peer is not responding", NULL};
-static const char *const p_mtu[] = {
-    "packet too big", "frag needed", "fragmentation needed", "message too long", "emsgsize",
-    "mtu exceeded", "mtu too large", "reducing mtu", "mtu mismatch", "fragmented packet",
-    "path mtu", "pmtu", "dtls mtu", NULL};
-static const char *const p_route[] = {
-    "route conflict", "conflicting route", "route already exists", "rtnetlink answers: file exists",
-    "no route to host", "network is unreachable", "host unreachable", "failed to add route",
-    "route addition failed", "cannot add route", "overlapping", "route add failed",
-    "could not add route", NULL};
-static const char *const p_service[] = {
-    "activation failed", "failed with result", "start request repeated too quickly",
-    "failed to start", "main process exited, code=exited", "vpn service stopped unexpectedly",
-    "plugin failed", "service failed", "-> failed", NULL};
-static const char *const p_drops[] = {
-    "connection lost", "reconnecting", "link down", "tunnel down", "tunnel is down",
-    "session disconnected", "connection reset", "process restarting", "peer closed the connection",
-    "connection terminated", "lost connection", "disconnected by peer", "was disconnected",
-    "unexpectedly disconnected", NULL};
+static const char *const p_cert[] = {"certificate verify failed",
+                                     "certificate has expired",
+                                     "certificate expired",
+                                     "self signed certificate",
+                                     "self-signed certificate",
+                                     "unable to get local issuer",
+                                     "untrusted server certificate",
+                                     "untrusted issuer",
+                                     "server certificate verification failed",
+                                     "certificate validation failure",
+                                     "certificate is not yet valid",
+                                     "no trusted ca",
+                                     "x509: certificate",
+                                     "x509 untrusted",
+                                     "certificate mismatch",
+                                     "hostname mismatch",
+                                     "verify error:",
+                                     "peer certificate cannot be authenticated",
+                                     "no matching certificate",
+                                     NULL};
+static const char *const p_tls[] = {"tls handshake failed",
+                                    "tls_error",
+                                    "tls error",
+                                    "ssl handshake failed",
+                                    "ssl error",
+                                    "handshake failure",
+                                    "ssl3_read_bytes",
+                                    "wrong version number",
+                                    "no shared cipher",
+                                    "dtls handshake failed",
+                                    "tls key negotiation failed",
+                                    "ssl connection failure",
+                                    "gnutls_handshake",
+                                    "ssl_connect",
+                                    NULL};
+static const char *const p_dns[] = {"temporary failure in name resolution",
+                                    "name or service not known",
+                                    "could not resolve",
+                                    "cannot resolve",
+                                    "failed to resolve",
+                                    "dns resolution failed",
+                                    "dns timeout",
+                                    "dns query timed out",
+                                    "nxdomain",
+                                    "servfail",
+                                    "getaddrinfo failed",
+                                    "no servers could be reached",
+                                    "using degraded feature set",
+                                    "resolve timed out",
+                                    "name resolution failed",
+                                    NULL};
+static const char *const p_dpd[] = {"dpd timeout",
+                                    "dead peer detection",
+                                    "dead peer",
+                                    "peer not responding",
+                                    "keepalive timeout",
+                                    "keepalive timed out",
+                                    "inactivity timeout",
+                                    "ping-restart",
+                                    "connection timed out",
+                                    "did not complete after",
+                                    "retransmit",
+                                    "no response from peer",
+                                    "timed out waiting",
+                                    "idle timeout",
+                                    "peer is not responding",
+                                    NULL};
+static const char *const p_mtu[] = {"packet too big",
+                                    "frag needed",
+                                    "fragmentation needed",
+                                    "message too long",
+                                    "emsgsize",
+                                    "mtu exceeded",
+                                    "mtu too large",
+                                    "reducing mtu",
+                                    "mtu mismatch",
+                                    "fragmented packet",
+                                    "path mtu",
+                                    "pmtu",
+                                    "dtls mtu",
+                                    NULL};
+static const char *const p_route[] = {"route conflict",        "conflicting route",
+                                      "route already exists",  "rtnetlink answers: file exists",
+                                      "no route to host",      "network is unreachable",
+                                      "host unreachable",      "failed to add route",
+                                      "route addition failed", "cannot add route",
+                                      "overlapping",           "route add failed",
+                                      "could not add route",   NULL};
+static const char *const p_service[] = {"activation failed",
+                                        "failed with result",
+                                        "start request repeated too quickly",
+                                        "failed to start",
+                                        "main process exited, code=exited",
+                                        "vpn service stopped unexpectedly",
+                                        "plugin failed",
+                                        "service failed",
+                                        "-> failed",
+                                        NULL};
+static const char *const p_drops[] = {"connection lost",
+                                      "reconnecting",
+                                      "link down",
+                                      "tunnel down",
+                                      "tunnel is down",
+                                      "session disconnected",
+                                      "connection reset",
+                                      "process restarting",
+                                      "peer closed the connection",
+                                      "connection terminated",
+                                      "lost connection",
+                                      "disconnected by peer",
+                                      "was disconnected",
+                                      "unexpectedly disconnected",
+                                      NULL};
 
 static const struct rule rules[LOG_NCATS] = {
     {LOG_AUTH, "Authentication failures",
@@ -132,13 +219,43 @@ static int normal_field(const char *l)
 {
     while (*l == ' ' || *l == '\t')
         l++;
-    static const char *const heads[] = {
-        "link/", "inet ", "inet6 ", "valid_lft", "default via", "nameserver", "search ",
-        "options ", "domain ", "bytes ", "packets ", "ether ", "rx packets", "tx packets",
-        "rx errors", "tx errors", "loop ", "media:", "status: active", "destination", "routing tables",
-        "internet:", "internet6:", "kernel ip routing", "iface ", "proto ", "broadcast ",
-        "duration:", "client address", "server address", "time connected", "tunnel mode",
-        "bytes sent", "bytes received", "packets sent", "packets received", NULL};
+    static const char *const heads[] = {"link/",
+                                        "inet ",
+                                        "inet6 ",
+                                        "valid_lft",
+                                        "default via",
+                                        "nameserver",
+                                        "search ",
+                                        "options ",
+                                        "domain ",
+                                        "bytes ",
+                                        "packets ",
+                                        "ether ",
+                                        "rx packets",
+                                        "tx packets",
+                                        "rx errors",
+                                        "tx errors",
+                                        "loop ",
+                                        "media:",
+                                        "status: active",
+                                        "destination",
+                                        "routing tables",
+                                        "internet:",
+                                        "internet6:",
+                                        "kernel ip routing",
+                                        "iface ",
+                                        "proto ",
+                                        "broadcast ",
+                                        "duration:",
+                                        "client address",
+                                        "server address",
+                                        "time connected",
+                                        "tunnel mode",
+                                        "bytes sent",
+                                        "bytes received",
+                                        "packets sent",
+                                        "packets received",
+                                        NULL};
     for (int i = 0; heads[i]; i++)
         if (starts(l, heads[i]))
             return 1;
@@ -156,7 +273,8 @@ static int normal_field(const char *l)
 static int says_nothing(const char *l)
 {
     static const char *const empty[] = {"-- no entries --", "no journal files were found",
-                                        "no entries", "no logs", "(empty)", NULL};
+                                        "no entries",       "no logs",
+                                        "(empty)",          NULL};
     while (*l == ' ')
         l++;
     for (int i = 0; empty[i]; i++)
@@ -167,10 +285,16 @@ static int says_nothing(const char *l)
 
 static int could_not_run(const char *l)
 {
-    static const char *const fails[] = {"command not found", ": not found", "no such file or directory",
-                                        "permission denied", "cannot run", "could not run",
-                                        "not installed", "no command configured",
-                                        "bad command line", NULL};
+    static const char *const fails[] = {"command not found",
+                                        ": not found",
+                                        "no such file or directory",
+                                        "permission denied",
+                                        "cannot run",
+                                        "could not run",
+                                        "not installed",
+                                        "no command configured",
+                                        "bad command line",
+                                        NULL};
     for (int i = 0; fails[i]; i++)
         if (strstr(l, fails[i]))
             return 1;

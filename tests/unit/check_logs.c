@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const cat_ids[LOG_NCATS] = {"AUTH", "CERT", "TLS", "DNS", "DPD",
-                                               "MTU", "ROUTE", "SERVICE", "DROPS"};
+static const char *const cat_ids[LOG_NCATS] = {"AUTH", "CERT",  "TLS",     "DNS",  "DPD",
+                                               "MTU",  "ROUTE", "SERVICE", "DROPS"};
 
 static char *slurp(const char *path, size_t *len)
 {
