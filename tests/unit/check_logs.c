@@ -3,6 +3,7 @@
  * empty and failed collections): each must give exactly its expected
  * findings, quote lines that are in the sample, and never call an empty or
  * failed collection healthy. */
+#include "fixtures.h"
 #include "loganalysis.h"
 #include "suites.h"
 #include "util.h"
@@ -35,19 +36,13 @@ static char *slurp(const char *path, size_t *len)
 
 START_TEST(corpus)
 {
-    FILE *f = fopen("tests/fixtures/logs/expected.tsv", "r");
-    ck_assert_msg(f != NULL, "run from the repository root");
+    FILE *f = fixture_open("logs/expected.tsv");
     char line[512];
+    const char *sample, *want;
     int n = 0, bad = 0;
-    while (fgets(line, sizeof(line), f)) {
-        line[strcspn(line, "\r\n")] = '\0';
-        char *tab = strchr(line, '\t');
-        if (line[0] == '#' || !tab)
-            continue;
-        *tab = '\0';
-        const char *want = tab + 1;
+    while (fixture_row(f, line, sizeof(line), &sample, &want)) {
         char path[600];
-        snprintf(path, sizeof(path), "tests/fixtures/logs/%s", line);
+        snprintf(path, sizeof(path), "tests/fixtures/logs/%s", sample);
         size_t len;
         char *data = slurp(path, &len);
         ck_assert_msg(data != NULL, "%s", path);
@@ -90,7 +85,7 @@ START_TEST(corpus)
         }
         if (!ok) {
             bad++;
-            fprintf(stderr, "logs: %s: want %s, got %s\n%s\n", line, want, got, text);
+            fprintf(stderr, "logs: %s: want %s, got %s\n%s\n", sample, want, got, text);
         }
         free(text);
         free(data);

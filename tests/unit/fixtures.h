@@ -1,0 +1,15 @@
+/* fixtures.h -- reading the test tables under tests/fixtures (TSV: a key,
+ * a TAB, a value; lines starting with # are comments). */
+#ifndef AA_TEST_FIXTURES_H
+#define AA_TEST_FIXTURES_H
+
+#include <stdio.h>
+
+/* Opens tests/fixtures/<name> (the tests run from the repository root);
+ * fails the test when it is missing. Returns: owned, fclose. */
+FILE *fixture_open(const char *name);
+/* The next row into line (len bytes): *key and *value point into it.
+ * Returns 1, or 0 at the end. */
+int fixture_row(FILE *f, char *line, size_t len, const char **key, const char **value);
+
+#endif
