@@ -5,7 +5,7 @@
 set -eu
 BUILD="gcc make pkg-config libc6-dev libhiredis-dev libevent-dev libwebsockets-dev libcurl4-openssl-dev libjansson-dev libwslay-dev libhttp-parser-dev libssl-dev libedit-dev check libsubunit-dev"
 RUNTIME="redis-server redis-tools"
-TEST="procps coreutils openssl curl python3 python3-websockets"
+TEST="procps coreutils openssl curl python3 python3-websockets python3-botocore"
 CI="clang-format docker-compose clang libclang-rt-14-dev docker.io debootstrap"
 case "${1:-all}" in
 --build) want="$BUILD" ;;

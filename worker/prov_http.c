@@ -6,6 +6,7 @@
 #include "evstream.h"
 #include "log.h"
 #include "provider.h"
+#include "sigv4.h"
 #include "tools.h"
 #include "util.h"
 
@@ -336,13 +337,6 @@ static int post(const struct http_prov *p, const char *url, struct curl_slist *h
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, p->timeout_ms);
     curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    if (p->kind == P_BEDROCK) {
-        char sig[128], userpwd[512];
-        snprintf(sig, sizeof(sig), "aws:amz:%s:bedrock", p->region);
-        snprintf(userpwd, sizeof(userpwd), "%s:%s", p->key, p->secret);
-        curl_easy_setopt(c, CURLOPT_AWS_SIGV4, sig);
-        curl_easy_setopt(c, CURLOPT_USERPWD, userpwd);
-    }
     CURLcode rc = curl_easy_perform(c);
     curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, status);
     curl_easy_cleanup(c);
@@ -603,14 +597,33 @@ static char *http_next(const json_t *transcript, struct prov_status *st, void *a
         }
         snprintf(url, sizeof(url), "%s/chat/completions", p->url);
     } else {
-        if (p->session_token[0]) {
-            snprintf(hdr, sizeof(hdr), "X-Amz-Security-Token: %s", p->session_token);
-            h = curl_slist_append(h, hdr);
-        }
         char *enc = curl_easy_escape(NULL, p->model, 0);
         snprintf(url, sizeof(url), "%s/model/%s/%s", p->url, enc ? enc : p->model,
                  streaming ? "converse-stream" : "converse");
         curl_free(enc);
+        /* signed here, as the AWS SDKs sign (sigv4.h), not by libcurl */
+        char host[512], date[17], auth[1024];
+        const char *path = sigv4_host_of(url, host, sizeof(host));
+        sigv4_amz_date(time(NULL), date);
+        struct sigv4_req sr = {"POST", host,         path ? path : "", "application/json",
+                               body,   strlen(body), p->region,        "bedrock",
+                               p->key, p->secret,    p->session_token, date};
+        if (!path || sigv4_authorization(&sr, auth, sizeof(auth)) < 0) {
+            snprintf(st->err, sizeof(st->err), "%s: cannot sign the request", p->pub.name);
+            curl_slist_free_all(h);
+            free(body);
+            return NULL;
+        }
+        snprintf(hdr, sizeof(hdr), "Host: %s", host);
+        h = curl_slist_append(h, hdr);
+        snprintf(hdr, sizeof(hdr), "X-Amz-Date: %s", date);
+        h = curl_slist_append(h, hdr);
+        if (p->session_token[0]) {
+            snprintf(hdr, sizeof(hdr), "X-Amz-Security-Token: %s", p->session_token);
+            h = curl_slist_append(h, hdr);
+        }
+        snprintf(hdr, sizeof(hdr), "Authorization: %s", auth);
+        h = curl_slist_append(h, hdr);
     }
     long status = 0;
     struct stream strm = {.kind = p->kind, .tools = json_array(), .st = st};

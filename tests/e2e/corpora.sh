@@ -13,6 +13,9 @@ start_tool
 PY=python3
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
 LOGS=$ROOT/tests/fixtures/logs
+# a model id with ":" and "/" (an inference profile ARN): percent-encoding
+# in the signature is the usual trap
+BEDROCK_MODEL=arn:aws:bedrock:us-west-2:123456789012:inference-profile/us.anthropic.claude-sonnet-4-20250514-v1:0
 for prov in anthropic openai bedrock; do
     FAKE_PORT=$($PY -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     $PY "$ROOT/tests/fakes/llm.py" "$FAKE_PORT" "$E2E_DIR/$prov.jsonl" 2>>"$E2E_DIR/$prov.err" &
@@ -23,7 +26,7 @@ for prov in anthropic openai bedrock; do
         OPENAI_API_KEY=sk-test OPENAI_BASE_URL=http://127.0.0.1:$FAKE_PORT/v1 \
         AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=secret AWS_REGION=us-west-2 \
         AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://127.0.0.1:$FAKE_PORT \
-        start_agent --llm-provider "$prov"
+        AA_BEDROCK_MODEL="$BEDROCK_MODEL" start_agent --llm-provider "$prov"
     wait_for 10 "worker groups" groups_ready
     bad=0
     for f in "$LOGS"/*.log; do
@@ -42,6 +45,14 @@ for prov in anthropic openai bedrock; do
     [ -n "$line" ] || not_ok "$prov: corpora_seen.py ran"
     PASSED=$((PASSED + $(echo "${line:-corpora: 0 passed}" | sed -E 's/corpora: ([0-9]+) passed.*/\1/')))
     FAILED=$((FAILED + $(echo "${line:-, 0 failed}" | sed -E 's/.* ([0-9]+) failed/\1/')))
+    if [ "$prov" = bedrock ]; then
+        $PY "$ROOT/tests/conformance/sigv4_botocore.py" "$E2E_DIR/$prov.jsonl" AKIDEXAMPLE secret - \
+            us-west-2 "bedrock, no session token" >"$E2E_DIR/sigv4.out" 2>&1
+        cat "$E2E_DIR/sigv4.out" | grep -v '^sigv4:'
+        PASSED=$((PASSED + $(grep -c '^ok' "$E2E_DIR/sigv4.out")))
+        FAILED=$((FAILED + $(grep -c '^not ok' "$E2E_DIR/sigv4.out")))
+        grep -q '^ok\|^not ok' "$E2E_DIR/sigv4.out" || not_ok "sigv4_botocore.py ran (python3-botocore)"
+    fi
     kill "$AGENT_PID" "$FAKE_PID"
     wait "$AGENT_PID" "$FAKE_PID" 2>/dev/null
     forget "$AGENT_PID"

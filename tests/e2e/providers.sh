@@ -85,6 +85,11 @@ for prov in anthropic openai bedrock; do
         check "bedrock: SigV4 Authorization" jsonl "$log" \
             "all(q['headers'].get('Authorization','').startswith('AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/') and '/us-west-2/bedrock/aws4_request' in q['headers']['Authorization'] and 'SignedHeaders=' in q['headers']['Authorization'] for q in r)"
         check "bedrock: session token header" jsonl "$log" "all(q['headers'].get('X-Amz-Security-Token') == 'tok' for q in r)"
+        /usr/bin/python3 "$ROOT/tests/conformance/sigv4_botocore.py" "$log" AKIDEXAMPLE secret tok \
+            us-west-2 "bedrock, with a session token" >"$E2E_DIR/sigv4.out" 2>&1
+        check "bedrock: signed as botocore signs (session token, the default model id with ':')" \
+            grep -q '^ok' "$E2E_DIR/sigv4.out"
+        grep '^not ok\|^#' "$E2E_DIR/sigv4.out"
         check "bedrock: model id in the path" jsonl "$log" "r[0]['path'] == '/model/us.anthropic.claude-sonnet-4-20250514-v1%3A0/converse-stream'"
         check "bedrock: toolResult paired with its toolUse" jsonl "$log" \
             "r[1]['body']['messages'][1]['content'][0]['toolUse']['toolUseId'] == r[1]['body']['messages'][2]['content'][0]['toolResult']['toolUseId']"

@@ -4,7 +4,8 @@ wire formats: Anthropic Messages (POST /v1/messages), OpenAI chat completions
 (POST /v1/chat/completions) and Bedrock Converse (POST /model/{id}/converse).
 It picks a tool from clear words in the prompt, answers with a summary once
 a tool result comes back, and records every request (path, headers, body) as
-one JSON line in the log file. FAIL_FIRST=N answers the first N requests
+one JSON line in the log file (the body parsed, and raw as sent, for
+checking signatures). FAIL_FIRST=N answers the first N requests
 with 429 and Retry-After: 1; FAIL_STATUS changes that status (e.g. 500);
 MALFORMED=1 answers every request with a body that is not JSON. A request
 that asks for streaming ("stream": true, or Bedrock's converse-stream) gets
@@ -104,7 +105,7 @@ class H(BaseHTTPRequestHandler):
             k = state["n"]
             with open(LOG, "a") as f:
                 f.write(json.dumps({"path": self.path, "headers": dict(self.headers.items()),
-                                    "body": req}) + "\n")
+                                    "body": req, "raw": raw.decode("utf-8", "replace")}) + "\n")
         if k <= int(os.environ.get("FAIL_FIRST", "0")):
             return self.reply(int(os.environ.get("FAIL_STATUS", "429")),
                               {"error": {"message": "slow down"}}, headers=[("Retry-After", "1")])

@@ -44,6 +44,7 @@ int main(void)
     srunner_add_suite(sr, evstream_suite());
     srunner_add_suite(sr, intent_suite());
     srunner_add_suite(sr, logs_suite());
+    srunner_add_suite(sr, sigv4_suite());
     srunner_run_all(sr, CK_NORMAL);
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);

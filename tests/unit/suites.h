@@ -18,6 +18,7 @@ Suite *gw_msg_suite(void);
 Suite *evstream_suite(void);
 Suite *intent_suite(void);
 Suite *logs_suite(void);
+Suite *sigv4_suite(void);
 
 /* A buffer whose last byte sits right before an inaccessible page, so any
  * read past the end faults. Returns: owned, free with guard_free. */
