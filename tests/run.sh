@@ -18,7 +18,8 @@ for _ in $(seq 1 500); do
 done
 
 # Test peers from npm (ws), installed from tests/package-lock.json.
-if [ ! -d tests/node_modules/ws ] && command -v npm >/dev/null 2>&1; then
+if { [ ! -d tests/node_modules/ws ] || [ tests/package-lock.json -nt tests/node_modules/.package-lock.json ]; } &&
+    command -v npm >/dev/null 2>&1; then
     (cd tests && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1) ||
         echo "warning: npm ci in tests/ failed; the npm ws conformance check will fail"
 fi

@@ -44,6 +44,19 @@ stop_agent_and_fake() {
 # (r = list of requests).
 jsonl() { $PY -c "import json,sys; r=[json.loads(l) for l in open(sys.argv[1])]; sys.exit(0 if ($2) else 1)" "$1"; }
 
+# The stand-in's answers read by the vendors' own SDKs (npm @anthropic-ai/sdk,
+# openai): if the stand-in misread a wire format, they would refuse it.
+if [ -d "$ROOT/tests/node_modules/@anthropic-ai/sdk" ] && [ -d "$ROOT/tests/node_modules/openai" ]; then
+    (cd "$ROOT/tests" && node sdk/responses.mjs "$PY" fakes/llm.py "$E2E_DIR") >"$E2E_DIR/sdk.out" 2>&1
+    grep -E '^(not ok|#)' "$E2E_DIR/sdk.out"
+    line=$(grep -E '^sdk: ' "$E2E_DIR/sdk.out")
+    [ -n "$line" ] || not_ok "the SDK response check ran" "$(tail -3 "$E2E_DIR/sdk.out")"
+    PASSED=$((PASSED + $(echo "${line:-sdk: 0 passed}" | sed -E 's/sdk: ([0-9]+) passed.*/\1/')))
+    FAILED=$((FAILED + $(echo "${line:-, 0 failed}" | sed -E 's/.* ([0-9]+) failed/\1/')))
+else
+    not_ok "the vendors' SDKs are installed (cd tests && npm ci)"
+fi
+
 for prov in anthropic openai bedrock; do
     start_fake "$prov"
     export ANTHROPIC_API_KEY=sk-test-secret ANTHROPIC_BASE_URL=http://127.0.0.1:$FAKE_PORT

@@ -76,9 +76,14 @@ class H(BaseHTTPRequestHandler):
             self.wfile.flush()
         self.close_connection = True
 
-    def sse(self, events):
-        self.stream([("data: %s\n\n" % json.dumps(e)).encode() if not isinstance(e, str)
-                     else ("data: %s\n\n" % e).encode() for e in events])
+    def sse(self, events, named=False):
+        """Server-sent events; named: an "event: <type>" line before each (Anthropic)."""
+        def one(e):
+            if isinstance(e, str):
+                return ("data: %s\n\n" % e).encode()
+            head = "event: %s\n" % e["type"] if named else ""
+            return ("%sdata: %s\n\n" % (head, json.dumps(e))).encode()
+        self.stream([one(e) for e in events])
 
     def log_message(self, *a):
         pass
@@ -107,8 +112,7 @@ class H(BaseHTTPRequestHandler):
                 f.write(json.dumps({"path": self.path, "headers": dict(self.headers.items()),
                                     "body": req, "raw": raw.decode("utf-8", "replace")}) + "\n")
         if k <= int(os.environ.get("FAIL_FIRST", "0")):
-            return self.reply(int(os.environ.get("FAIL_STATUS", "429")),
-                              {"error": {"message": "slow down"}}, headers=[("Retry-After", "1")])
+            return self.fail(int(os.environ.get("FAIL_STATUS", "429")))
         if os.environ.get("MALFORMED"):
             return self.reply(200, raw=b"this is not json")
         if req is None:
@@ -123,6 +127,31 @@ class H(BaseHTTPRequestHandler):
             return self.bedrock_stream(req, k)
         self.reply(404, {"error": {"message": "no route " + self.path}})
 
+    def fail(self, status):
+        """The vendor's own error body and headers for a refusal."""
+        limited = status == 429
+        if self.path == "/v1/messages":
+            body = {"type": "error", "error": {"type": "rate_limit_error" if limited else "api_error",
+                                               "message": "slow down" if limited else "overloaded"}}
+            hdrs = [("Retry-After", "1"), ("request-id", "req_test")]
+        elif self.path == "/v1/chat/completions":
+            body = {"error": {"message": "slow down" if limited else "server error",
+                              "type": "requests" if limited else "server_error", "param": None,
+                              "code": "rate_limit_exceeded" if limited else None}}
+            hdrs = [("Retry-After", "1"), ("x-request-id", "req_test")]
+        else:
+            body = {"message": "Too many requests, please wait before trying again."
+                    if limited else "The service is unavailable."}
+            hdrs = [("Retry-After", "1"), ("x-amzn-ErrorType", "ThrottlingException"
+                                           if limited else "ServiceUnavailableException")]
+        return self.reply(status, body, headers=hdrs)
+
+    def message(self, k, content, stop):
+        """A whole Anthropic Messages reply."""
+        return {"id": "msg_%d" % k, "type": "message", "role": "assistant",
+                "model": "claude-sonnet-4-20250514", "content": content, "stop_reason": stop,
+                "stop_sequence": None, "usage": {"input_tokens": 40, "output_tokens": 20}}
+
     def anthropic(self, req, k):
         last = req["messages"][-1]
         if req.get("stream"):
@@ -130,23 +159,20 @@ class H(BaseHTTPRequestHandler):
         if isinstance(last["content"], list) and last["content"] and \
                 last["content"][0].get("type") == "tool_result":
             text = summary(last["content"][0]["content"])
-            return self.reply(200, {"id": "msg_%d" % k, "type": "message", "role": "assistant",
-                                    "content": [{"type": "text", "text": text}],
-                                    "stop_reason": "end_turn",
-                                    "usage": {"input_tokens": 50, "output_tokens": 10}})
+            return self.reply(200, self.message(k, [{"type": "text", "text": text}], "end_turn"))
         name, args = intent(last["content"] if isinstance(last["content"], str) else "")
         if not name:
-            return self.reply(200, {"content": [{"type": "text", "text": "How can I help?"}],
-                                    "stop_reason": "end_turn", "usage": {}})
-        self.reply(200, {"id": "msg_%d" % k, "type": "message", "role": "assistant",
-                         "content": [{"type": "text", "text": "Let me check."},
-                                     {"type": "tool_use", "id": "toolu_%d" % k, "name": name,
-                                      "input": args}],
-                         "stop_reason": "tool_use",
-                         "usage": {"input_tokens": 40, "output_tokens": 20}})
+            return self.reply(200, self.message(k, [{"type": "text", "text": "How can I help?"}],
+                                                "end_turn"))
+        self.reply(200, self.message(k, [{"type": "text", "text": "Let me check."},
+                                         {"type": "tool_use", "id": "toolu_%d" % k, "name": name,
+                                          "input": args}], "tool_use"))
 
     def anthropic_stream(self, req, k, last):
-        ev = [{"type": "message_start", "message": {"usage": {"input_tokens": 40}}}]
+        start = self.message(k, [], None)
+        start["usage"] = {"input_tokens": 40, "output_tokens": 1}
+        ev = [{"type": "message_start", "message": start}]
+        stop = "end_turn"
         if isinstance(last["content"], str) and "both" in last["content"]:
             # two tool uses in one turn: the agent runs them in parallel
             for i, (name, args) in enumerate((("get_vpn_status", {"query": "vpn_status"}),
@@ -157,18 +183,26 @@ class H(BaseHTTPRequestHandler):
                 ev.append({"type": "content_block_delta", "index": i,
                            "delta": {"type": "input_json_delta", "partial_json": json.dumps(args)}})
                 ev.append({"type": "content_block_stop", "index": i})
+            stop = "tool_use"
         elif isinstance(last["content"], list) and len(last["content"]) > 1:
             text = " | ".join(summary(b["content"]) for b in last["content"])
             ev.append({"type": "content_block_start", "index": 0,
                        "content_block": {"type": "text", "text": ""}})
             ev.append({"type": "content_block_delta", "index": 0,
                        "delta": {"type": "text_delta", "text": text}})
+            ev.append({"type": "content_block_stop", "index": 0})
         elif isinstance(last["content"], list) and last["content"][0].get("type") == "tool_result":
             text = summary(last["content"][0]["content"])
             ev.append({"type": "content_block_start", "index": 0,
                        "content_block": {"type": "text", "text": ""}})
             ev += [{"type": "content_block_delta", "index": 0,
                     "delta": {"type": "text_delta", "text": p}} for p in pieces(text)]
+            ev.append({"type": "content_block_stop", "index": 0})
+        elif not intent(last["content"] if isinstance(last["content"], str) else "")[0]:
+            ev.append({"type": "content_block_start", "index": 0,
+                       "content_block": {"type": "text", "text": ""}})
+            ev.append({"type": "content_block_delta", "index": 0,
+                       "delta": {"type": "text_delta", "text": "How can I help?"}})
             ev.append({"type": "content_block_stop", "index": 0})
         else:
             name, args = intent(last["content"] if isinstance(last["content"], str) else "")
@@ -179,9 +213,10 @@ class H(BaseHTTPRequestHandler):
             ev += [{"type": "content_block_delta", "index": 0,
                     "delta": {"type": "input_json_delta", "partial_json": p}} for p in pieces(a)]
             ev.append({"type": "content_block_stop", "index": 0})
-        ev += [{"type": "message_delta", "delta": {"stop_reason": "end_turn"},
+            stop = "tool_use"
+        ev += [{"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None},
                 "usage": {"output_tokens": 12}}, {"type": "message_stop"}]
-        self.sse(ev)
+        self.sse(ev, named=True)
 
     def openai(self, req, k):
         last = req["messages"][-1]
@@ -197,7 +232,15 @@ class H(BaseHTTPRequestHandler):
                      "function": {"name": name, "arguments": ""}}]}}]}]
                 ev += [{"choices": [{"index": 0, "delta": {"tool_calls": [
                     {"index": 0, "function": {"arguments": p}}]}}]} for p in pieces(a)]
-            ev.append({"choices": [], "usage": {"prompt_tokens": 30, "completion_tokens": 7}})
+            ev[0]["choices"][0]["delta"]["role"] = "assistant"  # the first chunk names the role
+            # the last choice chunk says why it ended, then usage (include_usage)
+            ev.append({"choices": [{"index": 0, "delta": {}, "finish_reason":
+                                    "stop" if last["role"] == "tool" else "tool_calls"}]})
+            ev.append({"choices": [], "usage": {"prompt_tokens": 30, "completion_tokens": 7,
+                                                "total_tokens": 37}})
+            for e in ev:
+                e.update({"id": "chatcmpl-%d" % k, "object": "chat.completion.chunk",
+                          "created": 1764316800, "model": req.get("model", "gpt-4o")})
             return self.sse(ev + ["[DONE]"])
         if last["role"] == "tool":
             msg = {"role": "assistant", "content": summary(last["content"])}
@@ -208,7 +251,9 @@ class H(BaseHTTPRequestHandler):
                  "function": {"name": name, "arguments": json.dumps(args)}}]} if name else \
                 {"role": "assistant", "content": "How can I help?"}
         self.reply(200, {"id": "chatcmpl-%d" % k, "object": "chat.completion",
-                         "choices": [{"index": 0, "message": msg, "finish_reason": "stop"}],
+                         "created": 1764316800, "model": req.get("model", "gpt-4o"),
+                         "choices": [{"index": 0, "message": msg, "finish_reason":
+                                      "tool_calls" if msg.get("tool_calls") else "stop"}],
                          "usage": {"prompt_tokens": 30, "completion_tokens": 7}})
 
     def bedrock(self, req, k):
