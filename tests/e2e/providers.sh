@@ -109,6 +109,19 @@ for prov in anthropic openai bedrock; do
         ;;
     esac
     check "$prov: no API key in any log" sh -c "! grep -q -e sk-test-secret -e sk-openai-secret -e 'secret ' '$E2E_DIR'/*.log"
+    # the same requests beside what the vendor's own SDK sends (tests/sdk)
+    sdk_check() { # SCRIPT ARGS...
+        (cd "$ROOT/tests" && node "$@") >"$E2E_DIR/sdk-$prov.out" 2>&1
+        grep -E '^(ok|not ok|#)' "$E2E_DIR/sdk-$prov.out"
+        PASSED=$((PASSED + $(grep -c '^ok' "$E2E_DIR/sdk-$prov.out")))
+        FAILED=$((FAILED + $(grep -c '^not ok' "$E2E_DIR/sdk-$prov.out")))
+        grep -q '^ok\|^not ok' "$E2E_DIR/sdk-$prov.out" || not_ok "$prov: the SDK check ran" "$(tail -2 "$E2E_DIR/sdk-$prov.out")"
+    }
+    case $prov in
+    anthropic) sdk_check sdk/requests.mjs anthropic "$log" "$ANTHROPIC_API_KEY" ;;
+    openai) sdk_check sdk/requests.mjs openai "$log" "$OPENAI_API_KEY" ;;
+    bedrock) sdk_check sdk/bedrock.mjs "$log" "$PY" fakes/llm.py "$E2E_DIR" ;;
+    esac
     stop_agent_and_fake
 done
 
