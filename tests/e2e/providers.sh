@@ -57,6 +57,41 @@ else
     not_ok "the vendors' SDKs are installed (cd tests && npm ci)"
 fi
 
+# Bedrock ConverseStream frames encoded by the AWS SDK's codec, read by our
+# parser in a whole turn (tests/sdk/bedrock_stream.mjs).
+if [ -d "$ROOT/tests/node_modules/@smithy/core" ]; then
+    FAKE_PORT=$(free_port)
+    (cd "$ROOT/tests" && exec node sdk/bedrock_stream.mjs "$FAKE_PORT") >"$E2E_DIR/sdkstream.log" 2>&1 &
+    FAKE_PID=$!
+    PIDS+=("$FAKE_PID")
+    wait_for 10 "the SDK-encoded stand-in" grep -q listening "$E2E_DIR/sdkstream.log"
+    AWS_ACCESS_KEY_ID=AKIDEXAMPLE AWS_SECRET_ACCESS_KEY=secret AWS_REGION=us-west-2 \
+        AWS_ENDPOINT_URL_BEDROCK_RUNTIME=http://127.0.0.1:$FAKE_PORT agent_for bedrock
+    out=$E2E_DIR/sdkstream-status.out
+    client --session p-sdkstream-1 --prompt "What's my VPN status?" >"$out"
+    check "bedrock: frames from the SDK's codec, cut anywhere: a tool use, then the answer" \
+        has "$out" 'SDK-encoded: {\"status\":\"connected\"'
+    out=$E2E_DIR/sdkstream-logs.out
+    client --session p-sdkstream-2 --prompt "My VPN keeps dropping, check the logs" >"$out"
+    check "bedrock: frames from the SDK's codec: the logs turn" has "$out" 'SDK-encoded: {\"status\":\"logs_received\"'
+    stop_agent_and_fake
+else
+    not_ok "the AWS SDK's event-stream codec is installed (cd tests && npm ci)"
+fi
+
+# An Ollama-style OpenAI-compatible server: the role in every chunk, each
+# tool call whole in one delta, no usage chunk.
+start_fake ollama OLLAMA=1
+OPENAI_API_KEY= OPENAI_BASE_URL=http://127.0.0.1:$FAKE_PORT/v1 AA_OPENAI_MODEL=llama3.1 agent_for openai
+out=$E2E_DIR/ollama-status.out
+client --session p-ollama-1 --prompt "What's my VPN status?" >"$out"
+check "ollama-style: a tool call whole in one delta, then the streamed answer" has "$out" "Model says: status=connected"
+out=$E2E_DIR/ollama-logs.out
+client --session p-ollama-2 --prompt "My VPN keeps dropping, check the logs" >"$out"
+check "ollama-style: the logs turn" has "$out" "Model analysis of your logs"
+check "ollama-style: no key, no Authorization header" jsonl "$E2E_DIR/ollama.jsonl" "all('Authorization' not in q['headers'] for q in r)"
+stop_agent_and_fake
+
 for prov in anthropic openai bedrock; do
     start_fake "$prov"
     export ANTHROPIC_API_KEY=sk-test-secret ANTHROPIC_BASE_URL=http://127.0.0.1:$FAKE_PORT

@@ -7,7 +7,8 @@ a tool result comes back, and records every request (path, headers, body) as
 one JSON line in the log file (the body parsed, and raw as sent, for
 checking signatures). FAIL_FIRST=N answers the first N requests
 with 429 and Retry-After: 1; FAIL_STATUS changes that status (e.g. 500);
-MALFORMED=1 answers every request with a body that is not JSON. A request
+MALFORMED=1 answers every request with a body that is not JSON; OLLAMA=1
+streams chat completions as Ollama's OpenAI-compatible endpoint does. A request
 that asks for streaming ("stream": true, or Bedrock's converse-stream) gets
 the provider's stream format: server-sent events for Anthropic and OpenAI,
 AWS event-stream messages for Bedrock, the text in several pieces.
@@ -218,8 +219,31 @@ class H(BaseHTTPRequestHandler):
                 "usage": {"output_tokens": 12}}, {"type": "message_stop"}]
         self.sse(ev, named=True)
 
+    def ollama_stream(self, req, k, last):
+        """Ollama's OpenAI-compatible stream: the role in every chunk, a tool
+        call whole in one delta (arguments complete), content "" beside it,
+        system_fingerprint fp_ollama, no usage chunk."""
+        def chunk(delta, finish=None):
+            return {"id": "chatcmpl-%d" % k, "object": "chat.completion.chunk",
+                    "created": 1764316800, "model": req.get("model", "llama3.1"),
+                    "system_fingerprint": "fp_ollama",
+                    "choices": [{"index": 0, "delta": dict(role="assistant", **delta),
+                                 "finish_reason": finish}]}
+        if last["role"] == "tool":
+            ev = [chunk({"content": p}) for p in pieces(summary(last["content"]))]
+            ev.append(chunk({"content": ""}, "stop"))
+        else:
+            name, args = intent(last.get("content") or "")
+            ev = [chunk({"content": "", "tool_calls": [
+                {"id": "call_%d" % k, "index": 0, "type": "function",
+                 "function": {"name": name, "arguments": json.dumps(args)}}]})]
+            ev.append(chunk({"content": ""}, "tool_calls"))
+        return self.sse(ev + ["[DONE]"])
+
     def openai(self, req, k):
         last = req["messages"][-1]
+        if req.get("stream") and os.environ.get("OLLAMA"):
+            return self.ollama_stream(req, k, last)
         if req.get("stream"):
             if last["role"] == "tool":
                 ev = [{"choices": [{"index": 0, "delta": {"content": p}}]}

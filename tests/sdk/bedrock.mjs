@@ -85,5 +85,23 @@ try {
     } catch (e) { check(`bedrock SDK: a ConverseStream ${what} answer decodes`, false, e); }
   }
 } finally { child.kill(); }
+
+// 3. A 429 in Bedrock's error shape: the SDK's ThrottlingException.
+const port2 = await freePort();
+const child2 = spawn(python, [fake, String(port2), `${logdir}/bedrock-sdk-429.jsonl`], { stdio: "ignore", env: { ...process.env, FAIL_FIRST: "100" } });
+for (let i = 0; i < 200; i++) {
+  const ok = await new Promise((res) => { const c = net.connect(port2, "127.0.0.1", () => { c.end(); res(true); }); c.on("error", () => res(false)); });
+  if (ok) break;
+  await new Promise((r) => setTimeout(r, 25));
+}
+try {
+  const c = new BedrockRuntimeClient({ region: "us-west-2", endpoint: `http://127.0.0.1:${port2}`, credentials: creds, maxAttempts: 1, requestHandler: h1() });
+  try {
+    await c.send(new ConverseCommand({ modelId: "m", messages: [{ role: "user", content: [{ text: "hi" }] }] }));
+    check("bedrock SDK: a 429 is a ThrottlingException", false, "no error");
+  } catch (e) {
+    check("bedrock SDK: a 429 is a ThrottlingException (x-amzn-ErrorType, message)", e.name === "ThrottlingException" && e.$metadata?.httpStatusCode === 429 && /Too many requests/.test(e.message), `${e.name} ${e.message}`);
+  }
+} finally { child2.kill(); }
 console.log(`sdk: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -87,6 +87,18 @@ try {
   }
 } finally { f.stop(); }
 
+// ---- Ollama's OpenAI-compatible stream (tool calls whole in one delta) ----
+const ol = await startFake({ OLLAMA: "1" });
+try {
+  const o = new OpenAI({ apiKey: "ollama", baseURL: `http://127.0.0.1:${ol.port}/v1`, maxRetries: 0 });
+  const otools = [{ type: "function", function: { name: "get_vpn_status", parameters: tools[0].input_schema } }];
+  try {
+    const c = await o.beta.chat.completions.stream({ model: "llama3.1", tools: otools, messages: [{ role: "user", content: "What's my VPN status?" }] }).finalChatCompletion();
+    const call = c.choices[0].message.tool_calls?.[0];
+    check("openai SDK: an Ollama-style streamed tool call accumulates", call?.function.name === "get_vpn_status" && c.choices[0].finish_reason === "tool_calls", JSON.stringify(c));
+  } catch (e) { check("openai SDK: an Ollama-style streamed tool call accumulates", false, e); }
+} finally { ol.stop(); }
+
 // ---- 429 with Retry-After, in each vendor's error body ----
 const g = await startFake({ FAIL_FIRST: "100" });
 try {
