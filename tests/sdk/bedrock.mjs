@@ -7,23 +7,15 @@
 // Usage: node bedrock.mjs REQUESTS.jsonl PYTHON FAKE_SCRIPT LOGDIR
 import fs from "node:fs";
 import http from "node:http";
-import net from "node:net";
-import { spawn } from "node:child_process";
 import { BedrockRuntimeClient, ConverseCommand, ConverseStreamCommand } from "@aws-sdk/client-bedrock-runtime";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
+import { check, finish, sorted, startFake } from "./common.mjs";
 
 const [reqlog, python, fake, logdir] = process.argv.slice(2);
-let passed = 0, failed = 0;
-const check = (name, cond, detail) => {
-  if (cond) { passed++; console.log("ok - " + name); }
-  else { failed++; console.log("not ok - " + name + (detail ? "\n#   " + String(detail).slice(0, 400) : "")); }
-};
 const creds = { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" };
 // HTTP/1.1, as our provider and the stand-in speak (the SDK's default for
 // streams is HTTP/2)
 const h1 = () => new NodeHttpHandler();
-const sorted = (v) => Array.isArray(v) ? v.map(sorted) : v && typeof v === "object"
-  ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted(v[k])])) : v;
 
 // 1. Our requests, re-serialized by the SDK.
 const ours = fs.readFileSync(reqlog, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l))
@@ -50,14 +42,8 @@ capture.close();
 check(`bedrock SDK: ${same} of ${ours.length} of our requests are what the SDK serializes for the same input (body and path)`, ours.length > 0 && same === ours.length, firstDiff);
 
 // 2. The stand-in's answers, parsed by the SDK.
-const freePort = () => new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
-const port = await freePort();
-const child = spawn(python, [fake, String(port), `${logdir}/bedrock-sdk.jsonl`], { stdio: "ignore" });
-for (let i = 0; i < 200; i++) {
-  const ok = await new Promise((res) => { const c = net.connect(port, "127.0.0.1", () => { c.end(); res(true); }); c.on("error", () => res(false)); });
-  if (ok) break;
-  await new Promise((r) => setTimeout(r, 25));
-}
+const f = await startFake(python, fake, logdir);
+const port = f.port;
 try {
   const c = new BedrockRuntimeClient({ region: "us-west-2", endpoint: `http://127.0.0.1:${port}`, credentials: creds, maxAttempts: 1, requestHandler: h1() });
   const modelId = "us.anthropic.claude-sonnet-4-20250514-v1:0";
@@ -84,16 +70,11 @@ try {
       check(`bedrock SDK: a ConverseStream ${what} answer decodes (event-stream frames, CRCs)`, ok && kinds.includes("messageStop"), kinds.join(","));
     } catch (e) { check(`bedrock SDK: a ConverseStream ${what} answer decodes`, false, e); }
   }
-} finally { child.kill(); }
+} finally { f.stop(); }
 
 // 3. A 429 in Bedrock's error shape: the SDK's ThrottlingException.
-const port2 = await freePort();
-const child2 = spawn(python, [fake, String(port2), `${logdir}/bedrock-sdk-429.jsonl`], { stdio: "ignore", env: { ...process.env, FAIL_FIRST: "100" } });
-for (let i = 0; i < 200; i++) {
-  const ok = await new Promise((res) => { const c = net.connect(port2, "127.0.0.1", () => { c.end(); res(true); }); c.on("error", () => res(false)); });
-  if (ok) break;
-  await new Promise((r) => setTimeout(r, 25));
-}
+const g = await startFake(python, fake, logdir, { FAIL_FIRST: "100" });
+const port2 = g.port;
 try {
   const c = new BedrockRuntimeClient({ region: "us-west-2", endpoint: `http://127.0.0.1:${port2}`, credentials: creds, maxAttempts: 1, requestHandler: h1() });
   try {
@@ -102,6 +83,5 @@ try {
   } catch (e) {
     check("bedrock SDK: a 429 is a ThrottlingException (x-amzn-ErrorType, message)", e.name === "ThrottlingException" && e.$metadata?.httpStatusCode === 429 && /Too many requests/.test(e.message), `${e.name} ${e.message}`);
   }
-} finally { child2.kill(); }
-console.log(`sdk: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+} finally { g.stop(); }
+finish();

@@ -13,13 +13,9 @@ import fs from "node:fs";
 import http from "node:http";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
+import { check, finish, sorted } from "./common.mjs";
 
 const [vendor, reqlog, key] = process.argv.slice(2);
-let passed = 0, failed = 0;
-const check = (name, cond, detail) => {
-  if (cond) { passed++; console.log("ok - " + name); }
-  else { failed++; console.log("not ok - " + name + (detail ? "\n#   " + String(detail).slice(0, 400) : "")); }
-};
 const firstDiff = (a, b, at = "") => {
   if (JSON.stringify(a) === JSON.stringify(b)) return null;
   if (a && b && typeof a === "object" && typeof b === "object") {
@@ -30,8 +26,6 @@ const firstDiff = (a, b, at = "") => {
   }
   return `${at}: ours ${JSON.stringify(a)?.slice(0, 120)} sdk ${JSON.stringify(b)?.slice(0, 120)}`;
 };
-const sorted = (v) => Array.isArray(v) ? v.map(sorted) : v && typeof v === "object"
-  ? Object.fromEntries(Object.keys(v).sort().map((k) => [k, sorted(v[k])])) : v;
 const ours = fs.readFileSync(reqlog, "utf8").split("\n").filter(Boolean).map((l) => JSON.parse(l))
   .filter((r) => r.body && (r.path === "/v1/messages" || r.path === "/v1/chat/completions"));
 const seen = [];
@@ -67,5 +61,4 @@ for (const r of ours) {
 }
 capture.close();
 check(`${vendor} SDK: ${same} of ${ours.length} of our requests are what the SDK sends (path, ${matters.join(", ")}, the key, body)${versions}`, ours.length > 0 && same === ours.length, diff);
-console.log(`sdk: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();

@@ -5,28 +5,12 @@
 // If the stand-in and our providers shared a misreading of a wire format,
 // the SDKs would refuse it here.
 // Usage: node responses.mjs PYTHON FAKE_SCRIPT LOGDIR   (ok lines, a summary)
-import { spawn } from "node:child_process";
-import net from "node:net";
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
+import { check, finish, startFake as startFakeIn } from "./common.mjs";
 
 const [python, fake, logdir] = process.argv.slice(2);
-let passed = 0, failed = 0;
-const check = (name, cond, detail) => {
-  if (cond) { passed++; console.log("ok - " + name); }
-  else { failed++; console.log("not ok - " + name + (detail ? "\n#   " + String(detail).slice(0, 300) : "")); }
-};
-const freePort = () => new Promise((res) => { const s = net.createServer(); s.listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => res(p)); }); });
-async function startFake(env) {
-  const port = await freePort();
-  const child = spawn(python, [fake, String(port), `${logdir}/sdk-${port}.jsonl`], { env: { ...process.env, ...env }, stdio: "ignore" });
-  for (let i = 0; i < 200; i++) {
-    const ok = await new Promise((res) => { const c = net.connect(port, "127.0.0.1", () => { c.end(); res(true); }); c.on("error", () => res(false)); });
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  return { port, stop: () => child.kill() };
-}
+const startFake = (env) => startFakeIn(python, fake, logdir, env);
 const tools = [{ name: "get_vpn_status", description: "status", input_schema: { type: "object", properties: { query: { type: "string" } }, required: ["query"] } }];
 const toolResult = JSON.stringify({ content: [{ type: "text", text: JSON.stringify({ status: "connected", message: "VPN status retrieved from client." }) }], isError: false });
 
@@ -116,5 +100,4 @@ try {
     check("openai SDK: with OpenAI's error body (message, type, code)", e.error?.message && e.code === "rate_limit_exceeded" && e.type === "requests", JSON.stringify(e.error));
   }
 } finally { g.stop(); }
-console.log(`sdk: ${passed} passed, ${failed} failed`);
-process.exit(failed ? 1 : 0);
+finish();
