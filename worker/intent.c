@@ -396,10 +396,7 @@ static enum verdict judge(const struct clause *c, enum act a, int i)
                           is(c->w[i - 1], "had") || is(c->w[i - 1], "have")));
     if (past && (a == A_CONNECT || a == A_DISCONNECT))
         return V_TOLD;
-    if (negated_before(c, i) ||
-        (i + 1 < c->n && is(c->w[i + 1], "not") && i + 2 < c->n && is(c->w[i + 2], "yet")))
-        return V_NEGATED;
-    if (has_phrase(c, "not yet") || has_phrase(c, "never mind"))
+    if (negated_before(c, i) || has_phrase(c, "not yet") || has_phrase(c, "never mind"))
         return V_NEGATED;
     if (a == A_LOGS)
         return V_ACT; /* reading only: a question or a described problem is enough */
