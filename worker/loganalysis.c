@@ -213,6 +213,24 @@ static int starts(const char *s, const char *p)
     return strncmp(s, p, strlen(p)) == 0;
 }
 
+/* 1 when l starts with one of list (NULL-terminated). */
+static int starts_any(const char *l, const char *const *list)
+{
+    for (int i = 0; list[i]; i++)
+        if (starts(l, list[i]))
+            return 1;
+    return 0;
+}
+
+/* 1 when l contains one of list. */
+static int contains_any(const char *l, const char *const *list)
+{
+    for (int i = 0; list[i]; i++)
+        if (strstr(l, list[i]))
+            return 1;
+    return 0;
+}
+
 /* Normal output of ip addr, ip route, resolv.conf, ifconfig, netstat and
  * vpn stats: data about the machine, never evidence of a failure. */
 static int normal_field(const char *l)
@@ -256,9 +274,8 @@ static int normal_field(const char *l)
                                         "packets sent",
                                         "packets received",
                                         NULL};
-    for (int i = 0; heads[i]; i++)
-        if (starts(l, heads[i]))
-            return 1;
+    if (starts_any(l, heads))
+        return 1;
     /* "2: eth0: <BROADCAST,...> mtu 1500 qdisc ...", "10.0.0.0/8 dev tun0 ..." */
     if (isdigit((unsigned char)*l)) {
         const char *p = l;
@@ -277,10 +294,7 @@ static int says_nothing(const char *l)
                                         "(empty)",          NULL};
     while (*l == ' ')
         l++;
-    for (int i = 0; empty[i]; i++)
-        if (starts(l, empty[i]))
-            return 1;
-    return 0;
+    return starts_any(l, empty);
 }
 
 static int could_not_run(const char *l)
@@ -295,10 +309,7 @@ static int could_not_run(const char *l)
                                         "no command configured",
                                         "bad command line",
                                         NULL};
-    for (int i = 0; fails[i]; i++)
-        if (strstr(l, fails[i]))
-            return 1;
-    return 0;
+    return contains_any(l, fails);
 }
 
 static void add_evidence(struct log_reading *r, enum log_cat cat, const char *line, size_t n)
