@@ -1,11 +1,12 @@
 # Dockerfile -- one image for every agent-async program; the command picks
 # the program (aa-gateway, aa-agent-worker, aa-tool-worker, aa-client, aa-ctl).
-# Build stage: compile on Debian 12 with the -dev packages.
+# Build stage: compile on Debian 12 with the -dev packages (no GTK: the
+# desktop app, aa-desktop, is built on the desktop, not in the image).
 FROM debian:12-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc make pkg-config libc6-dev libhiredis-dev \
-      libevent-dev libwebsockets-dev libcurl4-openssl-dev libjansson-dev libwslay-dev \
-      libhttp-parser-dev libssl-dev libedit-dev check libsubunit-dev \
+      libevent-dev libwebsockets-dev libglib2.0-dev libcurl4-openssl-dev libjansson-dev \
+      libwslay-dev libhttp-parser-dev libssl-dev libedit-dev check libsubunit-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
@@ -23,7 +24,7 @@ FROM debian:12-slim AS runtime
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libhiredis0.14 libevent-2.1-7 \
       libevent-openssl-2.1-7 libevent-pthreads-2.1-7 libjansson4 libcurl4 libwebsockets17 \
-      libwslay1 libhttp-parser2.9 libssl3 libedit2 ca-certificates redis-tools \
+      libwebsockets-evlib-glib libglib2.0-0 libwslay1 libhttp-parser2.9 libssl3 libedit2 ca-certificates redis-tools \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --uid 10001 --home-dir /home/aa --create-home aa
 COPY --from=build /src/build/bin/aa-gateway /src/build/bin/aa-agent-worker \

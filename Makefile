@@ -29,6 +29,10 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 LWS_CFLAGS := $(shell pkg-config --cflags libwebsockets 2>/dev/null)
 LWS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null)
 EDIT_LIBS  := $(shell pkg-config --libs libedit 2>/dev/null)
+GLIB_CFLAGS := $(shell pkg-config --cflags glib-2.0 2>/dev/null)
+GLIB_LIBS   := $(shell pkg-config --libs glib-2.0 2>/dev/null)
+GTK_CFLAGS  := $(shell pkg-config --cflags gtk4 2>/dev/null)
+GTK_LIBS    := $(shell pkg-config --libs gtk4 2>/dev/null)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -48,7 +52,7 @@ endif
 LIB_SRC     := $(wildcard lib/*.c)
 GW_SRC      := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
 WK_SRC      := $(filter-out worker/agent_main.c worker/tool_main.c worker/ctl_main.c,$(wildcard worker/*.c))
-CLIENT_SRC  := $(filter-out client/main.c,$(wildcard client/*.c))
+CLIENT_SRC  := $(wildcard client/cl_*.c)
 UNIT_SRC    := $(wildcard tests/unit/*.c)
 LUA_SRC     := $(wildcard lua/*.lua)
 LUA_C       := $(GENDIR)/lua_sources.c
@@ -61,6 +65,11 @@ CL_OBJ  := $(call obj,$(CLIENT_SRC))
 
 PROGRAMS := $(BINDIR)/aa-gateway $(BINDIR)/aa-agent-worker $(BINDIR)/aa-tool-worker \
             $(BINDIR)/aa-client $(BINDIR)/aa-ctl $(BINDIR)/aa-bench $(BINDIR)/aa-wsload
+# aa-desktop (GTK 4) is built where libgtk-4-dev is installed (make test and
+# CI install it; the container images build the servers and aa-client only).
+ifneq ($(GTK_LIBS),)
+PROGRAMS += $(BINDIR)/aa-desktop
+endif
 UNIT     := $(BINDIR)/check_all
 
 .PHONY: all test unit e2e run up down format format-check clean deps bench fuzz
@@ -73,7 +82,11 @@ $(OBJDIR)/%.o: %.c
 # The client uses libwebsockets, whose header must never meet http_parser.h.
 $(OBJDIR)/client/%.o: client/%.c
 	@mkdir -p $(dir $@)
-	$(call say,CC,$<)$(CC) $(CFLAGS) $(LWS_CFLAGS) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(LWS_CFLAGS) $(GLIB_CFLAGS) -c -o $@ $<
+
+$(OBJDIR)/client/desktop.o: client/desktop.c
+	@mkdir -p $(dir $@)
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(LWS_CFLAGS) $(GTK_CFLAGS) -c -o $@ $<
 
 $(OBJDIR)/tests/bench/%.o: tests/bench/%.c
 	@mkdir -p $(dir $@)
@@ -111,13 +124,16 @@ $(BINDIR)/aa-tool-worker: $(OBJDIR)/worker/tool_main.o $(WK_OBJ) $(BINDIR)/libaa
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BINDIR)/aa-client: $(OBJDIR)/client/main.o $(CL_OBJ) $(BINDIR)/libaa.a
-	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(EDIT_LIBS) $(LIBS)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(EDIT_LIBS) $(GLIB_LIBS) $(LIBS)
+
+$(BINDIR)/aa-desktop: $(OBJDIR)/client/desktop.o $(CL_OBJ) $(BINDIR)/libaa.a
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(GTK_LIBS) $(LIBS)
 
 $(BINDIR)/aa-ctl: $(OBJDIR)/worker/ctl_main.o $(WK_OBJ) $(BINDIR)/libaa.a
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(UNIT): $(call obj,$(UNIT_SRC)) $(GW_OBJ) $(WK_OBJ) $(CL_OBJ) $(BINDIR)/libaa.a
-	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LIBS)
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LWS_LIBS) $(GLIB_LIBS) $(LIBS)
 
 # test, run and up first install what is missing (as root), then build in a
 # second make, which finds the packages that were just installed.

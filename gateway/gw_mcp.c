@@ -761,7 +761,9 @@ static void tools_call(struct gw_conn *c, json_t *id, json_t *params, const stru
     }
     char eid[64];
     id_random(eid, sizeof(eid), task ? "mcpt-" : "mcp-", 12);
-    json_t *in = json_pack("{s:s, s:O}", "name", name, "arguments", args);
+    char via[160];
+    snprintf(via, sizeof(via), "mcp:%s", owner_of(cl));
+    json_t *in = json_pack("{s:s, s:O, s:s}", "name", name, "arguments", args, "via", via);
     char *input = json_dumps(in, JSON_COMPACT);
     json_decref(in);
     char *rpc_id = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);

@@ -193,6 +193,16 @@ const char *cfg_subcommand_or_exit(struct cfg_opt *tab, int argc, char **argv, c
     return cmd;
 }
 
+int cfg_set(struct cfg_opt *tab, const char *name, const char *value, char *err, size_t errlen)
+{
+    struct cfg_opt *o = find(tab, name, strlen(name));
+    if (!o) {
+        snprintf(err, errlen, "unknown setting '%s'", name);
+        return -1;
+    }
+    return set_value(o, value, name, err, errlen);
+}
+
 static const struct cfg_opt *must(const struct cfg_opt *tab, const char *name)
 {
     const struct cfg_opt *o = find(tab, name, strlen(name));

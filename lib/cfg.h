@@ -42,6 +42,10 @@ int cfg_parse_file(struct cfg_opt *tab, int argc, char **argv, const char *usage
  * (borrowed from argv). Without a command: prints usage, exits 2. */
 const char *cfg_subcommand_or_exit(struct cfg_opt *tab, int argc, char **argv, const char *usage);
 
+/* Sets one option as a flag would, after parsing. Returns 0 / -1 with err
+ * filled (the old value kept). */
+int cfg_set(struct cfg_opt *tab, const char *name, const char *value, char *err, size_t errlen);
+
 /* Borrowed: valid until cfg_free. Aborts on an unknown name (a programming error). */
 const char *cfg_str(const struct cfg_opt *tab, const char *name);
 long long cfg_int(const struct cfg_opt *tab, const char *name);

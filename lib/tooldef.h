@@ -6,6 +6,12 @@
 
 #include <jansson.h>
 
+/* A chat message that starts with this is the desktop client's report of
+ * what happened to a fire-and-forget action (it failed, or the user denied
+ * it), not a request from the user. The client sends it; the agent explains
+ * it and does not retry unasked. */
+#define TOOLDEF_REPORT_PREFIX "[report from the client]"
+
 /* Which tool the arguments route to ("" when none). Borrowed: static. */
 const char *tooldef_route(const json_t *arguments);
 

@@ -79,7 +79,7 @@ check "the e2e service passes against the stack (${line:-no summary})" test "$rc
 log "a tool worker killed while its callback waits"
 KTOK=$("${DC[@]}" exec -T gateway aa-ctl token --sub killtest --ttl-s 600 | tr -d '\r')
 F=/usr/share/agent-async/tests/e2e/fixtures
-"${DC[@]}" --profile e2e run --rm -T e2e aa-client --url ws://gateway:8080/ws --token "$KTOK" \
+"${DC[@]}" --profile e2e run --rm -T e2e aa-client --approve-changes allow --url ws://gateway:8080/ws --token "$KTOK" \
     --session kill-1 --json --quiet --prompt "What's my VPN status?" --timeout-ms 60000 \
     --cmd-vpn-status "$F/slow_vpn_status.sh 4" >"${TMPDIR:-/tmp}/compose-kill.out" 2>&1 &
 kpid=$!

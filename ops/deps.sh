@@ -3,9 +3,9 @@
 # As root it runs apt-get; otherwise it prints the one command to run.
 # Usage: ops/deps.sh [--build|--runtime|--test|--ci]   (default: build, runtime, test)
 set -eu
-BUILD="gcc make pkg-config libc6-dev libhiredis-dev libevent-dev libwebsockets-dev libcurl4-openssl-dev libjansson-dev libwslay-dev libhttp-parser-dev libssl-dev libedit-dev check libsubunit-dev"
+BUILD="gcc make pkg-config libc6-dev libhiredis-dev libevent-dev libwebsockets-dev libwebsockets-evlib-glib libglib2.0-dev libgtk-4-dev libcurl4-openssl-dev libjansson-dev libwslay-dev libhttp-parser-dev libssl-dev libedit-dev check libsubunit-dev"
 RUNTIME="redis-server redis-tools"
-TEST="procps coreutils openssl curl python3 python3-websockets python3-botocore"
+TEST="procps coreutils openssl curl python3 python3-websockets python3-botocore xvfb xdotool fonts-dejavu-core"
 CI="clang-format docker-compose clang libclang-rt-14-dev docker.io debootstrap"
 case "${1:-all}" in
 --build) want="$BUILD" ;;

@@ -125,7 +125,15 @@ run)
     # for it and then stops the rest in order.
     trap '' INT
     trap 'exit 143' TERM
-    AA_TOKEN_SECRET= AA_TOKEN= "$BINDIR/aa-client" --url "$(cat "$RUN/url")" \
+    # the desktop app when there is a display (AA_TERMINAL=1: the terminal
+    # client anyway), else the terminal client
+    client=aa-client
+    if [ -n "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ] && [ -x "$BINDIR/aa-desktop" ] &&
+        [ "${AA_TERMINAL:-0}" != 1 ]; then
+        client=aa-desktop
+    fi
+    echo "run: starting $client (Ctrl-C or /quit stops everything)" >&2
+    AA_TOKEN_SECRET= AA_TOKEN= "$BINDIR/$client" --url "$(cat "$RUN/url")" \
         --token-file "$RUN/token"
     ;;
 *)

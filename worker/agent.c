@@ -260,7 +260,8 @@ int agent_turn(struct dur_ctx *ctx, const char *input, char **result, void *arg)
                     goto done;
                 }
             }
-            json_t *tin = json_pack("{s:s, s:O}", "name", tname ? tname : "", "arguments", targs);
+            json_t *tin = json_pack("{s:s, s:O, s:s}", "name", tname ? tname : "", "arguments",
+                                    targs, "via", "chat");
             char *tin_txt = json_dumps(tin, JSON_COMPACT);
             char *tres = NULL;
             snprintf(name, sizeof(name), "tool.%d.%zu", i, j);

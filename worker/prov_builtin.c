@@ -4,6 +4,7 @@
 #include "intent.h"
 #include "loganalysis.h"
 #include "provider.h"
+#include "tooldef.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -96,6 +97,24 @@ static char *answer_for(const json_t *tool)
     return out;
 }
 
+/* The answer to the client's report of a failed or denied action; NULL
+ * when prompt is not such a report. Returns: owned. */
+static char *report_text(const char *prompt)
+{
+    size_t n = strlen(TOOLDEF_REPORT_PREFIX);
+    if (!prompt || strncmp(prompt, TOOLDEF_REPORT_PREFIX, n) != 0)
+        return NULL;
+    const char *what = prompt + n;
+    while (*what == ' ')
+        what++;
+    if (strstr(what, "did not run on this computer"))
+        return xasprintf("Understood: %s Tell me when you want to try again.", what);
+    return xasprintf("Your computer reports a problem: %s So it did not happen; I will not retry "
+                     "on my own. Check the command configured for it on the client (its sample "
+                     "configurations are in docs/client/), or ask me to check the VPN logs.",
+                     what);
+}
+
 static char *builtin_next(const json_t *transcript, struct prov_status *st, void *arg)
 {
     (void)arg;
@@ -109,6 +128,10 @@ static char *builtin_next(const json_t *transcript, struct prov_status *st, void
     json_t *decision;
     if (role && !strcmp(role, "tool")) {
         char *text = answer_for(last);
+        decision = json_pack("{s:s, s:s}", "type", "final", "text", text);
+        free(text);
+    } else if (report_text(json_string_value(json_object_get(last, "text")))) {
+        char *text = report_text(json_string_value(json_object_get(last, "text")));
         decision = json_pack("{s:s, s:s}", "type", "final", "text", text);
         free(text);
     } else {

@@ -7,6 +7,7 @@
 #include "log.h"
 #include "provider.h"
 #include "sigv4.h"
+#include "tooldef.h"
 #include "tools.h"
 #include "util.h"
 
@@ -35,7 +36,9 @@ const char *provider_system_prompt(void)
            "network or system). Use a tool when the user asks for an action or when live status "
            "or logs would answer the question. When logs come back, analyze them and give "
            "concrete findings (authentication, certificates, DNS, MTU, routes, timeouts) and "
-           "recommendations. Be brief and clear.";
+           "recommendations. A user message that starts with " TOOLDEF_REPORT_PREFIX " is the "
+           "desktop client's automatic report that an action failed or was declined: explain it "
+           "to the user and do not retry unless they ask. Be brief and clear.";
 }
 
 /* ---- HTTP ----------------------------------------------------------------- */

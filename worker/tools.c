@@ -61,7 +61,7 @@ static char *not_connected(void)
 }
 
 static int run_client_command(struct dur_ctx *ctx, const struct tools_cfg *cfg, json_t *args,
-                              char **result)
+                              const char *via, char **result)
 {
     const char *cmd = json_string_value(json_object_get(args, "command"));
     if (!cmd || !command_allowed(cfg->commands, cmd)) {
@@ -70,8 +70,8 @@ static int run_client_command(struct dur_ctx *ctx, const struct tools_cfg *cfg, 
         free(msg);
         return DUR_OK;
     }
-    json_t *ev = json_pack("{s:s, s:{s:s, s:s}}", "event", "client_action", "data", "action",
-                           "run_client_command", "command", cmd);
+    json_t *ev = json_pack("{s:s, s:{s:s, s:s, s:s}}", "event", "client_action", "data", "action",
+                           "run_client_command", "command", cmd, "requested_by", via);
     char *out = NULL;
     int rc = dur_push(ctx, "push", ev, 1, &out);
     json_decref(ev);
@@ -123,9 +123,10 @@ static const char *vpn_state(const char *s, char *buf, size_t len)
     return NULL;
 }
 
-static int get_vpn_status(struct dur_ctx *ctx, const struct tools_cfg *cfg, char **result)
+static int get_vpn_status(struct dur_ctx *ctx, const struct tools_cfg *cfg, const char *via,
+                          char **result)
 {
-    json_t *req = json_pack("{s:s}", "action", "get_vpn_status");
+    json_t *req = json_pack("{s:s, s:s}", "action", "get_vpn_status", "requested_by", via);
     char *out = NULL;
     int rc = dur_callback_push(ctx, "vpn_status", cfg->status_timeout_ms, 0, req, &out);
     json_decref(req);
@@ -169,14 +170,15 @@ static int get_vpn_status(struct dur_ctx *ctx, const struct tools_cfg *cfg, char
 }
 
 static int analyze_logs(struct dur_ctx *ctx, const struct tools_cfg *cfg, json_t *args,
-                        char **result)
+                        const char *via, char **result)
 {
     const char *type = json_string_value(json_object_get(args, "log_type"));
     if (!type || (strcmp(type, "vpn") && strcmp(type, "network") && strcmp(type, "system"))) {
         *result = error_result("invalid_log_type", "log_type must be vpn, network or system");
         return DUR_OK;
     }
-    json_t *req = json_pack("{s:s, s:s}", "action", "request_logs", "log_type", type);
+    json_t *req = json_pack("{s:s, s:s, s:s}", "action", "request_logs", "log_type", type,
+                            "requested_by", via);
     char *out = NULL;
     int rc =
         dur_callback_push(ctx, "logs", cfg->logs_timeout_ms, cfg->logs_heartbeat_ms, req, &out);
@@ -217,6 +219,20 @@ static int analyze_logs(struct dur_ctx *ctx, const struct tools_cfg *cfg, json_t
     return DUR_OK;
 }
 
+/* Who asked for the tool, told to the desktop so that the user sees it: the
+ * input's "via" ("chat" from the agent, "mcp:<client>" from the MCP
+ * endpoint) when it is short printable ASCII, else "agent". Borrowed. */
+static const char *requested_by(const char *via)
+{
+    size_t n = via ? strlen(via) : 0;
+    if (n == 0 || n > 80)
+        return "agent";
+    for (size_t i = 0; i < n; i++)
+        if (via[i] <= ' ' || via[i] >= 127)
+            return "agent";
+    return via;
+}
+
 int tools_handler(struct dur_ctx *ctx, const char *input, char **result, void *arg)
 {
     const struct tools_cfg *cfg = arg;
@@ -242,12 +258,13 @@ int tools_handler(struct dur_ctx *ctx, const char *input, char **result, void *a
         free(msg);
         goto done;
     }
+    const char *via = requested_by(json_string_value(json_object_get(in, "via")));
     if (strcmp(tool, "run_client_command") == 0)
-        rc = run_client_command(ctx, cfg, args, result);
+        rc = run_client_command(ctx, cfg, args, via, result);
     else if (strcmp(tool, "get_vpn_status") == 0)
-        rc = get_vpn_status(ctx, cfg, result);
+        rc = get_vpn_status(ctx, cfg, via, result);
     else if (strcmp(tool, "analyze_logs") == 0)
-        rc = analyze_logs(ctx, cfg, args, result);
+        rc = analyze_logs(ctx, cfg, args, via, result);
     else
         *result = error_result("unknown_tool",
                                "arguments match no tool (command, query=vpn_status or log_type)");

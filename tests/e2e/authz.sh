@@ -14,7 +14,7 @@ start_tool
 wait_for 10 "tool worker group" sh -c "redis-cli -s '$REDIS_SOCK' XINFO GROUPS aa:stream:tool | grep -q tool-workers"
 # alice's desktop; its stdin stays open (fd 7) until the end
 mkfifo "$E2E_DIR/alice.in"
-timeout 150 "$BINDIR/aa-client" --url "ws://127.0.0.1:$PORT/ws" --json --quiet \
+timeout 150 "$BINDIR/aa-client" --approve-changes allow --url "ws://127.0.0.1:$PORT/ws" --json --quiet \
     --token "$(mint --sub alice --ttl-s 600)" --session alice-s \
     --cmd-vpn-status "$FIXTURES/slow_vpn_status.sh 2" \
     --cmd-connect-vpn "$FIXTURES/action.sh connect_vpn $E2E_DIR/actions.log" \

@@ -202,7 +202,7 @@ ws_upgrade() {
 # test scripts (never at a real VPN).
 client() {
     [ -n "${CLIENT_TOKEN:-}" ] || CLIENT_TOKEN=$(mint --sub e2e --scope client --ttl-s 3600)
-    timeout 60 "$BINDIR/aa-client" --url "ws://$GW_HOST:$PORT/ws" --json --quiet --token "$CLIENT_TOKEN" \
+    timeout 60 "$BINDIR/aa-client" --approve-changes allow --url "ws://$GW_HOST:$PORT/ws" --json --quiet --token "$CLIENT_TOKEN" \
         --cmd-connect-vpn "$FIXTURES/action.sh connect_vpn $E2E_DIR/actions.log" \
         --cmd-disconnect-vpn "$FIXTURES/action.sh disconnect_vpn $E2E_DIR/actions.log" \
         --cmd-vpn-status "$FIXTURES/vpn_status.sh" \

@@ -13,19 +13,19 @@ wait_for 10 "worker groups" groups_ready
 BASE=http://127.0.0.1:$PORT
 
 # a desktop client for the session the tools act on
-(sleep 60 | timeout 90 "$BINDIR/aa-client" --url "ws://127.0.0.1:$PORT/ws" --json --quiet \
+(sleep 60 | timeout 90 "$BINDIR/aa-client" --approve-changes allow --url "ws://127.0.0.1:$PORT/ws" --json --quiet \
     --token "$(mint --sub desk --ttl-s 600)" --session mcp-desk \
     --cmd-vpn-status "$FIXTURES/vpn_status.sh" --cmd-logs-vpn "$FIXTURES/logs_vpn.sh" \
     --cmd-connect-vpn "$FIXTURES/action.sh connect_vpn $E2E_DIR/actions.log" \
     >"$E2E_DIR/desk.out" 2>&1) &
 desk=$!
 # and a desktop that takes seconds to answer (tasks, cancellation, resumption)
-(sleep 60 | timeout 90 "$BINDIR/aa-client" --url "ws://127.0.0.1:$PORT/ws" --json --quiet \
+(sleep 60 | timeout 90 "$BINDIR/aa-client" --approve-changes allow --url "ws://127.0.0.1:$PORT/ws" --json --quiet \
     --token "$(mint --sub desk --ttl-s 600)" --session mcp-slow \
     --cmd-vpn-status "$FIXTURES/slow_vpn_status.sh 2" >"$E2E_DIR/slow.out" 2>&1) &
 slowdesk=$!
 # and one that does not answer in time (an operator completes its callback)
-(sleep 60 | timeout 90 "$BINDIR/aa-client" --url "ws://127.0.0.1:$PORT/ws" --json --quiet \
+(sleep 60 | timeout 90 "$BINDIR/aa-client" --approve-changes allow --url "ws://127.0.0.1:$PORT/ws" --json --quiet \
     --token "$(mint --sub desk --ttl-s 600)" --session mcp-op \
     --cmd-vpn-status "$FIXTURES/slow_vpn_status.sh 60" >"$E2E_DIR/op.out" 2>&1) &
 opdesk=$!
@@ -41,6 +41,8 @@ if [ -d "$ROOT/tests/node_modules/@modelcontextprotocol/sdk" ]; then
     PASSED=$((PASSED + $(grep -c '^ok - ' "$E2E_DIR/sdk.out")))
     FAILED=$((FAILED + $(grep -c '^not ok - ' "$E2E_DIR/sdk.out")))
     grep -q '^mcp: done' "$E2E_DIR/sdk.out" || not_ok "the SDK client ran to the end" "$(tail -3 "$E2E_DIR/sdk.out")"
+    # the desktop is told who asked: the MCP client, not the chat
+    check "desktop push: an MCP call is marked as the MCP client's" grep -q '"action":"get_vpn_status","requested_by":"mcp:agent-1"' "$E2E_DIR/desk.out"
     # what the cancellations did in Redis: a task (mcpt-) by tasks/cancel and a
     # plain call (mcp-) by notifications/cancelled, both ended as cancelled
     wait_for 5 "the cancelled plain call" sh -c "\"$BINDIR/aa-ctl\" executions --status cancelled --redis '$REDIS' | grep -q '^mcp-'"

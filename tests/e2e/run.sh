@@ -40,7 +40,7 @@ out=$E2E_DIR/connect.out
 client --session e2e-connect --prompt "Help me connect to my VPN" --timeout-ms 20000 >"$out"
 rc=$?
 check "connect: client exits 0 after the answer" test "$rc" = 0
-check "connect: client_action pushed" has "$out" '"event":"client_action","data":{"action":"run_client_command","command":"connect_vpn"}'
+check "connect: client_action pushed, saying the chat asked" has "$out" '"event":"client_action","data":{"action":"run_client_command","command":"connect_vpn","requested_by":"chat"}'
 check "connect: chat_response received" has "$out" '"event":"chat_response"'
 check "connect: the answer says it was sent, not that it is done" has "$out" 'It has not reported the outcome yet'
 check "connect: the configured action ran" wait_for 5 "action log" grep -q connect_vpn "$E2E_DIR/actions.log"
@@ -56,7 +56,7 @@ fi
 out=$E2E_DIR/status.out
 client --session e2e-status --prompt "What's my VPN status?" --timeout-ms 20000 >"$out"
 check "status: answered" test $? = 0
-check "status: status request pushed with a callback id" has "$out" '"action":"get_vpn_status","callback_id":"cb-'
+check "status: status request pushed with a callback id" has "$out" '"action":"get_vpn_status","requested_by":"chat","callback_id":"cb-'
 check "status: progress event" has "$out" '"event":"progress"'
 check "status: answer says connected" has "$out" 'Your VPN is currently connected.'
 
