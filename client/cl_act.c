@@ -31,7 +31,8 @@ static const struct action_def actions[] = {
 
 struct rec {
     struct cl_activity pub;
-    const struct action_def *def;
+    char kind[16];               /* command (fire-and-forget), status, logs, output */
+    long long timeout_ms, limit; /* 0: the defaults */
     char *output;
     int superseded; /* the gateway took another answer: ours is not used */
     struct job *job;
@@ -128,8 +129,12 @@ static void who(const char *rb, char *out, size_t len)
         snprintf(out, len, "%s", rb);
 }
 
-static struct rec *new_rec(struct cl_act *a, const struct action_def *d, const char *name,
-                           const char *cbid, const char *requested_by)
+/* A new activity for action name; kind says how it is answered: "command"
+ * (fire-and-forget, reported when it fails), "output" (a callback answered
+ * with the output), or the built-in action's own. Unknown actions get an
+ * empty command (refused). */
+static struct rec *new_rec(struct cl_act *a, const char *name, const char *kind, const char *cbid,
+                           const char *requested_by)
 {
     if (a->n == MAX_ACTIVITIES)
         drop_oldest_done(a);
@@ -139,13 +144,21 @@ static struct rec *new_rec(struct cl_act *a, const struct action_def *d, const c
     }
     struct rec *r = xcalloc(1, sizeof(*r));
     a->recs[a->n++] = r;
-    r->def = d;
     r->pub.id = ++a->next_id;
     strlcpy_aa(r->pub.action, name, sizeof(r->pub.action));
+    const struct action_def *d = find_def(name);
+    const struct cl_conf_action *c = d ? NULL : cl_conf_action(name);
+    strlcpy_aa(r->kind, d ? d->kind : kind, sizeof(r->kind));
     if (d) {
         strlcpy_aa(r->pub.title, d->title, sizeof(r->pub.title));
         strlcpy_aa(r->pub.cmd, cl_conf_str(d->opt), sizeof(r->pub.cmd));
         r->pub.changes = d->changes;
+    } else if (c) {
+        strlcpy_aa(r->pub.title, c->title, sizeof(r->pub.title));
+        strlcpy_aa(r->pub.cmd, c->cmd, sizeof(r->pub.cmd));
+        r->pub.changes = c->changes;
+        r->timeout_ms = c->timeout_ms;
+        r->limit = c->limit;
     } else {
         snprintf(r->pub.title, sizeof(r->pub.title), "%.40s", name);
     }
@@ -307,6 +320,34 @@ static void done_logs(struct cl_act *a, struct rec *r, const struct cl_exec_resu
     finish(a, r, 1, out);
 }
 
+/* A declared action asked for through a callback: its output, or a failure
+ * in words. */
+static void done_output(struct cl_act *a, struct rec *r, const struct cl_exec_result *res,
+                        const char *how)
+{
+    char out[700];
+    if (res->nfailed) {
+        char *m = xasprintf("%s failed: %s", r->pub.action, how);
+        answer_failure(a, r, failure_type(res), m);
+        free(m);
+        snprintf(out, sizeof(out), "failed: %.500s", how);
+        finish(a, r, 0, out);
+        return;
+    }
+    json_t *m = json_pack("{s:s, s:s, s:s}", "action", "async_callback", "callback_id", r->pub.cbid,
+                          "content", res->output);
+    if (!m) {
+        answer_failure(a, r, "InvalidOutput", "the output is not valid UTF-8");
+        finish(a, r, 0, "failed: the output is not valid UTF-8");
+        return;
+    }
+    cl_conn_answer(a->conn, r->pub.cbid, m);
+    r->pub.bytes = res->len;
+    snprintf(out, sizeof(out), "done, sent %zu bytes of output%s", res->len,
+             res->truncated ? " (truncated)" : "");
+    finish(a, r, 1, out);
+}
+
 static void job_done(const struct cl_exec_result *res, void *arg)
 {
     struct job *j = arg;
@@ -327,10 +368,12 @@ static void job_done(const struct cl_exec_result *res, void *arg)
         finish(a, r, 0, "not used: the request was answered elsewhere");
         return;
     }
-    if (!strcmp(r->def->kind, "command"))
+    if (!strcmp(r->kind, "command"))
         done_command(a, r, res, how);
-    else if (!strcmp(r->def->kind, "status"))
+    else if (!strcmp(r->kind, "status"))
         done_status(a, r, res, how);
+    else if (!strcmp(r->kind, "output"))
+        done_output(a, r, res, how);
     else
         done_logs(a, r, res, how);
 }
@@ -346,8 +389,9 @@ static void run(struct cl_act *a, struct rec *r)
     a->jobs++;
     if (r->pub.cbid[0])
         cl_conn_heartbeat_add(a->conn, r->pub.cbid);
-    j->x = cl_exec_start(r->pub.cmd, (int)cl_conf_int("action-timeout-ms"),
-                         (size_t)cl_conf_int("log-limit"), job_done, j);
+    j->x = cl_exec_start(r->pub.cmd,
+                         (int)(r->timeout_ms ? r->timeout_ms : cl_conf_int("action-timeout-ms")),
+                         (size_t)(r->limit ? r->limit : cl_conf_int("log-limit")), job_done, j);
     changed(a, r);
 }
 
@@ -422,13 +466,13 @@ void cl_act_decide(struct cl_act *a, unsigned id, enum cl_act_decision d)
 
 /* ---- requests ------------------------------------------------------------ */
 
-static void request(struct cl_act *a, const char *name, const char *cbid, const char *rb)
+static void request(struct cl_act *a, const char *name, const char *kind, const char *cbid,
+                    const char *rb)
 {
     if (cbid && by_cbid(a, cbid))
         return; /* delivered again after a reconnect: it is being handled */
-    const struct action_def *d = find_def(name);
-    struct rec *r = new_rec(a, d, name, cbid, rb);
-    if (!d || !r->pub.cmd[0]) {
+    struct rec *r = new_rec(a, name, kind, cbid, rb);
+    if (!r->pub.cmd[0]) {
         const char *why = "this action is not configured on the client";
         if (cbid)
             answer_failure(a, r, "NotConfigured", why);
@@ -487,13 +531,14 @@ int cl_act_handle(struct cl_act *a, json_t *msg, int own)
             say(a, "error", "The server asked for an action this client does not know; ignored.");
             return 1;
         }
-        if (strcmp(command, "connect_vpn") && strcmp(command, "disconnect_vpn")) {
-            struct rec *r = new_rec(a, NULL, command, NULL, rb);
+        if (strcmp(command, "connect_vpn") && strcmp(command, "disconnect_vpn") &&
+            !cl_conf_action(command)) {
+            struct rec *r = new_rec(a, command, "command", NULL, rb);
             report(a, r, "is not an action this computer offers; nothing ran.");
             finish(a, r, 0, "refused: not an action of this client");
             return 1;
         }
-        request(a, command, NULL, rb);
+        request(a, command, "command", NULL, rb);
         return 1;
     }
     if (event)
@@ -508,14 +553,26 @@ int cl_act_handle(struct cl_act *a, json_t *msg, int own)
         return 1;
     }
     if (!strcmp(action, "get_vpn_status")) {
-        request(a, "vpn_status", cbid, rb);
+        request(a, "vpn_status", "status", cbid, rb);
     } else if (!strcmp(action, "request_logs")) {
         const char *t = json_string_value(json_object_get(msg, "log_type"));
         char name[32];
         snprintf(name, sizeof(name), "logs_%.20s", t && id_valid(t, 20) ? t : "unknown");
-        request(a, name, cbid, rb);
+        request(a, name, "logs", cbid, rb);
+    } else if (!strcmp(action, "run_action")) {
+        /* a declared action, through the server's tool catalog */
+        const char *n = json_string_value(json_object_get(msg, "name"));
+        if (n && id_valid(n, 31) && cl_conf_action(n)) {
+            request(a, n, "output", cbid, rb);
+        } else {
+            struct rec *r = new_rec(a, n && id_valid(n, 31) ? n : "unknown", "output", cbid, rb);
+            answer_failure(a, r, "NotConfigured",
+                           "this action is not declared on the client (action.NAME in its "
+                           "configuration)");
+            finish(a, r, 0, "refused: not declared on this client");
+        }
     } else {
-        struct rec *r = new_rec(a, NULL, action, cbid, rb);
+        struct rec *r = new_rec(a, action, "output", cbid, rb);
         answer_failure(a, r, "NotConfigured", "this action is not configured on the client");
         finish(a, r, 0, "refused: not an action of this client");
     }

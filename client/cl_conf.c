@@ -92,6 +92,10 @@ static struct cfg_opt opts[] = {
 };
 
 static char conf_path[1200];
+static struct cl_conf_action *actions;
+static size_t nactions;
+
+#define MAX_ACTIONS 64
 static char profile[600];
 
 static void set_default(const char *name, const char *def)
@@ -185,14 +189,127 @@ static int check_values(char *err, size_t errlen)
     return 0;
 }
 
+static int action_name_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > 31)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '_' || s[i] == '-'))
+            return 0;
+    return 1;
+}
+
+static const char *const builtin_actions[] = {
+    "connect_vpn", "disconnect_vpn", "vpn_status", "logs_vpn", "logs_network", "logs_system", NULL};
+
+/* "action.NAME[.field] = value" lines of the configuration file. */
+static int action_line(const char *name, const char *value, char *err, size_t errlen, void *arg)
+{
+    (void)arg;
+    const char *n = name + strlen("action.");
+    const char *dot = strchr(n, '.');
+    size_t len = dot ? (size_t)(dot - n) : strlen(n);
+    if (!action_name_ok(n, len)) {
+        snprintf(err, errlen, "'%s': an action's name is 1-31 of A-Z a-z 0-9 _ -", name);
+        return -1;
+    }
+    for (int i = 0; builtin_actions[i]; i++) {
+        if (strlen(builtin_actions[i]) == len && !strncmp(builtin_actions[i], n, len)) {
+            snprintf(err, errlen, "'%s': %s is built in (set its cmd-* setting instead)", name,
+                     builtin_actions[i]);
+            return -1;
+        }
+    }
+    struct cl_conf_action *a = NULL;
+    for (size_t i = 0; i < nactions; i++)
+        if (strlen(actions[i].name) == len && !strncmp(actions[i].name, n, len))
+            a = &actions[i];
+    if (!a) {
+        if (nactions == MAX_ACTIONS) {
+            snprintf(err, errlen, "at most %d declared actions", MAX_ACTIONS);
+            return -1;
+        }
+        actions = xrealloc(actions, (nactions + 1) * sizeof(*actions));
+        a = &actions[nactions++];
+        memset(a, 0, sizeof(*a));
+        snprintf(a->name, sizeof(a->name), "%.*s", (int)len, n);
+        strlcpy_aa(a->title, a->name, sizeof(a->title));
+        a->changes = 1;
+    }
+    const char *field = dot ? dot + 1 : "";
+    char *end;
+    if (!field[0]) {
+        if (strlen(value) >= sizeof(a->cmd)) {
+            snprintf(err, errlen, "'%s': the command is longer than %zu", name, sizeof(a->cmd) - 1);
+            return -1;
+        }
+        strlcpy_aa(a->cmd, value, sizeof(a->cmd));
+    } else if (!strcmp(field, "title")) {
+        if (!value[0] || strlen(value) >= sizeof(a->title)) {
+            snprintf(err, errlen, "'%s': a title is 1-63 characters", name);
+            return -1;
+        }
+        strlcpy_aa(a->title, value, sizeof(a->title));
+    } else if (!strcmp(field, "changes")) {
+        if (strcmp(value, "true") && strcmp(value, "false")) {
+            snprintf(err, errlen, "'%s' must be true or false", name);
+            return -1;
+        }
+        a->changes = !strcmp(value, "true");
+    } else if (!strcmp(field, "timeout-ms") || !strcmp(field, "limit")) {
+        long long v = strtoll(value, &end, 10);
+        long long lo = field[0] == 't' ? 100 : 256, hi = field[0] == 't' ? 3600000 : 16777216;
+        if (!value[0] || *end || v < lo || v > hi) {
+            snprintf(err, errlen, "'%s' must be an integer in [%lld, %lld]", name, lo, hi);
+            return -1;
+        }
+        if (field[0] == 't')
+            a->timeout_ms = v;
+        else
+            a->limit = v;
+    } else {
+        snprintf(err, errlen, "'%s': an action has a command, title, changes, timeout-ms, limit",
+                 name);
+        return -1;
+    }
+    return 0;
+}
+
+const struct cl_conf_action *cl_conf_action(const char *name)
+{
+    for (size_t i = 0; i < nactions; i++)
+        if (!strcmp(actions[i].name, name))
+            return &actions[i];
+    return NULL;
+}
+
+size_t cl_conf_action_count(void)
+{
+    return nactions;
+}
+
+const struct cl_conf_action *cl_conf_action_at(size_t i)
+{
+    return i < nactions ? &actions[i] : NULL;
+}
+
 int cl_conf_load(int argc, char **argv, const char *prog, const char *usage, char *err,
                  size_t errlen)
 {
     platform_defaults();
+    cfg_on_prefix("action.", action_line, NULL);
     int explicit_ = find_config(argc, argv);
     int rc = cfg_parse_file(opts, argc, argv, usage, conf_path, !explicit_, err, errlen);
     if (rc == 0)
         rc = check_values(err, errlen);
+    for (size_t i = 0; rc == 0 && i < nactions; i++) {
+        if (!actions[i].cmd[0]) {
+            snprintf(err, errlen, "%s: action.%s has no command (action.%s = ...)", conf_path,
+                     actions[i].name, actions[i].name);
+            rc = -1;
+        }
+    }
     if (rc < 0) {
         char m[1400];
         snprintf(m, sizeof(m), "%s: %s", prog, err);
@@ -220,6 +337,12 @@ int cl_conf_load(int argc, char **argv, const char *prog, const char *usage, cha
         else
             snprintf(profile, sizeof(profile),
                      "%d of 6 commands from %.300s, the others from %.200s", changed, src, d);
+    }
+    if (rc == 0 && nactions) {
+        size_t o = strlen(profile);
+        o += (size_t)snprintf(profile + o, sizeof(profile) - o, "; declared actions:");
+        for (size_t i = 0; i < nactions && o < sizeof(profile); i++)
+            o += (size_t)snprintf(profile + o, sizeof(profile) - o, " %s", actions[i].name);
     }
     return rc;
 }
@@ -392,4 +515,7 @@ int cl_conf_set(const char *name, const char *value, char *err, size_t errlen)
 void cl_conf_free(void)
 {
     cfg_free(opts);
+    free(actions);
+    actions = NULL;
+    nactions = 0;
 }

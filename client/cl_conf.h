@@ -37,6 +37,30 @@ int cl_conf_session(char *buf, size_t len, char *err, size_t errlen);
  * as at start. Returns 0 / -1 with err filled (nothing changed). */
 int cl_conf_set(const char *name, const char *value, char *err, size_t errlen);
 
+/* An action the user declared in the configuration file, beside the
+ * built-in ones (connect_vpn, disconnect_vpn, vpn_status, logs_*):
+ *   action.NAME = command list          (required)
+ *   action.NAME.title = what it does    (shown when asking; default NAME)
+ *   action.NAME.changes = true|false    (it changes the machine: ask first;
+ *                                        default true)
+ *   action.NAME.timeout-ms = N          (default: action-timeout-ms)
+ *   action.NAME.limit = N               (bytes of output; default log-limit)
+ * NAME is 1-31 of A-Z a-z 0-9 _ -. The server's tool catalog names NAME as
+ * a tool's client action. */
+struct cl_conf_action {
+    char name[32], title[64];
+    char cmd[4100];
+    int changes;
+    long long timeout_ms, limit; /* 0: the defaults */
+};
+
+/* The declared action called name. Borrowed: valid until cl_conf_free;
+ * NULL when there is none. */
+const struct cl_conf_action *cl_conf_action(const char *name);
+/* How many are declared; the i-th. */
+size_t cl_conf_action_count(void);
+const struct cl_conf_action *cl_conf_action_at(size_t i);
+
 void cl_conf_free(void);
 
 #endif

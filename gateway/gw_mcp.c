@@ -96,31 +96,42 @@ static json_t *tool_error(const char *text)
                      1);
 }
 
+/* The catalog as MCP tools: the built-in three and the custom entries
+ * (tooldef), each with a session_id argument. */
 static json_t *tool_defs(void)
 {
     json_t *specs = tooldef_specs(), *out = json_array(), *t;
     size_t i;
-    static const char *titles[] = {"Run a command on the desktop", "Live VPN status",
-                                   "Collect and analyze logs"};
     json_array_foreach(specs, i, t)
     {
+        const char *name = json_string_value(json_object_get(t, "name"));
+        struct tooldef d;
+        if (tooldef_find(name, &d) < 0)
+            continue;
         json_t *schema = json_deep_copy(json_object_get(t, "input_schema"));
-        json_object_set_new(json_object_get(schema, "properties"), "session_id",
+        json_t *props = json_object_get(schema, "properties");
+        if (!json_is_object(props)) {
+            props = json_object();
+            json_object_set_new(schema, "properties", props);
+        }
+        json_object_set_new(props, "session_id",
                             json_pack("{s:s, s:s}", "type", "string", "description",
                                       "the desktop client's session"));
+        if (!json_is_array(json_object_get(schema, "required")))
+            json_object_set_new(schema, "required", json_array());
         json_array_append_new(json_object_get(schema, "required"), json_string("session_id"));
         json_t *out_schema = json_pack("{s:s, s:{s:{s:s}, s:{s:s}}, s:[s]}", "type", "object",
                                        "properties", "status", "type", "string", "message", "type",
                                        "string", "required", "status");
-        const char *name = json_string_value(json_object_get(t, "name"));
-        /* the slow ones may run as tasks; a shell command answers in seconds */
-        const char *task = strcmp(name, "run_client_command") ? "optional" : "forbidden";
-        json_array_append_new(out, json_pack("{s:s, s:s, s:O, s:o, s:o, s:{s:b, s:b}, s:{s:s}}",
-                                             "name", name, "title", titles[i % 3], "description",
-                                             json_object_get(t, "description"), "inputSchema",
-                                             schema, "outputSchema", out_schema, "annotations",
-                                             "readOnlyHint", i != 0, "openWorldHint", 1,
-                                             "execution", "taskSupport", task));
+        /* what waits for the desktop may run as a task; a push answers at once */
+        int waits = d.mode == TOOLDEF_CALLBACK ||
+                    (d.mode == TOOLDEF_BUILTIN && strcmp(name, "run_client_command") != 0);
+        json_array_append_new(
+            out, json_pack("{s:s, s:s, s:O, s:o, s:o, s:{s:b, s:b}, s:{s:s}}", "name", name,
+                           "title", d.title, "description", json_object_get(t, "description"),
+                           "inputSchema", schema, "outputSchema", out_schema, "annotations",
+                           "readOnlyHint", !d.changes, "openWorldHint", 1, "execution",
+                           "taskSupport", waits ? "optional" : "forbidden"));
     }
     json_decref(specs);
     return out;
@@ -728,21 +739,27 @@ static void tools_call(struct gw_conn *c, json_t *id, json_t *params, const stru
     const char *name = json_string_value(json_object_get(params, "name"));
     json_t *args = json_object_get(params, "arguments");
     json_t *task = json_object_get(params, "task");
-    if (!name || (strcmp(name, "run_client_command") && strcmp(name, "get_vpn_status") &&
-                  strcmp(name, "analyze_logs"))) {
+    struct tooldef def;
+    if (!name || tooldef_find(name, &def) < 0) {
         reply_held(c, 200, rpc_error(id, -32602, "unknown tool"));
         return;
     }
-    if (task && (!json_is_object(task) || !strcmp(name, "run_client_command"))) {
+    int pushes = def.mode == TOOLDEF_PUSH || !strcmp(name, "run_client_command");
+    if (task && (!json_is_object(task) || pushes)) {
+        char m[200];
+        snprintf(m, sizeof(m), "%s does not run as a task (execution.taskSupport is forbidden)",
+                 name);
         reply_held(c, 200,
                    rpc_error(id, json_is_object(task) ? -32601 : -32602,
-                             json_is_object(task) ? "run_client_command does not run as a task "
-                                                    "(execution.taskSupport is forbidden)"
-                                                  : "params.task must be an object"));
+                             json_is_object(task) ? m : "params.task must be an object"));
         return;
     }
     const char *sid = json_string_value(json_object_get(args, "session_id"));
+    /* built-in tools route by their arguments; a catalog tool's arguments
+     * must not look like a built-in's */
     const char *route = tooldef_route(args);
+    if (def.mode != TOOLDEF_BUILTIN && !route[0])
+        route = name;
     const char *bad = !json_is_object(args) ? "arguments must be an object"
                       : !sid                ? "session_id (a string) is required"
                       : !id_valid(sid, 128)

@@ -8,6 +8,7 @@
 #include "gw_server.h"
 #include "ids.h"
 #include "log.h"
+#include "tooldef.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -145,12 +146,38 @@ static void on_node_scan(struct rasync *ra, redisReply *r, void *arg)
     }
 }
 
+/* The tool catalog the tool workers publish (TOOLDEF_KEY): MCP's tools/list
+ * and tools/call follow it. */
+static void on_catalog(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    (void)arg;
+    static char *last;
+    if (!r || r->type != REDIS_REPLY_STRING || (last && !strcmp(last, r->str)))
+        return;
+    char err[300];
+    if (tooldef_load_json(r->str, err, sizeof(err)) < 0) {
+        log_warn("event=tool_catalog_unreadable key=" TOOLDEF_KEY " err=\"%s\"", err);
+        return;
+    }
+    free(last);
+    last = xstrdup(r->str);
+    log_info("event=tool_catalog tools=%zu", tooldef_count());
+}
+
+static void fetch_catalog(struct gw_server *s)
+{
+    const char *argv[] = {"GET", TOOLDEF_KEY};
+    rasync_cmdargv(s->cmd, on_catalog, s, 2, argv, NULL);
+}
+
 static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
 {
     (void)fd;
     (void)what;
     struct gw_server *s = arg;
     heartbeat(s);
+    fetch_catalog(s);
     const char *argv[] = {"SCAN", "0", "MATCH", "aa:node:*:conns", "COUNT", "100"};
     rasync_cmdargv(s->cmd, on_node_scan, s, 6, argv, NULL);
 }
@@ -159,6 +186,7 @@ static void on_cmd_connect(struct rasync *ra, void *arg)
 {
     (void)ra;
     heartbeat(arg);
+    fetch_catalog(arg);
 }
 
 static void on_done(struct rasync *ra, redisReply *r, void *arg)

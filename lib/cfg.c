@@ -56,6 +56,17 @@ static void env_name(const char *name, char *out, size_t outlen)
         out[i] = out[i] == '-' ? '_' : (char)toupper((unsigned char)out[i]);
 }
 
+static const char *extra_prefix;
+static cfg_extra_cb extra_cb;
+static void *extra_arg;
+
+void cfg_on_prefix(const char *prefix, cfg_extra_cb cb, void *arg)
+{
+    extra_prefix = prefix;
+    extra_cb = cb;
+    extra_arg = arg;
+}
+
 static int load_file(struct cfg_opt *tab, const char *file, int missing_ok, char *err,
                      size_t errlen)
 {
@@ -91,6 +102,16 @@ static int load_file(struct cfg_opt *tab, const char *file, int missing_ok, char
         while (isspace((unsigned char)*v))
             v++;
         struct cfg_opt *o = find(tab, p, (size_t)(name_end - p));
+        if (!o && extra_prefix && !strncmp(p, extra_prefix, strlen(extra_prefix))) {
+            char name[256], e2[400];
+            snprintf(name, sizeof(name), "%.*s", (int)(name_end - p), p);
+            if (extra_cb(name, v, e2, sizeof(e2), extra_arg) < 0) {
+                snprintf(err, errlen, "%s:%d: %s", file, lineno, e2);
+                rc = -1;
+                break;
+            }
+            continue;
+        }
         if (!o) {
             snprintf(err, errlen, "%s:%d: unknown setting '%.*s'", file, lineno,
                      (int)(name_end - p), p);

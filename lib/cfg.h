@@ -42,6 +42,14 @@ int cfg_parse_file(struct cfg_opt *tab, int argc, char **argv, const char *usage
  * (borrowed from argv). Without a command: prints usage, exits 2. */
 const char *cfg_subcommand_or_exit(struct cfg_opt *tab, int argc, char **argv, const char *usage);
 
+/* Lines of a configuration file whose name starts with prefix (for example
+ * "action.") go to cb instead of the table: a program's own structured
+ * settings. cb returns 0, or -1 with err filled (the file is refused).
+ * One prefix per process; NULL removes it. */
+typedef int (*cfg_extra_cb)(const char *name, const char *value, char *err, size_t errlen,
+                            void *arg);
+void cfg_on_prefix(const char *prefix, cfg_extra_cb cb, void *arg);
+
 /* Sets one option as a flag would, after parsing. Returns 0 / -1 with err
  * filled (the old value kept). */
 int cfg_set(struct cfg_opt *tab, const char *name, const char *value, char *err, size_t errlen);

@@ -2,10 +2,17 @@
 #include "agent.h"
 #include "cfg.h"
 #include "log.h"
+#include "rconn.h"
+#include "tooldef.h"
+#include "util.h"
 #include "wk_loop.h"
 
+#include <hiredis/hiredis.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static struct cfg_opt opts[] = {
     {"stream", CFG_STR, "aa:stream:agent", 0, 128, "stream of turns", NULL, 0},
@@ -29,6 +36,30 @@ static struct cfg_opt opts[] = {
     WK_COMMON_OPTS,
     CFG_END,
 };
+
+/* Follows the tool catalog the tool workers publish (TOOLDEF_KEY): the
+ * model is offered its tools. A thread with its own connection; it reads
+ * every two seconds until the process ends. */
+static void *catalog_main(void *arg)
+{
+    struct rconn *rc = rconn_new(arg);
+    char *last = NULL, err[300];
+    for (;;) {
+        redisReply *r = rconn_cmd(rc, "GET %s", TOOLDEF_KEY);
+        if (r && r->type == REDIS_REPLY_STRING && (!last || strcmp(last, r->str) != 0)) {
+            if (tooldef_load_json(r->str, err, sizeof(err)) < 0) {
+                log_warn("event=tool_catalog_unreadable key=%s err=\"%s\"", TOOLDEF_KEY, err);
+            } else {
+                free(last);
+                last = xstrdup(r->str);
+                log_info("event=tool_catalog tools=%zu", tooldef_count());
+            }
+        }
+        freeReplyObject(r);
+        sleep(2);
+    }
+    return NULL;
+}
 
 int main(int argc, char **argv)
 {
@@ -69,6 +100,9 @@ int main(int argc, char **argv)
     struct dur_handler handlers[] = {{"turn", agent_turn, &acfg}, {NULL, NULL, NULL}};
     o.handlers = handlers;
     o.limits.child_timeout_ms = cfg_int(opts, "turn-timeout-ms");
+    pthread_t cat;
+    if (pthread_create(&cat, NULL, catalog_main, (void *)o.redis) == 0)
+        pthread_detach(cat);
     int rc = wk_run(&o);
     provider_free(http);
     cfg_free(opts);

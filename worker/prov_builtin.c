@@ -126,14 +126,14 @@ static char *builtin_next(const json_t *transcript, struct prov_status *st, void
     const json_t *last = json_array_get(transcript, n - 1);
     const char *role = json_string_value(json_object_get(last, "role"));
     json_t *decision;
+    char *report = NULL;
     if (role && !strcmp(role, "tool")) {
         char *text = answer_for(last);
         decision = json_pack("{s:s, s:s}", "type", "final", "text", text);
         free(text);
-    } else if (report_text(json_string_value(json_object_get(last, "text")))) {
-        char *text = report_text(json_string_value(json_object_get(last, "text")));
-        decision = json_pack("{s:s, s:s}", "type", "final", "text", text);
-        free(text);
+    } else if ((report = report_text(json_string_value(json_object_get(last, "text"))))) {
+        decision = json_pack("{s:s, s:s}", "type", "final", "text", report);
+        free(report);
     } else {
         const char *prompt = json_string_value(json_object_get(last, "text"));
         const char *reply = NULL;

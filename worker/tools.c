@@ -2,6 +2,7 @@
  * durable callbacks. */
 #include "tools.h"
 #include "log.h"
+#include "tooldef.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -219,6 +220,56 @@ static int analyze_logs(struct dur_ctx *ctx, const struct tools_cfg *cfg, json_t
     return DUR_OK;
 }
 
+/* A catalog tool (tooldef): its client action, pushed fire-and-forget, or
+ * requested through a callback and answered with the action's output. The
+ * model's arguments are not passed on: the desktop runs what it configured
+ * for the action, never a command line from the server. */
+static int catalog_tool(struct dur_ctx *ctx, const struct tooldef *d, const char *via,
+                        char **result)
+{
+    char *out = NULL;
+    if (d->mode == TOOLDEF_PUSH) {
+        json_t *ev =
+            json_pack("{s:s, s:{s:s, s:s, s:s}}", "event", "client_action", "data", "action",
+                      "run_client_command", "command", d->client_action, "requested_by", via);
+        int rc = dur_push(ctx, "push", ev, 1, &out);
+        json_decref(ev);
+        if (rc == DUR_OK)
+            *result = tools_result(
+                json_pack("{s:s, s:s, s:s, s:s}", "status", "sent_to_client", "tool", d->name,
+                          "client_action", d->client_action, "message",
+                          "Sent to the desktop client; it reports a failure or a denial in the "
+                          "chat."),
+                0);
+        else if (rc == DUR_ERROR)
+            *result = not_connected();
+        free(out);
+        return rc == DUR_ERROR ? DUR_OK : rc;
+    }
+    json_t *req = json_pack("{s:s, s:s, s:s}", "action", "run_action", "name", d->client_action,
+                            "requested_by", via);
+    int rc = dur_callback_push(ctx, "action", d->timeout_ms, 0, req, &out);
+    json_decref(req);
+    if (rc == DUR_SUSPEND || rc == DUR_FAIL) {
+        free(out);
+        return rc;
+    }
+    if (rc == DUR_ERROR) {
+        char *what = xasprintf("The desktop client could not %s", d->title);
+        *result = callback_error(ctx, out, "The desktop client did not answer in time.", what);
+        free(what);
+        return DUR_OK;
+    }
+    char *msg = xasprintf("The desktop client ran %s.", d->title);
+    json_t *payload = json_pack("{s:s, s:s, s:s, s:s}", "status", "done", "tool", d->name, "output",
+                                out, "message", msg);
+    free(msg);
+    *result = payload ? tools_result(payload, 0)
+                      : error_result("invalid_output", "The client's output is not valid UTF-8.");
+    free(out);
+    return DUR_OK;
+}
+
 /* Who asked for the tool, told to the desktop so that the user sees it: the
  * input's "via" ("chat" from the agent, "mcp:<client>" from the MCP
  * endpoint) when it is short printable ASCII, else "agent". Borrowed. */
@@ -252,6 +303,18 @@ int tools_handler(struct dur_ctx *ctx, const char *input, char **result, void *a
     }
     const char *tool = tooldef_route(args);
     const char *want = json_string_value(json_object_get(in, "name"));
+    struct tooldef d;
+    if (want && tooldef_find(want, &d) == 0 && d.mode != TOOLDEF_BUILTIN) {
+        if (*tool) {
+            char *msg = xasprintf("arguments route to %s, not %s", tool, want);
+            *result = error_result("invalid_arguments", msg);
+            free(msg);
+        } else {
+            rc = catalog_tool(ctx, &d, requested_by(json_string_value(json_object_get(in, "via"))),
+                              result);
+        }
+        goto done;
+    }
     if (want && *tool && strcmp(want, tool) != 0) {
         char *msg = xasprintf("arguments route to %s, not %s", tool, want);
         *result = error_result("invalid_arguments", msg);

@@ -145,6 +145,25 @@ xdotool windowfocus --sync "$(xdotool search --name '^Preferences' | head -1)"
 xdotool key alt+s
 check "preferences: saved to the configuration file" wait_for 10 "saved" shows '^agent-async' chat-info "^Saved to $E2E_DIR/xdg/agent-async/client.conf"
 
+# A streamed answer grows in place: one bubble, however many chat_delta
+# pieces (a real provider's stream, from the stand-in server).
+kill "$AGENT_PID"
+wait "$AGENT_PID" 2>/dev/null
+forget "$AGENT_PID"
+FAKE_PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+/usr/bin/python3 "$ROOT/tests/fakes/llm.py" "$FAKE_PORT" "$E2E_DIR/llm.jsonl" 2>>"$E2E_DIR/llm.err" &
+FAKE_PID=$!
+wait_for 10 "the stand-in provider" bash -c "exec 3<>/dev/tcp/127.0.0.1/$FAKE_PORT"
+OPENAI_API_KEY=sk-test OPENAI_BASE_URL=http://127.0.0.1:$FAKE_PORT/v1 start_agent --llm-provider openai
+ask "what is the vpn status now"
+check "stream: the answer, streamed" wait_for 20 "the streamed answer" shows '^agent-async' chat-agent '^Model says: status=connected$'
+deltas() { test "$(rcli --raw XRANGE aa:outbox:d-1 - + | grep -c '"event":"chat_delta"')" -ge 2; }
+check "stream: it came in several chat_delta pieces" deltas
+check "stream: one bubble, grown in place" test "$(count_shows chat-agent '^Model says: status=connected$')" = 1
+check "stream: no bubble holds a piece of it" test "$(count_shows chat-agent '^Model says')" = 1
+kill "$FAKE_PID"
+wait "$FAKE_PID" 2>/dev/null
+
 check "screenshots: connected, an answer, the approval dialog" sh -c "ls '$SHOTS' | grep -q connected && ls '$SHOTS' | grep -q answer && ls '$SHOTS' | grep -q approval"
 kill -TERM "$DPID"
 wait "$DPID"

@@ -26,8 +26,24 @@ lock = threading.Lock()
 state = {"n": 0}
 
 
+OFFERED = set()  # the tool names the current request offers
+
+
+def offered(req):
+    """Tool names in a request, in each provider's shape."""
+    names = set()
+    for t in (req or {}).get("tools") or []:
+        names.add(t.get("name") or (t.get("function") or {}).get("name"))
+    for t in ((req or {}).get("toolConfig") or {}).get("tools") or []:
+        names.add((t.get("toolSpec") or {}).get("name"))
+    return names
+
+
 def intent(text):
     t = text.lower()
+    # a catalog tool, when the agent offers it (tests/e2e/catalog.sh)
+    if "dns" in t and "flush_dns" in OFFERED:
+        return "flush_dns", {}
     if any(w in t for w in ("log", "drop", "keeps")):
         return "analyze_logs", {"log_type": "vpn"}
     if "status" in t:
@@ -45,6 +61,8 @@ def summary(tool_text):
         return "The tool result was unreadable."
     if "log_data" in payload:
         return "Model analysis of your logs: " + payload["log_data"][:120]
+    if "output" in payload:
+        return "Model read the output: " + payload["output"][:120]
     return "Model says: status=%s" % payload.get("status")
 
 
@@ -118,6 +136,8 @@ class H(BaseHTTPRequestHandler):
             return self.reply(200, raw=b"this is not json")
         if req is None:
             return self.reply(400, {"error": {"message": "bad json"}})
+        OFFERED.clear()
+        OFFERED.update(offered(req))
         if self.path == "/v1/messages":
             return self.anthropic(req, k)
         if self.path == "/v1/chat/completions":

@@ -48,6 +48,59 @@ START_TEST(unroutable)
 }
 END_TEST
 
+/* A catalog: its entries after the built-in ones, their defaults; a bad one
+ * leaves the catalog as it was. */
+START_TEST(catalog)
+{
+    char err[300];
+    ck_assert_int_eq(tooldef_load_json("[{\"name\":\"flush_dns\",\"description\":\"d\","
+                                       "\"mode\":\"callback\",\"changes_machine\":false},"
+                                       "{\"name\":\"kick\",\"description\":\"k\","
+                                       "\"mode\":\"push\",\"client_action\":\"Kick-1\"}]",
+                                       err, sizeof(err)),
+                     0);
+    ck_assert_uint_eq(tooldef_count(), 5);
+    json_t *s = tooldef_specs();
+    ck_assert_uint_eq(json_array_size(s), 5);
+    ck_assert_str_eq(json_string_value(json_object_get(json_array_get(s, 3), "name")), "flush_dns");
+    json_decref(s);
+    struct tooldef d;
+    ck_assert_int_eq(tooldef_find("flush_dns", &d), 0);
+    ck_assert_int_eq(d.mode, TOOLDEF_CALLBACK);
+    ck_assert_int_eq(d.timeout_ms, 30000);
+    ck_assert_int_eq(d.changes, 0);
+    ck_assert_str_eq(d.client_action, "flush_dns");
+    ck_assert_str_eq(d.title, "flush_dns");
+    ck_assert_int_eq(tooldef_find("kick", &d), 0);
+    ck_assert_int_eq(d.mode, TOOLDEF_PUSH);
+    ck_assert_int_eq(d.changes, 1);
+    ck_assert_str_eq(d.client_action, "Kick-1");
+    ck_assert_int_eq(tooldef_find("get_vpn_status", &d), 0);
+    ck_assert_int_eq(d.mode, TOOLDEF_BUILTIN);
+    /* bad catalogs change nothing */
+    static const char *const bad[] = {
+        "{}",
+        "[1]",
+        "[{\"name\":\"Bad Name\",\"description\":\"d\",\"mode\":\"push\"}]",
+        "[{\"name\":\"x\",\"mode\":\"push\"}]",
+        "[{\"name\":\"x\",\"description\":\"d\",\"mode\":\"push\",\"timeout_ms\":5}]",
+        "[{\"name\":\"x\",\"description\":\"d\",\"mode\":\"push\",\"client_action\":\"a b\"}]",
+        "[{\"name\":\"x\",\"description\":\"d\",\"mode\":\"push\",\"input_schema\":[]}]",
+        "[{\"name\":\"analyze_logs\",\"description\":\"d\",\"mode\":\"push\"}]",
+        NULL};
+    for (int i = 0; bad[i]; i++)
+        ck_assert_msg(tooldef_load_json(bad[i], err, sizeof(err)) == -1, "%s", bad[i]);
+    ck_assert_uint_eq(tooldef_count(), 5);
+    char *pub = tooldef_catalog_json();
+    ck_assert_ptr_nonnull(strstr(pub, "\"client_action\":\"Kick-1\""));
+    ck_assert_int_eq(tooldef_load_json(pub, err, sizeof(err)),
+                     0); /* what is published reads back */
+    free(pub);
+    ck_assert_int_eq(tooldef_load_json("[]", err, sizeof(err)), 0);
+    ck_assert_uint_eq(tooldef_count(), 3);
+}
+END_TEST
+
 Suite *tools_suite(void)
 {
     Suite *s = suite_create("tools");
@@ -56,6 +109,7 @@ Suite *tools_suite(void)
     tcase_add_test(core, routing);
     tcase_add_test(limits, specs);
     tcase_add_test(errs, unroutable);
+    tcase_add_test(core, catalog);
     suite_add_tcase(s, core);
     suite_add_tcase(s, limits);
     suite_add_tcase(s, errs);
