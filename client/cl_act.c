@@ -244,6 +244,34 @@ static const char *failure_type(const struct cl_exec_result *res)
     return "CommandFailed";
 }
 
+/* Answers r's callback as a failure: what did not work, and how. */
+static void answer_failed(struct cl_act *a, struct rec *r, const struct cl_exec_result *res,
+                          const char *what, const char *how)
+{
+    char *m = xasprintf("%s: %s", what, how);
+    answer_failure(a, r, failure_type(res), m);
+    free(m);
+    char out[700];
+    snprintf(out, sizeof(out), "failed: %.500s", how);
+    finish(a, r, 0, out);
+}
+
+/* Answers r's callback with the output. Returns 0, or -1 when the output is
+ * not UTF-8 (then answered as a failure, and r finished). */
+static int answer_content(struct cl_act *a, struct rec *r, const struct cl_exec_result *res)
+{
+    json_t *m = json_pack("{s:s, s:s, s:s}", "action", "async_callback", "callback_id", r->pub.cbid,
+                          "content", res->output);
+    if (!m) {
+        answer_failure(a, r, "InvalidOutput", "the output is not valid UTF-8");
+        finish(a, r, 0, "failed: the output is not valid UTF-8");
+        return -1;
+    }
+    cl_conn_answer(a->conn, r->pub.cbid, m);
+    r->pub.bytes = res->len;
+    return 0;
+}
+
 static void done_command(struct cl_act *a, struct rec *r, const struct cl_exec_result *res,
                          const char *how)
 {
@@ -264,11 +292,7 @@ static void done_status(struct cl_act *a, struct rec *r, const struct cl_exec_re
 {
     char out[600];
     if (res->nfailed) {
-        char *m = xasprintf("the status command failed: %s", how);
-        answer_failure(a, r, failure_type(res), m);
-        free(m);
-        snprintf(out, sizeof(out), "failed: %.500s", how);
-        finish(a, r, 0, out);
+        answer_failed(a, r, res, "the status command failed", how);
         return;
     }
     const char *st = cl_act_vpn_connected(res->output, cl_conf_str("status-connected-match"))
@@ -292,25 +316,13 @@ static void done_status(struct cl_act *a, struct rec *r, const struct cl_exec_re
 static void done_logs(struct cl_act *a, struct rec *r, const struct cl_exec_result *res,
                       const char *how)
 {
+    if (res->nparts - res->nfailed <= 0) {
+        answer_failed(a, r, res, "no log command worked", how);
+        return;
+    }
+    if (answer_content(a, r, res) < 0)
+        return;
     char out[700];
-    int good = res->nparts - res->nfailed;
-    if (good <= 0) {
-        char *m = xasprintf("no log command worked: %s", how);
-        answer_failure(a, r, failure_type(res), m);
-        free(m);
-        snprintf(out, sizeof(out), "failed: %.500s", how);
-        finish(a, r, 0, out);
-        return;
-    }
-    json_t *m = json_pack("{s:s, s:s, s:s}", "action", "async_callback", "callback_id", r->pub.cbid,
-                          "content", res->output);
-    if (!m) {
-        answer_failure(a, r, "InvalidOutput", "the log output is not valid UTF-8");
-        finish(a, r, 0, "failed: the log output is not valid UTF-8");
-        return;
-    }
-    cl_conn_answer(a->conn, r->pub.cbid, m);
-    r->pub.bytes = res->len;
     if (res->nfailed)
         snprintf(out, sizeof(out), "sent %zu bytes%s; %d of %d commands failed: %s", res->len,
                  res->truncated ? " (truncated)" : "", res->nfailed, res->nparts, how);
@@ -325,24 +337,15 @@ static void done_logs(struct cl_act *a, struct rec *r, const struct cl_exec_resu
 static void done_output(struct cl_act *a, struct rec *r, const struct cl_exec_result *res,
                         const char *how)
 {
-    char out[700];
     if (res->nfailed) {
-        char *m = xasprintf("%s failed: %s", r->pub.action, how);
-        answer_failure(a, r, failure_type(res), m);
-        free(m);
-        snprintf(out, sizeof(out), "failed: %.500s", how);
-        finish(a, r, 0, out);
+        char what[64];
+        snprintf(what, sizeof(what), "%s failed", r->pub.action);
+        answer_failed(a, r, res, what, how);
         return;
     }
-    json_t *m = json_pack("{s:s, s:s, s:s}", "action", "async_callback", "callback_id", r->pub.cbid,
-                          "content", res->output);
-    if (!m) {
-        answer_failure(a, r, "InvalidOutput", "the output is not valid UTF-8");
-        finish(a, r, 0, "failed: the output is not valid UTF-8");
+    if (answer_content(a, r, res) < 0)
         return;
-    }
-    cl_conn_answer(a->conn, r->pub.cbid, m);
-    r->pub.bytes = res->len;
+    char out[200];
     snprintf(out, sizeof(out), "done, sent %zu bytes of output%s", res->len,
              res->truncated ? " (truncated)" : "");
     finish(a, r, 1, out);

@@ -356,6 +356,9 @@ static void act_changed(const struct cl_activity *a, void *arg)
     case CL_ACT_DONE:
         snprintf(s, sizeof(s), "%s (%.1f s)", a->outcome, (double)a->elapsed_ms / 1000);
         gtk_widget_add_css_class(r->status, a->ok ? "ok" : "failed");
+        /* and one line on stderr, for the logs */
+        fprintf(stderr, "event=action action=%s by=\"%s\" ok=%d elapsed_ms=%lld outcome=\"%s\"\n",
+                a->action, a->requested_by, a->ok, (long long)a->elapsed_ms, a->outcome);
         break;
     }
     gtk_label_set_text(GTK_LABEL(r->status), s);

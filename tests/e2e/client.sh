@@ -141,6 +141,13 @@ kill "$hpid" 2>/dev/null; wait "$hpid" 2>/dev/null
 check "headless: the change is denied and the agent says so" has "$out" "Understood: disconnect_vpn (disconnect the VPN) did not run"
 check "headless: nothing ran" test ! -e "$E2E_DIR/headless-actions.log"
 
+# 10b. A reading action under approve-reads = ask, with no one to ask: the
+#      callback is answered as denied_by_user and the agent says so.
+out=$E2E_DIR/readdeny.out
+client --session c-readdeny --prompt "What's my VPN status?" --approve-reads ask >"$out"
+check "read denied: answered" test $? = 0
+check "read denied: the agent says the computer did not check" has "$out" "did not check the VPN status: no one was there to approve it"
+
 # 11. Log collection: a failing command does not lose what the others
 #     collected; what failed is marked and named once on the screen.
 out=$E2E_DIR/partial.out
@@ -174,7 +181,7 @@ check "conflict: no raw error code on the screen" sh -c "! grep -q 'callback_con
 # 13. The sample configuration of each platform is read without error, and
 #     the client says at start which commands it runs.
 for f in "$ROOT"/docs/client/*.conf; do
-    check "sample configuration $(basename "$f") is valid" "$BINDIR/aa-client" --config "$f" --help
+    check "sample configuration $(basename "$f") is valid" sh -c "'$BINDIR/aa-client' --config '$f' --help >/dev/null"
 done
 check "start banner: the commands in use are named" grep -q "actions: 1 of 6 commands from flags or AA_\* variables, the others from the Linux defaults: the NetworkManager connection named 'vpn'" "$E2E_DIR/nostart.err"
 check "shutdown: SIGTERM exits 0 everywhere, no sanitizer reports" stop_programs

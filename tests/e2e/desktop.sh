@@ -18,7 +18,7 @@ if [ ! -x "$BINDIR/aa-desktop" ] || ! command -v Xvfb >/dev/null || ! command -v
     exit 1
 fi
 start_redis
-start_gateway gw
+start_gateway gw --max-prompt 300
 start_agent
 start_tool
 wait_for 10 "worker groups" groups_ready
@@ -113,6 +113,12 @@ answer_dialog a
 check "connect: allowed once, it ran" wait_for 10 "connect ran" grep -q connect_vpn "$ACTIONS"
 check "connect: the activity's outcome" wait_for 10 "done" shows '^agent-async' activity-status 'done \(exit status 0\)'
 
+check "logs: the outcome is logged on stderr too" grep -q 'event=action action=connect_vpn by="the chat" ok=1' "$E2E_DIR/desktop.log"
+
+# An error from the gateway is shown in words, with its code.
+ask "$(printf 'tell me %.0s' $(seq 1 50))"
+check "error: shown in words with its code" wait_for 10 "the error" shows '^agent-async' chat-error 'prompt_too_large'
+
 # A denial: nothing runs, the agent is told and says so.
 ask "disconnect my vpn"
 answer_dialog d
@@ -164,10 +170,25 @@ check "stream: no bubble holds a piece of it" test "$(count_shows chat-agent '^M
 kill "$FAKE_PID"
 wait "$FAKE_PID" 2>/dev/null
 
-check "screenshots: connected, an answer, the approval dialog" sh -c "ls '$SHOTS' | grep -q connected && ls '$SHOTS' | grep -q answer && ls '$SHOTS' | grep -q approval"
+# make run on a desktop: ops/run.sh starts aa-desktop when there is a
+# display; closing it (SIGINT, as Ctrl-C) stops everything in order.
 kill -TERM "$DPID"
 wait "$DPID"
 check "desktop: SIGTERM exits 0" test $? = 0
+RUNDIR=$E2E_DIR/run
+(cd "$ROOT" && AA_RUN_DIR=$RUNDIR AA_PORT=0 BINDIR=$BINDIR XDG_CONFIG_HOME=$E2E_DIR/xdg-run \
+    GTK_A11Y=none ASAN_OPTIONS=detect_leaks=0 bash ops/run.sh run >"$E2E_DIR/run.out" 2>&1) &
+RUNPID=$!
+desktop_of_run() { pgrep -f "^$BINDIR/aa-desktop --url" >/dev/null; }
+check "make run: starts the desktop app when there is a display" wait_for 30 "aa-desktop from run.sh" desktop_of_run
+check "make run: its window connects" wait_for 20 "the window" sh -c "xdotool search --name '^agent-async' >/dev/null"
+pkill -INT -f "^$BINDIR/aa-desktop --url"
+wait "$RUNPID"
+none_left() { ! pgrep -f "$RUNDIR" >/dev/null; }
+check "make run: closing the app stops everything" none_left
+check "make run: said what it started" grep -q 'run: starting aa-desktop' "$E2E_DIR/run.out"
+
+check "screenshots: connected, an answer, the approval dialog" sh -c "ls '$SHOTS' | grep -q connected && ls '$SHOTS' | grep -q answer && ls '$SHOTS' | grep -q approval"
 check "desktop: no GTK criticals" sh -c "! grep -E 'CRITICAL|segfault|ERROR' '$E2E_DIR/desktop.log'"
 check "shutdown: SIGTERM exits 0 everywhere, no sanitizer reports" stop_programs
 echo "e2e: $PASSED passed, $FAILED failed"
