@@ -53,6 +53,8 @@ struct cl_act {
     struct rec **recs;
     size_t n, cap;
     unsigned next_id;
+    unsigned asking; /* the activity whose question the user has now, or 0 */
+    int denying;     /* cl_act_deny_all: ask nothing more */
     int jobs;
 };
 
@@ -411,6 +413,38 @@ static int always_allowed(const char *name)
     return 0;
 }
 
+/* Puts the oldest waiting question to the user, one at a time. */
+static void ask_next(struct cl_act *a)
+{
+    if (a->asking || a->denying)
+        return;
+    for (size_t i = 0; i < a->n; i++) {
+        if (a->recs[i]->pub.phase == CL_ACT_ASKING) {
+            a->asking = a->recs[i]->pub.id;
+            a->ui->ask(&a->recs[i]->pub, a->arg);
+            return;
+        }
+    }
+}
+
+unsigned cl_act_asking(const struct cl_act *a)
+{
+    return a->asking;
+}
+
+void cl_act_deny_all(struct cl_act *a)
+{
+    a->denying = 1;
+    for (size_t i = 0; i < a->n; i++) {
+        struct rec *r = a->recs[i];
+        if (r->pub.phase == CL_ACT_ASKING) {
+            a->asking = r->pub.id;
+            cl_act_decide(a, r->pub.id, CL_ACT_DENY);
+        }
+    }
+    a->denying = 0;
+}
+
 /* The policy for r: run it, deny it, or ask. */
 static void admit(struct cl_act *a, struct rec *r)
 {
@@ -434,15 +468,24 @@ static void admit(struct cl_act *a, struct rec *r)
         if (r->pub.cbid[0])
             cl_conn_heartbeat_add(a->conn, r->pub.cbid); /* the user may take a while */
         changed(a, r);
-        a->ui->ask(&r->pub, a->arg);
+        ask_next(a);
     }
 }
+
+static void decide(struct cl_act *a, struct rec *r, enum cl_act_decision d);
 
 void cl_act_decide(struct cl_act *a, unsigned id, enum cl_act_decision d)
 {
     struct rec *r = by_id(a, id);
-    if (!r || r->pub.phase != CL_ACT_ASKING)
+    if (!r || r->pub.phase != CL_ACT_ASKING || id != a->asking)
         return;
+    decide(a, r, d);
+    a->asking = 0;
+    ask_next(a);
+}
+
+static void decide(struct cl_act *a, struct rec *r, enum cl_act_decision d)
+{
     if (r->pub.cbid[0])
         cl_conn_heartbeat_remove(a->conn, r->pub.cbid);
     if (r->superseded) {

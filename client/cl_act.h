@@ -45,7 +45,8 @@ struct cl_act_ui {
     /* An activity was added or changed. Borrowed: a, during the call. */
     void (*changed)(const struct cl_activity *a, void *arg);
     /* The user must decide about a (phase ASKING); answer later with
-     * cl_act_decide. NULL: there is no one to ask, and "ask" denies. */
+     * cl_act_decide. One question at a time: the next comes after the
+     * answer. NULL: there is no one to ask, and "ask" denies. */
     void (*ask)(const struct cl_activity *a, void *arg);
     /* A notice in words (level "info" or "error"), said once. */
     void (*say)(const char *level, const char *text, void *arg);
@@ -64,6 +65,11 @@ int cl_act_handle(struct cl_act *a, json_t *msg, int own);
 
 /* The user's decision about activity id (ignored when it is not asking). */
 void cl_act_decide(struct cl_act *a, unsigned id, enum cl_act_decision d);
+
+/* The activity whose question the user has now, or 0. */
+unsigned cl_act_asking(const struct cl_act *a);
+/* Denies every question, asked or waiting (the user left). */
+void cl_act_deny_all(struct cl_act *a);
 
 /* Activities still asking or running. */
 int cl_act_busy(const struct cl_act *a);

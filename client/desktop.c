@@ -43,8 +43,6 @@ static struct {
     struct row *rows;
     size_t nrows, caprows;
     GtkWindow *ask_win;
-    unsigned asks[64];
-    int nasks;
     struct cl_conn *conn;
     struct cl_act *act;
     char token[4200], session[160];
@@ -369,20 +367,14 @@ static void act_changed(const struct cl_activity *a, void *arg)
 
 /* ---- approval ------------------------------------------------------------ */
 
-static void ask_show(void);
-
 static void decided(GtkButton *b, gpointer p)
 {
     (void)b;
     enum cl_act_decision d = (enum cl_act_decision)GPOINTER_TO_INT(p);
-    unsigned id = ui.asks[0];
-    memmove(ui.asks, ui.asks + 1, (size_t)(ui.nasks - 1) * sizeof(ui.asks[0]));
-    ui.nasks--;
     GtkWindow *w = ui.ask_win;
     ui.ask_win = NULL;
     gtk_window_destroy(w);
-    cl_act_decide(ui.act, id, d);
-    ask_show();
+    cl_act_decide(ui.act, cl_act_asking(ui.act), d); /* the next question comes from it */
     changed();
 }
 
@@ -394,13 +386,10 @@ static GtkWidget *ask_button(const char *mnemonic, const char *name, enum cl_act
     return b;
 }
 
-static void ask_show(void)
+/* One question at a time (cl_act): a dialog for a. */
+static void act_ask(const struct cl_activity *a, void *arg)
 {
-    if (ui.ask_win || !ui.nasks)
-        return;
-    const struct cl_activity *a = cl_act_get(ui.act, ui.asks[0]);
-    if (!a)
-        return;
+    (void)arg;
     GtkWidget *w = gtk_window_new();
     ui.ask_win = GTK_WINDOW(w);
     gtk_window_set_title(GTK_WINDOW(w), "Allow this action?");
@@ -433,17 +422,6 @@ static void ask_show(void)
     gtk_widget_grab_focus(deny); /* Enter alone never allows */
     screenshot(GTK_WINDOW(w), "approval");
     changed();
-}
-
-static void act_ask(const struct cl_activity *a, void *arg)
-{
-    (void)arg;
-    if (ui.nasks == (int)(sizeof(ui.asks) / sizeof(ui.asks[0]))) {
-        cl_act_decide(ui.act, a->id, CL_ACT_DENY);
-        return;
-    }
-    ui.asks[ui.nasks++] = a->id;
-    ask_show();
 }
 
 static void act_say(const char *level, const char *text, void *arg)

@@ -41,8 +41,6 @@ static struct {
     char inbuf[65536 + 2];
     size_t inlen;
     int in_overflow;
-    unsigned asks[64]; /* activities waiting for the user's answer, oldest first */
-    int nasks;
     char hist[1200];
 } app;
 
@@ -100,9 +98,7 @@ static void quit(int code)
         return;
     app.quitting = 1;
     app.exit_code = code;
-    for (int i = 0; i < app.nasks; i++)
-        cl_act_decide(app.act, app.asks[i], CL_ACT_DENY); /* the user left */
-    app.nasks = 0;
+    cl_act_deny_all(app.act); /* the user left */
     if (app.stdin_src) {
         g_source_remove(app.stdin_src);
         app.stdin_src = 0;
@@ -152,29 +148,14 @@ static void act_changed(const struct cl_activity *a, void *arg)
     }
 }
 
-static void ask_next(void)
+/* One question at a time (cl_act): asked inline, answered by the next line. */
+static void act_ask(const struct cl_activity *a, void *arg)
 {
-    if (!app.nasks)
-        return;
-    const struct cl_activity *a = cl_act_get(app.act, app.asks[0]);
-    if (!a)
-        return;
+    (void)arg;
     say("ask",
         "? %s wants to %s on this computer by running:\n    %s\n  Allow it? [y] once, [a] "
         "always, [n] no",
         a->requested_by, a->title, a->cmd);
-}
-
-static void act_ask(const struct cl_activity *a, void *arg)
-{
-    (void)arg;
-    if (app.nasks == (int)(sizeof(app.asks) / sizeof(app.asks[0]))) {
-        cl_act_decide(app.act, a->id, CL_ACT_DENY);
-        return;
-    }
-    app.asks[app.nasks++] = a->id;
-    if (app.nasks == 1)
-        ask_next();
 }
 
 static void act_say(const char *level, const char *text, void *arg)
@@ -190,7 +171,8 @@ static const struct cl_act_ui headless_ui = {act_changed, NULL, act_say};
 /* An answer to the oldest question. Returns 1 when line was one. */
 static int answer_ask(const char *line)
 {
-    if (!app.nasks)
+    unsigned id = cl_act_asking(app.act);
+    if (!id)
         return 0;
     enum cl_act_decision d;
     if (!strcasecmp(line, "y") || !strcasecmp(line, "yes"))
@@ -203,11 +185,7 @@ static int answer_ask(const char *line)
         say("ask", "? answer y (once), a (always) or n (no)");
         return 1;
     }
-    unsigned id = app.asks[0];
-    memmove(app.asks, app.asks + 1, (size_t)(app.nasks - 1) * sizeof(app.asks[0]));
-    app.nasks--;
     cl_act_decide(app.act, id, d);
-    ask_next();
     return 1;
 }
 
