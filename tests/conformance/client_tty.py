@@ -11,19 +11,15 @@ import select
 import sys
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import wsraw  # noqa: E402  (the shared ok/not ok checks)
+
 gw_log = sys.argv[1]
 cmd = sys.argv[sys.argv.index("--") + 1:]
-passed = failed = 0
 
 
 def check(name, ok, detail=""):
-    global passed, failed
-    if ok:
-        passed += 1
-        print("ok - tty: " + name)
-    else:
-        failed += 1
-        print("not ok - tty: " + name + (" (" + detail + ")" if detail else ""))
+    wsraw.check("tty: " + name, ok, detail)
 
 
 pid, fd = pty.fork()
@@ -136,5 +132,4 @@ check("lines typed before /quit were sent", len(chats) - before == 2 and chats[-
       str(chats[before:]))
 if status is None:
     os.kill(pid, 9)
-print("tty: %d passed, %d failed" % (passed, failed))
-sys.exit(1 if failed else 0)
+sys.exit(wsraw.summary("tty"))
