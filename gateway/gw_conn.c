@@ -2,6 +2,7 @@
  * through wslay, registration in Redis, delivery with outbox catch-up, and
  * deferred freeing (never inside the connection's own callbacks). */
 #include "gw_conn.h"
+#include "keys.h"
 #include "gw_auth.h"
 #include "gw_http.h"
 #include "gw_mcp.h"
@@ -182,13 +183,13 @@ static void maybe_free(struct gw_conn *c)
 
 static void unregister(struct gw_conn *c)
 {
-    char k1[96], k2[192], k3[160];
+    char k1[KEYS_MAX], k2[KEYS_MAX], k3[KEYS_MAX];
     if (!c->registered)
         return;
     c->registered = 0;
-    snprintf(k1, sizeof(k1), "aa:conn:%s", c->cid);
-    snprintf(k2, sizeof(k2), "aa:session:%s:conns", c->session);
-    snprintf(k3, sizeof(k3), "aa:node:%s:conns", c->srv->cfg.node);
+    keys_conn(k1, sizeof(k1), c->cid);
+    keys_session(k2, sizeof(k2), c->session, "conns");
+    keys_node_conns(k3, sizeof(k3), c->srv->cfg.node);
     const char *args[] = {k1, k2, k3, c->cid};
     if (rasync_eval(c->srv->cmd, NULL, NULL, "conn_close", 3, 4, args, NULL) < 0)
         log_warn("event=unregister_deferred conn=%s note=\"redis down; the reaper removes it\"",
@@ -832,8 +833,8 @@ static void on_catchup(struct rasync *ra, redisReply *r, void *arg)
 
 static void catchup_read(struct gw_conn *c)
 {
-    char key[192], start[64];
-    snprintf(key, sizeof(key), "aa:outbox:%s", c->session);
+    char key[KEYS_MAX], start[64];
+    keys_outbox(key, sizeof(key), c->session);
     snprintf(start, sizeof(start), "(%s", c->last_id[0] ? c->last_id : "0-0");
     const char *argv[] = {"XRANGE", key, start, "+", "COUNT", "500"};
     c->catching_up = 1;
@@ -1010,12 +1011,12 @@ static void start_upgrade(struct gw_conn *c, const struct gw_req *req)
     if (l == 1)
         strlcpy_aa(c->last_id, last, sizeof(c->last_id));
     id_random(c->cid, sizeof(c->cid), "c-", 12);
-    char k1[96], k2[192], k3[160], k4[192], k5[192], now[24];
-    snprintf(k1, sizeof(k1), "aa:conn:%s", c->cid);
-    snprintf(k2, sizeof(k2), "aa:session:%s:conns", c->session);
-    snprintf(k3, sizeof(k3), "aa:node:%s:conns", c->srv->cfg.node);
-    snprintf(k4, sizeof(k4), "aa:outbox:%s", c->session);
-    snprintf(k5, sizeof(k5), "aa:session:%s:owner", c->session);
+    char k1[KEYS_MAX], k2[KEYS_MAX], k3[KEYS_MAX], k4[KEYS_MAX], k5[KEYS_MAX], now[24];
+    keys_conn(k1, sizeof(k1), c->cid);
+    keys_session(k2, sizeof(k2), c->session, "conns");
+    keys_node_conns(k3, sizeof(k3), c->srv->cfg.node);
+    keys_outbox(k4, sizeof(k4), c->session);
+    keys_session(k5, sizeof(k5), c->session, "owner");
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     const char *args[] = {k1,        k2,     k3,         k4,
                           k5,        c->cid, c->session, c->srv->cfg.node,

@@ -1,6 +1,7 @@
 /* gw_mcp.c -- MCP over Streamable HTTP (revisions 2025-06-18 and
  * 2025-11-25) on the gateway's port; its tokens come from gw_oauth.c. */
 #include "gw_mcp.h"
+#include "keys.h"
 #include "dur.h"
 #include "gw_auth.h"
 #include "gw_oauth.h"
@@ -23,13 +24,11 @@ static const char *const versions[] = {"2025-11-25", "2025-06-18", NULL};
 /* ---- MCP: JSON-RPC helpers ------------------------------------------------ */
 
 #define RELATED_TASK "io.modelcontextprotocol/related-task"
-#define DONE_CHANNEL "aa:mcp:done"
-#define CANCEL_CHANNEL "aa:mcp:cancel"
 
 /* MCP sessions known to exist, so that a request need not ask Redis each
  * time: an entry is trusted for --mcp-session-trust-ms after Redis said so,
  * and is dropped at once when any gateway ends the session (DELETE publishes
- * the end on CANCEL_CHANNEL). A session belongs to the token subject that
+ * the end on KEYS_MCP_CANCEL). A session belongs to the token subject that
  * opened it; for any other it is unknown. */
 #define SESSION_TRUST_MAX 10000
 struct known_session {
@@ -415,8 +414,8 @@ static void on_result(struct rasync *ra, redisReply *r, void *arg)
 /* The execution ended: read its outcome and answer. */
 static void finish_call(struct gw_server *s, struct call *k)
 {
-    char key[96];
-    snprintf(key, sizeof(key), "aa:exec:%s", k->eid);
+    char key[KEYS_MAX];
+    keys_exec(key, sizeof(key), k->eid);
     const char *argv[] = {"HMGET", key, "status", "result"};
     calls_unlink(k); /* no second answer from a late notification */
     k->polls++;
@@ -451,8 +450,8 @@ static void on_poll(struct rasync *ra, redisReply *r, void *arg)
 
 static void poll_now(struct call *k)
 {
-    char key[96];
-    snprintf(key, sizeof(key), "aa:exec:%s", k->eid);
+    char key[KEYS_MAX];
+    keys_exec(key, sizeof(key), k->eid);
     const char *argv[] = {"HGET", key, "status"};
     if (rasync_cmdargv(gw_conn_server(k->c)->cmd, on_poll, k, 3, argv, NULL) == 0)
         k->polls++;
@@ -587,8 +586,8 @@ void gw_mcp_done(struct gw_server *s, const char *msg)
     if (streams && !strncmp(eid, "mcpt-", 5)) { /* only tasks have status notes */
         struct status_note *n = xcalloc(1, sizeof(*n));
         strlcpy_aa(n->eid, eid, sizeof(n->eid));
-        char key[96];
-        snprintf(key, sizeof(key), "aa:exec:%s", eid);
+        char key[KEYS_MAX];
+        keys_exec(key, sizeof(key), eid);
         const char *argv[] = {"HMGET",      key,           "mcp_session", "status",
                               "created_ms", "task_ttl_ms", "updated_ms",  "result"};
         if (rasync_cmdargv(s->cmd, on_status_note, n, 8, argv, NULL) < 0)
@@ -602,8 +601,8 @@ void gw_mcp_done(struct gw_server *s, const char *msg)
 static int cancel_exec(struct gw_server *s, const char *eid, const char *owner, rasync_reply_cb cb,
                        void *arg)
 {
-    char key[96], now[24];
-    snprintf(key, sizeof(key), "aa:exec:%s", eid);
+    char key[KEYS_MAX], now[24];
+    keys_exec(key, sizeof(key), eid);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     const char *argv[] = {key, eid,     "",   "cancelled", "cancelled by the MCP client",
                           now, "86400", owner};
@@ -785,9 +784,9 @@ static void tools_call(struct gw_conn *c, json_t *id, json_t *params, const stru
     json_decref(in);
     char *rpc_id = json_dumps(id, JSON_COMPACT | JSON_ENCODE_ANY);
     const struct gw_req *req = gw_conn_request(c);
-    char key[96], now[24], trace[32], ttl[24] = "", index[200];
+    char key[KEYS_MAX], now[24], trace[32], ttl[24] = "", index[KEYS_MAX];
     id_random(trace, sizeof(trace), "tr-", 8);
-    snprintf(key, sizeof(key), "aa:exec:%s", eid);
+    keys_exec(key, sizeof(key), eid);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     long long ttl_ms = 0;
     if (task) {
@@ -798,13 +797,13 @@ static void tools_call(struct gw_conn *c, json_t *id, json_t *params, const stru
                                             : ttl_ms;
         snprintf(ttl, sizeof(ttl), "%lld", ttl_ms);
     }
-    snprintf(index, sizeof(index), "aa:mcp:tasks:%s", owner_of(cl));
+    keys_mcp_tasks(index, sizeof(index), owner_of(cl));
     /* the session must be the token subject's (exec_start checks its
      * owner), unless the token is an admin's */
     const char *must_own = gw_auth_is_admin(cl) ? "" : cl->sub;
     const char *argv[] = {
-        key, "aa:stream:tool", index,        eid,          "tool",           input,  sid, trace,
-        now, "900000",         DONE_CHANNEL, owner_of(cl), req->mcp_session, rpc_id, ttl, must_own};
+        key, KEYS_STREAM_TOOL, index,        eid,          "tool",           input,  sid, trace,
+        now, "900000",         KEYS_MCP_DONE, owner_of(cl), req->mcp_session, rpc_id, ttl, must_own};
     log_info("event=mcp_call tool=%s session=%s exec=%s trace=%s sub=%s task=%d", name, sid, eid,
              trace, cl->sub, task != NULL);
     if (task) {
@@ -852,8 +851,8 @@ static void on_task_get(struct rasync *ra, redisReply *r, void *arg)
 
 static void task_read(struct gw_server *s, struct pending *p, rasync_reply_cb cb)
 {
-    char key[96];
-    snprintf(key, sizeof(key), "aa:exec:%s", p->eid);
+    char key[KEYS_MAX];
+    keys_exec(key, sizeof(key), p->eid);
     const char *argv[] = {"HMGET",      key,          "owner",       "status",
                           "created_ms", "updated_ms", "task_ttl_ms", "result"};
     if (rasync_cmdargv(s->cmd, cb, p, 8, argv, NULL) < 0)
@@ -922,7 +921,7 @@ static void tasks_method(struct gw_conn *c, const char *method, json_t *id, json
     if (!strcmp(method, "tasks/list")) {
         json_t *cur = json_object_get(params, "cursor");
         const char *cs = json_string_value(cur);
-        char off[24] = "0", page[16], index[200];
+        char off[24] = "0", page[16], index[KEYS_MAX];
         if (cur && (!cs || !*cs || strlen(cs) > 9 || strspn(cs, "0123456789") != strlen(cs))) {
             reply_held(c, 200, rpc_error(id, -32602, "invalid cursor"));
             return;
@@ -930,7 +929,7 @@ static void tasks_method(struct gw_conn *c, const char *method, json_t *id, json
         if (cs)
             strlcpy_aa(off, cs, sizeof(off));
         snprintf(page, sizeof(page), "%d", TASKS_PAGE);
-        snprintf(index, sizeof(index), "aa:mcp:tasks:%s", owner_of(cl));
+        keys_mcp_tasks(index, sizeof(index), owner_of(cl));
         struct pending *p = pending_new(c, id, NULL, cl);
         const char *argv[] = {index, off, page};
         if (rasync_eval(s->cmd, on_task_list, p, "task_list", 1, 3, argv, NULL) < 0)
@@ -1025,8 +1024,8 @@ static void session_checked(struct rpc_ctx *x, int exists)
             memcpy(eid, req->last_event_id, (size_t)(slash - req->last_event_id));
         if (id_valid(eid, 63)) {
             struct pending *p = pending_new(c, NULL, eid, &x->cl);
-            char key[96];
-            snprintf(key, sizeof(key), "aa:exec:%s", eid);
+            char key[KEYS_MAX];
+            keys_exec(key, sizeof(key), eid);
             const char *argv[] = {"HMGET", key, "owner", "mcp_session", "rpc_id"};
             if (rasync_cmdargv(gw_conn_server(c)->cmd, on_resume, p, 5, argv, NULL) < 0)
                 on_resume(NULL, NULL, p);
@@ -1037,7 +1036,7 @@ static void session_checked(struct rpc_ctx *x, int exists)
         /* the gateway holding that request may be another one */
         char *rk = json_dumps(json_object_get(params, "requestId"), JSON_COMPACT | JSON_ENCODE_ANY);
         char *note = xasprintf("%s\n%s", req->mcp_session, rk);
-        const char *argv[] = {"PUBLISH", CANCEL_CHANNEL, note};
+        const char *argv[] = {"PUBLISH", KEYS_MCP_CANCEL, note};
         rasync_cmdargv(gw_conn_server(c)->cmd, NULL, NULL, 3, argv, NULL);
         free(note);
         free(rk);
@@ -1082,7 +1081,7 @@ static void session_then(struct gw_conn *c, json_t *msg, const struct jwt_claims
 {
     const struct gw_req *req = gw_conn_request(c);
     char key[300];
-    snprintf(key, sizeof(key), "aa:mcp:session:%s", req->mcp_session);
+    keys_mcp_session(key, sizeof(key), req->mcp_session);
     struct rpc_ctx *x = xcalloc(1, sizeof(*x));
     x->c = c;
     x->msg = json_incref(msg);
@@ -1157,7 +1156,7 @@ static void initialize(struct gw_conn *c, json_t *id, json_t *params, const stru
     strlcpy_aa(x->owner, owner_of(cl), sizeof(x->owner));
     strlcpy_aa(x->version, want && version_ok(want) ? want : versions[0], sizeof(x->version));
     char key[200];
-    snprintf(key, sizeof(key), "aa:mcp:session:%s", x->sess);
+    keys_mcp_session(key, sizeof(key), x->sess);
     const char *argv[] = {"SET", key, x->owner, "EX", "86400"};
     gw_conn_ref(c);
     gw_conn_http_hold(c);
@@ -1210,7 +1209,7 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
             return;
         }
         char key[300];
-        snprintf(key, sizeof(key), "aa:mcp:session:%s", req->mcp_session);
+        keys_mcp_session(key, sizeof(key), req->mcp_session);
         const char *argv[] = {key, owner_of(&cl), req->mcp_session};
         gw_conn_ref(c);
         gw_conn_http_hold(c);

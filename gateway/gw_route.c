@@ -2,6 +2,7 @@
  * lua/chat.lua; async_callback answers go to lua/cb_complete.lua, which
  * checks atomically that the callback belongs to this connection's session. */
 #include "gw_route.h"
+#include "keys.h"
 #include "dur.h"
 #include "gw_msg.h"
 #include "ids.h"
@@ -43,16 +44,16 @@ static void route_chat(struct gw_conn *c, const struct gw_msg *m)
 {
     struct gw_server *s = gw_conn_server(c);
     struct reply_ctx *rc = xcalloc(1, sizeof(*rc));
-    char trace[32], key[96], active[192], queue[192], now[24], tmo[24];
+    char trace[32], key[KEYS_MAX], active[KEYS_MAX], queue[KEYS_MAX], now[24], tmo[24];
     id_random(rc->id, sizeof(rc->id), "turn-", 12);
     id_random(trace, sizeof(trace), "tr-", 8);
     json_t *in = json_pack("{s:s, s:s%, s:s}", "session_id", gw_conn_session(c), "prompt",
                            m->prompt, m->prompt_len, "trace", trace);
     char *input = json_dumps(in, JSON_COMPACT);
     json_decref(in);
-    snprintf(key, sizeof(key), "aa:exec:%s", rc->id);
-    snprintf(active, sizeof(active), "aa:session:%s:active", gw_conn_session(c));
-    snprintf(queue, sizeof(queue), "aa:session:%s:queue", gw_conn_session(c));
+    keys_exec(key, sizeof(key), rc->id);
+    keys_session(active, sizeof(active), gw_conn_session(c), "active");
+    keys_session(queue, sizeof(queue), gw_conn_session(c), "queue");
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(tmo, sizeof(tmo), "%lld", (long long)s->cfg.turn_timeout_ms);
     const char *args[] = {

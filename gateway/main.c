@@ -2,6 +2,7 @@
  * loop serves every connection; connections are registered in Redis, chat
  * turns go to the agent stream, pushes arrive on aa:push:{node}. */
 #include "cfg.h"
+#include "keys.h"
 #include "gw_conn.h"
 #include "gw_mcp.h"
 #include "gw_oauth.h"
@@ -28,7 +29,7 @@ static struct cfg_opt opts[] = {
     {"port", CFG_INT, "8080", 0, 65535, "port for WebSocket and HTTP (0: any free port)", NULL, 0},
     {"redis", CFG_STR, "127.0.0.1:6379", 0, 512, "Redis address (host:port or unix:/path)", NULL,
      0},
-    {"agent-stream", CFG_STR, "aa:stream:agent", 0, 128, "stream the chat turns go to", NULL, 0},
+    {"agent-stream", CFG_STR, KEYS_STREAM_AGENT, 0, 128, "stream the chat turns go to", NULL, 0},
     {"node", CFG_STR, "", 0, 64, "this gateway's node name (default: random)", NULL, 0},
     {"max-message", CFG_INT, "131072", 1024, 16777216, "bytes of one WebSocket message", NULL, 0},
     {"max-output", CFG_INT, "4194304", 65536, 1073741824, "bytes queued to one client", NULL, 0},
@@ -102,8 +103,8 @@ static void uncork_cb(evutil_socket_t fd, short what, void *arg)
 
 static void heartbeat(struct gw_server *s)
 {
-    char key[128];
-    snprintf(key, sizeof(key), "aa:node:%s", s->cfg.node);
+    char key[KEYS_MAX];
+    keys_node(key, sizeof(key), s->cfg.node);
     char px[24];
     snprintf(px, sizeof(px), "%lld", (long long)s->cfg.node_ttl_ms);
     const char *argv[] = {"SET", key, "alive", "PX", px};
@@ -141,7 +142,7 @@ static void on_node_scan(struct rasync *ra, redisReply *r, void *arg)
     }
     const char *cursor = r->element[0]->str;
     if (cursor && strcmp(cursor, "0") != 0) {
-        const char *argv[] = {"SCAN", cursor, "MATCH", "aa:node:*:conns", "COUNT", "100"};
+        const char *argv[] = {"SCAN", cursor, "MATCH", KEYS_NODE_CONNS_PATTERN, "COUNT", "100"};
         rasync_cmdargv(ra, on_node_scan, s, 6, argv, NULL);
     }
 }
@@ -178,7 +179,7 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
     struct gw_server *s = arg;
     heartbeat(s);
     fetch_catalog(s);
-    const char *argv[] = {"SCAN", "0", "MATCH", "aa:node:*:conns", "COUNT", "100"};
+    const char *argv[] = {"SCAN", "0", "MATCH", KEYS_NODE_CONNS_PATTERN, "COUNT", "100"};
     rasync_cmdargv(s->cmd, on_node_scan, s, 6, argv, NULL);
 }
 
@@ -208,11 +209,11 @@ static void on_cancel(struct rasync *ra, redisReply *r, void *arg)
 static void on_sub_connect(struct rasync *ra, void *arg)
 {
     struct gw_server *s = arg;
-    char ch[128];
-    snprintf(ch, sizeof(ch), "aa:push:%s", s->cfg.node);
+    char ch[KEYS_MAX];
+    keys_push(ch, sizeof(ch), s->cfg.node);
     rasync_subscribe(ra, on_push, s, "SUBSCRIBE", ch);
-    rasync_subscribe(ra, on_done, s, "SUBSCRIBE", "aa:mcp:done");
-    rasync_subscribe(ra, on_cancel, s, "SUBSCRIBE", "aa:mcp:cancel");
+    rasync_subscribe(ra, on_done, s, "SUBSCRIBE", KEYS_MCP_DONE);
+    rasync_subscribe(ra, on_cancel, s, "SUBSCRIBE", KEYS_MCP_CANCEL);
     if (s->sub_connected_once) {
         /* pushes published while we were away are in the outboxes */
         for (struct gw_conn *c = s->conns; c; c = gw_conn_next(c))
@@ -250,8 +251,8 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
         gw_conn_close(c, 1001, "gateway shutting down");
         c = next;
     }
-    char key[128];
-    snprintf(key, sizeof(key), "aa:node:%s", s->cfg.node);
+    char key[KEYS_MAX];
+    keys_node(key, sizeof(key), s->cfg.node);
     const char *argv[] = {"DEL", key};
     rasync_cmdargv(s->cmd, NULL, NULL, 2, argv, NULL);
     struct timeval grace = {0, 300000};

@@ -2,6 +2,7 @@
  * suspend or finish; callbacks; the sweep. All multi-key changes are the Lua
  * scripts of lua/. */
 #include "dur.h"
+#include "keys.h"
 #include "ids.h"
 #include "log.h"
 #include "mx.h"
@@ -104,7 +105,7 @@ static int record(struct dur_ctx *ctx, int idx, json_t *op)
 {
     char key[16], ekey[256];
     snprintf(key, sizeof(key), "%d", idx);
-    snprintf(ekey, sizeof(ekey), "aa:exec:%s", ctx->eid);
+    keys_exec(ekey, sizeof(ekey), ctx->eid);
     char *txt = json_dumps(op, JSON_COMPACT);
     redisReply *r = rconn_cmd(ctx->rc, "HSET %s op:%s %s", ekey, key, txt);
     free(txt);
@@ -129,15 +130,15 @@ static int outcome(json_t *op, char **out)
 
 static int arm_timer(struct dur_ctx *ctx, int idx, json_t *rec, int64_t due)
 {
-    char ops[192], sidx[16], sdue[24];
-    snprintf(ops, sizeof(ops), "aa:exec:%s", ctx->eid);
+    char ops[KEYS_MAX], sidx[16], sdue[24];
+    keys_exec(ops, sizeof(ops), ctx->eid);
     snprintf(sidx, sizeof(sidx), "%d", idx);
     snprintf(sdue, sizeof(sdue), "%lld", (long long)due);
     json_object_set_new(rec, "due", json_integer(due));
     char *txt = json_dumps(rec, JSON_COMPACT);
     char snow[24];
     snprintf(snow, sizeof(snow), "%lld", (long long)wall_ms());
-    const char *args[] = {ops, "aa:timers", ctx->eid, sidx, txt, sdue, snow};
+    const char *args[] = {ops, KEYS_TIMERS, ctx->eid, sidx, txt, sdue, snow};
     redisReply *r = rconn_eval(ctx->rc, "timer_set", 2, 7, args, NULL);
     free(txt);
     int ok = r && r->type != REDIS_REPLY_ERROR;
@@ -252,10 +253,10 @@ int dur_invoke(struct dur_ctx *ctx, const char *name, const char *handler, const
             return DUR_SUSPEND;
         return outcome(op, out);
     }
-    char child[192], ops[192], ckey[200], sidx[16], now[24], tmo[24];
+    char child[192], ops[KEYS_MAX], ckey[KEYS_MAX], sidx[16], now[24], tmo[24];
     snprintf(child, sizeof(child), "%s.%d", ctx->eid, idx);
-    snprintf(ops, sizeof(ops), "aa:exec:%s", ctx->eid);
-    snprintf(ckey, sizeof(ckey), "aa:exec:%s", child);
+    keys_exec(ops, sizeof(ops), ctx->eid);
+    keys_exec(ckey, sizeof(ckey), child);
     snprintf(sidx, sizeof(sidx), "%d", idx);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(tmo, sizeof(tmo), "%lld", (long long)ctx->lim->child_timeout_ms);
@@ -281,10 +282,10 @@ int dur_invoke(struct dur_ctx *ctx, const char *name, const char *handler, const
 void dur_complete_args(struct dur_complete_args *a, const char *cbid, const char *kind,
                        const struct dur_caller *who, const char *payload, size_t len)
 {
-    snprintf(a->key, sizeof(a->key), "aa:cb:%s", cbid);
+    keys_cb(a->key, sizeof(a->key), cbid);
     snprintf(a->now, sizeof(a->now), "%lld", (long long)wall_ms());
     const char *v[DUR_COMPLETE_NARGS] = {
-        a->key, "aa:cb:completed", "aa:cb:deadlines",    cbid, kind, who->session, payload,
+        a->key, KEYS_CB_COMPLETED, KEYS_CB_DEADLINES,    cbid, kind, who->session, payload,
         a->now, who->subject,      who->admin ? "1" : ""};
     for (int i = 0; i < DUR_COMPLETE_NARGS; i++) {
         a->argv[i] = v[i];
@@ -345,16 +346,16 @@ int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int6
     if (op) {
         strlcpy_aa(cbid, jstr(op, "cb"), sizeof(cbid));
     } else {
-        char key[128], ops[192], now[24], tmo[24], hb[24];
+        char key[KEYS_MAX], ops[KEYS_MAX], now[24], tmo[24], hb[24];
         if (new_cbid(ctx, cbid, sizeof(cbid)) < 0)
             return DUR_FAIL;
-        snprintf(key, sizeof(key), "aa:cb:%s", cbid);
-        snprintf(ops, sizeof(ops), "aa:exec:%s", ctx->eid);
+        keys_cb(key, sizeof(key), cbid);
+        keys_exec(ops, sizeof(ops), ctx->eid);
         snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
         snprintf(tmo, sizeof(tmo), "%lld", (long long)timeout_ms);
         snprintf(hb, sizeof(hb), "%lld", (long long)heartbeat_ms);
         const char *args[] = {
-            key, ops, "aa:cb:deadlines", cbid, ctx->eid, sidx, ctx->session, now, tmo, hb, name};
+            key, ops, KEYS_CB_DEADLINES, cbid, ctx->eid, sidx, ctx->session, now, tmo, hb, name};
         redisReply *r = rconn_eval(ctx->rc, "cb_create", 3, 11, args, NULL);
         int ok = r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
         if (!ok)
@@ -527,8 +528,8 @@ static redisReply *eval_finish(struct rconn *rc, const char *eid, const char *wo
                                const char *status, const char *result, int64_t retention_s,
                                const char *owner, const struct dur_ack *ack)
 {
-    char key[160], now[24], ret[24];
-    snprintf(key, sizeof(key), "aa:exec:%s", eid);
+    char key[KEYS_MAX], now[24], ret[24];
+    keys_exec(key, sizeof(key), eid);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
     const char *keys[] = {key};
@@ -579,18 +580,18 @@ static const struct dur_handler *find_handler(const struct dur_handler *h, const
 static int run_staged(struct dur_ctx *ctx, const char *key, const char *stream, struct dur_ack *ack,
                       char *verdict_out, size_t verdict_len)
 {
-    char cbkey[128], outbox[192], conns[192], now[24], sidx[16], tmo[24], hb[24], maxlen[16],
+    char cbkey[KEYS_MAX], outbox[KEYS_MAX], conns[KEYS_MAX], now[24], sidx[16], tmo[24], hb[24], maxlen[16],
         ttl[16];
-    snprintf(cbkey, sizeof(cbkey), "aa:cb:%s", ctx->staged.cbid);
-    snprintf(outbox, sizeof(outbox), "aa:outbox:%s", ctx->session);
-    snprintf(conns, sizeof(conns), "aa:session:%s:conns", ctx->session);
+    keys_cb(cbkey, sizeof(cbkey), ctx->staged.cbid);
+    keys_outbox(outbox, sizeof(outbox), ctx->session);
+    keys_session(conns, sizeof(conns), ctx->session, "conns");
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(sidx, sizeof(sidx), "%d", ctx->staged.idx);
     snprintf(tmo, sizeof(tmo), "%lld", (long long)ctx->staged.timeout_ms);
     snprintf(hb, sizeof(hb), "%lld", (long long)ctx->staged.heartbeat_ms);
     snprintf(maxlen, sizeof(maxlen), "%d", PUSH_OUTBOX_MAXLEN);
     snprintf(ttl, sizeof(ttl), "%d", PUSH_OUTBOX_TTL_S);
-    const char *keys[] = {key, stream, cbkey, "aa:cb:deadlines", outbox, conns};
+    const char *keys[] = {key, stream, cbkey, KEYS_CB_DEADLINES, outbox, conns};
     const char *args[] = {ctx->eid,     ctx->worker, now, ctx->staged.cbid, sidx,
                           ctx->session, tmo,         hb,  ctx->staged.name, ctx->staged.request,
                           maxlen,       ttl};
@@ -640,9 +641,9 @@ static int run_claimed(struct rconn *rc, const char *worker, const struct dur_ha
                        const struct dur_limits *lim, const char *eid, struct dur_ack *ack,
                        const redisReply *r, size_t at)
 {
-    char key[160];
+    char key[KEYS_MAX];
     int ret = 0;
-    snprintf(key, sizeof(key), "aa:exec:%s", eid);
+    keys_exec(key, sizeof(key), eid);
     if (r->type != REDIS_REPLY_ARRAY || r->elements <= at || !r->element[at]->str) {
         log_error("event=claim_failed exec=%s err=\"%s\"", eid,
                   r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
@@ -782,8 +783,8 @@ static int run_claimed(struct rconn *rc, const char *worker, const struct dur_ha
 int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
             const struct dur_limits *lim, const char *eid, struct dur_ack *ack)
 {
-    char key[160], now[24], lease[24], maxa[16];
-    snprintf(key, sizeof(key), "aa:exec:%s", eid);
+    char key[KEYS_MAX], now[24], lease[24], maxa[16];
+    keys_exec(key, sizeof(key), eid);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(lease, sizeof(lease), "%lld", (long long)lim->lease_ms);
     snprintf(maxa, sizeof(maxa), "%d", lim->max_attempts);
@@ -812,10 +813,10 @@ static int count_resumed(const redisReply *r, int cause)
 int dur_resume_take(struct rconn *rc, const char *cbid, int64_t retention_s, int cause,
                     const struct dur_take *t)
 {
-    char key[160], now[24], ret[24], lease[24] = "", maxa[16] = "";
+    char key[KEYS_MAX], now[24], ret[24], lease[24] = "", maxa[16] = "";
     if (!id_valid(cbid, 128))
         return 0;
-    snprintf(key, sizeof(key), "aa:cb:%s", cbid);
+    keys_cb(key, sizeof(key), cbid);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
     if (t) {
@@ -823,8 +824,8 @@ int dur_resume_take(struct rconn *rc, const char *cbid, int64_t retention_s, int
         snprintf(maxa, sizeof(maxa), "%d", t->lim->max_attempts);
     }
     const char *args[] = {key,
-                          "aa:cb:completed",
-                          "aa:cb:deadlines",
+                          KEYS_CB_COMPLETED,
+                          KEYS_CB_DEADLINES,
                           cbid,
                           now,
                           ret,
@@ -882,11 +883,11 @@ int dur_resume_callbacks(struct rconn *rc, const char (*ids)[128], int n, int64_
     snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
     int sent = 0, resumed = 0;
     for (int i = 0; i < n; i++) {
-        char key[160];
+        char key[KEYS_MAX];
         if (!id_valid(ids[i], 127))
             continue;
-        snprintf(key, sizeof(key), "aa:cb:%s", ids[i]);
-        const char *args[] = {key, "aa:cb:completed", "aa:cb:deadlines", ids[i], now, ret};
+        keys_cb(key, sizeof(key), ids[i]);
+        const char *args[] = {key, KEYS_CB_COMPLETED, KEYS_CB_DEADLINES, ids[i], now, ret};
         const char *argv[9];
         size_t lens[9];
         int na = script_argv(s, 0, 3, 6, args, NULL, argv, lens);
@@ -968,10 +969,10 @@ static int fire_list(struct rconn *rc, const char *zset, int64_t now, int64_t re
     snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
     for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
         const char *m = r->element[i]->str;
-        if (!strcmp(zset, "aa:cb:deadlines")) {
+        if (!strcmp(zset, KEYS_CB_DEADLINES)) {
             continue; /* below, pipelined */
-        } else if (!strcmp(zset, "aa:timers")) {
-            const char *args[] = {"aa:timers", m, snow};
+        } else if (!strcmp(zset, KEYS_TIMERS)) {
+            const char *args[] = {KEYS_TIMERS, m, snow};
             redisReply *x = rconn_eval(rc, "timer_fire", 1, 3, args, NULL);
             n += x && x->str && !strcmp(x->str, "fired");
             if (x)
@@ -984,7 +985,7 @@ static int fire_list(struct rconn *rc, const char *zset, int64_t now, int64_t re
             n += finish(rc, m, "", "timed_out", msg, retention_s, NULL) == 0;
         }
     }
-    if (!strcmp(zset, "aa:cb:deadlines"))
+    if (!strcmp(zset, KEYS_CB_DEADLINES))
         n += resume_reply(rc, r, retention_s, cause);
     freeReplyObject(r);
     return n;
@@ -992,7 +993,7 @@ static int fire_list(struct rconn *rc, const char *zset, int64_t now, int64_t re
 
 int dur_fire_due(struct rconn *rc, int64_t retention_s, int64_t *next_due_ms, int cause)
 {
-    static const char *zsets[] = {"aa:timers", "aa:cb:deadlines", "aa:exec:deadlines"};
+    static const char *zsets[] = {KEYS_TIMERS, KEYS_CB_DEADLINES, KEYS_EXEC_DEADLINES};
     int64_t now = wall_ms(), next = now + 1000;
     int total = 0;
     for (int i = 0; i < 3; i++) {
@@ -1017,8 +1018,8 @@ int dur_fire_due(struct rconn *rc, int64_t retention_s, int64_t *next_due_ms, in
 int dur_start(struct rconn *rc, const char *eid, const char *handler, const char *stream,
               const char *input, const char *session, const char *trace, int64_t timeout_ms)
 {
-    char key[192], now[24], tmo[24];
-    snprintf(key, sizeof(key), "aa:exec:%s", eid);
+    char key[KEYS_MAX], now[24], tmo[24];
+    keys_exec(key, sizeof(key), eid);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(tmo, sizeof(tmo), "%lld", (long long)timeout_ms);
     const char *args[] = {key, stream, eid, handler, input, session, trace, now, tmo};

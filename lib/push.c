@@ -1,5 +1,6 @@
 /* push.c -- Outbox append + publish through lua/push.lua. */
 #include "push.h"
+#include "keys.h"
 #include "log.h"
 #include "util.h"
 
@@ -10,9 +11,9 @@
 int push_event(struct rconn *rc, const char *session, const json_t *event, int require_conn,
                char *id, size_t idlen)
 {
-    char outbox[192], conns[192], maxlen[16], ttl[16];
-    snprintf(outbox, sizeof(outbox), "aa:outbox:%s", session);
-    snprintf(conns, sizeof(conns), "aa:session:%s:conns", session);
+    char outbox[KEYS_MAX], conns[KEYS_MAX], maxlen[16], ttl[16];
+    keys_outbox(outbox, sizeof(outbox), session);
+    keys_session(conns, sizeof(conns), session, "conns");
     snprintf(maxlen, sizeof(maxlen), "%d", PUSH_OUTBOX_MAXLEN);
     snprintf(ttl, sizeof(ttl), "%d", PUSH_OUTBOX_TTL_S);
     char *txt = json_dumps(event, JSON_COMPACT);

@@ -12,6 +12,8 @@
 #ifndef AA_TOOLDEF_H
 #define AA_TOOLDEF_H
 
+#include "keys.h"
+
 #include <jansson.h>
 #include <stddef.h>
 
@@ -23,7 +25,7 @@
 
 /* Where the tool worker publishes the catalog (a JSON array, as
  * tooldef_catalog_json returns). */
-#define TOOLDEF_KEY "aa:tools:catalog"
+#define TOOLDEF_KEY KEYS_TOOL_CATALOG
 
 enum tooldef_mode {
     TOOLDEF_BUILTIN,  /* one of the three originals */

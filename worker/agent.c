@@ -1,5 +1,6 @@
 /* agent.c -- The tool loop of one chat turn as a durable handler. */
 #include "agent.h"
+#include "keys.h"
 #include "log.h"
 #include "mx.h"
 #include "push.h"
@@ -150,8 +151,8 @@ static int remember_step(struct dur_ctx *ctx, char **result, void *arg)
     free(a);
     char *txt = json_dumps(turn, JSON_COMPACT);
     json_decref(turn);
-    char key[192], keep[16], ttl[24];
-    snprintf(key, sizeof(key), "aa:session:%s:memory", dur_session(ctx));
+    char key[KEYS_MAX], keep[16], ttl[24];
+    keys_session(key, sizeof(key), dur_session(ctx), "memory");
     snprintf(keep, sizeof(keep), "%d", ra->cfg->memory_turns);
     snprintf(ttl, sizeof(ttl), "%lld", ra->cfg->memory_ttl_s);
     const char *args[] = {key, txt, keep, ttl};

@@ -1,5 +1,6 @@
 /* agent_main.c -- aa-agent-worker: runs chat turns from the agent stream. */
 #include "agent.h"
+#include "keys.h"
 #include "cfg.h"
 #include "log.h"
 #include "rconn.h"
@@ -15,9 +16,9 @@
 #include <unistd.h>
 
 static struct cfg_opt opts[] = {
-    {"stream", CFG_STR, "aa:stream:agent", 0, 128, "stream of turns", NULL, 0},
+    {"stream", CFG_STR, KEYS_STREAM_AGENT, 0, 128, "stream of turns", NULL, 0},
     {"group", CFG_STR, "agent-workers", 0, 128, "consumer group", NULL, 0},
-    {"tool-stream", CFG_STR, "aa:stream:tool", 0, 128, "stream the tools run on", NULL, 0},
+    {"tool-stream", CFG_STR, KEYS_STREAM_TOOL, 0, 128, "stream the tools run on", NULL, 0},
     {"llm-provider", CFG_STR, "builtin", 0, 32,
      "model provider: builtin, anthropic, openai, bedrock", NULL, 0},
     {"anthropic-model", CFG_STR, "claude-sonnet-4-20250514", 0, 200, "model for anthropic", NULL,

@@ -2,6 +2,7 @@
  * callbacks, streams, dead letters, connections), all of it also readable
  * with plain redis-cli (see docs/ARCHITECTURE.md). */
 #include "cfg.h"
+#include "keys.h"
 #include "dur.h"
 #include "ids.h"
 #include "jwt.h"
@@ -146,7 +147,7 @@ static int cmd_callbacks(struct rconn *rc)
 
 static int cmd_streams(struct rconn *rc)
 {
-    const char *streams[] = {"aa:stream:agent", "aa:stream:tool", "aa:stream:dead"};
+    const char *streams[] = {KEYS_STREAM_AGENT, KEYS_STREAM_TOOL, KEYS_STREAM_DEAD};
     for (int i = 0; i < 3; i++) {
         redisReply *l = rconn_cmd(rc, "XLEN %s", streams[i]);
         printf("%s length=%lld\n", streams[i], l ? l->integer : -1);
@@ -195,10 +196,10 @@ static int cmd_sessions(struct rconn *rc)
         for (size_t i = 0; i < r->element[1]->elements; i++) {
             const char *k = r->element[1]->element[i]->str;
             char sid[160];
-            size_t len = strlen(k) - strlen("aa:session:") - strlen(":conns");
+            size_t len = strlen(k) - strlen(KEYS_SESSION_PREFIX) - strlen(":conns");
             if (len >= sizeof(sid))
                 continue;
-            memcpy(sid, k + strlen("aa:session:"), len);
+            memcpy(sid, k + strlen(KEYS_SESSION_PREFIX), len);
             sid[len] = '\0';
             redisReply *n = rconn_cmd(rc, "SCARD %s", k);
             redisReply *a = rconn_cmd(rc, "GET aa:session:%s:active", sid);

@@ -1,6 +1,7 @@
 /* tool_main.c -- aa-tool-worker: runs tool calls from the tool stream and
  * resumes suspended executions when their callbacks are answered. */
 #include "cfg.h"
+#include "keys.h"
 #include "log.h"
 #include "rconn.h"
 #include "tooldef.h"
@@ -12,7 +13,7 @@
 #include <unistd.h>
 
 static struct cfg_opt opts[] = {
-    {"stream", CFG_STR, "aa:stream:tool", 0, 128, "stream of tool calls", NULL, 0},
+    {"stream", CFG_STR, KEYS_STREAM_TOOL, 0, 128, "stream of tool calls", NULL, 0},
     {"group", CFG_STR, "tool-workers", 0, 128, "consumer group", NULL, 0},
     {"client-commands", CFG_STR, "connect_vpn,disconnect_vpn", 0, 1024,
      "commands run_client_command may send", NULL, 0},

@@ -1,6 +1,7 @@
 /* wk_loop.c -- Stream consumer loop shared by the agent and tool workers,
  * with the resumer threads (notifications, timers). */
 #include "wk_loop.h"
+#include "keys.h"
 #include "cfg.h"
 #include "ids.h"
 #include "log.h"
@@ -43,7 +44,6 @@ struct listener {
 
 /* Where a worker that stops announces its resumer tag: the others then
  * resume the callbacks it made (see ours). */
-#define RESUMERS_GONE "aa:resumers:gone"
 
 static struct rconn *subscribe(const struct wk_opts *o, const char *const *cmds, int ncmds)
 {
@@ -80,9 +80,10 @@ static const char *completion_id(redisReply *r, char *id, size_t idlen)
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || strcmp(r->element[0]->str, "message"))
         return NULL;
     const char *key = r->element[2]->str;
-    if (!key || strncmp(key, "aa:cb:", 6) != 0 || strlen(key + 6) >= idlen)
+    size_t pre = strlen(KEYS_CB_PREFIX);
+    if (!key || strncmp(key, KEYS_CB_PREFIX, pre) != 0 || strlen(key + pre) >= idlen)
         return NULL;
-    strcpy(id, key + 6);
+    strcpy(id, key + pre);
     return id;
 }
 
@@ -99,11 +100,11 @@ static int ours(const struct listener *l, const char *cbid)
     return 0;
 }
 
-/* A departure on RESUMERS_GONE: notes the tag. Returns 1 for one, else 0. */
+/* A departure on KEYS_RESUMERS_GONE: notes the tag. Returns 1 for one, else 0. */
 static int departure(struct listener *l, const redisReply *r)
 {
     if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || !r->element[1]->str ||
-        strcmp(r->element[1]->str, RESUMERS_GONE) != 0 || !r->element[2]->str)
+        strcmp(r->element[1]->str, KEYS_RESUMERS_GONE) != 0 || !r->element[2]->str)
         return 0;
     const char *tag = r->element[2]->str, *mine = l->o->limits.cb_tag;
     if (!id_valid(tag, sizeof(l->gone[0]) - 1) || (mine && !strcmp(tag, mine)))
@@ -120,7 +121,7 @@ static int departure(struct listener *l, const redisReply *r)
  * completion is resumed and its continuation run on this thread
  * (dur_resume_take); events that arrive together are resumed in one pipeline
  * and left to the consumer threads. A worker that stops says so on
- * RESUMERS_GONE, and from then on the others resume its callbacks (and at
+ * KEYS_RESUMERS_GONE, and from then on the others resume its callbacks (and at
  * once sweep what was answered meanwhile). Notifications are at-most-once,
  * and a worker that crashed says nothing: the timers and the sweep catch
  * both. */
@@ -129,7 +130,7 @@ static void *notify_main(void *arg)
     struct listener *l = arg;
     struct rconn *cmd = rconn_new(l->o->redis);
     static const char *const cmds[] = {"SUBSCRIBE __keyevent@0__:hincrby",
-                                       "SUBSCRIBE " RESUMERS_GONE};
+                                       "SUBSCRIBE " KEYS_RESUMERS_GONE};
     enum { BATCH = 256 };
     char(*ids)[128] = xmalloc(sizeof(*ids) * BATCH);
     while (!stopping) {
@@ -423,7 +424,7 @@ static char *gauges(void *arg)
     }
     if (r)
         freeReplyObject(r);
-    const char *zs[] = {"aa:cb:deadlines", "aa:timers", "aa:exec:deadlines"};
+    const char *zs[] = {KEYS_CB_DEADLINES, KEYS_TIMERS, KEYS_EXEC_DEADLINES};
     long long *out[] = {&cbs, &timers, &execs};
     for (int i = 0; i < 3; i++) {
         r = rconn_cmd(rc, "ZCARD %s", zs[i]);
@@ -550,7 +551,7 @@ int wk_run(const struct wk_opts *opts)
     if (tag[0]) {
         /* from now on the other resumers take the callbacks made here */
         struct rconn *bye = rconn_new(o->redis);
-        redisReply *r = rconn_cmd(bye, "PUBLISH %s %s", RESUMERS_GONE, tag);
+        redisReply *r = rconn_cmd(bye, "PUBLISH %s %s", KEYS_RESUMERS_GONE, tag);
         log_info("event=resumer_leaving tag=%s told=%lld", tag,
                  r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1LL);
         if (r)

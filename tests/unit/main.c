@@ -37,6 +37,7 @@ int main(void)
     srunner_add_suite(sr, gw_ws_suite());
     srunner_add_suite(sr, cl_exec_suite());
     srunner_add_suite(sr, cl_act_suite());
+    srunner_add_suite(sr, keys_suite());
     srunner_add_suite(sr, tools_suite());
     srunner_add_suite(sr, provider_suite());
     srunner_add_suite(sr, dur_suite());

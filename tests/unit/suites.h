@@ -11,6 +11,7 @@ Suite *gw_http_suite(void);
 Suite *gw_ws_suite(void);
 Suite *cl_exec_suite(void);
 Suite *cl_act_suite(void);
+Suite *keys_suite(void);
 Suite *tools_suite(void);
 Suite *provider_suite(void);
 Suite *dur_suite(void);
