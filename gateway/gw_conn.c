@@ -2,7 +2,6 @@
  * through wslay, registration in Redis, delivery with outbox catch-up, and
  * deferred freeing (never inside the connection's own callbacks). */
 #include "gw_conn.h"
-#include "keys.h"
 #include "gw_auth.h"
 #include "gw_http.h"
 #include "gw_mcp.h"
@@ -11,6 +10,7 @@
 #include "gw_route.h"
 #include "gw_ws.h"
 #include "ids.h"
+#include "keys.h"
 #include "log.h"
 #include "util.h"
 

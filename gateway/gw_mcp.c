@@ -1,12 +1,12 @@
 /* gw_mcp.c -- MCP over Streamable HTTP (revisions 2025-06-18 and
  * 2025-11-25) on the gateway's port; its tokens come from gw_oauth.c. */
 #include "gw_mcp.h"
-#include "keys.h"
 #include "dur.h"
 #include "gw_auth.h"
 #include "gw_oauth.h"
 #include "ids.h"
 #include "jwt.h"
+#include "keys.h"
 #include "log.h"
 #include "tooldef.h"
 #include "util.h"
@@ -801,9 +801,22 @@ static void tools_call(struct gw_conn *c, json_t *id, json_t *params, const stru
     /* the session must be the token subject's (exec_start checks its
      * owner), unless the token is an admin's */
     const char *must_own = gw_auth_is_admin(cl) ? "" : cl->sub;
-    const char *argv[] = {
-        key, KEYS_STREAM_TOOL, index,        eid,          "tool",           input,  sid, trace,
-        now, "900000",         KEYS_MCP_DONE, owner_of(cl), req->mcp_session, rpc_id, ttl, must_own};
+    const char *argv[] = {key,
+                          KEYS_STREAM_TOOL,
+                          index,
+                          eid,
+                          "tool",
+                          input,
+                          sid,
+                          trace,
+                          now,
+                          "900000",
+                          KEYS_MCP_DONE,
+                          owner_of(cl),
+                          req->mcp_session,
+                          rpc_id,
+                          ttl,
+                          must_own};
     log_info("event=mcp_call tool=%s session=%s exec=%s trace=%s sub=%s task=%d", name, sid, eid,
              trace, cl->sub, task != NULL);
     if (task) {

@@ -2,10 +2,10 @@
  * lua/chat.lua; async_callback answers go to lua/cb_complete.lua, which
  * checks atomically that the callback belongs to this connection's session. */
 #include "gw_route.h"
-#include "keys.h"
 #include "dur.h"
 #include "gw_msg.h"
 #include "ids.h"
+#include "keys.h"
 #include "log.h"
 #include "util.h"
 

@@ -2,12 +2,12 @@
  * loop serves every connection; connections are registered in Redis, chat
  * turns go to the agent stream, pushes arrive on aa:push:{node}. */
 #include "cfg.h"
-#include "keys.h"
 #include "gw_conn.h"
 #include "gw_mcp.h"
 #include "gw_oauth.h"
 #include "gw_server.h"
 #include "ids.h"
+#include "keys.h"
 #include "log.h"
 #include "tooldef.h"
 #include "util.h"

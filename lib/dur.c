@@ -2,8 +2,8 @@
  * suspend or finish; callbacks; the sweep. All multi-key changes are the Lua
  * scripts of lua/. */
 #include "dur.h"
-#include "keys.h"
 #include "ids.h"
+#include "keys.h"
 #include "log.h"
 #include "mx.h"
 #include "push.h"
@@ -580,8 +580,8 @@ static const struct dur_handler *find_handler(const struct dur_handler *h, const
 static int run_staged(struct dur_ctx *ctx, const char *key, const char *stream, struct dur_ack *ack,
                       char *verdict_out, size_t verdict_len)
 {
-    char cbkey[KEYS_MAX], outbox[KEYS_MAX], conns[KEYS_MAX], now[24], sidx[16], tmo[24], hb[24], maxlen[16],
-        ttl[16];
+    char cbkey[KEYS_MAX], outbox[KEYS_MAX], conns[KEYS_MAX], now[24], sidx[16], tmo[24], hb[24],
+        maxlen[16], ttl[16];
     keys_cb(cbkey, sizeof(cbkey), ctx->staged.cbid);
     keys_outbox(outbox, sizeof(outbox), ctx->session);
     keys_session(conns, sizeof(conns), ctx->session, "conns");

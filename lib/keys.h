@@ -42,16 +42,17 @@
 
 /* Each returns buf, filled with the name for the id; len is buf's size
  * (at least the name's; KEYS_MAX always is). */
-const char *keys_exec(char *buf, size_t len, const char *eid);       /* aa:exec:{eid} */
-const char *keys_cb(char *buf, size_t len, const char *cbid);        /* aa:cb:{cbid} */
-const char *keys_outbox(char *buf, size_t len, const char *sid);     /* aa:outbox:{sid} */
-const char *keys_session(char *buf, size_t len, const char *sid,
-                         const char *what); /* aa:session:{sid}:{what}: conns owner active queue memory */
-const char *keys_conn(char *buf, size_t len, const char *cid);       /* aa:conn:{cid} */
-const char *keys_node(char *buf, size_t len, const char *node);      /* aa:node:{node} */
+const char *keys_exec(char *buf, size_t len, const char *eid);   /* aa:exec:{eid} */
+const char *keys_cb(char *buf, size_t len, const char *cbid);    /* aa:cb:{cbid} */
+const char *keys_outbox(char *buf, size_t len, const char *sid); /* aa:outbox:{sid} */
+const char *
+keys_session(char *buf, size_t len, const char *sid,
+             const char *what); /* aa:session:{sid}:{what}: conns owner active queue memory */
+const char *keys_conn(char *buf, size_t len, const char *cid);        /* aa:conn:{cid} */
+const char *keys_node(char *buf, size_t len, const char *node);       /* aa:node:{node} */
 const char *keys_node_conns(char *buf, size_t len, const char *node); /* aa:node:{node}:conns */
-const char *keys_push(char *buf, size_t len, const char *node);      /* channel aa:push:{node} */
-const char *keys_mcp_session(char *buf, size_t len, const char *id); /* aa:mcp:session:{id} */
+const char *keys_push(char *buf, size_t len, const char *node);       /* channel aa:push:{node} */
+const char *keys_mcp_session(char *buf, size_t len, const char *id);  /* aa:mcp:session:{id} */
 const char *keys_mcp_tasks(char *buf, size_t len, const char *owner); /* aa:mcp:tasks:{owner} */
 
 #endif

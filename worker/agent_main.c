@@ -1,7 +1,7 @@
 /* agent_main.c -- aa-agent-worker: runs chat turns from the agent stream. */
 #include "agent.h"
-#include "keys.h"
 #include "cfg.h"
+#include "keys.h"
 #include "log.h"
 #include "rconn.h"
 #include "tooldef.h"

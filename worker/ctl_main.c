@@ -2,10 +2,10 @@
  * callbacks, streams, dead letters, connections), all of it also readable
  * with plain redis-cli (see docs/ARCHITECTURE.md). */
 #include "cfg.h"
-#include "keys.h"
 #include "dur.h"
 #include "ids.h"
 #include "jwt.h"
+#include "keys.h"
 #include "log.h"
 #include "util.h"
 

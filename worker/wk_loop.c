@@ -1,9 +1,9 @@
 /* wk_loop.c -- Stream consumer loop shared by the agent and tool workers,
  * with the resumer threads (notifications, timers). */
 #include "wk_loop.h"
-#include "keys.h"
 #include "cfg.h"
 #include "ids.h"
+#include "keys.h"
 #include "log.h"
 #include "mx.h"
 #include "util.h"
