@@ -153,17 +153,8 @@ static void on_catalog(struct rasync *ra, redisReply *r, void *arg)
 {
     (void)ra;
     (void)arg;
-    static char *last;
-    if (!r || r->type != REDIS_REPLY_STRING || (last && !strcmp(last, r->str)))
-        return;
-    char err[300];
-    if (tooldef_load_json(r->str, err, sizeof(err)) < 0) {
-        log_warn("event=tool_catalog_unreadable key=" TOOLDEF_KEY " err=\"%s\"", err);
-        return;
-    }
-    free(last);
-    last = xstrdup(r->str);
-    log_info("event=tool_catalog tools=%zu", tooldef_count());
+    if (r && r->type == REDIS_REPLY_STRING)
+        tooldef_follow(r->str);
 }
 
 static void fetch_catalog(struct gw_server *s)

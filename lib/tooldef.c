@@ -1,6 +1,7 @@
 /* tooldef.c -- The catalog: the three built-in tools, the custom entries of
  * a catalog file, their specs and routing. */
 #include "tooldef.h"
+#include "log.h"
 #include "util.h"
 
 #include <pthread.h>
@@ -263,6 +264,23 @@ int tooldef_load_json(const char *text, char *err, size_t errlen)
         return -1;
     }
     return load(doc, err, errlen);
+}
+
+void tooldef_follow(const char *text)
+{
+    static char *last; /* guarded by follow_lock */
+    static pthread_mutex_t follow_lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_mutex_lock(&follow_lock);
+    if (!last || strcmp(last, text) != 0) {
+        char err[300];
+        if (tooldef_load_json(text, err, sizeof(err)) < 0)
+            log_warn("event=tool_catalog_unreadable key=%s err=\"%s\"", TOOLDEF_KEY, err);
+        else
+            log_info("event=tool_catalog tools=%zu", tooldef_count());
+        free(last);
+        last = xstrdup(text);
+    }
+    pthread_mutex_unlock(&follow_lock);
 }
 
 char *tooldef_catalog_json(void)

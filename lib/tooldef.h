@@ -64,6 +64,12 @@ int tooldef_load_file(const char *path, char *err, size_t errlen);
 /* The same from the published text (TOOLDEF_KEY). Returns 0 / -1. */
 int tooldef_load_json(const char *text, char *err, size_t errlen);
 
+/* Follows the published catalog (the text of TOOLDEF_KEY, as the agent
+ * workers and gateways read it): loads it when it differs from the last
+ * text seen, and logs the change (event=tool_catalog) or why it cannot be
+ * read (event=tool_catalog_unreadable), once per text. */
+void tooldef_follow(const char *text);
+
 /* The custom entries as JSON text, for TOOLDEF_KEY. Returns: owned. */
 char *tooldef_catalog_json(void);
 

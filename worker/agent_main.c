@@ -44,18 +44,10 @@ static struct cfg_opt opts[] = {
 static void *catalog_main(void *arg)
 {
     struct rconn *rc = rconn_new(arg);
-    char *last = NULL, err[300];
     for (;;) {
         redisReply *r = rconn_cmd(rc, "GET %s", TOOLDEF_KEY);
-        if (r && r->type == REDIS_REPLY_STRING && (!last || strcmp(last, r->str) != 0)) {
-            if (tooldef_load_json(r->str, err, sizeof(err)) < 0) {
-                log_warn("event=tool_catalog_unreadable key=%s err=\"%s\"", TOOLDEF_KEY, err);
-            } else {
-                free(last);
-                last = xstrdup(r->str);
-                log_info("event=tool_catalog tools=%zu", tooldef_count());
-            }
-        }
+        if (r && r->type == REDIS_REPLY_STRING)
+            tooldef_follow(r->str);
         freeReplyObject(r);
         sleep(2);
     }
