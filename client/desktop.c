@@ -174,19 +174,29 @@ static gboolean scroll_down(gpointer p)
     return G_SOURCE_REMOVE;
 }
 
-/* A line in the chat: who is "you", "agent", "error" or "info". */
-static GtkWidget *chat_add(const char *who, const char *text)
+/* A wrapped, selectable, left-aligned label named name (for the state
+ * dump), with CSS class css. */
+static GtkWidget *small_label(const char *name, const char *css)
 {
-    GtkWidget *l = gtk_label_new(text);
-    char name[32];
-    snprintf(name, sizeof(name), "chat-%s", who);
+    GtkWidget *l = gtk_label_new("");
     gtk_widget_set_name(l, name);
-    gtk_widget_add_css_class(l, "bubble");
-    gtk_widget_add_css_class(l, who);
+    if (css)
+        gtk_widget_add_css_class(l, css);
+    gtk_label_set_xalign(GTK_LABEL(l), 0);
     gtk_label_set_wrap(GTK_LABEL(l), TRUE);
     gtk_label_set_wrap_mode(GTK_LABEL(l), PANGO_WRAP_WORD_CHAR);
     gtk_label_set_selectable(GTK_LABEL(l), TRUE);
-    gtk_label_set_xalign(GTK_LABEL(l), 0);
+    return l;
+}
+
+/* A line in the chat: who is "you", "agent", "error" or "info". */
+static GtkWidget *chat_add(const char *who, const char *text)
+{
+    char name[32];
+    snprintf(name, sizeof(name), "chat-%s", who);
+    GtkWidget *l = small_label(name, "bubble");
+    gtk_label_set_text(GTK_LABEL(l), text);
+    gtk_widget_add_css_class(l, who);
     gtk_widget_set_halign(l, !strcmp(who, "you") ? GTK_ALIGN_END : GTK_ALIGN_START);
     gtk_box_append(GTK_BOX(ui.chat_box), l);
     g_timeout_add(30, scroll_down, NULL);
@@ -295,19 +305,6 @@ static void open_output(GtkButton *b, gpointer p)
     gtk_window_set_child(GTK_WINDOW(w), sw);
     gtk_window_present(GTK_WINDOW(w));
     changed();
-}
-
-static GtkWidget *small_label(const char *name, const char *css)
-{
-    GtkWidget *l = gtk_label_new("");
-    gtk_widget_set_name(l, name);
-    if (css)
-        gtk_widget_add_css_class(l, css);
-    gtk_label_set_xalign(GTK_LABEL(l), 0);
-    gtk_label_set_wrap(GTK_LABEL(l), TRUE);
-    gtk_label_set_wrap_mode(GTK_LABEL(l), PANGO_WRAP_WORD_CHAR);
-    gtk_label_set_selectable(GTK_LABEL(l), TRUE);
-    return l;
 }
 
 static void act_changed(const struct cl_activity *a, void *arg)
