@@ -1,7 +1,7 @@
 /* gw_mcp.c -- MCP over Streamable HTTP (revisions 2025-06-18 and
  * 2025-11-25) on the gateway's port; its tokens come from gw_oauth.c. */
 #include "gw_mcp.h"
-#include "dur.h"
+#include "dur_exec.h"
 #include "gw_auth.h"
 #include "gw_oauth.h"
 #include "ids.h"

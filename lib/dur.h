@@ -6,7 +6,10 @@
  * released at once and nothing is held while waiting. When the awaited
  * result arrives, a Lua script re-queues the execution and a worker replays
  * the handler from the top: recorded operations return their recorded
- * results without running again. */
+ * results without running again.
+ *
+ * This header is what a handler uses (the operations, lib/dur.c); the
+ * executor is dur_exec.h, the resumer dur_resume.h. */
 #ifndef AA_DUR_H
 #define AA_DUR_H
 
@@ -20,6 +23,7 @@ enum dur_rc {
     DUR_OK = 0,      /* the operation's result is in *out */
     DUR_SUSPEND = 1, /* not there yet: return DUR_SUSPEND from the handler */
     DUR_ERROR = 2,   /* the operation failed; *out holds the error text */
+    DUR_TIMEOUT = 3, /* a callback's deadline passed; *out holds the error text */
 };
 
 struct dur_ctx;
@@ -52,21 +56,6 @@ struct dur_limits {
     const char *cb_tag;
 };
 
-/* The stream entry that delivered an execution: the script that suspends or
- * ends it also acknowledges the entry (one round trip less per run), and
- * sets done. */
-struct dur_ack {
-    const char *stream, *group, *id;
-    int done;
-};
-
-/* Runs (or replays) execution eid with the handler its record names.
- * ack may be NULL. Returns 0 when the stream entry may be acknowledged (the
- * caller does it unless ack->done), -1 when Redis was unreachable (leave it
- * pending; it will be reclaimed). */
-int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
-            const struct dur_limits *lim, const char *eid, struct dur_ack *ack);
-
 /* A retry policy for steps (as in Lambda durable functions: exponential
  * backoff with full jitter). Retries wait durably: no worker is held. */
 struct dur_retry {
@@ -76,11 +65,6 @@ struct dur_retry {
     double rate;        /* growth per attempt, e.g. 2.0 */
     int jitter;         /* 1: full jitter, a random delay in [0, delay] */
 };
-
-/* Starts execution eid of handler on stream (exec_start.lua). The id is an
- * idempotency key. Returns 0 started, 1 it already existed, -1 Redis error. */
-int dur_start(struct rconn *rc, const char *eid, const char *handler, const char *stream,
-              const char *input, const char *session, const char *trace, int64_t timeout_ms);
 
 /* Operations. out is owned by the caller (free it) whenever it is set. */
 int dur_step(struct dur_ctx *ctx, const char *name, dur_step_cb fn, void *arg, char **out);
@@ -97,8 +81,8 @@ int dur_wait(struct dur_ctx *ctx, const char *name, int64_t ms);
 int dur_invoke(struct dur_ctx *ctx, const char *name, const char *handler, const char *stream,
                const char *input, char **out);
 /* wait_for_callback: creates a callback, runs submit inside a step (never
- * twice, even on replay), then waits for the answer. A failure or timeout
- * gives DUR_ERROR with the text; dur_last_timed_out tells them apart. */
+ * twice, even on replay), then waits for the answer. A failure gives
+ * DUR_ERROR, a deadline that passed DUR_TIMEOUT, each with the text. */
 int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int64_t heartbeat_ms,
                  dur_submit_cb submit, void *arg, char **out);
 /* A push of event to the execution's session (lua/push.lua), as a step
@@ -115,7 +99,6 @@ int dur_push(struct dur_ctx *ctx, const char *name, const json_t *event, int req
  * DUR_ERROR "client_not_connected" (the handler is replayed at once). */
 int dur_callback_push(struct dur_ctx *ctx, const char *name, int64_t timeout_ms,
                       int64_t heartbeat_ms, const json_t *request, char **out);
-int dur_last_timed_out(const struct dur_ctx *ctx);
 
 /* Borrowed: valid while the handler runs. */
 const char *dur_exec_id(const struct dur_ctx *ctx);
@@ -124,47 +107,6 @@ const char *dur_trace(const struct dur_ctx *ctx);
 struct rconn *dur_rconn(struct dur_ctx *ctx);
 /* 1 when the handler is replaying recorded operations (useful for logs). */
 int dur_replaying(const struct dur_ctx *ctx);
-
-/* Ends an execution that has not ended as "cancelled": its handler is not
- * run again and a worker still running it loses it (its finish is refused).
- * Returns 1 cancelled, 0 it had ended or does not exist, -1 Redis error. */
-int dur_cancel(struct rconn *rc, const char *eid, const char *reason, int64_t retention_s);
-
-/* The resumer tag of callback id cbid (cb-<random>.<tag>), NULL when it has
- * none. Borrowed: points into cbid. */
-const char *dur_cb_tag(const char *cbid);
-
-/* Resumes callback cbid if it is settled or past its deadline (idempotent).
- * cause is the mx counter to count it under (MX_RESUME_*).
- * Returns 1 resumed, 0 nothing to do, -1 Redis error. */
-int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s, int cause);
-/* A resumer that can run what it resumes: its stream, group and consumer
- * name (also its worker id), and the handlers and limits to run with. */
-struct dur_take {
-    const char *stream, *group, *consumer;
-    const struct dur_handler *handlers;
-    const struct dur_limits *lim;
-};
-/* dur_resume_callback; with t, when that queued the execution on t's
- * stream, the same script also reads the stream's next entry for t's
- * consumer and claims its execution, which is then run here (one round trip and one hand-off
- * less than leaving it to a consumer thread). The entry stays pending until
- * the run ends, so a crash is recovered as for any consumer.
- * Returns 1 resumed, 0 nothing to do, -1 Redis error. */
-int dur_resume_take(struct rconn *rc, const char *cbid, int64_t retention_s, int cause,
-                    const struct dur_take *t);
-/* The same for n callbacks in one pipeline. Returns how many resumed, or -1. */
-int dur_resume_callbacks(struct rconn *rc, const char (*ids)[128], int n, int64_t retention_s,
-                         int cause);
-/* Resumes everything the notifications may have missed: what is due (see
- * dur_fire_due) and callbacks settled at least min_age_ms ago but not yet
- * handed over. Returns how many were resumed, or -1. */
-int dur_sweep(struct rconn *rc, int64_t retention_s, int64_t min_age_ms);
-
-/* Fires what is due now: durable timers, callback deadlines and execution
- * timeouts. *next_due_ms gets the earliest future deadline (or now + 1 s).
- * Returns how many fired, or -1 on a Redis error. */
-int dur_fire_due(struct rconn *rc, int64_t retention_s, int64_t *next_due_ms, int cause);
 
 /* Who completes a callback. session: the caller's session, or "" for
  * none; subject: the caller, whose session the callback's must be (its

@@ -25,8 +25,11 @@
 #define KEYS_CB_COMPLETED "aa:cb:completed"
 #define KEYS_EXEC_DEADLINES "aa:exec:deadlines"
 
-/* The resumers that stopped and handed their callbacks on. */
+/* Channels of the resumers: a worker that stopped hands its callbacks on
+ * (its tag); a deadline sooner than the timer threads' next pass (its time,
+ * published by lua/_deadline.lua). */
 #define KEYS_RESUMERS_GONE "aa:resumers:gone"
+#define KEYS_TIMERS_SOON "aa:timers:soon"
 
 /* Channels: MCP executions that ended, MCP cancellations. */
 #define KEYS_MCP_DONE "aa:mcp:done"

@@ -32,8 +32,4 @@ redisContext *rconn_ctx(struct rconn *c);
 /* Parses addr into host/port or a unix path. Returns 0 / -1. */
 int rconn_parse_addr(const char *addr, char *host, size_t hostlen, int *port, int *is_unix);
 
-/* Ensures Redis sends the keyspace notifications the runtime needs
- * (E keyevent, h hash, z sorted set). Returns 0 / -1 with err filled. */
-int rconn_ensure_notifications(struct rconn *c, char *err, size_t errlen);
-
 #endif

@@ -2,7 +2,8 @@
  * callbacks, streams, dead letters, connections), all of it also readable
  * with plain redis-cli (see docs/ARCHITECTURE.md). */
 #include "cfg.h"
-#include "dur.h"
+#include "dur_exec.h"
+#include "dur_resume.h"
 #include "ids.h"
 #include "jwt.h"
 #include "keys.h"
@@ -137,7 +138,7 @@ static int cmd_callbacks(struct rconn *rc)
             freeReplyObject(f);
     }
     freeReplyObject(r);
-    r = rconn_cmd(rc, "ZCARD aa:cb:completed");
+    r = rconn_cmd(rc, "ZCARD %s", KEYS_CB_COMPLETED);
     if (r)
         printf("completed, not yet resumed: %lld\n", r->integer);
     if (r)
@@ -174,7 +175,7 @@ static int cmd_streams(struct rconn *rc)
 static int cmd_dead(struct rconn *rc)
 {
     redisReply *r =
-        rconn_cmd(rc, "XREVRANGE aa:stream:dead + - COUNT %lld", cfg_int(opts, "limit"));
+        rconn_cmd(rc, "XREVRANGE %s + - COUNT %lld", KEYS_STREAM_DEAD, cfg_int(opts, "limit"));
     for (size_t i = 0; r && r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
         printf("%s\n", r->element[i]->element[0]->str);
         print_hash(r->element[i]->element[1], "  ");

@@ -87,14 +87,15 @@ static int run_client_command(struct dur_ctx *ctx, const struct tools_cfg *cfg, 
     return rc == DUR_ERROR ? DUR_OK : rc;
 }
 
-/* The result for a callback that failed: not connected, timed out, or the
- * client's own failure. Steals: out. */
-static char *callback_error(struct dur_ctx *ctx, char *out, const char *late, const char *what)
+/* The result for a callback that failed (rc DUR_ERROR) or timed out
+ * (DUR_TIMEOUT): not connected, too late, or the client's own failure.
+ * Steals: out. */
+static char *callback_error(int rc, char *out, const char *late, const char *what)
 {
     char *r;
     if (out && strcmp(out, "client_not_connected") == 0)
         r = not_connected();
-    else if (dur_last_timed_out(ctx))
+    else if (rc == DUR_TIMEOUT)
         r = error_result("client_timeout", late);
     else
         r = client_failure(what, out ? out : "");
@@ -135,9 +136,9 @@ static int get_vpn_status(struct dur_ctx *ctx, const struct tools_cfg *cfg, cons
         free(out);
         return rc;
     }
-    if (rc == DUR_ERROR) {
+    if (rc == DUR_ERROR || rc == DUR_TIMEOUT) {
         *result =
-            callback_error(ctx, out, "The desktop client did not report the VPN status in time.",
+            callback_error(rc, out, "The desktop client did not report the VPN status in time.",
                            "The desktop client could not get the VPN status");
         return DUR_OK;
     }
@@ -188,10 +189,10 @@ static int analyze_logs(struct dur_ctx *ctx, const struct tools_cfg *cfg, json_t
         free(out);
         return rc;
     }
-    if (rc == DUR_ERROR) {
+    if (rc == DUR_ERROR || rc == DUR_TIMEOUT) {
         char *what = xasprintf("The desktop client could not collect %s logs", type);
         *result =
-            callback_error(ctx, out, "The desktop client did not send the logs in time.", what);
+            callback_error(rc, out, "The desktop client did not send the logs in time.", what);
         free(what);
         return DUR_OK;
     }
@@ -254,9 +255,9 @@ static int catalog_tool(struct dur_ctx *ctx, const struct tooldef *d, const char
         free(out);
         return rc;
     }
-    if (rc == DUR_ERROR) {
+    if (rc == DUR_ERROR || rc == DUR_TIMEOUT) {
         char *what = xasprintf("The desktop client could not %s", d->title);
-        *result = callback_error(ctx, out, "The desktop client did not answer in time.", what);
+        *result = callback_error(rc, out, "The desktop client did not answer in time.", what);
         free(what);
         return DUR_OK;
     }

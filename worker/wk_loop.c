@@ -1,23 +1,22 @@
-/* wk_loop.c -- Stream consumer loop shared by the agent and tool workers,
- * with the resumer threads (notifications, timers). */
+/* wk_loop.c -- The stream consumer loop shared by the agent and tool
+ * workers: one consumer per thread, reclaiming, trimming and the periodic
+ * sweep. The resumer threads are dur_resume.c's. */
 #include "wk_loop.h"
 #include "cfg.h"
+#include "dur_exec.h"
+#include "dur_resume.h"
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
 #include "mx.h"
 #include "util.h"
 
-#include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 static volatile sig_atomic_t stopping;
@@ -26,217 +25,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     stopping = 1;
-}
-
-/* How many departed workers' tags a resumer remembers. */
-#define GONE_TAGS 64
-
-/* A thread with its own subscriber connection; stop() shuts its socket. */
-struct listener {
-    const struct wk_opts *o;
-    pthread_t thread;
-    atomic_int fd;
-    int started;
-    char name[192];          /* the notification thread's consumer name */
-    char gone[GONE_TAGS][8]; /* resumer tags of workers that have left (a ring) */
-    unsigned ngone;
-};
-
-/* Where a worker that stops announces its resumer tag: the others then
- * resume the callbacks it made (see ours). */
-
-static struct rconn *subscribe(const struct wk_opts *o, const char *const *cmds, int ncmds)
-{
-    int backoff = 100;
-    while (!stopping) {
-        struct rconn *sub = rconn_new(o->redis);
-        char err[256];
-        if (rconn_connect(sub, err, sizeof(err)) == 0) {
-            redisContext *c = rconn_ctx(sub);
-            struct timeval none = {0, 0};
-            redisSetTimeout(c, none);
-            int ok = 1;
-            for (int i = 0; i < ncmds && ok; i++) {
-                redisReply *r = redisCommand(c, cmds[i]);
-                ok = r != NULL;
-                if (r)
-                    freeReplyObject(r);
-            }
-            if (ok)
-                return sub;
-        }
-        rconn_free(sub);
-        usleep((useconds_t)backoff * 1000);
-        backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
-    }
-    return NULL;
-}
-
-/* Returns the callback id of a "hincrby" keyevent notification for
- * aa:cb:{id} (the last command of cb_complete.lua, and the only HINCRBY of
- * the system), copied into id; NULL for anything else. */
-static const char *completion_id(redisReply *r, char *id, size_t idlen)
-{
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || strcmp(r->element[0]->str, "message"))
-        return NULL;
-    const char *key = r->element[2]->str;
-    size_t pre = strlen(KEYS_CB_PREFIX);
-    if (!key || strncmp(key, KEYS_CB_PREFIX, pre) != 0 || strlen(key + pre) >= idlen)
-        return NULL;
-    strcpy(id, key + pre);
-    return id;
-}
-
-/* 1 when this resumer acts on the completion of callback cbid: one it made,
- * an untagged one, or one made by a worker that has left. */
-static int ours(const struct listener *l, const char *cbid)
-{
-    const char *tag = dur_cb_tag(cbid), *mine = l->o->limits.cb_tag;
-    if (!tag || !mine || !*mine || !strcmp(tag, mine))
-        return 1;
-    for (int i = 0; i < GONE_TAGS; i++)
-        if (!strcmp(l->gone[i], tag))
-            return 1;
-    return 0;
-}
-
-/* A departure on KEYS_RESUMERS_GONE: notes the tag. Returns 1 for one, else 0. */
-static int departure(struct listener *l, const redisReply *r)
-{
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || !r->element[1]->str ||
-        strcmp(r->element[1]->str, KEYS_RESUMERS_GONE) != 0 || !r->element[2]->str)
-        return 0;
-    const char *tag = r->element[2]->str, *mine = l->o->limits.cb_tag;
-    if (!id_valid(tag, sizeof(l->gone[0]) - 1) || (mine && !strcmp(tag, mine)))
-        return 0;
-    strlcpy_aa(l->gone[l->ngone++ % GONE_TAGS], tag, sizeof(l->gone[0]));
-    log_info("event=resumer_gone tag=%s", tag);
-    return 1;
-}
-
-/* Completions: keyspace events of callback records. Every resumer hears
- * every completion, and acts only on the callbacks created in its own
- * process (their ids carry its tag): one resume per completion however many
- * workers run, and the continuation runs where its callback was made. A lone
- * completion is resumed and its continuation run on this thread
- * (dur_resume_take); events that arrive together are resumed in one pipeline
- * and left to the consumer threads. A worker that stops says so on
- * KEYS_RESUMERS_GONE, and from then on the others resume its callbacks (and at
- * once sweep what was answered meanwhile). Notifications are at-most-once,
- * and a worker that crashed says nothing: the timers and the sweep catch
- * both. */
-static void *notify_main(void *arg)
-{
-    struct listener *l = arg;
-    struct rconn *cmd = rconn_new(l->o->redis);
-    static const char *const cmds[] = {"SUBSCRIBE __keyevent@0__:hincrby",
-                                       "SUBSCRIBE " KEYS_RESUMERS_GONE};
-    enum { BATCH = 256 };
-    char(*ids)[128] = xmalloc(sizeof(*ids) * BATCH);
-    while (!stopping) {
-        struct rconn *sub = subscribe(l->o, cmds, sizeof(cmds) / sizeof(cmds[0]));
-        if (!sub)
-            break;
-        redisContext *c = rconn_ctx(sub);
-        atomic_store(&l->fd, c->fd);
-        log_info("event=notifications_listening");
-        dur_sweep(cmd, l->o->limits.retention_s, 0); /* what settled while we were away */
-        void *rep;
-        while (!stopping && redisGetReply(c, &rep) == REDIS_OK) {
-            int n = 0, gone = 0;
-            do {
-                if (!completion_id(rep, ids[n], sizeof(ids[n]))) {
-                    gone |= departure(l, rep);
-                } else if (ours(l, ids[n])) {
-                    n++;
-                } else {
-                    /* another resumer's callback is its own to resume */
-                    log_debug("event=completion_left cb=%s reason=another_resumer", ids[n]);
-                }
-                freeReplyObject(rep);
-                rep = NULL;
-            } while (n < BATCH && redisGetReplyFromReader(c, &rep) == REDIS_OK && rep);
-            if (rep)
-                freeReplyObject(rep);
-            if (n == 1 && l->o->handlers) {
-                /* a lone completion: resume it and run its continuation
-                 * here; a burst is pipelined and left to the consumers */
-                struct dur_take t = {l->o->stream, l->o->group, l->name, l->o->handlers,
-                                     &l->o->limits};
-                dur_resume_take(cmd, ids[0], l->o->limits.retention_s, MX_RESUME_NOTIFICATION, &t);
-            } else if (n) {
-                dur_resume_callbacks(cmd, (const char(*)[128])ids, n, l->o->limits.retention_s,
-                                     MX_RESUME_NOTIFICATION);
-            }
-            if (gone) /* what the one that left had not resumed */
-                dur_sweep(cmd, l->o->limits.retention_s, 0);
-        }
-        atomic_store(&l->fd, -1);
-        rconn_free(sub);
-    }
-    free(ids);
-    rconn_free(cmd);
-    return NULL;
-}
-
-/* Timers: sleeps until the earliest deadline of aa:timers, aa:cb:deadlines
- * and aa:exec:deadlines, a second at most between passes, and wakes early
- * when a deadline due sooner than that is added: the scripts that add one
- * publish its time on aa:timers:soon (lua/_deadline.lua). A later deadline
- * wakes nobody; the next pass finds it in time. */
-static int64_t soon(redisReply *r)
-{
-    if (r->type != REDIS_REPLY_ARRAY || r->elements != 3 || !r->element[2]->str)
-        return INT64_MAX;
-    return atoll(r->element[2]->str);
-}
-
-static void *timer_main(void *arg)
-{
-    struct listener *l = arg;
-    struct rconn *cmd = rconn_new(l->o->redis);
-    static const char *const cmds[] = {"SUBSCRIBE aa:timers:soon"};
-    while (!stopping) {
-        struct rconn *sub = subscribe(l->o, cmds, sizeof(cmds) / sizeof(cmds[0]));
-        if (!sub)
-            break;
-        redisContext *c = rconn_ctx(sub);
-        atomic_store(&l->fd, c->fd);
-        log_info("event=timers_armed");
-        int broken = 0;
-        while (!stopping && !broken) {
-            int64_t next = 0;
-            if (dur_fire_due(cmd, l->o->limits.retention_s, &next, MX_RESUME_TIMER) < 0)
-                next = wall_ms() + 200;
-            for (int64_t left; !stopping && (left = next - wall_ms()) > 0;) {
-                struct pollfd pfd = {c->fd, POLLIN, 0};
-                int pr = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
-                if (pr < 0 && errno != EINTR) {
-                    broken = 1;
-                } else if (pr > 0) {
-                    if (redisBufferRead(c) != REDIS_OK) {
-                        broken = 1;
-                        break;
-                    }
-                    int64_t first = INT64_MAX;
-                    void *rep;
-                    while (redisGetReplyFromReader(c, &rep) == REDIS_OK && rep) {
-                        int64_t at = soon(rep);
-                        first = at < first ? at : first;
-                        freeReplyObject(rep);
-                    }
-                    if (first < next)
-                        break;
-                }
-                if (broken)
-                    break;
-            }
-        }
-        atomic_store(&l->fd, -1);
-        rconn_free(sub);
-    }
-    rconn_free(cmd);
-    return NULL;
 }
 
 static int ensure_group(struct rconn *rc, const struct wk_opts *o, char *err, size_t errlen)
@@ -448,16 +236,6 @@ static char *gauges(void *arg)
                      o->stream, len, o->stream, lag, o->stream, pending, cbs, timers, execs);
 }
 
-static void stop_listener(struct listener *l)
-{
-    if (!l->started)
-        return;
-    int fd = atomic_load(&l->fd);
-    if (fd >= 0)
-        shutdown(fd, SHUT_RDWR);
-    pthread_join(l->thread, NULL);
-}
-
 int wk_opts_from_cfg(struct wk_opts *o, const struct cfg_opt *tab, const char *prog)
 {
     if (log_setup(prog, cfg_str(tab, "log-level"), cfg_str(tab, "log-file")) < 0)
@@ -501,30 +279,36 @@ int wk_run(const struct wk_opts *opts)
         }
         usleep(200000);
     }
-    if ((o->notifications || o->timers) && rconn_ensure_notifications(rc, err, sizeof(err)) < 0) {
-        log_error("event=start_failed err=\"%s\"", err);
-        rconn_free(rc);
-        return 1;
-    }
     if (ensure_group(rc, o, err, sizeof(err)) < 0) {
         log_error("event=start_failed err=\"%s\"", err);
         rconn_free(rc);
         return 1;
     }
     rconn_free(rc);
-    struct listener notify = {.o = o}, timers = {.o = o};
-    atomic_init(&notify.fd, -1);
-    atomic_init(&timers.fd, -1);
-    snprintf(notify.name, sizeof(notify.name), "%s-%s-%d-resumer", o->name, host, (int)getpid());
-    if (o->notifications)
-        notify.started = pthread_create(&notify.thread, NULL, notify_main, &notify) == 0;
-    if (o->timers)
-        timers.started = pthread_create(&timers.thread, NULL, timer_main, &timers) == 0;
+    struct dur_resumer *resumer = NULL;
+    char resumer_name[192];
+    snprintf(resumer_name, sizeof(resumer_name), "%s-%s-%d-resumer", o->name, host, (int)getpid());
+    if (o->notifications || o->timers) {
+        struct dur_resume_opts ro = {
+            .redis = o->redis,
+            .notifications = o->notifications,
+            .timers = o->timers,
+            .retention_s = o->limits.retention_s,
+            .tag = tag,
+            .take = {o->stream, o->group, resumer_name, o->handlers, &o->limits},
+        };
+        resumer = dur_resumer_start(&ro, err, sizeof(err));
+        if (!resumer) {
+            log_error("event=start_failed err=\"%s\"", err);
+            return 1;
+        }
+    }
     if (o->metrics_port >= 0) {
         int port = mx_serve(o->metrics_bind, o->metrics_port, o->stream, gauges, (void *)o);
         if (port < 0) {
             log_error("event=start_failed err=\"cannot serve metrics on %s:%d\"", o->metrics_bind,
                       o->metrics_port);
+            dur_resumer_stop(resumer);
             return 1;
         }
         log_info("event=metrics_listening addr=%s port=%d", o->metrics_bind, port);
@@ -547,18 +331,7 @@ int wk_run(const struct wk_opts *opts)
     for (int i = 1; i < n; i++)
         if (cs[i].thread)
             pthread_join(cs[i].thread, NULL);
-    stop_listener(&notify);
-    if (tag[0]) {
-        /* from now on the other resumers take the callbacks made here */
-        struct rconn *bye = rconn_new(o->redis);
-        redisReply *r = rconn_cmd(bye, "PUBLISH %s %s", KEYS_RESUMERS_GONE, tag);
-        log_info("event=resumer_leaving tag=%s told=%lld", tag,
-                 r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1LL);
-        if (r)
-            freeReplyObject(r);
-        rconn_free(bye);
-    }
-    stop_listener(&timers);
+    dur_resumer_stop(resumer);
     mx_stop();
     free(cs);
     log_info("event=worker_stopped");

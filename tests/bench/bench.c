@@ -16,7 +16,8 @@
  *       memory per suspended execution, then completes every callback at
  *       once and measures resumes per second until all have ended. */
 #include "cfg.h"
-#include "dur.h"
+#include "dur_exec.h"
+#include "dur_resume.h"
 #include "log.h"
 #include "script.h"
 #include "util.h"

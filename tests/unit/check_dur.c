@@ -2,7 +2,8 @@
  * tests/run.sh; its address is in AA_TEST_REDIS): replay, mismatch,
  * callbacks (success, failure, timeout, heartbeat, early, duplicate,
  * conflicting, foreign session) and child executions. */
-#include "dur.h"
+#include "dur_exec.h"
+#include "dur_resume.h"
 #include "mx.h"
 #include "suites.h"
 #include "util.h"
@@ -82,7 +83,7 @@ static int submit_fn(struct dur_ctx *ctx, const char *cbid, char **result, void 
     if (answer_early) {
         redisReply *r = dur_complete(dur_rconn(ctx), cbid, "succeed", "s1", "early", 5);
         freeReplyObject(r);
-        dur_resume_callback(dur_rconn(ctx), cbid, 3600, MX_RESUME_NOTIFICATION);
+        dur_resume_callback(dur_rconn(ctx), cbid, 3600, DUR_BY_NOTIFICATION);
     }
     *result = xstrdup("sent");
     return DUR_OK;
@@ -105,7 +106,7 @@ static int handler(struct dur_ctx *ctx, const char *input, char **result, void *
         return rc2;
     }
     *result = xasprintf("%s+%s:%s%s", a, rc2 == DUR_OK ? "ok" : "err", b,
-                        dur_last_timed_out(ctx) ? ":timeout" : "");
+                        rc2 == DUR_TIMEOUT ? ":timeout" : "");
     free(a);
     free(b);
     return DUR_OK;
@@ -268,8 +269,8 @@ START_TEST(callback_success_replays_without_repeating)
     redisReply *r = dur_complete(rc, last_cb, "succeed", "s1", "connected", 9);
     ck_assert_str_eq(r->element[1]->str, "recorded");
     freeReplyObject(r);
-    ck_assert_int_eq(dur_resume_callback(rc, last_cb, 3600, MX_RESUME_NOTIFICATION), 1);
-    ck_assert_int_eq(dur_resume_callback(rc, last_cb, 3600, MX_RESUME_NOTIFICATION),
+    ck_assert_int_eq(dur_resume_callback(rc, last_cb, 3600, DUR_BY_NOTIFICATION), 1);
+    ck_assert_int_eq(dur_resume_callback(rc, last_cb, 3600, DUR_BY_NOTIFICATION),
                      0); /* exactly once */
     ck_assert_int_eq(xlen("t:stream"), 1);
     assert_field("aa:exec:e1", "status", "ready");
@@ -358,7 +359,7 @@ START_TEST(push_callback_in_one_script)
     freeReplyObject(r);
     r = dur_complete(rc, cbid, "succeed", "s1", "pong", 4);
     freeReplyObject(r);
-    ck_assert_int_eq(dur_resume_callback(rc, cbid, 3600, MX_RESUME_NOTIFICATION), 1);
+    ck_assert_int_eq(dur_resume_callback(rc, cbid, 3600, DUR_BY_NOTIFICATION), 1);
     run("p2");
     assert_field("aa:exec:p2", "result", "ok:pong");
     ck_assert_int_eq(xlen("aa:outbox:s1"), 1); /* replayed, never pushed again */
@@ -371,7 +372,7 @@ START_TEST(push_callback_in_one_script)
     r = rconn_cmd(rc, "XREADGROUP GROUP g elsewhere COUNT 100 STREAMS t:stream >");
     freeReplyObject(r);
     struct dur_take take = {"t:stream", "g", "resumer", handlers, &lim};
-    ck_assert_int_eq(dur_resume_take(rc, cbid, 3600, MX_RESUME_NOTIFICATION, &take), 1);
+    ck_assert_int_eq(dur_resume_take(rc, cbid, 3600, DUR_BY_NOTIFICATION, &take), 1);
     assert_field("aa:exec:p4", "status", "succeeded");
     assert_field("aa:exec:p4", "result", "ok:taken");
     r = rconn_cmd(rc, "XPENDING t:stream g - + 10 resumer");
@@ -381,10 +382,10 @@ START_TEST(push_callback_in_one_script)
     struct dur_take other = {"other:stream", "g", "resumer", handlers, &lim};
     struct dur_take nogroup = {"t:stream", "no-such-group", "resumer", handlers, &lim};
     suspend_and_answer("p5", "queued", cbid, sizeof(cbid));
-    ck_assert_int_eq(dur_resume_take(rc, cbid, 3600, MX_RESUME_NOTIFICATION, &other), 1);
+    ck_assert_int_eq(dur_resume_take(rc, cbid, 3600, DUR_BY_NOTIFICATION, &other), 1);
     assert_field("aa:exec:p5", "status", "ready");
     suspend_and_answer("p6", "queued", cbid, sizeof(cbid));
-    ck_assert_int_eq(dur_resume_take(rc, cbid, 3600, MX_RESUME_NOTIFICATION, &nogroup), 1);
+    ck_assert_int_eq(dur_resume_take(rc, cbid, 3600, DUR_BY_NOTIFICATION, &nogroup), 1);
     assert_field("aa:exec:p6", "status", "ready");
 
     /* another worker took it before it suspended: nothing is pushed */
@@ -427,7 +428,7 @@ START_TEST(callback_ids_carry_the_resumer_tag)
         r = dur_complete(rc, cbid, "succeed", "s1", "connected", 9);
         ck_assert_str_eq(r->element[1]->str, "recorded");
         freeReplyObject(r);
-        ck_assert_int_eq(dur_resume_callback(rc, cbid, 3600, MX_RESUME_NOTIFICATION), 1);
+        ck_assert_int_eq(dur_resume_callback(rc, cbid, 3600, DUR_BY_NOTIFICATION), 1);
         ck_assert_int_eq(dur_run(rc, "w1", handlers, &tagged, eids[i], NULL), 0);
         assert_field(key, "status", "succeeded");
     }
@@ -583,7 +584,7 @@ START_TEST(callback_without_execution)
     ck_assert_str_eq(r->str, "gone");
     freeReplyObject(r);
     assert_field("aa:cb:cb-bare", "resumed", "1");
-    ck_assert_int_eq(dur_resume_callback(rc, "cb-bare", 3600, MX_RESUME_NOTIFICATION), 0);
+    ck_assert_int_eq(dur_resume_callback(rc, "cb-bare", 3600, DUR_BY_NOTIFICATION), 0);
     ck_assert_int_eq(dur_sweep(rc, 3600, 0), 0);
 }
 END_TEST
@@ -594,7 +595,7 @@ START_TEST(replay_mismatch_fails_loudly)
     run("e7");
     redisReply *r = dur_complete(rc, last_cb, "succeed", "s1", "x", 1);
     freeReplyObject(r);
-    dur_resume_callback(rc, last_cb, 3600, MX_RESUME_NOTIFICATION);
+    dur_resume_callback(rc, last_cb, 3600, DUR_BY_NOTIFICATION);
     mismatch_flag = 1;
     run("e7");
     assert_field("aa:exec:e7", "status", "failed");
@@ -627,10 +628,10 @@ START_TEST(durable_wait_and_retries)
     run("w1");
     assert_field("aa:exec:w1", "status", "suspended");
     int64_t next = 0;
-    ck_assert_int_eq(dur_fire_due(rc, 3600, &next, MX_RESUME_TIMER), 0);
+    ck_assert_int_eq(dur_fire_due(rc, 3600, &next, DUR_BY_TIMER), 0);
     ck_assert_int_gt(next, wall_ms());
     usleep((useconds_t)(next - wall_ms() + 5) * 1000);
-    ck_assert_int_eq(dur_fire_due(rc, 3600, &next, MX_RESUME_TIMER), 1);
+    ck_assert_int_eq(dur_fire_due(rc, 3600, &next, DUR_BY_TIMER), 1);
     run("w1");
     assert_field("aa:exec:w1", "result", "rested");
 
@@ -639,7 +640,7 @@ START_TEST(durable_wait_and_retries)
     for (int i = 0; i < 2; i++) {
         run("r1");
         assert_field("aa:exec:r1", "status", "suspended");
-        while (dur_fire_due(rc, 3600, NULL, MX_RESUME_TIMER) == 0)
+        while (dur_fire_due(rc, 3600, NULL, DUR_BY_TIMER) == 0)
             usleep(5000);
     }
     run("r1");
@@ -651,7 +652,7 @@ START_TEST(durable_wait_and_retries)
     new_exec("r2", "retry");
     for (int i = 0; i < 2; i++) {
         run("r2");
-        while (dur_fire_due(rc, 3600, NULL, MX_RESUME_TIMER) == 0)
+        while (dur_fire_due(rc, 3600, NULL, DUR_BY_TIMER) == 0)
             usleep(5000);
     }
     run("r2");
@@ -668,7 +669,7 @@ START_TEST(execution_timeout)
     run("t1");
     assert_field("aa:exec:t1", "status", "suspended");
     usleep(60000);
-    ck_assert_int_ge(dur_fire_due(rc, 3600, NULL, MX_RESUME_TIMER), 1);
+    ck_assert_int_ge(dur_fire_due(rc, 3600, NULL, DUR_BY_TIMER), 1);
     assert_field("aa:exec:t1", "status", "timed_out");
     /* a late answer changes nothing */
     run("t1");
@@ -759,8 +760,8 @@ START_TEST(unknown_handler_and_stale_entries)
     /* an entry for a finished or missing execution is acknowledged and ignored */
     run("e8");
     run("does-not-exist");
-    ck_assert_int_eq(dur_resume_callback(rc, "cb-missing", 3600, MX_RESUME_NOTIFICATION), 0);
-    ck_assert_int_eq(dur_resume_callback(rc, "bad id!", 3600, MX_RESUME_NOTIFICATION), 0);
+    ck_assert_int_eq(dur_resume_callback(rc, "cb-missing", 3600, DUR_BY_NOTIFICATION), 0);
+    ck_assert_int_eq(dur_resume_callback(rc, "bad id!", 3600, DUR_BY_NOTIFICATION), 0);
 }
 END_TEST
 

@@ -15,6 +15,7 @@ Suite *keys_suite(void);
 Suite *tools_suite(void);
 Suite *provider_suite(void);
 Suite *dur_suite(void);
+Suite *dur_resume_suite(void);
 Suite *jwt_suite(void);
 Suite *gw_msg_suite(void);
 Suite *evstream_suite(void);

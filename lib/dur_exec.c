@@ -1,0 +1,335 @@
+/* dur_exec.c -- The executor: claims an execution, runs or replays its
+ * handler against the checkpoint log, and suspends it (exec_suspend.lua, or
+ * cb_suspend.lua with the callback the run staged), finishes it or sends it
+ * to the dead letters. Starting and cancelling are here too. */
+#include "dur_exec.h"
+#include "dur_int.h"
+#include "keys.h"
+#include "log.h"
+#include "mx.h"
+#include "push.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void staged_clear(struct dur_ctx *ctx)
+{
+    free(ctx->staged.name);
+    free(ctx->staged.request);
+    ctx->staged.name = ctx->staged.request = NULL;
+}
+
+/* Evaluates script name with its keys, then the stream of ack's entry (when
+ * ack is set: the script acknowledges the entry), its args, then the entry's
+ * group and id. Returns: owned reply, or NULL when Redis is unreachable. */
+static redisReply *eval_acked(struct rconn *rc, const char *name, const char *const *keys,
+                              int nkeys, const char *const *args, int nargs,
+                              const struct dur_ack *ack)
+{
+    const char *a[32];
+    int n = 0;
+    for (int i = 0; i < nkeys; i++)
+        a[n++] = keys[i];
+    if (ack)
+        a[n++] = ack->stream;
+    int k = n;
+    for (int i = 0; i < nargs; i++)
+        a[n++] = args[i];
+    if (ack) {
+        a[n++] = ack->group;
+        a[n++] = ack->id;
+    }
+    return rconn_eval(rc, name, k, n, a, NULL);
+}
+
+/* Runs exec_finish.lua: ends eid with status and result; owner "" or the
+ * owner it must have; with ack, the script also acknowledges the stream
+ * entry. Returns: owned reply, or NULL when Redis is unreachable. */
+static redisReply *eval_finish(struct rconn *rc, const char *eid, const char *worker,
+                               const char *status, const char *result, int64_t retention_s,
+                               const char *owner, const struct dur_ack *ack)
+{
+    char key[KEYS_MAX], now[24], ret[24];
+    keys_exec(key, sizeof(key), eid);
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
+    const char *keys[] = {key};
+    const char *args[] = {eid, worker, status, result, now, ret, owner};
+    return eval_acked(rc, "exec_finish", keys, 1, args, 7, ack);
+}
+
+int dur_exec_finish(struct rconn *rc, const char *eid, const char *worker, const char *status,
+                    const char *result, int64_t retention_s, struct dur_ack *ack)
+{
+    redisReply *r = eval_finish(rc, eid, worker, status, result, retention_s, "", ack);
+    if (!r)
+        return -1;
+    if (r->type == REDIS_REPLY_ERROR)
+        log_error("event=exec_finish_failed exec=%s err=\"%s\"", eid, r->str);
+    else if (ack)
+        ack->done = 1;
+    freeReplyObject(r);
+    return 0;
+}
+
+int dur_cancel(struct rconn *rc, const char *eid, const char *reason, int64_t retention_s)
+{
+    redisReply *r = eval_finish(rc, eid, "", "cancelled", reason, retention_s, "", NULL);
+    if (!r)
+        return -1;
+    int ok =
+        r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING ? !strcmp(r->str, "ok") : -1;
+    if (ok == 1)
+        log_info("event=exec_cancelled exec=%s", eid);
+    freeReplyObject(r);
+    return ok;
+}
+
+static const struct dur_handler *find_handler(const struct dur_handler *h, const char *name)
+{
+    for (; h->name; h++)
+        if (strcmp(h->name, name) == 0)
+            return h;
+    return NULL;
+}
+
+/* Runs cb_suspend.lua for the staged callback of a run that suspended.
+ * Returns 0 done (suspended, queued again, or lost to another worker: the
+ * script's verdict is copied into verdict), 1 the session has no connection
+ * (the failed operations are recorded: replay), -1 Redis unreachable, -2 an
+ * error (ctx->err says which). */
+static int run_staged(struct dur_ctx *ctx, const char *key, const char *stream, struct dur_ack *ack,
+                      char *verdict_out, size_t verdict_len)
+{
+    char cbkey[KEYS_MAX], outbox[KEYS_MAX], conns[KEYS_MAX], now[24], sidx[16], tmo[24], hb[24],
+        maxlen[16], ttl[16];
+    keys_cb(cbkey, sizeof(cbkey), ctx->staged.cbid);
+    keys_outbox(outbox, sizeof(outbox), ctx->session);
+    keys_session(conns, sizeof(conns), ctx->session, "conns");
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    snprintf(sidx, sizeof(sidx), "%d", ctx->staged.idx);
+    snprintf(tmo, sizeof(tmo), "%lld", (long long)ctx->staged.timeout_ms);
+    snprintf(hb, sizeof(hb), "%lld", (long long)ctx->staged.heartbeat_ms);
+    snprintf(maxlen, sizeof(maxlen), "%d", PUSH_OUTBOX_MAXLEN);
+    snprintf(ttl, sizeof(ttl), "%d", PUSH_OUTBOX_TTL_S);
+    const char *keys[] = {key, stream, cbkey, KEYS_CB_DEADLINES, outbox, conns};
+    const char *args[] = {ctx->eid,     ctx->worker, now, ctx->staged.cbid, sidx,
+                          ctx->session, tmo,         hb,  ctx->staged.name, ctx->staged.request,
+                          maxlen,       ttl};
+    redisReply *r = eval_acked(ctx->rc, "cb_suspend", keys, 6, args, 12, ack);
+    if (!r)
+        return -1;
+    const char *verdict =
+        r->type == REDIS_REPLY_ARRAY && r->elements == 3 ? r->element[0]->str : NULL;
+    int ret = 0;
+    if (!verdict || !strcmp(verdict, "exists")) {
+        snprintf(ctx->err, sizeof(ctx->err), "callback %s: %s", ctx->staged.name,
+                 verdict                        ? "the callback id is taken"
+                 : r->type == REDIS_REPLY_ERROR ? r->str
+                                                : "bad reply from cb_suspend");
+        ret = -2;
+    } else if (!strcmp(verdict, "not_connected")) {
+        const char *name = ctx->staged.name, *why = "client_not_connected";
+        json_object_set_new(ctx->ops, sidx,
+                            json_pack("{s:s, s:s, s:s, s:s, s:s}", "t", "cb", "n", name, "s",
+                                      "fail", "cb", ctx->staged.cbid, "r", why));
+        snprintf(sidx, sizeof(sidx), "%d", ctx->staged.idx + 1);
+        json_object_set_new(
+            ctx->ops, sidx,
+            json_pack("{s:s, s:s, s:s, s:s}", "t", "submit", "n", name, "s", "fail", "r", why));
+        ret = 1;
+    } else {
+        strlcpy_aa(verdict_out, verdict, verdict_len);
+        if (ack)
+            ack->done = 1;
+    }
+    if (verdict && (!strcmp(verdict, "suspended") || !strcmp(verdict, "requeued")))
+        log_info("event=callback_created exec=%s trace=%s op=%d cb=%s timeout_ms=%lld", ctx->eid,
+                 ctx->trace, ctx->staged.idx, ctx->staged.cbid, (long long)ctx->staged.timeout_ms);
+    if (verdict && strcmp(verdict, "exists") != 0 && strcmp(verdict, "lost") != 0)
+        log_info("event=push exec=%s trace=%s session=%s id=%s kind=%s connections=%lld cb=%s "
+                 "verdict=%s",
+                 ctx->eid, ctx->trace, ctx->session, r->element[1]->str ? r->element[1]->str : "",
+                 ctx->staged.kind, r->element[2]->integer, ctx->staged.cbid, verdict);
+    freeReplyObject(r);
+    return ret;
+}
+
+int dur_exec_claimed(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
+                     const struct dur_limits *lim, const char *eid, struct dur_ack *ack,
+                     const redisReply *r, size_t at)
+{
+    char key[KEYS_MAX];
+    int ret = 0;
+    keys_exec(key, sizeof(key), eid);
+    if (r->type != REDIS_REPLY_ARRAY || r->elements <= at || !r->element[at]->str) {
+        log_error("event=claim_failed exec=%s err=\"%s\"", eid,
+                  r->type == REDIS_REPLY_ERROR ? r->str : "bad reply");
+        return 0;
+    }
+    const char *verdict = r->element[at]->str;
+    if (strcmp(verdict, "exhausted") == 0) {
+        log_error("event=exec_dead_letter exec=%s reason=max_attempts", eid);
+        mx_add(MX_DEAD_LETTERS, 1);
+        redisReply *d = rconn_cmd(rc, "XADD %s MAXLEN ~ 10000 * exec %s error %s", KEYS_STREAM_DEAD,
+                                  eid, "maximum attempts reached");
+        if (d)
+            freeReplyObject(d);
+        dur_exec_finish(rc, eid, "", "failed", "maximum attempts reached", lim->retention_s, ack);
+        return 0;
+    }
+    if (strcmp(verdict, "ok") != 0) {
+        mx_add(MX_JOBS_SKIPPED, 1);
+        log_debug("event=claim_skipped exec=%s verdict=%s", eid, verdict);
+        return 0;
+    }
+    struct dur_ctx ctx = {0};
+    ctx.rc = rc;
+    ctx.eid = eid;
+    ctx.worker = worker;
+    ctx.lim = lim;
+    ctx.ops = json_object();
+    const char *hname = "", *input = "", *stream = "";
+    char unreadable[24] = ""; /* the first operation record that is not JSON */
+    ctx.session = ctx.trace = "";
+    for (size_t i = at + 1; i + 1 < r->elements; i += 2) {
+        const char *k = r->element[i]->str, *v = r->element[i + 1]->str;
+        if (!k || !v)
+            continue;
+        if (!strncmp(k, "op:", 3)) {
+            json_t *op = json_loads(v, 0, NULL);
+            if (op)
+                json_object_set_new(ctx.ops, k + 3, op);
+            else if (!unreadable[0])
+                strlcpy_aa(unreadable, k, sizeof(unreadable));
+        } else if (!strcmp(k, "handler"))
+            hname = v;
+        else if (!strcmp(k, "input"))
+            input = v;
+        else if (!strcmp(k, "session"))
+            ctx.session = v;
+        else if (!strcmp(k, "trace"))
+            ctx.trace = v;
+        else if (!strcmp(k, "stream"))
+            stream = v;
+    }
+    ctx.replay_ops = (int)json_object_size(ctx.ops);
+    const struct dur_handler *h = find_handler(handlers, hname);
+    char *result = NULL;
+    int rc_h;
+    char staged[16] = ""; /* the verdict of cb_suspend.lua when it ended the run */
+    int64_t t0 = mono_us();
+    for (int pass = 0;; pass++) {
+        if (unreadable[0]) {
+            /* replaying without it would redo what it recorded (a push, a
+             * callback): fail the execution, loudly */
+            snprintf(ctx.err, sizeof(ctx.err), "operation record %s is unreadable (not JSON)",
+                     unreadable);
+            log_error("event=record_unreadable exec=%s field=%s", eid, unreadable);
+            rc_h = DUR_FAIL;
+            break;
+        }
+        if (!h) {
+            snprintf(ctx.err, sizeof(ctx.err), "no handler named '%s' on this worker", hname);
+            rc_h = DUR_FAIL;
+            break;
+        }
+        rc_h = h->fn(&ctx, input, &result, h->arg);
+        if (!ctx.staged.request)
+            break;
+        if (rc_h != DUR_SUSPEND) {
+            log_warn("event=callback_dropped exec=%s op=%d reason=\"the handler did not suspend\"",
+                     eid, ctx.staged.idx);
+            staged_clear(&ctx);
+            break;
+        }
+        int v = run_staged(&ctx, key, stream, ack, staged, sizeof(staged));
+        staged_clear(&ctx);
+        if (v != 1) {
+            rc_h = v == -2 ? DUR_FAIL : rc_h;
+            ret = v == -1 ? -1 : 0;
+            break;
+        }
+        /* no connection: replay at once; the failed callback is recorded */
+        free(result);
+        result = NULL;
+        ctx.next = 0;
+        ctx.replay_ops = (int)json_object_size(ctx.ops);
+        if (pass == 64) {
+            snprintf(ctx.err, sizeof(ctx.err), "too many callbacks without a connection");
+            rc_h = DUR_FAIL;
+            break;
+        }
+    }
+    long long us = (long long)(mono_us() - t0);
+    mx_observe(MX_H_HANDLER, (double)us / 1e6);
+    mx_add(rc_h == DUR_SUSPEND ? MX_JOBS_SUSPENDED
+           : rc_h == DUR_OK    ? MX_JOBS_SUCCEEDED
+                               : MX_JOBS_FAILED,
+           1);
+    if (rc_h == DUR_SUSPEND && (staged[0] || ret < 0)) {
+        log_info("event=exec_suspended exec=%s handler=%s trace=%s ops=%d us=%lld verdict=%s", eid,
+                 hname, ctx.trace, ctx.next, us, ret < 0 ? "error" : staged);
+    } else if (rc_h == DUR_SUSPEND) {
+        char now2[24];
+        snprintf(now2, sizeof(now2), "%lld", (long long)wall_ms());
+        const char *keys[] = {key, stream}, *args[] = {eid, worker, now2};
+        redisReply *x = eval_acked(rc, "exec_suspend", keys, 2, args, 3, ack);
+        if (x && x->type != REDIS_REPLY_ERROR && ack)
+            ack->done = 1;
+        log_info("event=exec_suspended exec=%s handler=%s trace=%s ops=%d us=%lld verdict=%s", eid,
+                 hname, ctx.trace, ctx.next, us, x && x->str ? x->str : "error");
+        if (!x)
+            ret = -1;
+        if (x)
+            freeReplyObject(x);
+    } else if (rc_h == DUR_OK) {
+        log_info("event=exec_succeeded exec=%s handler=%s trace=%s ops=%d us=%lld", eid, hname,
+                 ctx.trace, ctx.next, us);
+        ret = dur_exec_finish(rc, eid, worker, "succeeded", result ? result : "", lim->retention_s,
+                              ack);
+    } else {
+        const char *why = ctx.err[0] ? ctx.err : (result ? result : "handler failed");
+        log_warn("event=exec_failed exec=%s handler=%s trace=%s err=\"%s\"", eid, hname, ctx.trace,
+                 why);
+        ret = dur_exec_finish(rc, eid, worker, "failed", why, lim->retention_s, ack);
+    }
+    free(result);
+    json_decref(ctx.ops);
+    return ret;
+}
+
+int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
+            const struct dur_limits *lim, const char *eid, struct dur_ack *ack)
+{
+    char key[KEYS_MAX], now[24], lease[24], maxa[16];
+    keys_exec(key, sizeof(key), eid);
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    snprintf(lease, sizeof(lease), "%lld", (long long)lim->lease_ms);
+    snprintf(maxa, sizeof(maxa), "%d", lim->max_attempts);
+    const char *args[] = {key, worker, now, lease, maxa};
+    redisReply *r = rconn_eval(rc, "exec_claim", 1, 5, args, NULL);
+    if (!r)
+        return -1;
+    int ret = dur_exec_claimed(rc, worker, handlers, lim, eid, ack, r, 0);
+    freeReplyObject(r);
+    return ret;
+}
+
+int dur_start(struct rconn *rc, const char *eid, const char *handler, const char *stream,
+              const char *input, const char *session, const char *trace, int64_t timeout_ms)
+{
+    char key[KEYS_MAX], now[24], tmo[24];
+    keys_exec(key, sizeof(key), eid);
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    snprintf(tmo, sizeof(tmo), "%lld", (long long)timeout_ms);
+    const char *args[] = {key, stream, eid, handler, input, session, trace, now, tmo};
+    redisReply *r = rconn_eval(rc, "exec_start", 2, 9, args, NULL);
+    int rc_ = r && r->str ? (!strcmp(r->str, "started") ? 0 : 1) : -1;
+    if (r)
+        freeReplyObject(r);
+    return rc_;
+}

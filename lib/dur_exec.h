@@ -1,0 +1,36 @@
+/* dur_exec.h -- The executor of the durable runtime: starts an execution,
+ * claims it from a stream entry, runs or replays its handler against the
+ * checkpoint log, and suspends, finishes or cancels it (lua/exec_*.lua,
+ * lua/cb_suspend.lua). The operations a handler calls are in dur.h; what
+ * resumes a suspended execution is in dur_resume.h. */
+#ifndef AA_DUR_EXEC_H
+#define AA_DUR_EXEC_H
+
+#include "dur.h"
+
+/* The stream entry that delivered an execution: the script that suspends or
+ * ends it also acknowledges the entry (one round trip less per run), and
+ * sets done. */
+struct dur_ack {
+    const char *stream, *group, *id;
+    int done;
+};
+
+/* Runs (or replays) execution eid with the handler its record names.
+ * ack may be NULL. Returns 0 when the stream entry may be acknowledged (the
+ * caller does it unless ack->done), -1 when Redis was unreachable (leave it
+ * pending; it will be reclaimed). */
+int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
+            const struct dur_limits *lim, const char *eid, struct dur_ack *ack);
+
+/* Starts execution eid of handler on stream (exec_start.lua). The id is an
+ * idempotency key. Returns 0 started, 1 it already existed, -1 Redis error. */
+int dur_start(struct rconn *rc, const char *eid, const char *handler, const char *stream,
+              const char *input, const char *session, const char *trace, int64_t timeout_ms);
+
+/* Ends an execution that has not ended as "cancelled": its handler is not
+ * run again and a worker still running it loses it (its finish is refused).
+ * Returns 1 cancelled, 0 it had ended or does not exist, -1 Redis error. */
+int dur_cancel(struct rconn *rc, const char *eid, const char *reason, int64_t retention_s);
+
+#endif
