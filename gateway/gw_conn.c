@@ -1,16 +1,11 @@
-/* gw_conn.c -- Connection lifecycle: HTTP, the upgrade, WebSocket framing
- * through wslay, registration in Redis, delivery with outbox catch-up, and
- * deferred freeing (never inside the connection's own callbacks). */
+/* gw_conn.c -- Client connections: HTTP requests, the upgrade the owner
+ * asks for, WebSocket framing through wslay, output limits and corking, and
+ * deferred freeing (never inside the connection's own callbacks). What a
+ * request or message means is the owner's (gw_conn_handlers). */
 #include "gw_conn.h"
-#include "gw_auth.h"
 #include "gw_http.h"
-#include "gw_mcp.h"
-#include "gw_oauth.h"
-#include "gw_rest.h"
-#include "gw_route.h"
 #include "gw_ws.h"
 #include "ids.h"
-#include "keys.h"
 #include "log.h"
 #include "util.h"
 
@@ -27,17 +22,29 @@
 #include <sys/uio.h>
 #include <wslay/wslay.h>
 
-enum conn_state { CS_HTTP, CS_REGISTERING, CS_OPEN, CS_DEAD };
+enum conn_state { CS_HTTP, CS_OPEN, CS_DEAD };
 
-struct pending_event {
-    struct pending_event *next;
-    char id[48];
-    size_t len;
-    char json[];
+struct gw_conns {
+    struct event_base *base;
+    struct ssl_ctx_st *tls;
+    struct gw_conn_limits lim;
+    struct gw_conn_handlers h;
+    void *arg;
+    struct gw_conn *head; /* every connection */
+    size_t nconns, nopen;
+    size_t allocated; /* connections whose memory is not released yet */
+    int freeing;      /* gw_conns_free ran: the last release frees the set */
+    struct gw_conn_stats stats;
+    /* corking: connections holding gathered frames, written at uncork */
+    int corked;
+    struct gw_conn **dirty;
+    size_t ndirty, dirty_cap;
+    struct event *uncork;
 };
 
 struct gw_conn {
-    struct gw_server *srv;
+    struct gw_conns *set;
+    void *data; /* the owner's (gw_conn_set_data) */
     struct bufferevent *bev;
     struct gw_http *http;
     wslay_event_context_ptr ws;
@@ -45,15 +52,11 @@ struct gw_conn {
     int refs;
     int in_ws; /* inside wslay_event_recv: no freeing */
     int close_after_write;
-    int http_busy;   /* an HTTP answer is on its way (Redis); no reading */
-    int registered;  /* the Redis record exists (or is being written) */
-    int catching_up; /* events wait in pending until the outbox read ends */
-    int resync_again;
-    char cid[48], session[129], remote[64], last_id[48], user[129];
+    int http_busy; /* an HTTP answer is on its way (Redis); no reading */
+    int closed;    /* on_close has run */
+    char cid[48], remote[64];
     int loopback;
-    struct pending_event *pending, *pending_tail;
-    struct gw_conn *s_prev, *s_next; /* same session */
-    struct gw_conn *prev, *next;     /* all connections */
+    struct gw_conn *prev, *next; /* all connections */
     struct event *ping, *max_age;
     struct event *head_timer; /* bounds the whole of each HTTP request */
     int64_t connected_ms;
@@ -67,47 +70,31 @@ struct gw_conn {
     int proto_error;       /* a frame wslay would fail without a close code */
 };
 
-const double gw_lat_bounds_ms[GW_LAT_BUCKETS] = {1, 2, 5, 10, 25, 50, 100, 250, 1000};
-
-static void observe_push(struct gw_server *s, const char *id)
-{
-    uint64_t ms, seq;
-    if (stream_id_parse(id, &ms, &seq) < 0)
-        return;
-    double lat = (double)(wall_ms() - (int64_t)ms);
-    if (lat < 0)
-        lat = 0;
-    int b = 0;
-    while (b < GW_LAT_BUCKETS && lat > gw_lat_bounds_ms[b])
-        b++;
-    s->m.push_lat[b]++;
-    s->m.push_lat_sum += lat / 1000.0;
-}
-
 static void http_read(struct gw_conn *c);
 static void head_timer_arm(struct gw_conn *c);
-void gw_conn_http_hold(struct gw_conn *c);
 static void ws_pump(struct gw_conn *c);
 static void maybe_free(struct gw_conn *c);
-
-const char *gw_conn_session(const struct gw_conn *c)
-{
-    return c->session;
-}
+static void cork_dirty(struct gw_conns *set, struct gw_conn *c);
+static void set_release(struct gw_conns *set);
 
 const char *gw_conn_id(const struct gw_conn *c)
 {
     return c->cid;
 }
 
-struct gw_server *gw_conn_server(struct gw_conn *c)
+void *gw_conn_owner(const struct gw_conn *c)
 {
-    return c->srv;
+    return c->set->arg;
 }
 
-struct gw_conn *gw_conn_next_in_session(struct gw_conn *c)
+void gw_conn_set_data(struct gw_conn *c, void *data)
 {
-    return c->s_next;
+    c->data = data;
+}
+
+void *gw_conn_data(const struct gw_conn *c)
+{
+    return c->data;
 }
 
 struct gw_conn *gw_conn_next(struct gw_conn *c)
@@ -118,6 +105,11 @@ struct gw_conn *gw_conn_next(struct gw_conn *c)
 int gw_conn_is_open(const struct gw_conn *c)
 {
     return c->state == CS_OPEN;
+}
+
+int gw_conn_is_dead(const struct gw_conn *c)
+{
+    return c->state == CS_DEAD;
 }
 
 void gw_conn_ref(struct gw_conn *c)
@@ -131,69 +123,21 @@ void gw_conn_unref(struct gw_conn *c)
     maybe_free(c);
 }
 
-/* ---- session index ---------------------------------------------------- */
-
-static void session_add(struct gw_conn *c)
-{
-    struct gw_conn *head = strmap_get(c->srv->sessions, c->session);
-    c->s_prev = NULL;
-    c->s_next = head;
-    if (head)
-        head->s_prev = c;
-    strmap_set(c->srv->sessions, c->session, c);
-}
-
-static void session_remove(struct gw_conn *c)
-{
-    if (!c->session[0])
-        return;
-    if (c->s_prev)
-        c->s_prev->s_next = c->s_next;
-    else if (c->s_next)
-        strmap_set(c->srv->sessions, c->session, c->s_next);
-    else if (strmap_get(c->srv->sessions, c->session) == c)
-        strmap_del(c->srv->sessions, c->session);
-    if (c->s_next)
-        c->s_next->s_prev = c->s_prev;
-    c->s_prev = c->s_next = NULL;
-}
-
 /* ---- freeing ------------------------------------------------------------ */
-
-static void pending_clear(struct gw_conn *c)
-{
-    while (c->pending) {
-        struct pending_event *p = c->pending;
-        c->pending = p->next;
-        free(p);
-    }
-    c->pending_tail = NULL;
-}
 
 static void maybe_free(struct gw_conn *c)
 {
     if (c->state != CS_DEAD || c->refs > 0 || c->in_ws)
         return;
+    struct gw_conns *set = c->set;
+    if (set->h.on_free)
+        set->h.on_free(c, set->arg);
     if (c->ws)
         wslay_event_context_free(c->ws);
     gw_http_free(c->http);
-    pending_clear(c);
     free(c);
-}
-
-static void unregister(struct gw_conn *c)
-{
-    char k1[KEYS_MAX], k2[KEYS_MAX], k3[KEYS_MAX];
-    if (!c->registered)
-        return;
-    c->registered = 0;
-    keys_conn(k1, sizeof(k1), c->cid);
-    keys_session(k2, sizeof(k2), c->session, "conns");
-    keys_node_conns(k3, sizeof(k3), c->srv->cfg.node);
-    const char *args[] = {k1, k2, k3, c->cid};
-    if (rasync_eval(c->srv->cmd, NULL, NULL, "conn_close", 3, 4, args, NULL) < 0)
-        log_warn("event=unregister_deferred conn=%s note=\"redis down; the reaper removes it\"",
-                 c->cid);
+    if (--set->allocated == 0 && set->freeing)
+        set_release(set);
 }
 
 void gw_conn_drop(struct gw_conn *c, const char *why)
@@ -202,20 +146,23 @@ void gw_conn_drop(struct gw_conn *c, const char *why)
         return;
     int was_open = c->state == CS_OPEN;
     c->state = CS_DEAD;
-    log_info("event=conn_closed conn=%s session=%s remote=%s why=\"%s\" age_ms=%lld", c->cid,
-             c->session, c->remote, why,
+    log_info("event=conn_closed conn=%s remote=%s why=\"%s\" age_ms=%lld", c->cid, c->remote, why,
              (long long)(c->connected_ms ? wall_ms() - c->connected_ms : 0));
-    unregister(c);
-    session_remove(c);
+    if (!c->closed && c->set->h.on_close) {
+        c->closed = 1;
+        c->refs++; /* on_close may ref and unref */
+        c->set->h.on_close(c, c->set->arg);
+        c->refs--;
+    }
     if (c->prev)
         c->prev->next = c->next;
     else
-        c->srv->conns = c->next;
+        c->set->head = c->next;
     if (c->next)
         c->next->prev = c->prev;
-    c->srv->nconns--;
+    c->set->nconns--;
     if (was_open)
-        c->srv->nopen--;
+        c->set->nopen--;
     if (c->ping) {
         event_free(c->ping);
         c->ping = NULL;
@@ -247,8 +194,8 @@ static int over_cap(struct gw_conn *c)
         return 1;
     size_t queued = evbuffer_get_length(bufferevent_get_output(c->bev)) +
                     (c->cork ? evbuffer_get_length(c->cork) : 0);
-    if (queued > c->srv->cfg.max_output) {
-        c->srv->m.slow_closed++;
+    if (queued > c->set->lim.max_output) {
+        c->set->stats.slow_closed++;
         gw_conn_drop(c, "client does not read: output limit reached");
         return 1;
     }
@@ -324,6 +271,8 @@ void gw_conn_http_json(struct gw_conn *c, int status, json_t *j, const char *ext
 void gw_conn_http_error(struct gw_conn *c, int status, const char *type, const char *message,
                         const char *extra_headers)
 {
+    if (!type && !extra_headers && status == 426)
+        extra_headers = "Sec-WebSocket-Version: 13\r\n";
     gw_conn_http_json(
         c, status,
         json_pack("{s:s, s:s}", "error", type ? type : reason_for(status), "message", message),
@@ -332,8 +281,7 @@ void gw_conn_http_error(struct gw_conn *c, int status, const char *type, const c
 
 static void http_error(struct gw_conn *c, int status, const char *message)
 {
-    gw_conn_http_error(c, status, NULL, message,
-                       status == 426 ? "Sec-WebSocket-Version: 13\r\n" : NULL);
+    gw_conn_http_error(c, status, NULL, message, NULL);
 }
 
 void gw_conn_http_hold(struct gw_conn *c)
@@ -352,8 +300,18 @@ void gw_conn_http_release(struct gw_conn *c)
         head_timer_arm(c);
         bufferevent_enable(c->bev, EV_READ);
         http_read(c); /* a pipelined request may be waiting */
+    } else if (c->state == CS_OPEN && c->bev) {
+        bufferevent_enable(c->bev, EV_READ);
+        ws_pump(c); /* frames that came with the handshake */
     }
     gw_conn_unref(c);
+}
+
+void gw_conn_http_close_after(struct gw_conn *c)
+{
+    c->close_after_write = 1;
+    if (c->bev && evbuffer_get_length(bufferevent_get_output(c->bev)) == 0)
+        gw_conn_drop(c, "closed after response");
 }
 
 void gw_conn_http_write(struct gw_conn *c, const char *data, size_t len)
@@ -435,7 +393,7 @@ static size_t feedable(struct gw_conn *c, struct evbuffer *in, size_t want)
                 c->proto_error = 1;
             break;
         }
-        if (len > c->srv->cfg.max_message) {
+        if (len > c->set->lim.max_message) {
             if (off > 0)
                 break; /* the whole frames before it first */
             return want < total ? want : total;
@@ -492,7 +450,7 @@ static int ws_wake(struct gw_conn *c)
         c->ws = NULL;
         return -1;
     }
-    wslay_event_config_set_max_recv_msg_length(c->ws, c->srv->cfg.max_message);
+    wslay_event_config_set_max_recv_msg_length(c->ws, c->set->lim.max_message);
     return 0;
 }
 
@@ -536,12 +494,12 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
         return;
     /* token bucket: rate_per_s, up to rate_burst at once */
     int64_t now = mono_us();
-    c->tokens += (double)(now - c->refill_us) / 1e6 * c->srv->cfg.rate_per_s;
-    if (c->tokens > c->srv->cfg.rate_burst)
-        c->tokens = c->srv->cfg.rate_burst;
+    c->tokens += (double)(now - c->refill_us) / 1e6 * c->set->lim.rate_per_s;
+    if (c->tokens > c->set->lim.rate_burst)
+        c->tokens = c->set->lim.rate_burst;
     c->refill_us = now;
     if (c->tokens < 1.0) {
-        c->srv->m.rate_limited++;
+        c->set->stats.rate_limited++;
         if (++c->violations > 10) {
             c->close_pending = 1008; /* after the error events already queued */
             return;
@@ -551,7 +509,7 @@ static void ws_msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_m
     }
     c->tokens -= 1.0;
     if (arg->opcode == WSLAY_TEXT_FRAME)
-        gw_route_message(c, (const char *)arg->msg, arg->msg_length);
+        c->set->h.on_text(c, (const char *)arg->msg, arg->msg_length, c->set->arg);
     else if (arg->opcode == WSLAY_BINARY_FRAME)
         gw_conn_send_error(c, "binary_not_supported", "send JSON text messages");
 }
@@ -624,20 +582,20 @@ static void write_text_frame(struct gw_conn *c, const char *pre, size_t prelen, 
     struct evbuffer *out = bufferevent_get_output(c->bev);
     struct iovec iov[3] = {{h, hl}, {(void *)pre, prelen}, {(void *)data, len}};
     size_t done = 0;
-    if (c->srv->corked && evbuffer_get_length(out) == 0) { /* never with TLS */
+    if (c->set->corked && evbuffer_get_length(out) == 0) { /* never with TLS */
         /* gather: the batch's frames for this connection go out together */
         if (!c->cork) {
             c->cork = evbuffer_new();
             if (!c->cork)
                 abort();
-            gw_server_dirty(c->srv, c);
+            cork_dirty(c->set, c);
         }
         evbuffer_add(c->cork, h, hl);
         evbuffer_add(c->cork, pre, prelen);
         evbuffer_add(c->cork, data, len);
         return;
     }
-    if (!c->srv->tls && evbuffer_get_length(out) == 0) {
+    if (!c->set->tls && evbuffer_get_length(out) == 0) {
         /* Nothing queued: write now, as libuv does, instead of arming a write
          * event (two epoll_ctl calls and a loop turn per event). */
         ssize_t w = writev(bufferevent_getfd(c->bev), iov, 3);
@@ -654,7 +612,7 @@ static void write_text_frame(struct gw_conn *c, const char *pre, size_t prelen, 
     }
 }
 
-void gw_conn_flush(struct gw_conn *c)
+static void cork_flush(struct gw_conn *c)
 {
     struct evbuffer *cork = c->cork;
     if (!cork)
@@ -670,19 +628,18 @@ void gw_conn_flush(struct gw_conn *c)
     evbuffer_free(cork);
 }
 
-/* Sends pre + data as one text message (pre may be empty). */
-static int send_text2(struct gw_conn *c, const char *pre, size_t prelen, const char *data,
-                      size_t len)
+int gw_conn_send_text2(struct gw_conn *c, const char *pre, size_t prelen, const char *data,
+                       size_t len)
 {
     if (c->state != CS_OPEN || !c->bev)
         return -1;
-    c->srv->m.events_out++;
+    c->set->stats.events_out++;
     if (!c->ws || (wslay_event_get_queued_msg_count(c->ws) == 0 &&
                    !wslay_event_get_close_sent(c->ws) && !c->close_pending)) {
         write_text_frame(c, pre, prelen, data, len);
         return over_cap(c) ? -1 : 0;
     }
-    gw_conn_flush(c); /* frames gathered earlier go first */
+    cork_flush(c); /* frames gathered earlier go first */
     char *joined = xmalloc(prelen + len + 1);
     memcpy(joined, pre, prelen);
     memcpy(joined + prelen, data, len);
@@ -705,7 +662,7 @@ static int send_text2(struct gw_conn *c, const char *pre, size_t prelen, const c
 
 int gw_conn_send_text(struct gw_conn *c, const char *data, size_t len)
 {
-    return send_text2(c, "", 0, data, len);
+    return gw_conn_send_text2(c, "", 0, data, len);
 }
 
 int gw_conn_send_event(struct gw_conn *c, const char *name, json_t *data)
@@ -726,7 +683,7 @@ int gw_conn_send_error(struct gw_conn *c, const char *code, const char *message)
 int gw_conn_send_error_about(struct gw_conn *c, const char *code, const char *message,
                              const char *key, const char *value)
 {
-    c->srv->m.errors_sent++;
+    c->set->stats.errors_sent++;
     log_debug("event=error_sent conn=%s code=%s", c->cid, code);
     json_t *d = json_pack("{s:s, s:s}", "code", code, "message", message);
     if (key && value)
@@ -744,118 +701,6 @@ void gw_conn_close(struct gw_conn *c, int code, const char *reason)
     if (!c->in_ws)
         ws_pump(c);
 }
-
-/* ---- delivery ----------------------------------------------------------- */
-
-static void send_with_id(struct gw_conn *c, const char *id, const char *json, size_t len)
-{
-    if (stream_id_cmp(id, c->last_id) <= 0)
-        return; /* already delivered */
-    if (len < 2 || json[0] != '{')
-        return;
-    /* {"id":"<id>", then the event's own fields */
-    char pre[80];
-    size_t idlen = strlen(id), n = 0;
-    if (idlen > 48)
-        return;
-    memcpy(pre, "{\"id\":\"", 7);
-    memcpy(pre + 7, id, idlen);
-    n = 7 + idlen;
-    pre[n++] = '"';
-    if (json[1] != '}')
-        pre[n++] = ',';
-    send_text2(c, pre, n, json + 1, len - 1);
-    observe_push(c->srv, id);
-    strlcpy_aa(c->last_id, id, sizeof(c->last_id));
-}
-
-static void pending_add(struct gw_conn *c, const char *id, const char *json, size_t len)
-{
-    struct pending_event *p = xmalloc(sizeof(*p) + len + 1);
-    p->next = NULL;
-    strlcpy_aa(p->id, id, sizeof(p->id));
-    p->len = len;
-    memcpy(p->json, json, len);
-    p->json[len] = '\0';
-    if (c->pending_tail)
-        c->pending_tail->next = p;
-    else
-        c->pending = p;
-    c->pending_tail = p;
-}
-
-void gw_conn_deliver(struct gw_conn *c, const char *id, const char *json, size_t len)
-{
-    if (c->state == CS_DEAD)
-        return;
-    if (c->state == CS_REGISTERING || c->catching_up) {
-        pending_add(c, id, json, len);
-        return;
-    }
-    send_with_id(c, id, json, len);
-}
-
-static void catchup_read(struct gw_conn *c);
-
-static void on_catchup(struct rasync *ra, redisReply *r, void *arg)
-{
-    (void)ra;
-    struct gw_conn *c = arg;
-    int more = 0;
-    if (c->state == CS_OPEN && r && r->type == REDIS_REPLY_ARRAY) {
-        for (size_t i = 0; i < r->elements; i++) {
-            redisReply *e = r->element[i];
-            if (e->type != REDIS_REPLY_ARRAY || e->elements != 2 || e->element[1]->elements < 2)
-                continue;
-            send_with_id(c, e->element[0]->str, e->element[1]->element[1]->str,
-                         e->element[1]->element[1]->len);
-            if (c->state != CS_OPEN)
-                break;
-        }
-        more = r->elements == 500;
-    }
-    if (c->state == CS_OPEN && (more || c->resync_again)) {
-        c->resync_again = 0;
-        catchup_read(c);
-    } else if (c->state == CS_OPEN) {
-        c->catching_up = 0;
-        while (c->pending && c->state == CS_OPEN) {
-            struct pending_event *p = c->pending;
-            c->pending = p->next;
-            send_with_id(c, p->id, p->json, p->len);
-            free(p);
-        }
-        if (!c->pending)
-            c->pending_tail = NULL;
-    }
-    gw_conn_unref(c);
-}
-
-static void catchup_read(struct gw_conn *c)
-{
-    char key[KEYS_MAX], start[64];
-    keys_outbox(key, sizeof(key), c->session);
-    snprintf(start, sizeof(start), "(%s", c->last_id[0] ? c->last_id : "0-0");
-    const char *argv[] = {"XRANGE", key, start, "+", "COUNT", "500"};
-    c->catching_up = 1;
-    gw_conn_ref(c);
-    if (rasync_cmdargv(c->srv->cmd, on_catchup, c, 6, argv, NULL) < 0) {
-        gw_conn_unref(c);
-        c->catching_up = 0;
-    }
-}
-
-void gw_conn_resync(struct gw_conn *c)
-{
-    if (c->state != CS_OPEN)
-        return;
-    if (c->catching_up)
-        c->resync_again = 1;
-    else
-        catchup_read(c);
-}
-
-/* ---- upgrade ------------------------------------------------------------ */
 
 static void ping_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -880,159 +725,42 @@ static void max_age_cb(evutil_socket_t fd, short what, void *arg)
         gw_conn_close(c, 1001, "maximum connection age reached");
 }
 
-static void on_registered(struct rasync *ra, redisReply *r, void *arg)
+int gw_conn_upgrade(struct gw_conn *c)
 {
-    (void)ra;
-    struct gw_conn *c = arg;
-    if (c->state != CS_REGISTERING) {
-        gw_conn_unref(c);
-        return;
-    }
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
-        int forbidden = r && r->type == REDIS_REPLY_ARRAY && r->elements == 1;
-        if (forbidden)
-            log_info("event=session_forbidden remote=%s session=%s sub=%s", c->remote, c->session,
-                     c->user);
-        else
-            log_warn("event=register_failed conn=%s err=\"%s\"", c->cid,
-                     r && r->type == REDIS_REPLY_ERROR ? r->str : "redis unavailable");
-        /* unwind: out of the session index, and what was pushed meanwhile */
-        c->registered = 0;
-        session_remove(c);
-        pending_clear(c);
-        c->session[0] = '\0';
-        c->state = CS_HTTP;
-        if (forbidden) {
-            c->srv->m.conns_rejected++;
-            gw_conn_http_error(c, 403, "forbidden", "this session belongs to another subject",
-                               NULL);
-        } else {
-            http_error(c, 503, "the gateway cannot reach Redis; try again");
-        }
-        c->close_after_write = 1;
-        gw_conn_unref(c);
-        return;
-    }
-    /* Events after this id reach the connection; with a last event id from
-     * the client, everything after that one. An id past the newest event
-     * (another outbox's, or made up) would silence the connection: it is
-     * refused with an error event and delivery starts from now. */
-    const char *newest = r->element[1]->str ? r->element[1]->str : "";
-    int ahead = c->last_id[0] && stream_id_cmp(c->last_id, newest[0] ? newest : "0-0") > 0;
-    if (!c->last_id[0] || ahead)
-        strlcpy_aa(c->last_id, newest[0] ? newest : "0-0", sizeof(c->last_id));
-    const struct gw_req *req = gw_http_req(c->http);
+    if (c->state != CS_HTTP || !c->bev || !c->http)
+        return -1;
+    struct gw_conns *set = c->set;
     char accept[29];
-    gw_ws_accept(req->ws_key, accept);
+    gw_ws_accept(gw_http_req(c->http)->ws_key, accept);
     evbuffer_add_printf(bufferevent_get_output(c->bev),
                         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
                         "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n",
                         accept);
     gw_http_free(c->http); /* the request is done with: keep idle connections small */
     c->http = NULL;
+    if (c->head_timer) {
+        event_free(c->head_timer);
+        c->head_timer = NULL;
+    }
     c->state = CS_OPEN;
-    c->srv->nopen++;
+    set->nopen++;
     c->connected_ms = wall_ms();
-    struct timeval idle = {c->srv->cfg.idle_ms / 1000, (c->srv->cfg.idle_ms % 1000) * 1000};
+    struct timeval idle = {set->lim.idle_ms / 1000, (set->lim.idle_ms % 1000) * 1000};
     bufferevent_set_timeouts(c->bev, &idle, NULL);
-    bufferevent_enable(c->bev, EV_READ);
-    c->ping = event_new(c->srv->base, -1, EV_PERSIST, ping_cb, c);
-    struct timeval pt = {c->srv->cfg.ping_ms / 1000, (c->srv->cfg.ping_ms % 1000) * 1000};
+    c->ping = event_new(set->base, -1, EV_PERSIST, ping_cb, c);
+    struct timeval pt = {set->lim.ping_ms / 1000, (set->lim.ping_ms % 1000) * 1000};
     if (c->ping)
         event_add(c->ping, &pt);
-    c->tokens = c->srv->cfg.rate_burst;
+    c->tokens = set->lim.rate_burst;
     c->refill_us = mono_us();
-    if (c->srv->cfg.max_age_ms > 0) {
-        c->max_age = evtimer_new(c->srv->base, max_age_cb, c);
-        struct timeval ma = {c->srv->cfg.max_age_ms / 1000, (c->srv->cfg.max_age_ms % 1000) * 1000};
+    if (set->lim.max_age_ms > 0) {
+        c->max_age = evtimer_new(set->base, max_age_cb, c);
+        struct timeval ma = {set->lim.max_age_ms / 1000, (set->lim.max_age_ms % 1000) * 1000};
         if (c->max_age)
             evtimer_add(c->max_age, &ma);
     }
-    log_info("event=conn_open conn=%s session=%s remote=%s session_conns=%lld", c->cid, c->session,
-             c->remote, (long long)r->element[0]->integer);
-    if (ahead)
-        gw_conn_send_error(c, "last_event_id_ahead",
-                           "last_event_id is past this session's newest event; "
-                           "delivering from now on");
-    catchup_read(c); /* also flushes what arrived while registering */
-    ws_pump(c);      /* frames that came with the handshake */
-    gw_conn_unref(c);
-}
-
-static void start_upgrade(struct gw_conn *c, const struct gw_req *req)
-{
-    const char *why = NULL;
-    int st = gw_ws_check(req, &why);
-    if (st) {
-        c->srv->m.conns_rejected++;
-        http_error(c, st, why);
-        return;
-    }
-    struct jwt_claims cl;
-    int ast = gw_auth_check(c->srv, req, c->loopback, GW_SCOPE_CLIENT, 1, &cl, &why);
-    if (ast) {
-        c->srv->m.conns_rejected++;
-        c->srv->m.auth_failures++;
-        log_info("event=auth_failed remote=%s route=/ws why=\"%s\"", c->remote, why);
-        gw_conn_http_error(c, ast, ast == 401 ? "unauthorized" : "forbidden", why,
-                           ast == 401 ? gw_auth_challenge() : NULL);
-        return;
-    }
-    char sid[129], last[64];
-    int q = gw_url_query(req->url, "session_id", sid, sizeof(sid));
-    if (q != 1 || !id_valid(sid, 128)) {
-        c->srv->m.conns_rejected++;
-        http_error(c, 400,
-                   "the WebSocket URL needs ?session_id=<id> (1-128 of A-Z a-z 0-9 . _ : -)");
-        return;
-    }
-    int l = gw_url_query(req->url, "last_event_id", last, sizeof(last));
-    if (l == 0 && req->last_event_id[0]) {
-        strlcpy_aa(last, req->last_event_id, sizeof(last));
-        l = 1;
-    }
-    uint64_t a, b;
-    if (l < 0 || (l == 1 && stream_id_parse(last, &a, &b) < 0)) {
-        c->srv->m.conns_rejected++;
-        http_error(c, 400, "last_event_id must be an event id such as 1700000000000-0");
-        return;
-    }
-    if (cl.sid[0] && strcmp(cl.sid, sid) != 0) {
-        c->srv->m.conns_rejected++;
-        gw_conn_http_error(c, 403, "forbidden", "the token is bound to another session_id", NULL);
-        return;
-    }
-    if (!rasync_connected(c->srv->cmd)) {
-        http_error(c, 503, "the gateway cannot reach Redis; try again");
-        return;
-    }
-    strlcpy_aa(c->user, cl.sub, sizeof(c->user));
-    strlcpy_aa(c->session, sid, sizeof(c->session));
-    if (l == 1)
-        strlcpy_aa(c->last_id, last, sizeof(c->last_id));
-    id_random(c->cid, sizeof(c->cid), "c-", 12);
-    char k1[KEYS_MAX], k2[KEYS_MAX], k3[KEYS_MAX], k4[KEYS_MAX], k5[KEYS_MAX], now[24];
-    keys_conn(k1, sizeof(k1), c->cid);
-    keys_session(k2, sizeof(k2), c->session, "conns");
-    keys_node_conns(k3, sizeof(k3), c->srv->cfg.node);
-    keys_outbox(k4, sizeof(k4), c->session);
-    keys_session(k5, sizeof(k5), c->session, "owner");
-    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-    const char *args[] = {k1,        k2,     k3,         k4,
-                          k5,        c->cid, c->session, c->srv->cfg.node,
-                          c->remote, now,    c->user,    gw_auth_is_admin(&cl) ? "1" : ""};
-    c->state = CS_REGISTERING;
-    c->registered = 1;
-    session_add(c); /* pushes that race the registration wait in pending */
-    bufferevent_disable(c->bev, EV_READ);
-    gw_conn_ref(c);
-    if (rasync_eval(c->srv->cmd, on_registered, c, "conn_open", 5, 12, args, NULL) < 0) {
-        gw_conn_unref(c);
-        c->registered = 0;
-        session_remove(c);
-        c->state = CS_HTTP;
-        http_error(c, 503, "the gateway cannot reach Redis; try again");
-    }
+    /* reading resumes when the owner releases its hold */
+    return 0;
 }
 
 /* ---- HTTP --------------------------------------------------------------- */
@@ -1041,38 +769,12 @@ static void handle_request(struct gw_conn *c)
 {
     const struct gw_req *req = gw_http_req(c->http);
     char path[1024];
-    c->srv->m.http_requests++;
+    c->set->stats.http_requests++;
     if (gw_url_path(req->url, path, sizeof(path)) < 0) {
         http_error(c, 414, "URL too long");
         return;
     }
-    int wants_ws = req->is_upgrade || req->upgrade[0] || req->ws_key[0];
-    if (!strcmp(path, "/ws") || (!strcmp(path, "/") && wants_ws)) {
-        start_upgrade(c, req);
-        return;
-    }
-    if (!strcmp(path, "/healthz")) {
-        int ok = rasync_connected(c->srv->cmd) && rasync_connected(c->srv->sub);
-        gw_conn_http_json(c, ok ? 200 : 503,
-                          json_pack("{s:s, s:b, s:s, s:I}", "status", ok ? "ok" : "degraded",
-                                    "redis", ok, "node", c->srv->cfg.node, "connections",
-                                    (json_int_t)c->srv->nopen),
-                          NULL);
-        return;
-    }
-    if (!strcmp(path, "/metrics")) {
-        char *body = gw_server_metrics(c->srv);
-        gw_conn_http_respond(c, 200, "text/plain; version=0.0.4", body, strlen(body), NULL);
-        free(body);
-        return;
-    }
-    if (gw_mcp_route(c, req, path) || gw_oauth_route(c, req, path))
-        return;
-    if (!strncmp(path, GW_REST_CALLBACK_PREFIX, strlen(GW_REST_CALLBACK_PREFIX))) {
-        gw_rest_callback(c, req, path);
-        return;
-    }
-    http_error(c, 404, "no such route (try /ws, /healthz, /metrics)");
+    c->set->h.on_request(c, req, path, c->set->arg);
 }
 
 /* A request must arrive whole within the header timeout from its start,
@@ -1084,7 +786,7 @@ static void head_timer_cb(evutil_socket_t fd, short what, void *arg)
     (void)what;
     struct gw_conn *c = arg;
     if (c->state == CS_HTTP && !c->http_busy) {
-        c->srv->m.conns_rejected++;
+        c->set->stats.rejected++;
         gw_conn_drop(c, "header timeout: the request did not arrive in time");
     }
 }
@@ -1093,7 +795,7 @@ static void head_timer_arm(struct gw_conn *c)
 {
     if (!c->head_timer)
         return;
-    int64_t ms = c->srv->cfg.header_timeout_ms;
+    int64_t ms = c->set->lim.header_timeout_ms;
     struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
     evtimer_add(c->head_timer, &tv);
 }
@@ -1175,13 +877,14 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
     gw_conn_unref(c);
 }
 
-struct gw_conn *gw_conn_new(struct gw_server *s, evutil_socket_t fd, const struct sockaddr *addr,
-                            int addrlen)
+struct gw_conn *gw_conns_accept(struct gw_conns *s, evutil_socket_t fd, const struct sockaddr *addr,
+                                int addrlen)
 {
     (void)addrlen;
     struct gw_conn *c = xcalloc(1, sizeof(*c));
-    c->srv = s;
+    c->set = s;
     c->state = CS_HTTP;
+    id_random(c->cid, sizeof(c->cid), "c-", 12);
     c->http = gw_http_new(262144 + 4096);
     char ip[INET6_ADDRSTRLEN] = "?";
     int port = 0;
@@ -1215,19 +918,118 @@ struct gw_conn *gw_conn_new(struct gw_server *s, evutil_socket_t fd, const struc
         free(c);
         return NULL;
     }
-    c->next = s->conns;
-    if (s->conns)
-        s->conns->prev = c;
-    s->conns = c;
+    c->next = s->head;
+    if (s->head)
+        s->head->prev = c;
+    s->head = c;
     s->nconns++;
-    s->m.conns_total++;
+    s->allocated++;
+    s->stats.accepted++;
     bufferevent_setcb(c->bev, read_cb, write_cb, event_cb, c);
     c->head_timer = evtimer_new(s->base, head_timer_cb, c);
     if (!c->head_timer)
         abort(); /* out of memory */
     head_timer_arm(c);
-    struct timeval ht = {s->cfg.header_timeout_ms / 1000, (s->cfg.header_timeout_ms % 1000) * 1000};
+    struct timeval ht = {s->lim.header_timeout_ms / 1000, (s->lim.header_timeout_ms % 1000) * 1000};
     bufferevent_set_timeouts(c->bev, &ht, NULL);
     bufferevent_enable(c->bev, EV_READ | EV_WRITE);
     return c;
+}
+
+/* ---- the set and its corking --------------------------------------------- */
+
+/* The end of the loop turn that corked: the owner may take in more first,
+ * so that under load one write per connection carries many frames. */
+static void uncork_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct gw_conns *set = arg;
+    if (set->h.on_uncork)
+        set->h.on_uncork(set->arg);
+    gw_conns_uncork(set);
+}
+
+struct gw_conns *gw_conns_new(struct event_base *base, struct ssl_ctx_st *tls,
+                              const struct gw_conn_limits *lim, const struct gw_conn_handlers *h,
+                              void *arg)
+{
+    struct gw_conns *set = xcalloc(1, sizeof(*set));
+    set->base = base;
+    set->tls = tls;
+    set->lim = *lim;
+    set->h = *h;
+    set->arg = arg;
+    set->uncork = event_new(base, -1, 0, uncork_cb, set);
+    if (!set->uncork)
+        abort(); /* out of memory */
+    return set;
+}
+
+static void set_release(struct gw_conns *set)
+{
+    event_free(set->uncork);
+    free(set->dirty);
+    free(set);
+}
+
+void gw_conns_free(struct gw_conns *set)
+{
+    if (!set)
+        return;
+    while (set->head)
+        gw_conn_drop(set->head, "gateway stopped");
+    gw_conns_uncork(set);
+    set->freeing = 1;
+    if (set->allocated == 0) /* else when the last referenced one goes */
+        set_release(set);
+}
+
+struct gw_conn *gw_conns_first(struct gw_conns *set)
+{
+    return set->head;
+}
+
+size_t gw_conns_count(const struct gw_conns *set)
+{
+    return set->nconns;
+}
+
+size_t gw_conns_open(const struct gw_conns *set)
+{
+    return set->nopen;
+}
+
+struct gw_conn_stats *gw_conns_stats(struct gw_conns *set)
+{
+    return &set->stats;
+}
+
+void gw_conns_cork(struct gw_conns *set)
+{
+    if (set->corked || set->tls)
+        return;
+    set->corked = 1;
+    event_active(set->uncork, EV_TIMEOUT, 0); /* runs after this turn's callbacks */
+}
+
+/* Notes c as holding corked frames; holds a reference until uncork. */
+static void cork_dirty(struct gw_conns *set, struct gw_conn *c)
+{
+    if (set->ndirty == set->dirty_cap) {
+        set->dirty_cap = set->dirty_cap ? 2 * set->dirty_cap : 256;
+        set->dirty = xrealloc(set->dirty, set->dirty_cap * sizeof(*set->dirty));
+    }
+    gw_conn_ref(c);
+    set->dirty[set->ndirty++] = c;
+}
+
+void gw_conns_uncork(struct gw_conns *set)
+{
+    set->corked = 0;
+    for (size_t i = 0; i < set->ndirty; i++) {
+        cork_flush(set->dirty[i]);
+        gw_conn_unref(set->dirty[i]);
+    }
+    set->ndirty = 0;
 }

@@ -444,7 +444,7 @@ static void on_poll(struct rasync *ra, redisReply *r, void *arg)
         call_answer(k, rpc_error(k->id, -32602, "the execution is unknown or has expired"));
         call_done(k);
     } else if (ended(st)) {
-        finish_call(gw_conn_server(k->c), k);
+        finish_call(gw_server_of(k->c), k);
     }
 }
 
@@ -453,7 +453,7 @@ static void poll_now(struct call *k)
     char key[KEYS_MAX];
     keys_exec(key, sizeof(key), k->eid);
     const char *argv[] = {"HGET", key, "status"};
-    if (rasync_cmdargv(gw_conn_server(k->c)->cmd, on_poll, k, 3, argv, NULL) == 0)
+    if (rasync_cmdargv(gw_server_of(k->c)->cmd, on_poll, k, 3, argv, NULL) == 0)
         k->polls++;
 }
 
@@ -469,7 +469,7 @@ static void poll_cb(evutil_socket_t fd, short what, void *arg)
 
 static void call_watch(struct call *k, int period_ms)
 {
-    k->timer = event_new(gw_conn_server(k->c)->base, -1, EV_PERSIST, poll_cb, k);
+    k->timer = event_new(gw_server_of(k->c)->base, -1, EV_PERSIST, poll_cb, k);
     struct timeval every = {period_ms / 1000, (period_ms % 1000) * 1000};
     if (k->timer)
         event_add(k->timer, &every);
@@ -528,7 +528,7 @@ static void stream_open(struct gw_conn *c, const char *session)
     st->next = streams;
     streams = st;
     if (!keepalive) {
-        keepalive = event_new(gw_conn_server(c)->base, -1, EV_PERSIST, keepalive_cb, NULL);
+        keepalive = event_new(gw_server_of(c)->base, -1, EV_PERSIST, keepalive_cb, NULL);
         struct timeval every = {KEEPALIVE_S, 0};
         if (keepalive)
             event_add(keepalive, &every);
@@ -734,7 +734,7 @@ static void on_task_started(struct rasync *ra, redisReply *r, void *arg)
  * them until the execution ends, or answers at once and drops them. */
 static void tools_call(struct gw_conn *c, json_t *id, json_t *params, const struct jwt_claims *cl)
 {
-    struct gw_server *s = gw_conn_server(c);
+    struct gw_server *s = gw_server_of(c);
     const char *name = json_string_value(json_object_get(params, "name"));
     json_t *args = json_object_get(params, "arguments");
     json_t *task = json_object_get(params, "task");
@@ -903,7 +903,7 @@ static void on_task_cancel(struct rasync *ra, redisReply *r, void *arg)
     else if (!strcmp(v, "lost"))
         pending_reply(p, rpc_error(p->id, -32602, "the task has already ended (terminal status)"));
     else
-        task_read(gw_conn_server(p->c), p, on_task_get);
+        task_read(gw_server_of(p->c), p, on_task_get);
 }
 
 static void on_task_list(struct rasync *ra, redisReply *r, void *arg)
@@ -929,7 +929,7 @@ static void on_task_list(struct rasync *ra, redisReply *r, void *arg)
 static void tasks_method(struct gw_conn *c, const char *method, json_t *id, json_t *params,
                          const struct jwt_claims *cl)
 {
-    struct gw_server *s = gw_conn_server(c);
+    struct gw_server *s = gw_server_of(c);
     const char *tid = json_string_value(json_object_get(params, "taskId"));
     if (!strcmp(method, "tasks/list")) {
         json_t *cur = json_object_get(params, "cursor");
@@ -1040,7 +1040,7 @@ static void session_checked(struct rpc_ctx *x, int exists)
             char key[KEYS_MAX];
             keys_exec(key, sizeof(key), eid);
             const char *argv[] = {"HMGET", key, "owner", "mcp_session", "rpc_id"};
-            if (rasync_cmdargv(gw_conn_server(c)->cmd, on_resume, p, 5, argv, NULL) < 0)
+            if (rasync_cmdargv(gw_server_of(c)->cmd, on_resume, p, 5, argv, NULL) < 0)
                 on_resume(NULL, NULL, p);
         } else {
             stream_open(c, req->mcp_session);
@@ -1050,7 +1050,7 @@ static void session_checked(struct rpc_ctx *x, int exists)
         char *rk = json_dumps(json_object_get(params, "requestId"), JSON_COMPACT | JSON_ENCODE_ANY);
         char *note = xasprintf("%s\n%s", req->mcp_session, rk);
         const char *argv[] = {"PUBLISH", KEYS_MCP_CANCEL, note};
-        rasync_cmdargv(gw_conn_server(c)->cmd, NULL, NULL, 3, argv, NULL);
+        rasync_cmdargv(gw_server_of(c)->cmd, NULL, NULL, 3, argv, NULL);
         free(note);
         free(rk);
         gw_conn_http_respond(c, 202, "application/json", "", 0, NULL);
@@ -1079,7 +1079,7 @@ static void on_session(struct rasync *ra, redisReply *r, void *arg)
     const char *sid = gw_conn_request(x->c)->mcp_session;
     int exists = !r || r->type == REDIS_REPLY_ERROR ? -1 : r->type == REDIS_REPLY_STRING;
     if (exists == 1)
-        session_trust(gw_conn_server(x->c), sid, r->str);
+        session_trust(gw_server_of(x->c), sid, r->str);
     else if (exists == 0)
         session_forget(sid);
     /* another subject's session is as good as unknown */
@@ -1106,7 +1106,7 @@ static void session_then(struct gw_conn *c, json_t *msg, const struct jwt_claims
         return;
     }
     const char *argv[] = {"GET", key};
-    if (rasync_cmdargv(gw_conn_server(c)->cmd, on_session, x, 2, argv, NULL) < 0)
+    if (rasync_cmdargv(gw_server_of(c)->cmd, on_session, x, 2, argv, NULL) < 0)
         on_session(NULL, NULL, x);
 }
 
@@ -1137,7 +1137,7 @@ static void on_session_stored(struct rasync *ra, redisReply *r, void *arg)
         gw_conn_http_json(c, 503, rpc_error(x->id, -32603, "Redis is unavailable"), NULL);
     } else {
         char hdr[128];
-        session_trust(gw_conn_server(c), x->sess, x->owner);
+        session_trust(gw_server_of(c), x->sess, x->owner);
         snprintf(hdr, sizeof(hdr), "Mcp-Session-Id: %s\r\n", x->sess);
         gw_conn_http_json(
             c, 200,
@@ -1173,13 +1173,13 @@ static void initialize(struct gw_conn *c, json_t *id, json_t *params, const stru
     const char *argv[] = {"SET", key, x->owner, "EX", "86400"};
     gw_conn_ref(c);
     gw_conn_http_hold(c);
-    if (rasync_cmdargv(gw_conn_server(c)->cmd, on_session_stored, x, 5, argv, NULL) < 0)
+    if (rasync_cmdargv(gw_server_of(c)->cmd, on_session_stored, x, 5, argv, NULL) < 0)
         on_session_stored(NULL, NULL, x);
 }
 
 static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
 {
-    struct gw_server *s = gw_conn_server(c);
+    struct gw_server *s = gw_server_of(c);
     char base[600], hdr[900];
     gw_oauth_base_url(s, req, base, sizeof(base));
     /* DNS rebinding protection: on a gateway bound to loopback the Host must
@@ -1305,8 +1305,9 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
     json_decref(msg);
 }
 
-int gw_mcp_route(struct gw_conn *c, const struct gw_req *req, const char *path)
+int gw_mcp_route(struct gw_server *s, struct gw_conn *c, const struct gw_req *req, const char *path)
 {
+    (void)s;
     if (strcmp(path, "/mcp") != 0)
         return 0;
     mcp_endpoint(c, req);

@@ -6,10 +6,12 @@
 #define AA_GW_MCP_H
 
 #include "gw_conn.h"
+#include "gw_server.h"
 
 /* Handles /mcp. Returns 1 when the path was it (answered or held), 0
  * otherwise. */
-int gw_mcp_route(struct gw_conn *c, const struct gw_req *req, const char *path);
+int gw_mcp_route(struct gw_server *s, struct gw_conn *c, const struct gw_req *req,
+                 const char *path);
 
 /* The end of an execution started by tools/call (from aa:mcp:done, which
  * every gateway hears: "{eid}\n{status}\n{result}", or just the id):

@@ -110,7 +110,7 @@ static void oauth_error(struct gw_conn *c, int status, const char *code, const c
  * client_secret_post. */
 static void token_endpoint(struct gw_conn *c, const struct gw_req *req)
 {
-    struct gw_server *s = gw_conn_server(c);
+    struct gw_server *s = gw_server_of(c);
     if (req->method != HTTP_POST) {
         oauth_error(c, 405, "invalid_request", "use POST");
         return;
@@ -197,10 +197,11 @@ void gw_oauth_base_url(const struct gw_server *s, const struct gw_req *req, char
              req->host[0] ? req->host : "127.0.0.1");
 }
 
-int gw_oauth_route(struct gw_conn *c, const struct gw_req *req, const char *path)
+int gw_oauth_route(struct gw_server *s, struct gw_conn *c, const struct gw_req *req,
+                   const char *path)
 {
     char base[600];
-    gw_oauth_base_url(gw_conn_server(c), req, base, sizeof(base));
+    gw_oauth_base_url(s, req, base, sizeof(base));
     if (!strcmp(path, "/oauth2/token")) {
         token_endpoint(c, req);
     } else if (!strcmp(path, "/.well-known/oauth-protected-resource") ||

@@ -8,6 +8,7 @@
 #define AA_GW_OAUTH_H
 
 #include "gw_conn.h"
+#include "gw_server.h"
 
 #include <stddef.h>
 
@@ -19,7 +20,8 @@ int gw_oauth_clients(const char *spec, char *err, size_t errlen);
 
 /* Handles /oauth2/token and /.well-known/oauth-*. Returns 1 when the path
  * was one of them (answered), 0 otherwise. */
-int gw_oauth_route(struct gw_conn *c, const struct gw_req *req, const char *path);
+int gw_oauth_route(struct gw_server *s, struct gw_conn *c, const struct gw_req *req,
+                   const char *path);
 
 /* The server's base URL as the request names it ("http://host[:port]"). */
 void gw_oauth_base_url(const struct gw_server *s, const struct gw_req *req, char *out, size_t len);

@@ -39,9 +39,9 @@ static void on_complete(struct rasync *ra, redisReply *r, void *arg)
     gw_conn_http_release(c);
 }
 
-void gw_rest_callback(struct gw_conn *c, const struct gw_req *req, const char *path)
+void gw_rest_callback(struct gw_server *s, struct gw_conn *c, const struct gw_req *req,
+                      const char *path)
 {
-    struct gw_server *s = gw_conn_server(c);
     const char *rest = path + strlen(GW_REST_CALLBACK_PREFIX);
     const char *slash = strrchr(rest, '/');
     if (!slash || slash == rest) {

@@ -9,9 +9,11 @@
 #define AA_GW_REST_H
 
 #include "gw_conn.h"
+#include "gw_server.h"
 
 #define GW_REST_CALLBACK_PREFIX "/2025-12-01/durable-execution-callbacks/"
 
-void gw_rest_callback(struct gw_conn *c, const struct gw_req *req, const char *path);
+void gw_rest_callback(struct gw_server *s, struct gw_conn *c, const struct gw_req *req,
+                      const char *path);
 
 #endif

@@ -1,9 +1,11 @@
 /* gw_server.h -- The gateway's shared state (internal to gateway/): the
- * listener, the Redis connections, the connection registry by session, the
- * configuration and the metrics. */
+ * configuration, the listener and its connections, the Redis connections,
+ * the session index, the MCP and OAuth state, and the counters. A header
+ * only: each module above gw_conn reads it; gw_router and main.c own it. */
 #ifndef AA_GW_SERVER_H
 #define AA_GW_SERVER_H
 
+#include "gw_conn.h"
 #include "rasync.h"
 #include "strmap.h"
 
@@ -13,7 +15,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-struct gw_conn;
+struct gw_mcp;
+struct gw_oauth;
 
 struct gw_config {
     const char *bind;
@@ -50,9 +53,9 @@ enum gw_route_id {
 #define GW_LAT_BUCKETS 9
 extern const double gw_lat_bounds_ms[GW_LAT_BUCKETS];
 
+/* The gateway's own counters; the connections' are gw_conn_stats. */
 struct gw_metrics {
-    unsigned long long conns_total, conns_rejected, msgs_in[GW_R_COUNT], events_out, pushes_in,
-        http_requests, errors_sent, slow_closed, auth_failures, rate_limited;
+    unsigned long long msgs_in[GW_R_COUNT], pushes_in, auth_failures;
     /* outbox append (the event id's time) -> queued on the socket, ms */
     unsigned long long push_lat[GW_LAT_BUCKETS + 1];
     double push_lat_sum;
@@ -61,41 +64,24 @@ struct gw_metrics {
 struct gw_server {
     struct event_base *base;
     struct evconnlistener *listener;
+    struct gw_conns *conns;  /* every connection (gw_router_start) */
     struct rasync *cmd;      /* commands and scripts */
-    struct rasync *sub;      /* SUBSCRIBE aa:push:{node} */
-    struct strmap *sessions; /* session id -> first struct gw_conn of the session */
-    struct gw_conn *conns;   /* every connection */
-    size_t nconns, nopen;
+    struct rasync *sub;      /* SUBSCRIBE aa:push:{node}, aa:mcp:done, aa:mcp:cancel */
+    struct strmap *sessions; /* session id -> the first connection's gw_session state */
+    struct gw_mcp *mcp;      /* held MCP calls, streams and the session cache */
+    struct gw_oauth *oauth;  /* the registered OAuth clients */
     struct gw_config cfg;
     struct gw_metrics m;
     struct event *heartbeat, *sig_term, *sig_int;
     struct ssl_ctx_st *tls; /* SSL_CTX when a certificate is configured */
     int sub_connected_once;
     int stopping;
-    /* Corking: while pushes from one read of the subscription are
-     * delivered, frames gather per connection and go out in one write each
-     * when the batch ends (gw_server_uncork), as Redis writes its replies
-     * before it sleeps. Under load a batch spans everything that has
-     * arrived; when idle it is one message and nothing waits. */
-    int corked;
-    struct gw_conn **dirty;
-    size_t ndirty, dirty_cap;
-    struct event *uncork;
 };
 
-/* Delivers a pushed event (from the node channel) to the session's
- * connections. */
-void gw_server_deliver(struct gw_server *s, const char *sid, const char *id, const char *json,
-                       size_t len);
-/* Starts a batch of deliveries (if none is open) whose frames are written
- * when the current event-loop turn ends. */
-void gw_server_cork(struct gw_server *s);
-/* Notes c as holding corked frames. Takes a reference, dropped on uncork. */
-void gw_server_dirty(struct gw_server *s, struct gw_conn *c);
-/* Ends the batch: writes every dirty connection's frames. */
-void gw_server_uncork(struct gw_server *s);
-
-/* Answers GET /metrics. Returns: owned text. */
-char *gw_server_metrics(struct gw_server *s);
+/* Borrowed: the server a connection belongs to. */
+static inline struct gw_server *gw_server_of(const struct gw_conn *c)
+{
+    return gw_conn_owner(c);
+}
 
 #endif

@@ -5,6 +5,7 @@
 #include "gw_conn.h"
 #include "gw_mcp.h"
 #include "gw_oauth.h"
+#include "gw_router.h"
 #include "gw_server.h"
 #include "ids.h"
 #include "keys.h"
@@ -65,41 +66,6 @@ static struct cfg_opt opts[] = {
      NULL, 0},
     CFG_END,
 };
-
-static void on_push(struct rasync *ra, redisReply *r, void *arg)
-{
-    (void)ra;
-    struct gw_server *s = arg;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        strcmp(r->element[0]->str, "message") != 0)
-        return;
-    /* payload: session \n event id \n event JSON */
-    const char *p = r->element[2]->str, *end = p + r->element[2]->len;
-    const char *nl1 = memchr(p, '\n', (size_t)(end - p));
-    const char *nl2 = nl1 ? memchr(nl1 + 1, '\n', (size_t)(end - nl1 - 1)) : NULL;
-    if (!nl2 || nl1 - p > 128 || nl2 - nl1 - 1 > 47)
-        return;
-    char sid[129], id[48];
-    memcpy(sid, p, (size_t)(nl1 - p));
-    sid[nl1 - p] = '\0';
-    memcpy(id, nl1 + 1, (size_t)(nl2 - nl1 - 1));
-    id[nl2 - nl1 - 1] = '\0';
-    gw_server_cork(s);
-    gw_server_deliver(s, sid, id, nl2 + 1, (size_t)(end - nl2 - 1));
-}
-
-/* The end of a batch of pushes: first take in whatever else has arrived on
- * the subscription (bounded), so that under load one write per connection
- * carries many events; then write. */
-static void uncork_cb(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    struct gw_server *s = arg;
-    for (int i = 0; i < 64 && rasync_readable(s->sub) > 0; i++)
-        rasync_read(s->sub);
-    gw_server_uncork(s);
-}
 
 static void heartbeat(struct gw_server *s)
 {
@@ -181,43 +147,12 @@ static void on_cmd_connect(struct rasync *ra, void *arg)
     fetch_catalog(arg);
 }
 
-static void on_done(struct rasync *ra, redisReply *r, void *arg)
-{
-    (void)ra;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-        !strcmp(r->element[0]->str, "message") && r->element[2]->str)
-        gw_mcp_done(arg, r->element[2]->str);
-}
-
-static void on_cancel(struct rasync *ra, redisReply *r, void *arg)
-{
-    (void)ra;
-    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
-        !strcmp(r->element[0]->str, "message") && r->element[2]->str)
-        gw_mcp_cancelled(arg, r->element[2]->str);
-}
-
-static void on_sub_connect(struct rasync *ra, void *arg)
-{
-    struct gw_server *s = arg;
-    char ch[KEYS_MAX];
-    keys_push(ch, sizeof(ch), s->cfg.node);
-    rasync_subscribe(ra, on_push, s, "SUBSCRIBE", ch);
-    rasync_subscribe(ra, on_done, s, "SUBSCRIBE", KEYS_MCP_DONE);
-    rasync_subscribe(ra, on_cancel, s, "SUBSCRIBE", KEYS_MCP_CANCEL);
-    if (s->sub_connected_once) {
-        /* pushes published while we were away are in the outboxes */
-        for (struct gw_conn *c = s->conns; c; c = gw_conn_next(c))
-            gw_conn_resync(c);
-    }
-    s->sub_connected_once = 1;
-}
-
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr, int len,
                       void *arg)
 {
     (void)l;
-    gw_conn_new(arg, fd, addr, len);
+    struct gw_server *s = arg;
+    gw_conns_accept(s->conns, fd, addr, len);
 }
 
 static void accept_error_cb(struct evconnlistener *l, void *arg)
@@ -234,9 +169,9 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
     if (s->stopping)
         return;
     s->stopping = 1;
-    log_info("event=stopping signal=%d connections=%zu", (int)sig, s->nopen);
+    log_info("event=stopping signal=%d connections=%zu", (int)sig, gw_conns_open(s->conns));
     evconnlistener_disable(s->listener);
-    struct gw_conn *c = s->conns;
+    struct gw_conn *c = gw_conns_first(s->conns);
     while (c) {
         struct gw_conn *next = gw_conn_next(c);
         gw_conn_close(c, 1001, "gateway shutting down");
@@ -346,6 +281,7 @@ int main(int argc, char **argv)
         return 1;
     }
     s.sessions = strmap_new();
+    gw_router_start(&s);
     s.listener =
         evconnlistener_new_bind(s.base, accept_cb, &s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
                                 1024, (struct sockaddr *)&ss, sslen);
@@ -370,10 +306,9 @@ int main(int argc, char **argv)
         fclose(f);
     }
     s.cmd = rasync_new(s.base, s.cfg.redis, "cmd", on_cmd_connect, &s);
-    s.sub = rasync_new(s.base, s.cfg.redis, "sub", on_sub_connect, &s);
+    s.sub = rasync_new(s.base, s.cfg.redis, "sub", gw_router_subscribed, &s);
     s.heartbeat = event_new(s.base, -1, EV_PERSIST, heartbeat_cb, &s);
-    s.uncork = event_new(s.base, -1, 0, uncork_cb, &s);
-    if (!s.heartbeat || !s.uncork) {
+    if (!s.heartbeat) {
         log_error("event=start_failed err=\"libevent: cannot create events\"");
         return 1;
     }
@@ -391,10 +326,8 @@ int main(int argc, char **argv)
                  "a token; set AA_TOKEN_SECRET for real use\"");
     event_base_dispatch(s.base);
 
-    while (s.conns)
-        gw_conn_drop(s.conns, "gateway stopped");
     gw_mcp_shutdown();
-    gw_server_uncork(&s);
+    gw_conns_free(s.conns);
     /* Let the unregister commands go out before closing Redis. */
     struct timeval flush = {0, 100000};
     event_base_loopexit(s.base, &flush);
@@ -403,8 +336,6 @@ int main(int argc, char **argv)
     rasync_free(s.sub);
     evconnlistener_free(s.listener);
     event_free(s.heartbeat);
-    event_free(s.uncork);
-    free(s.dirty);
     event_free(s.sig_term);
     event_free(s.sig_int);
     strmap_free(s.sessions);

@@ -6,6 +6,7 @@
  * sent first and the rest are frames; odd: the rest is the raw request);
  * byte 1 seeds the cut points. */
 #include "gw_conn.h"
+#include "gw_router.h"
 #include "gw_server.h"
 #include "rconn.h"
 #include "strmap.h"
@@ -107,6 +108,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                                  .issuer = "agent-async",
                                  .dev_mode = 1,
                                  .loopback_bind = 1};
+    gw_router_start(&srv);
     srv.cmd = rasync_new(srv.base, addr, "cmd", NULL, NULL);
     srv.sub = rasync_new(srv.base, addr, "sub", NULL, NULL);
     for (int i = 0; !rasync_connected(srv.cmd) && i < 1000; i++)
@@ -132,7 +134,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct sockaddr_in peer = {.sin_family = AF_INET, .sin_port = htons(40000)};
     peer.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     evutil_make_socket_nonblocking(sv[0]);
-    if (!gw_conn_new(&srv, sv[0], (struct sockaddr *)&peer, sizeof(peer))) {
+    if (!gw_conns_accept(srv.conns, sv[0], (struct sockaddr *)&peer, sizeof(peer))) {
         close(sv[1]);
         return 0;
     }
@@ -143,10 +145,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (ws) {
         if (write(sv[1], upgrade, sizeof(upgrade) - 1) < 0)
             goto done;
-        for (int i = 0; i < 20 && !srv.nopen && srv.nconns; i++)
+        for (int i = 0; i < 20 && !gw_conns_open(srv.conns) && gw_conns_count(srv.conns); i++)
             spin(2); /* the registration's round trip to Redis */
     }
-    for (size_t off = 0; off < size && srv.nconns;) {
+    for (size_t off = 0; off < size && gw_conns_count(srv.conns);) {
         seed = seed * 1103515245u + 12345u;
         size_t n = 1 + (seed >> 16) % 700;
         if (n > size - off)
@@ -158,13 +160,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         spin(0);
         drain(sv[1]);
     }
-    for (int i = 0; i < 10 && srv.nconns; i++) {
+    for (int i = 0; i < 10 && gw_conns_count(srv.conns); i++) {
         spin(0);
         drain(sv[1]);
     }
 done:
     close(sv[1]);
-    for (int i = 0; i < 2000 && srv.nconns; i++)
+    for (int i = 0; i < 2000 && gw_conns_count(srv.conns); i++)
         spin(i < 1000 ? 0 : 1);
     for (int i = 0; i < 5; i++)
         spin(0); /* replies to what the connection sent */

@@ -1,9 +1,11 @@
-/* gw_route.c -- Client messages: chat turns go to the agent stream through
- * lua/chat.lua; async_callback answers go to lua/cb_complete.lua, which
- * checks atomically that the callback belongs to this connection's session. */
-#include "gw_route.h"
+/* gw_actions.c -- What a client's WebSocket message asks for: chat turns
+ * go to the agent stream through lua/chat.lua; async_callback answers go to
+ * lua/cb_complete.lua, which checks atomically that the callback belongs to
+ * this connection's session; ping gets pong. */
+#include "gw_actions.h"
 #include "dur.h"
 #include "gw_msg.h"
+#include "gw_session.h"
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
@@ -42,27 +44,27 @@ static void on_chat(struct rasync *ra, redisReply *r, void *arg)
 
 static void route_chat(struct gw_conn *c, const struct gw_msg *m)
 {
-    struct gw_server *s = gw_conn_server(c);
+    struct gw_server *s = gw_server_of(c);
     struct reply_ctx *rc = xcalloc(1, sizeof(*rc));
     char trace[32], key[KEYS_MAX], active[KEYS_MAX], queue[KEYS_MAX], now[24], tmo[24];
     id_random(rc->id, sizeof(rc->id), "turn-", 12);
     id_random(trace, sizeof(trace), "tr-", 8);
-    json_t *in = json_pack("{s:s, s:s%, s:s}", "session_id", gw_conn_session(c), "prompt",
-                           m->prompt, m->prompt_len, "trace", trace);
+    json_t *in = json_pack("{s:s, s:s%, s:s}", "session_id", gw_session_id(c), "prompt", m->prompt,
+                           m->prompt_len, "trace", trace);
     char *input = json_dumps(in, JSON_COMPACT);
     json_decref(in);
     keys_exec(key, sizeof(key), rc->id);
-    keys_session(active, sizeof(active), gw_conn_session(c), "active");
-    keys_session(queue, sizeof(queue), gw_conn_session(c), "queue");
+    keys_session(active, sizeof(active), gw_session_id(c), "active");
+    keys_session(queue, sizeof(queue), gw_session_id(c), "queue");
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(tmo, sizeof(tmo), "%lld", (long long)s->cfg.turn_timeout_ms);
-    const char *args[] = {
-        key,   active, queue, s->cfg.agent_stream, rc->id, gw_conn_session(c), input, now,
-        trace, "turn", tmo};
+    const char *args[] = {key,    active,           queue, s->cfg.agent_stream,
+                          rc->id, gw_session_id(c), input, now,
+                          trace,  "turn",           tmo};
     rc->c = c;
     gw_conn_ref(c);
     log_info("event=chat conn=%s session=%s turn=%s trace=%s bytes=%zu", gw_conn_id(c),
-             gw_conn_session(c), rc->id, trace, m->prompt_len);
+             gw_session_id(c), rc->id, trace, m->prompt_len);
     if (rasync_eval(s->cmd, on_chat, rc, "chat", 4, 11, args, NULL) < 0) {
         gw_conn_unref(c);
         free(rc);
@@ -103,17 +105,17 @@ static void on_callback(struct rasync *ra, redisReply *r, void *arg)
 
 static void route_callback(struct gw_conn *c, struct gw_msg *m)
 {
-    struct gw_server *s = gw_conn_server(c);
+    struct gw_server *s = gw_server_of(c);
     struct reply_ctx *rc = xcalloc(1, sizeof(*rc));
     strlcpy_aa(rc->id, m->callback_id, sizeof(rc->id));
     strlcpy_aa(rc->kind, m->kind, sizeof(rc->kind));
     struct dur_complete_args a;
-    struct dur_caller who = {gw_conn_session(c), "", 0}; /* its owner connected */
+    struct dur_caller who = {gw_session_id(c), "", 0}; /* its owner connected */
     dur_complete_args(&a, m->callback_id, m->kind, &who, m->payload, m->payload_len);
     rc->c = c;
     gw_conn_ref(c);
     log_info("event=async_callback conn=%s session=%s cb=%s kind=%s bytes=%zu", gw_conn_id(c),
-             gw_conn_session(c), m->callback_id, m->kind, m->payload_len);
+             gw_session_id(c), m->callback_id, m->kind, m->payload_len);
     if (rasync_eval(s->cmd, on_callback, rc, "cb_complete", DUR_COMPLETE_NKEYS, DUR_COMPLETE_NARGS,
                     a.argv, a.lens) < 0) {
         gw_conn_unref(c);
@@ -123,13 +125,12 @@ static void route_callback(struct gw_conn *c, struct gw_msg *m)
     }
 }
 
-void gw_route_message(struct gw_conn *c, const char *data, size_t len)
+void gw_actions_message(struct gw_server *s, struct gw_conn *c, const char *data, size_t len)
 {
-    struct gw_server *s = gw_conn_server(c);
     struct gw_msg m;
     const char *code = NULL, *why = NULL;
-    if (gw_msg_parse(data, len, gw_conn_session(c), s->cfg.max_prompt, s->cfg.max_callback, &m,
-                     &code, &why) < 0) {
+    if (gw_msg_parse(data, len, gw_session_id(c), s->cfg.max_prompt, s->cfg.max_callback, &m, &code,
+                     &why) < 0) {
         s->m.msgs_in[GW_R_INVALID]++;
         gw_conn_send_error_about(c, code, why, "callback_id", m.callback_id);
         gw_msg_free(&m);
