@@ -17,8 +17,6 @@
 struct oclient {
     char id[128], secret[256], session[129], user[129];
 };
-static struct oclient *clients;
-static size_t nclients;
 
 /* Failed attempts per client id and per remote address: after
  * THROTTLE_FAILS within THROTTLE_MS every attempt (even a right one) gets
@@ -30,10 +28,26 @@ struct attempts {
     int fails;
     int64_t last_ms;
 };
-static struct strmap *attempts;
 
-int gw_oauth_clients(const char *spec, char *err, size_t errlen)
+struct gw_oauth {
+    struct oclient *clients;
+    size_t nclients;
+    struct strmap *attempts; /* "c:<client id>" or "r:<address>" -> struct attempts */
+};
+
+void gw_oauth_free(struct gw_oauth *o)
 {
+    if (!o)
+        return;
+    free(o->clients);
+    strmap_free_values(o->attempts);
+    free(o);
+}
+
+struct gw_oauth *gw_oauth_new(const char *spec, char *err, size_t errlen)
+{
+    struct gw_oauth *o = xcalloc(1, sizeof(*o));
+    o->attempts = strmap_new();
     char *copy = xstrdup(spec), *save = NULL;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *f[4] = {tok, NULL, NULL, NULL};
@@ -50,10 +64,11 @@ int gw_oauth_clients(const char *spec, char *err, size_t errlen)
                      ": -; no wildcard)",
                      f[0]);
             free(copy);
-            return -1;
+            gw_oauth_free(o);
+            return NULL;
         }
-        clients = xrealloc(clients, sizeof(*clients) * (nclients + 1));
-        struct oclient *c = &clients[nclients++];
+        o->clients = xrealloc(o->clients, sizeof(*o->clients) * (o->nclients + 1));
+        struct oclient *c = &o->clients[o->nclients++];
         memset(c, 0, sizeof(*c));
         strlcpy_aa(c->id, f[0], sizeof(c->id));
         strlcpy_aa(c->secret, f[1], sizeof(c->secret));
@@ -61,21 +76,20 @@ int gw_oauth_clients(const char *spec, char *err, size_t errlen)
         strlcpy_aa(c->user, user[0] ? user : f[0], sizeof(c->user));
     }
     free(copy);
-    return 0;
+    return o;
 }
 
 /* The attempts of key, forgotten once THROTTLE_MS have passed. */
-static struct attempts *attempts_of(const char *key, int64_t now)
+static struct attempts *attempts_of(struct gw_oauth *o, const char *key, int64_t now)
 {
-    if (!attempts || strmap_size(attempts) >= THROTTLE_KEYS) {
-        if (attempts)
-            strmap_free_values(attempts); /* a flood of made-up ids: start over */
-        attempts = strmap_new();
+    if (strmap_size(o->attempts) >= THROTTLE_KEYS) {
+        strmap_free_values(o->attempts); /* a flood of made-up ids: start over */
+        o->attempts = strmap_new();
     }
-    struct attempts *a = strmap_get(attempts, key);
+    struct attempts *a = strmap_get(o->attempts, key);
     if (!a) {
         a = xcalloc(1, sizeof(*a));
-        strmap_set(attempts, key, a);
+        strmap_set(o->attempts, key, a);
     }
     if (now - a->last_ms > THROTTLE_MS)
         a->fails = 0;
@@ -83,19 +97,20 @@ static struct attempts *attempts_of(const char *key, int64_t now)
 }
 
 /* Seconds until key may try again, 0 when it may now. */
-static int throttled(const char *key, int64_t now)
+static int throttled(struct gw_oauth *o, const char *key, int64_t now)
 {
-    struct attempts *a = attempts_of(key, now);
+    struct attempts *a = attempts_of(o, key, now);
     return a->fails >= THROTTLE_FAILS ? (int)((a->last_ms + THROTTLE_MS - now) / 1000) + 1 : 0;
 }
 
-static const struct oclient *find_client(const char *id, const char *secret)
+static const struct oclient *find_client(const struct gw_oauth *o, const char *id,
+                                         const char *secret)
 {
-    for (size_t i = 0; i < nclients; i++) {
-        size_t a = strlen(clients[i].secret), b = strlen(secret);
-        if (!strcmp(clients[i].id, id) && a == b &&
-            CRYPTO_memcmp(clients[i].secret, secret, a) == 0)
-            return &clients[i];
+    for (size_t i = 0; i < o->nclients; i++) {
+        size_t a = strlen(o->clients[i].secret), b = strlen(secret);
+        if (!strcmp(o->clients[i].id, id) && a == b &&
+            CRYPTO_memcmp(o->clients[i].secret, secret, a) == 0)
+            return &o->clients[i];
     }
     return NULL;
 }
@@ -108,9 +123,9 @@ static void oauth_error(struct gw_conn *c, int status, const char *code, const c
 
 /* POST /oauth2/token, grant_type=client_credentials, client_secret_basic or
  * client_secret_post. */
-static void token_endpoint(struct gw_conn *c, const struct gw_req *req)
+static void token_endpoint(struct gw_server *s, struct gw_conn *c, const struct gw_req *req)
 {
-    struct gw_server *s = gw_server_of(c);
+    struct gw_oauth *o = s->oauth;
     if (req->method != HTTP_POST) {
         oauth_error(c, 405, "invalid_request", "use POST");
         return;
@@ -146,9 +161,9 @@ static void token_endpoint(struct gw_conn *c, const struct gw_req *req)
     snprintf(kc, sizeof(kc), "c:%s", id);
     snprintf(kr, sizeof(kr), "r:%.*s", (int)(port ? port - remote : (long)strlen(remote)), remote);
     int64_t now = mono_us() / 1000;
-    int wait_s = throttled(kc, now);
+    int wait_s = throttled(o, kc, now);
     if (!wait_s)
-        wait_s = throttled(kr, now);
+        wait_s = throttled(o, kr, now);
     if (wait_s) {
         char hdr[64];
         snprintf(hdr, sizeof(hdr), "Retry-After: %d\r\n", wait_s);
@@ -159,9 +174,9 @@ static void token_endpoint(struct gw_conn *c, const struct gw_req *req)
                           hdr);
         return;
     }
-    const struct oclient *oc = id[0] ? find_client(id, secret) : NULL;
+    const struct oclient *oc = id[0] ? find_client(o, id, secret) : NULL;
     if (!oc || !s->cfg.token_secret[0]) {
-        struct attempts *a = attempts_of(kc, now), *b = attempts_of(kr, now);
+        struct attempts *a = attempts_of(o, kc, now), *b = attempts_of(o, kr, now);
         a->fails++;
         b->fails++;
         a->last_ms = b->last_ms = now;
@@ -171,8 +186,8 @@ static void token_endpoint(struct gw_conn *c, const struct gw_req *req)
         oauth_error(c, 401, "invalid_client", "unknown client or wrong secret");
         return;
     }
-    free(strmap_del(attempts, kc)); /* the right secret: start afresh */
-    free(strmap_del(attempts, kr));
+    free(strmap_del(o->attempts, kc)); /* the right secret: start afresh */
+    free(strmap_del(o->attempts, kr));
     struct jwt_claims cl;
     memset(&cl, 0, sizeof(cl));
     strlcpy_aa(cl.iss, s->cfg.issuer, sizeof(cl.iss));
@@ -203,7 +218,7 @@ int gw_oauth_route(struct gw_server *s, struct gw_conn *c, const struct gw_req *
     char base[600];
     gw_oauth_base_url(s, req, base, sizeof(base));
     if (!strcmp(path, "/oauth2/token")) {
-        token_endpoint(c, req);
+        token_endpoint(s, c, req);
     } else if (!strcmp(path, "/.well-known/oauth-protected-resource") ||
                !strcmp(path, "/.well-known/oauth-protected-resource/mcp")) {
         char res[700];

@@ -12,14 +12,17 @@
 
 #include <stddef.h>
 
-/* Registers the clients of "id:secret[:session[:user]],..."
- * (AA_MCP_CLIENTS). A client's tokens act for user (default: the client
- * id): on the sessions that subject owns, and with a session on that one
- * only. Returns 0 / -1 with err. */
-int gw_oauth_clients(const char *spec, char *err, size_t errlen);
+struct gw_oauth;
 
-/* Handles /oauth2/token and /.well-known/oauth-*. Returns 1 when the path
- * was one of them (answered), 0 otherwise. */
+/* The clients of "id:secret[:session[:user]],..." (AA_MCP_CLIENTS), and
+ * the throttle of failed attempts. A client's tokens act for user (default:
+ * the client id): on the sessions that subject owns, and with a session on
+ * that one only. Returns: owned, free with gw_oauth_free; NULL with err. */
+struct gw_oauth *gw_oauth_new(const char *spec, char *err, size_t errlen);
+void gw_oauth_free(struct gw_oauth *o);
+
+/* Handles /oauth2/token and /.well-known/oauth-* with s->oauth. Returns 1
+ * when the path was one of them (answered), 0 otherwise. */
 int gw_oauth_route(struct gw_server *s, struct gw_conn *c, const struct gw_req *req,
                    const char *path);
 

@@ -233,7 +233,8 @@ int main(int argc, char **argv)
         return 2;
     }
     char cerr[256];
-    if (gw_oauth_clients(cfg_str(opts, "mcp-clients"), cerr, sizeof(cerr)) < 0) {
+    s.oauth = gw_oauth_new(cfg_str(opts, "mcp-clients"), cerr, sizeof(cerr));
+    if (!s.oauth) {
         fprintf(stderr, "aa-gateway: --mcp-clients: %s\n", cerr);
         return 2;
     }
@@ -281,6 +282,7 @@ int main(int argc, char **argv)
         return 1;
     }
     s.sessions = strmap_new();
+    s.mcp = gw_mcp_new();
     gw_router_start(&s);
     s.listener =
         evconnlistener_new_bind(s.base, accept_cb, &s, LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE,
@@ -326,7 +328,8 @@ int main(int argc, char **argv)
                  "a token; set AA_TOKEN_SECRET for real use\"");
     event_base_dispatch(s.base);
 
-    gw_mcp_shutdown();
+    gw_mcp_free(s.mcp);
+    s.mcp = NULL;
     gw_conns_free(s.conns);
     /* Let the unregister commands go out before closing Redis. */
     struct timeval flush = {0, 100000};
@@ -339,6 +342,7 @@ int main(int argc, char **argv)
     event_free(s.sig_term);
     event_free(s.sig_int);
     strmap_free(s.sessions);
+    gw_oauth_free(s.oauth);
     event_base_free(s.base);
     if (s.tls)
         SSL_CTX_free(s.tls);

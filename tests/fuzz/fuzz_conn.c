@@ -6,6 +6,8 @@
  * sent first and the rest are frames; odd: the rest is the raw request);
  * byte 1 seeds the cut points. */
 #include "gw_conn.h"
+#include "gw_mcp.h"
+#include "gw_oauth.h"
 #include "gw_router.h"
 #include "gw_server.h"
 #include "rconn.h"
@@ -109,6 +111,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                                  .dev_mode = 1,
                                  .loopback_bind = 1};
     gw_router_start(&srv);
+    srv.mcp = gw_mcp_new();
+    srv.oauth = gw_oauth_new("", err, sizeof(err));
     srv.cmd = rasync_new(srv.base, addr, "cmd", NULL, NULL);
     srv.sub = rasync_new(srv.base, addr, "sub", NULL, NULL);
     for (int i = 0; !rasync_connected(srv.cmd) && i < 1000; i++)
