@@ -65,11 +65,7 @@ static void route_chat(struct gw_conn *c, const struct gw_msg *m)
     gw_conn_ref(c);
     log_info("event=chat conn=%s session=%s turn=%s trace=%s bytes=%zu", gw_conn_id(c),
              gw_session_id(c), rc->id, trace, m->prompt_len);
-    if (rasync_eval(s->cmd, on_chat, rc, "chat", 4, 11, args, NULL) < 0) {
-        gw_conn_unref(c);
-        free(rc);
-        gw_conn_send_error(c, "unavailable", "the gateway cannot reach Redis; try again");
-    }
+    rasync_eval(s->cmd, on_chat, rc, "chat", 4, 11, args, NULL);
     free(input);
 }
 
@@ -116,13 +112,8 @@ static void route_callback(struct gw_conn *c, struct gw_msg *m)
     gw_conn_ref(c);
     log_info("event=async_callback conn=%s session=%s cb=%s kind=%s bytes=%zu", gw_conn_id(c),
              gw_session_id(c), m->callback_id, m->kind, m->payload_len);
-    if (rasync_eval(s->cmd, on_callback, rc, "cb_complete", DUR_COMPLETE_NKEYS, DUR_COMPLETE_NARGS,
-                    a.argv, a.lens) < 0) {
-        gw_conn_unref(c);
-        free(rc);
-        gw_conn_send_error_about(c, "unavailable", "the gateway cannot reach Redis; send it again",
-                                 "callback_id", m->callback_id);
-    }
+    rasync_eval(s->cmd, on_callback, rc, "cb_complete", DUR_COMPLETE_NKEYS, DUR_COMPLETE_NARGS,
+                a.argv, a.lens);
 }
 
 void gw_actions_message(struct gw_server *s, struct gw_conn *c, const char *data, size_t len)

@@ -202,46 +202,6 @@ static int over_cap(struct gw_conn *c)
     return 0;
 }
 
-static const char *reason_for(int status)
-{
-    switch (status) {
-    case 200:
-        return "OK";
-    case 202:
-        return "Accepted";
-    case 204:
-        return "No Content";
-    case 400:
-        return "Bad Request";
-    case 401:
-        return "Unauthorized";
-    case 403:
-        return "Forbidden";
-    case 404:
-        return "Not Found";
-    case 405:
-        return "Method Not Allowed";
-    case 409:
-        return "Conflict";
-    case 413:
-        return "Payload Too Large";
-    case 414:
-        return "URI Too Long";
-    case 426:
-        return "Upgrade Required";
-    case 429:
-        return "Too Many Requests";
-    case 431:
-        return "Request Header Fields Too Large";
-    case 503:
-        return "Service Unavailable";
-    case 505:
-        return "HTTP Version Not Supported";
-    default:
-        return "Error";
-    }
-}
-
 void gw_conn_http_respond(struct gw_conn *c, int status, const char *ctype, const char *body,
                           size_t len, const char *extra_headers)
 {
@@ -253,7 +213,7 @@ void gw_conn_http_respond(struct gw_conn *c, int status, const char *ctype, cons
     evbuffer_add_printf(out,
                         "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
                         "Connection: %s\r\n%s\r\n",
-                        status, reason_for(status), ctype, len, keep ? "keep-alive" : "close",
+                        status, gw_http_reason(status), ctype, len, keep ? "keep-alive" : "close",
                         extra_headers ? extra_headers : "");
     evbuffer_add(out, body, len);
     if (!keep)
@@ -275,7 +235,7 @@ void gw_conn_http_error(struct gw_conn *c, int status, const char *type, const c
         extra_headers = "Sec-WebSocket-Version: 13\r\n";
     gw_conn_http_json(
         c, status,
-        json_pack("{s:s, s:s}", "error", type ? type : reason_for(status), "message", message),
+        json_pack("{s:s, s:s}", "error", type ? type : gw_http_reason(status), "message", message),
         extra_headers);
 }
 
@@ -367,26 +327,17 @@ static size_t feedable(struct gw_conn *c, struct evbuffer *in, size_t want)
         unsigned char h[14];
         struct evbuffer_ptr p;
         size_t avail = total - off, n = avail < sizeof(h) ? avail : sizeof(h);
+        struct gw_ws_frame f;
         if (avail < 2 || evbuffer_ptr_set(in, &p, off, EVBUFFER_PTR_SET) < 0 ||
             evbuffer_copyout_from(in, &p, h, n) < (ssize_t)n)
             break;
-        uint64_t len = h[1] & 0x7f;
-        size_t hl = 2 + ((h[1] & 0x80) ? 4 : 0);
-        if (len == 126) {
-            if (avail < 4)
-                break;
-            len = (uint64_t)h[2] << 8 | h[3];
-            hl += 2;
-        } else if (len == 127) {
-            if (avail < 10)
-                break;
-            len = 0;
-            for (int i = 2; i < 10; i++)
-                len = len << 8 | h[i];
-            hl += 8;
-        }
-        int op = h[0] & 0x0f;
-        if (op >= 8 && (len > 125 || !(h[0] & 0x80) || (op == 8 && len == 1))) {
+        ssize_t hdr = gw_ws_frame_header(h, n, &f);
+        if (hdr < 0)
+            break; /* the rest of the header has not come yet */
+        uint64_t len = f.payload_len;
+        size_t hl = (size_t)hdr;
+        int op = f.opcode;
+        if (op >= 8 && (len > 125 || !f.fin || (op == 8 && len == 1))) {
             /* RFC 6455 5.5: wslay fails these with a close that has no
              * code; answer 1002 ourselves, after the frames before it */
             if (off == 0)

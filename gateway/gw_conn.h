@@ -22,7 +22,7 @@ struct ssl_ctx_st;
 /* What the owner does with a connection. Each runs on the event loop with
  * the connection referenced; a handler may drop or close it. */
 struct gw_conn_handlers {
-    /* A whole HTTP request; path is its decoded path. Answer it now, or
+    /* A whole HTTP request; path is its path (no query). Answer it now, or
      * hold it (gw_conn_http_hold) and answer later. */
     void (*on_request)(struct gw_conn *c, const struct gw_req *req, const char *path, void *arg);
     /* A whole text message of an open WebSocket (within the rate limit). */

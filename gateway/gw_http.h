@@ -55,4 +55,8 @@ int gw_origin_allowed(const char *origin, int tls, const char *host);
 /* Percent-decodes [s, s+len) into out. Returns the length, or -1. */
 ssize_t gw_pct_decode(const char *s, size_t len, char *out, size_t outlen);
 
+/* Borrowed: static. The reason phrase of an HTTP status ("Error" for one
+ * the gateway never sends). */
+const char *gw_http_reason(int status);
+
 #endif

@@ -287,8 +287,7 @@ static void session_checked(struct rpc_ctx *x, int exists)
             char key[KEYS_MAX];
             keys_exec(key, sizeof(key), eid);
             const char *argv[] = {"HMGET", key, "owner", "mcp_session", "rpc_id"};
-            if (rasync_cmdargv(gw_server_of(c)->cmd, mcp_on_resume, p, 5, argv, NULL) < 0)
-                mcp_on_resume(NULL, NULL, p);
+            rasync_cmdargv(gw_server_of(c)->cmd, mcp_on_resume, p, 5, argv, NULL);
         } else {
             mcp_stream_open(c, req->mcp_session);
         }
@@ -353,8 +352,7 @@ static void session_then(struct gw_conn *c, json_t *msg, const struct jwt_claims
         return;
     }
     const char *argv[] = {"GET", key};
-    if (rasync_cmdargv(gw_server_of(c)->cmd, on_session, x, 2, argv, NULL) < 0)
-        on_session(NULL, NULL, x);
+    rasync_cmdargv(gw_server_of(c)->cmd, on_session, x, 2, argv, NULL);
 }
 
 static int version_ok(const char *v)
@@ -420,8 +418,7 @@ static void initialize(struct gw_conn *c, json_t *id, json_t *params, const stru
     const char *argv[] = {"SET", key, x->owner, "EX", "86400"};
     gw_conn_ref(c);
     gw_conn_http_hold(c);
-    if (rasync_cmdargv(gw_server_of(c)->cmd, on_session_stored, x, 5, argv, NULL) < 0)
-        on_session_stored(NULL, NULL, x);
+    rasync_cmdargv(gw_server_of(c)->cmd, on_session_stored, x, 5, argv, NULL);
 }
 
 static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
@@ -476,8 +473,7 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
         gw_conn_http_hold(c);
         struct pending *p = mcp_pending_new(c, NULL, "", &cl);
         mcp_session_forget(s->mcp, req->mcp_session);
-        if (rasync_eval(s->cmd, on_session_end, p, "mcp_session_end", 1, 3, argv, NULL) < 0)
-            on_session_end(NULL, NULL, p);
+        rasync_eval(s->cmd, on_session_end, p, "mcp_session_end", 1, 3, argv, NULL);
         return;
     }
     if (req->method != HTTP_POST) {

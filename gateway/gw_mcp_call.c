@@ -181,8 +181,7 @@ static void finish_call(struct gw_server *s, struct call *k)
     const char *argv[] = {"HMGET", key, "status", "result"};
     calls_unlink(k); /* no second answer from a late notification */
     k->polls++;
-    if (rasync_cmdargv(s->cmd, on_result, k, 4, argv, NULL) < 0)
-        on_result(NULL, NULL, k);
+    rasync_cmdargv(s->cmd, on_result, k, 4, argv, NULL);
 }
 
 /* Safety net for a lost notification, and progress for a streamed call. */
@@ -215,8 +214,8 @@ void mcp_poll_now(struct call *k)
     char key[KEYS_MAX];
     keys_exec(key, sizeof(key), k->eid);
     const char *argv[] = {"HGET", key, "status"};
-    if (rasync_cmdargv(gw_server_of(k->c)->cmd, on_poll, k, 3, argv, NULL) == 0)
-        k->polls++;
+    k->polls++;
+    rasync_cmdargv(gw_server_of(k->c)->cmd, on_poll, k, 3, argv, NULL);
 }
 
 static void poll_cb(evutil_socket_t fd, short what, void *arg)
@@ -354,23 +353,22 @@ void gw_mcp_done(struct gw_server *s, const char *msg)
         keys_exec(key, sizeof(key), eid);
         const char *argv[] = {"HMGET",      key,           "mcp_session", "status",
                               "created_ms", "task_ttl_ms", "updated_ms",  "result"};
-        if (rasync_cmdargv(s->cmd, on_status_note, n, 8, argv, NULL) < 0)
-            free(n);
+        rasync_cmdargv(s->cmd, on_status_note, n, 8, argv, NULL);
     }
 }
 
 /* Ends execution eid as cancelled (exec_finish.lua; owner "" = any). cb gets
  * the script's reply: "ok", "lost" (it had ended) or "notfound". Returns 0 /
  * -1 (not sent: cb is not called). */
-int mcp_cancel_exec(struct gw_server *s, const char *eid, const char *owner, rasync_reply_cb cb,
-                    void *arg)
+void mcp_cancel_exec(struct gw_server *s, const char *eid, const char *owner, rasync_reply_cb cb,
+                     void *arg)
 {
     char key[KEYS_MAX], now[24];
     keys_exec(key, sizeof(key), eid);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     const char *argv[] = {key, eid,     "",   "cancelled", "cancelled by the MCP client",
                           now, "86400", owner};
-    return rasync_eval(s->cmd, cb, arg, "exec_finish", 1, 8, argv, NULL);
+    rasync_eval(s->cmd, cb, arg, "exec_finish", 1, 8, argv, NULL);
 }
 
 /* notifications/cancelled, from any gateway: the held tools/call it names
@@ -542,8 +540,7 @@ void mcp_tools_call(struct gw_conn *c, json_t *id, json_t *params, const struct 
     if (task) {
         struct pending *p = mcp_pending_new(c, id, eid, cl);
         p->ttl_ms = ttl_ms;
-        if (rasync_eval(s->cmd, on_task_started, p, "exec_start", 3, 16, argv, NULL) < 0)
-            on_task_started(NULL, NULL, p);
+        rasync_eval(s->cmd, on_task_started, p, "exec_start", 3, 16, argv, NULL);
     } else {
         struct call *k = mcp_call_new(c, id, eid, K_CALL);
         char rk[400];
@@ -561,8 +558,7 @@ void mcp_tools_call(struct gw_conn *c, json_t *id, json_t *params, const struct 
             mcp_sse_progress(k, msg);
         }
         mcp_call_watch(k, k->progress_token ? 250 : 5000);
-        if (rasync_eval(s->cmd, on_started, k, "exec_start", 3, 16, argv, NULL) < 0)
-            on_started(NULL, NULL, k);
+        rasync_eval(s->cmd, on_started, k, "exec_start", 3, 16, argv, NULL);
     }
     free(rpc_id);
     free(input);

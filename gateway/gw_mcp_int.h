@@ -116,10 +116,10 @@ void mcp_sse_progress(struct call *k, const char *message);
 void mcp_call_answer(struct call *k, json_t *msg);
 /* A GET stream of session: keepalives and task status notes. */
 void mcp_stream_open(struct gw_conn *c, const char *session);
-/* Ends execution eid as cancelled (owner "" = any). cb gets the script's
- * reply. Returns 0 / -1 (not sent: cb is not called). */
-int mcp_cancel_exec(struct gw_server *s, const char *eid, const char *owner, rasync_reply_cb cb,
-                    void *arg);
+/* Ends execution eid as cancelled (owner "" = any). cb (may be NULL) gets
+ * the script's reply, NULL when Redis could not be asked. */
+void mcp_cancel_exec(struct gw_server *s, const char *eid, const char *owner, rasync_reply_cb cb,
+                     void *arg);
 /* tools/call, with the request held: kept until the execution ends, or
  * answered at once. */
 void mcp_tools_call(struct gw_conn *c, json_t *id, json_t *params, const struct jwt_claims *cl);

@@ -71,8 +71,7 @@ static void task_read(struct gw_server *s, struct pending *p, rasync_reply_cb cb
     keys_exec(key, sizeof(key), p->eid);
     const char *argv[] = {"HMGET",      key,          "owner",       "status",
                           "created_ms", "updated_ms", "task_ttl_ms", "result"};
-    if (rasync_cmdargv(s->cmd, cb, p, 8, argv, NULL) < 0)
-        cb(NULL, NULL, p);
+    rasync_cmdargv(s->cmd, cb, p, 8, argv, NULL);
 }
 
 /* tasks/result: the held request becomes a call that waits for the end. */
@@ -150,8 +149,7 @@ void mcp_tasks_method(struct gw_conn *c, const char *method, json_t *id, json_t 
         keys_mcp_tasks(index, sizeof(index), mcp_owner_of(cl));
         struct pending *p = mcp_pending_new(c, id, NULL, cl);
         const char *argv[] = {index, off, page};
-        if (rasync_eval(s->cmd, on_task_list, p, "task_list", 1, 3, argv, NULL) < 0)
-            on_task_list(NULL, NULL, p);
+        rasync_eval(s->cmd, on_task_list, p, "task_list", 1, 3, argv, NULL);
         return;
     }
     if (!tid || !id_valid(tid, 63)) {
@@ -165,7 +163,6 @@ void mcp_tasks_method(struct gw_conn *c, const char *method, json_t *id, json_t 
         task_read(s, p, on_task_result);
     } else {
         log_info("event=mcp_task_cancel exec=%s sub=%s", tid, cl->sub);
-        if (mcp_cancel_exec(s, tid, p->owner, on_task_cancel, p) < 0)
-            on_task_cancel(NULL, NULL, p);
+        mcp_cancel_exec(s, tid, p->owner, on_task_cancel, p);
     }
 }

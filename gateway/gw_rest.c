@@ -126,10 +126,7 @@ void gw_rest_callback(struct gw_server *s, struct gw_conn *c, const struct gw_re
                       !strcmp(kind, "succeed") ? req->body_len : strlen(payload));
     log_info("event=rest_callback cb=%s kind=%s sub=%s bytes=%zu", cbid, kind, cl.sub, a.lens[6]);
     gw_conn_http_hold(c);
-    if (rasync_eval(s->cmd, on_complete, c, "cb_complete", DUR_COMPLETE_NKEYS, DUR_COMPLETE_NARGS,
-                    a.argv, a.lens) < 0) {
-        aws_error(c, 503, "ServiceUnavailableException", "Redis is unavailable; retry");
-        gw_conn_http_release(c);
-    }
+    rasync_eval(s->cmd, on_complete, c, "cb_complete", DUR_COMPLETE_NKEYS, DUR_COMPLETE_NARGS,
+                a.argv, a.lens);
     free(payload);
 }

@@ -90,6 +90,14 @@ static void pending_clear(struct sess *x)
     x->pending_tail = NULL;
 }
 
+static void on_unregistered(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    (void)arg;
+    if (!r)
+        log_warn("event=unregister_deferred note=\"redis down; the reaper removes the record\"");
+}
+
 static void unregister(struct sess *x)
 {
     char k1[KEYS_MAX], k2[KEYS_MAX], k3[KEYS_MAX];
@@ -101,9 +109,7 @@ static void unregister(struct sess *x)
     keys_session(k2, sizeof(k2), x->session, "conns");
     keys_node_conns(k3, sizeof(k3), x->srv->cfg.node);
     const char *args[] = {k1, k2, k3, cid};
-    if (rasync_eval(x->srv->cmd, NULL, NULL, "conn_close", 3, 4, args, NULL) < 0)
-        log_warn("event=unregister_deferred conn=%s note=\"redis down; the reaper removes it\"",
-                 cid);
+    rasync_eval(x->srv->cmd, on_unregistered, NULL, "conn_close", 3, 4, args, NULL);
 }
 
 void gw_session_closed(struct gw_conn *c)
@@ -252,10 +258,7 @@ static void catchup_read(struct sess *x)
     const char *argv[] = {"XRANGE", key, start, "+", "COUNT", "500"};
     x->catching_up = 1;
     gw_conn_ref(x->c);
-    if (rasync_cmdargv(x->srv->cmd, on_catchup, x->c, 6, argv, NULL) < 0) {
-        gw_conn_unref(x->c);
-        x->catching_up = 0;
-    }
+    rasync_cmdargv(x->srv->cmd, on_catchup, x->c, 6, argv, NULL);
 }
 
 void gw_session_resync_all(struct gw_server *s)
@@ -403,11 +406,5 @@ void gw_session_upgrade(struct gw_server *s, struct gw_conn *c, const struct gw_
     x->registered = 1;
     index_add(x); /* pushes that race the registration wait in pending */
     gw_conn_http_hold(c);
-    if (rasync_eval(s->cmd, on_registered, c, "conn_open", 5, 12, args, NULL) < 0) {
-        x->registering = 0;
-        x->registered = 0;
-        index_remove(x);
-        gw_conn_http_error(c, 503, NULL, "the gateway cannot reach Redis; try again", NULL);
-        gw_conn_http_release(c);
-    }
+    rasync_eval(s->cmd, on_registered, c, "conn_open", 5, 12, args, NULL);
 }

@@ -1,4 +1,5 @@
-/* gw_ws.c -- Handshake validation and accept key (RFC 6455 section 4.2). */
+/* gw_ws.c -- Handshake validation and accept key (RFC 6455 section 4.2),
+ * and frame headers (section 5.2). */
 #include "gw_ws.h"
 
 #include <ctype.h>
@@ -80,4 +81,34 @@ int gw_ws_check(const struct gw_req *req, const char **why)
         return 400;
     }
     return 0;
+}
+
+ssize_t gw_ws_frame_header(const unsigned char *buf, size_t len, struct gw_ws_frame *f)
+{
+    if (len < 2)
+        return -2;
+    f->fin = (buf[0] & 0x80) != 0;
+    f->opcode = buf[0] & 0x0f;
+    f->masked = (buf[1] & 0x80) != 0;
+    uint64_t n = buf[1] & 0x7f;
+    size_t hl = 2;
+    if (n == 126) {
+        if (len < 4)
+            return -2;
+        n = (uint64_t)buf[2] << 8 | buf[3];
+        hl = 4;
+    } else if (n == 127) {
+        if (len < 10)
+            return -2;
+        n = 0;
+        for (int i = 2; i < 10; i++)
+            n = n << 8 | buf[i];
+        hl = 10;
+    }
+    if (f->masked)
+        hl += 4;
+    if (len < hl)
+        return -2;
+    f->payload_len = n;
+    return (ssize_t)hl;
 }

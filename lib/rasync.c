@@ -13,6 +13,8 @@
 #include <string.h>
 #include <sys/ioctl.h>
 
+struct pending;
+
 struct rasync {
     struct event_base *base;
     char *addr, *name;
@@ -20,6 +22,8 @@ struct rasync {
     int connected;
     int backoff_ms;
     struct event *retry;
+    struct event *fail_ev;                 /* runs the callbacks of what could not be sent */
+    struct pending *failed, **failed_tail; /* in the order they were sent */
     rasync_connect_cb on_connect;
     void *arg;
     unsigned long long replies, reconnects;
@@ -28,6 +32,7 @@ struct rasync {
 
 struct pending {
     struct rasync *ra;
+    struct pending *next; /* on the failed list */
     rasync_reply_cb cb;
     void *arg;
     int64_t start_us;
@@ -39,6 +44,39 @@ struct pending {
 };
 
 static void start_connect(struct rasync *ra);
+static void pending_free(struct pending *p);
+
+/* A command that could not be sent: its callback runs with a NULL reply
+ * from the loop, never from inside the call that sent it (h2o style). */
+static void fail_later(struct rasync *ra, struct pending *p)
+{
+    p->next = NULL;
+    *ra->failed_tail = p;
+    ra->failed_tail = &p->next;
+    event_active(ra->fail_ev, EV_TIMEOUT, 0);
+}
+
+/* Runs the failed callbacks; those a callback adds run on the next turn. */
+static void run_failed(struct rasync *ra)
+{
+    struct pending *p = ra->failed;
+    ra->failed = NULL;
+    ra->failed_tail = &ra->failed;
+    while (p) {
+        struct pending *next = p->next;
+        if (p->cb)
+            p->cb(ra, NULL, p->arg);
+        pending_free(p);
+        p = next;
+    }
+}
+
+static void fail_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    run_failed(arg);
+}
 
 static void schedule_retry(struct rasync *ra)
 {
@@ -147,7 +185,9 @@ struct rasync *rasync_new(struct event_base *base, const char *addr, const char 
     ra->arg = arg;
     ra->backoff_ms = 100;
     ra->retry = evtimer_new(base, retry_cb, ra);
-    if (!ra->retry)
+    ra->fail_ev = event_new(base, -1, 0, fail_cb, ra);
+    ra->failed_tail = &ra->failed;
+    if (!ra->retry || !ra->fail_ev)
         abort();
     start_connect(ra);
     return ra;
@@ -161,6 +201,9 @@ void rasync_free(struct rasync *ra)
         ra->ac->data = NULL;
         redisAsyncFree(ra->ac); /* pending callbacks run with NULL replies */
     }
+    for (int i = 0; ra->failed && i < 100; i++) /* a callback may send again */
+        run_failed(ra);
+    event_free(ra->fail_ev);
     event_free(ra->retry);
     free(ra->addr);
     free(ra->name);
@@ -211,34 +254,32 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
     pending_free(p);
 }
 
-int rasync_cmdargv(struct rasync *ra, rasync_reply_cb cb, void *arg, int argc, const char **argv,
-                   const size_t *lens)
+void rasync_cmdargv(struct rasync *ra, rasync_reply_cb cb, void *arg, int argc, const char **argv,
+                    const size_t *lens)
 {
-    if (!rasync_connected(ra))
-        return -1;
     struct pending *p = xcalloc(1, sizeof(*p));
     p->ra = ra;
     p->cb = cb;
     p->arg = arg;
     p->start_us = mono_us();
-    if (redisAsyncCommandArgv(ra->ac, on_reply, p, argc, argv, lens) != REDIS_OK) {
-        pending_free(p);
-        return -1;
-    }
-    return 0;
+    if (!rasync_connected(ra) ||
+        redisAsyncCommandArgv(ra->ac, on_reply, p, argc, argv, lens) != REDIS_OK)
+        fail_later(ra, p);
 }
 
-int rasync_eval(struct rasync *ra, rasync_reply_cb cb, void *arg, const char *script, int nkeys,
-                int argc, const char **args, const size_t *arglens)
+void rasync_eval(struct rasync *ra, rasync_reply_cb cb, void *arg, const char *script, int nkeys,
+                 int argc, const char **args, const size_t *arglens)
 {
-    if (!rasync_connected(ra))
-        return -1;
     const struct script *s = script_get(script);
     struct pending *p = xcalloc(1, sizeof(*p));
     p->ra = ra;
     p->cb = cb;
     p->arg = arg;
     p->start_us = mono_us();
+    if (!rasync_connected(ra)) {
+        fail_later(ra, p);
+        return;
+    }
     p->script = s;
     p->nkeys = nkeys;
     p->argc = argc;
@@ -254,11 +295,8 @@ int rasync_eval(struct rasync *ra, rasync_reply_cb cb, void *arg, const char *sc
     int rc = redisAsyncCommandArgv(ra->ac, on_reply, p, n, argv, lens);
     free(argv);
     free(lens);
-    if (rc != REDIS_OK) {
-        pending_free(p);
-        return -1;
-    }
-    return 0;
+    if (rc != REDIS_OK)
+        fail_later(ra, p);
 }
 
 static void on_message(redisAsyncContext *ac, void *r, void *priv)
@@ -273,20 +311,16 @@ static void on_message(redisAsyncContext *ac, void *r, void *priv)
         free(p);
 }
 
-int rasync_subscribe(struct rasync *ra, rasync_reply_cb cb, void *arg, const char *cmd,
-                     const char *channel)
+void rasync_subscribe(struct rasync *ra, rasync_reply_cb cb, void *arg, const char *cmd,
+                      const char *channel)
 {
-    if (!rasync_connected(ra))
-        return -1;
     struct pending *p = xcalloc(1, sizeof(*p));
     p->ra = ra;
     p->cb = cb;
     p->arg = arg;
-    if (redisAsyncCommand(ra->ac, on_message, p, "%s %s", cmd, channel) != REDIS_OK) {
-        free(p);
-        return -1;
-    }
-    return 0;
+    if (!rasync_connected(ra) ||
+        redisAsyncCommand(ra->ac, on_message, p, "%s %s", cmd, channel) != REDIS_OK)
+        fail_later(ra, p);
 }
 
 void rasync_stats(const struct rasync *ra, unsigned long long *replies, double *total_seconds,

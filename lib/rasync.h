@@ -22,15 +22,20 @@ struct rasync *rasync_new(struct event_base *base, const char *addr, const char 
 void rasync_free(struct rasync *ra);
 int rasync_connected(const struct rasync *ra);
 
-/* Sends a command. cb may be NULL. Returns 0, or -1 when not connected
- * (cb is then not called). */
-int rasync_cmdargv(struct rasync *ra, rasync_reply_cb cb, void *arg, int argc, const char **argv,
-                   const size_t *lens);
-int rasync_eval(struct rasync *ra, rasync_reply_cb cb, void *arg, const char *script, int nkeys,
-                int argc, const char **args, const size_t *lens);
-/* For SUBSCRIBE-style commands whose callback fires for every message. */
-int rasync_subscribe(struct rasync *ra, rasync_reply_cb cb, void *arg, const char *cmd,
-                     const char *channel);
+/* Sends a command. cb (may be NULL) runs exactly once: with the reply, or
+ * with NULL when the command could not be sent (not connected) or the
+ * connection was lost before the reply. A NULL for a command that was
+ * never sent comes from the loop, after the call has returned. Borrowed:
+ * argv and lens (copied as needed). */
+void rasync_cmdargv(struct rasync *ra, rasync_reply_cb cb, void *arg, int argc, const char **argv,
+                    const size_t *lens);
+/* The same for Lua script `script` with nkeys keys first. */
+void rasync_eval(struct rasync *ra, rasync_reply_cb cb, void *arg, const char *script, int nkeys,
+                 int argc, const char **args, const size_t *lens);
+/* For SUBSCRIBE-style commands: cb runs for every message, and a last time
+ * with NULL when the connection is lost (or the command could not be sent). */
+void rasync_subscribe(struct rasync *ra, rasync_reply_cb cb, void *arg, const char *cmd,
+                      const char *channel);
 
 /* Bytes waiting on the connection's socket, 0 when none or not connected
  * (for callers that batch their work over everything that has arrived). */
