@@ -14,6 +14,7 @@ COPY lib lib
 COPY lua lua
 COPY gateway gateway
 COPY worker worker
+COPY ctl ctl
 COPY client client
 COPY tests/bench tests/bench
 RUN make -j2 all

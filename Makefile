@@ -23,9 +23,10 @@ OBJDIR := $(BUILD)/obj$(VARIANT)
 BINDIR := $(BUILD)/bin$(VARIANT)
 GENDIR := $(BUILD)/gen
 
-PKGS      := hiredis libevent libevent_openssl libevent_pthreads jansson libcurl openssl
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKGS      := hiredis libevent libevent_openssl libevent_pthreads jansson openssl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) libcurl 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CURL_LIBS  := $(shell pkg-config --libs libcurl 2>/dev/null)
 LWS_CFLAGS := $(shell pkg-config --cflags libwebsockets 2>/dev/null)
 LWS_LIBS   := $(shell pkg-config --libs libwebsockets 2>/dev/null)
 EDIT_LIBS  := $(shell pkg-config --libs libedit 2>/dev/null)
@@ -36,7 +37,11 @@ GTK_LIBS    := $(shell pkg-config --libs gtk4 2>/dev/null)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
-CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) -MMD -MP -Ilib -Iworker -Igateway -Iclient \
+# Each folder sees its own headers and those below it, never those above
+# or beside it (INC, per folder, below): an upward include fails to compile.
+#   lib/  <-  worker/  <-  worker/agent/, worker/tool/
+#   lib/  <-  gateway/, client/, ctl/        tests/ see everything
+CFLAGS  := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -g $(OPT) -MMD -MP \
            $(PKG_CFLAGS) $(EXTRA_CFLAGS)
 LDFLAGS := $(OPT) $(EXTRA_LDFLAGS)
 LIBS    := $(PKG_LIBS) -lwslay -lhttp_parser -lpthread -lm
@@ -51,17 +56,34 @@ endif
 
 LIB_SRC     := $(wildcard lib/*.c)
 GW_SRC      := $(filter-out gateway/main.c,$(wildcard gateway/*.c))
-WK_SRC      := $(filter-out worker/agent_main.c worker/tool_main.c worker/ctl_main.c,$(wildcard worker/*.c))
+WK_SRC      := $(wildcard worker/*.c)
+AGENT_SRC   := $(filter-out worker/agent/agent_main.c,$(wildcard worker/agent/*.c))
+TOOL_SRC    := $(filter-out worker/tool/tool_main.c,$(wildcard worker/tool/*.c))
 CLIENT_SRC  := $(wildcard client/cl_*.c)
 UNIT_SRC    := $(wildcard tests/unit/*.c)
 LUA_SRC     := $(wildcard lua/*.lua)
 LUA_C       := $(GENDIR)/lua_sources.c
+SCRIPTS_GEN := $(GENDIR)/scripts_gen.c $(GENDIR)/scripts_gen.h
 
 obj = $(patsubst %.c,$(OBJDIR)/%.o,$(1))
-LIB_OBJ := $(call obj,$(LIB_SRC)) $(OBJDIR)/gen/lua_sources.o
-GW_OBJ  := $(call obj,$(GW_SRC))
-WK_OBJ  := $(call obj,$(WK_SRC))
-CL_OBJ  := $(call obj,$(CLIENT_SRC))
+LIB_OBJ   := $(call obj,$(LIB_SRC)) $(OBJDIR)/gen/lua_sources.o $(OBJDIR)/gen/scripts_gen.o
+GW_OBJ    := $(call obj,$(GW_SRC))
+WK_OBJ    := $(call obj,$(WK_SRC))
+AGENT_OBJ := $(call obj,$(AGENT_SRC))
+TOOL_OBJ  := $(call obj,$(TOOL_SRC))
+CL_OBJ    := $(call obj,$(CLIENT_SRC))
+
+# The include path of each folder (pattern-specific: the longest match wins).
+$(OBJDIR)/lib/%.o:          INC := -Ilib -I$(GENDIR)
+$(OBJDIR)/gen/%.o:          INC := -Ilib -I$(GENDIR)
+$(OBJDIR)/gateway/%.o:      INC := -Igateway -Ilib -I$(GENDIR)
+$(OBJDIR)/worker/%.o:       INC := -Iworker -Ilib -I$(GENDIR)
+$(OBJDIR)/worker/agent/%.o: INC := -Iworker/agent -Iworker -Ilib -I$(GENDIR)
+$(OBJDIR)/worker/tool/%.o:  INC := -Iworker/tool -Iworker -Ilib -I$(GENDIR)
+$(OBJDIR)/client/%.o:       INC := -Iclient -Ilib -I$(GENDIR)
+$(OBJDIR)/ctl/%.o:          INC := -Ictl -Ilib -I$(GENDIR)
+$(OBJDIR)/tests/%.o:        INC := -Itests/unit -Ilib -Iworker -Iworker/agent -Iworker/tool \
+                                   -Igateway -Iclient -I$(GENDIR)
 
 PROGRAMS := $(BINDIR)/aa-gateway $(BINDIR)/aa-agent-worker $(BINDIR)/aa-tool-worker \
             $(BINDIR)/aa-client $(BINDIR)/aa-ctl $(BINDIR)/aa-bench $(BINDIR)/aa-wsload
@@ -75,22 +97,24 @@ UNIT     := $(BINDIR)/check_all
 .PHONY: all test unit e2e run up down format format-check clean deps bench fuzz
 all: $(PROGRAMS)
 
-$(OBJDIR)/%.o: %.c
+# Every object waits for the generated script calls (order only; -MMD
+# records the real dependencies).
+$(OBJDIR)/%.o: %.c | $(SCRIPTS_GEN)
 	@mkdir -p $(dir $@)
-	$(call say,CC,$<)$(CC) $(CFLAGS) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(INC) -c -o $@ $<
 
 # The client uses libwebsockets, whose header must never meet http_parser.h.
-$(OBJDIR)/client/%.o: client/%.c
+$(OBJDIR)/client/%.o: client/%.c | $(SCRIPTS_GEN)
 	@mkdir -p $(dir $@)
-	$(call say,CC,$<)$(CC) $(CFLAGS) $(LWS_CFLAGS) $(GLIB_CFLAGS) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(INC) $(LWS_CFLAGS) $(GLIB_CFLAGS) -c -o $@ $<
 
-$(OBJDIR)/client/desktop.o: client/desktop.c
+$(OBJDIR)/client/desktop.o: client/desktop.c | $(SCRIPTS_GEN)
 	@mkdir -p $(dir $@)
-	$(call say,CC,$<)$(CC) $(CFLAGS) $(LWS_CFLAGS) $(GTK_CFLAGS) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(INC) $(LWS_CFLAGS) $(GTK_CFLAGS) -c -o $@ $<
 
-$(OBJDIR)/tests/bench/%.o: tests/bench/%.c
+$(OBJDIR)/tests/bench/%.o: tests/bench/%.c | $(SCRIPTS_GEN)
 	@mkdir -p $(dir $@)
-	$(call say,CC,$<)$(CC) $(CFLAGS) $(LWS_CFLAGS) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(INC) $(LWS_CFLAGS) -c -o $@ $<
 
 $(BINDIR)/aa-bench: $(OBJDIR)/tests/bench/bench.o $(WK_OBJ) $(BINDIR)/libaa.a
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(LIBS)
@@ -98,17 +122,22 @@ $(BINDIR)/aa-bench: $(OBJDIR)/tests/bench/bench.o $(WK_OBJ) $(BINDIR)/libaa.a
 $(BINDIR)/aa-wsload: $(OBJDIR)/tests/bench/wsload.o $(BINDIR)/libaa.a
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(OBJDIR)/tests/unit/%.o: tests/unit/%.c
+$(OBJDIR)/tests/unit/%.o: tests/unit/%.c | $(SCRIPTS_GEN)
 	@mkdir -p $(dir $@)
-	$(call say,CC,$<)$(CC) $(CFLAGS) $(CHECK_CFLAGS) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(INC) $(CHECK_CFLAGS) -c -o $@ $<
 
 $(LUA_C): $(LUA_SRC) lua/embed.sh
 	@mkdir -p $(dir $@)
 	$(call say,LUA,$@)sh lua/embed.sh $@ lua
 
-$(OBJDIR)/gen/lua_sources.o: $(LUA_C)
+# One typed call per script, from the scripts' --@keys/--@argv lines.
+$(GENDIR)/scripts_gen.c: $(LUA_SRC) lua/scripts.sh
+	$(call say,LUA,$@)sh lua/scripts.sh $(GENDIR) lua
+$(GENDIR)/scripts_gen.h: $(GENDIR)/scripts_gen.c
+
+$(OBJDIR)/gen/%.o: $(GENDIR)/%.c | $(SCRIPTS_GEN)
 	@mkdir -p $(dir $@)
-	$(call say,CC,$<)$(CC) $(CFLAGS) -c -o $@ $<
+	$(call say,CC,$<)$(CC) $(CFLAGS) $(INC) -c -o $@ $<
 
 $(BINDIR)/libaa.a: $(LIB_OBJ)
 	@mkdir -p $(dir $@)
@@ -117,10 +146,10 @@ $(BINDIR)/libaa.a: $(LIB_OBJ)
 $(BINDIR)/aa-gateway: $(OBJDIR)/gateway/main.o $(GW_OBJ) $(BINDIR)/libaa.a
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(BINDIR)/aa-agent-worker: $(OBJDIR)/worker/agent_main.o $(WK_OBJ) $(BINDIR)/libaa.a
-	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BINDIR)/aa-agent-worker: $(OBJDIR)/worker/agent/agent_main.o $(AGENT_OBJ) $(WK_OBJ) $(BINDIR)/libaa.a
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(CURL_LIBS) $(LIBS)
 
-$(BINDIR)/aa-tool-worker: $(OBJDIR)/worker/tool_main.o $(WK_OBJ) $(BINDIR)/libaa.a
+$(BINDIR)/aa-tool-worker: $(OBJDIR)/worker/tool/tool_main.o $(TOOL_OBJ) $(WK_OBJ) $(BINDIR)/libaa.a
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(BINDIR)/aa-client: $(OBJDIR)/client/main.o $(CL_OBJ) $(BINDIR)/libaa.a
@@ -129,11 +158,14 @@ $(BINDIR)/aa-client: $(OBJDIR)/client/main.o $(CL_OBJ) $(BINDIR)/libaa.a
 $(BINDIR)/aa-desktop: $(OBJDIR)/client/desktop.o $(CL_OBJ) $(BINDIR)/libaa.a
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(GTK_LIBS) $(LIBS)
 
-$(BINDIR)/aa-ctl: $(OBJDIR)/worker/ctl_main.o $(WK_OBJ) $(BINDIR)/libaa.a
+# aa-ctl: the operator's tool needs the library only (no worker, no libcurl)
+$(BINDIR)/aa-ctl: $(OBJDIR)/ctl/ctl_main.o $(BINDIR)/libaa.a
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-$(UNIT): $(call obj,$(UNIT_SRC)) $(GW_OBJ) $(WK_OBJ) $(CL_OBJ) $(BINDIR)/libaa.a
-	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LWS_LIBS) $(GLIB_LIBS) $(LIBS)
+$(UNIT): $(call obj,$(UNIT_SRC)) $(GW_OBJ) $(WK_OBJ) $(AGENT_OBJ) $(TOOL_OBJ) $(CL_OBJ) \
+         $(BINDIR)/libaa.a
+	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(LWS_LIBS) $(GLIB_LIBS) $(CURL_LIBS) \
+	    $(LIBS)
 
 # test, run and up first install what is missing (as root), then build in a
 # second make, which finds the packages that were just installed.
@@ -169,23 +201,23 @@ FUZZ_SECONDS ?= 60
 FUZZ_OBJ := $(BUILD)/obj-fuzz
 FUZZ_BIN := $(BUILD)/bin-fuzz
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
-               -Ilib -Igateway -Iworker $(PKG_CFLAGS)
+               -Ilib -Igateway -Iworker/agent -I$(GENDIR) $(PKG_CFLAGS)
 FUZZ_LIB_SRC := lib/util.c lib/ids.c lib/jwt.c lib/log.c gateway/gw_http.c gateway/gw_ws.c \
-                gateway/gw_msg.c worker/evstream.c
+                gateway/gw_msg.c worker/agent/evstream.c
 FUZZ_TARGETS := http route jwt evstream conn
 # fuzz_conn drives a whole gateway connection: it links the gateway and lib
 FUZZ_CONN_SRC := $(LIB_SRC) $(GW_SRC)
 
-$(FUZZ_OBJ)/%.o: %.c
+$(FUZZ_OBJ)/%.o: %.c | $(SCRIPTS_GEN)
 	@mkdir -p $(dir $@)
 	$(call say,CLANG,$<)clang $(FUZZ_CFLAGS) -c -o $@ $<
 
 $(FUZZ_BIN)/fuzz_conn: $(FUZZ_OBJ)/tests/fuzz/fuzz_conn.o $(patsubst %.c,$(FUZZ_OBJ)/%.o,$(FUZZ_CONN_SRC)) \
-                       $(FUZZ_OBJ)/gen/lua_sources.o
+                       $(FUZZ_OBJ)/gen/lua_sources.o $(FUZZ_OBJ)/gen/scripts_gen.o
 	@mkdir -p $(dir $@)
 	$(call say,LD,$@)clang -fsanitize=fuzzer,address,undefined -o $@ $^ $(PKG_LIBS) -lwslay -lhttp_parser -lpthread -lm
 
-$(FUZZ_OBJ)/gen/lua_sources.o: $(LUA_C)
+$(FUZZ_OBJ)/gen/%.o: $(GENDIR)/%.c | $(SCRIPTS_GEN)
 	@mkdir -p $(dir $@)
 	$(call say,CLANG,$<)clang $(FUZZ_CFLAGS) -c -o $@ $<
 

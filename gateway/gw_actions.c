@@ -58,14 +58,22 @@ static void route_chat(struct gw_conn *c, const struct gw_msg *m)
     keys_session(queue, sizeof(queue), gw_session_id(c), "queue");
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(tmo, sizeof(tmo), "%lld", (long long)s->cfg.turn_timeout_ms);
-    const char *args[] = {key,    active,           queue, s->cfg.agent_stream,
-                          rc->id, gw_session_id(c), input, now,
-                          trace,  "turn",           tmo};
+    struct scripts_chat a = {.exec = key,
+                             .active = active,
+                             .queue = queue,
+                             .stream = s->cfg.agent_stream,
+                             .eid = rc->id,
+                             .sid = gw_session_id(c),
+                             .input = input,
+                             .now = now,
+                             .trace = trace,
+                             .handler = "turn",
+                             .timeout_ms = tmo};
     rc->c = c;
     gw_conn_ref(c);
     log_info("event=chat conn=%s session=%s turn=%s trace=%s bytes=%zu", gw_conn_id(c),
              gw_session_id(c), rc->id, trace, m->prompt_len);
-    rasync_eval(s->cmd, on_chat, rc, "chat", 4, 11, args, NULL);
+    scripts_chat_async(s->cmd, &a, on_chat, rc);
     free(input);
 }
 
@@ -74,25 +82,24 @@ static void on_callback(struct rasync *ra, redisReply *r, void *arg)
     (void)ra;
     struct reply_ctx *rc = arg;
     struct gw_conn *c = rc->c;
+    enum scripts_completion v = scripts_cb_complete_reply(r);
     if (gw_conn_is_open(c)) {
-        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
-            const char *verdict = r->element[0]->str, *what = r->element[1]->str;
-            if (!strcmp(verdict, "ok")) {
-                gw_conn_send_event(c, "callback_ack",
-                                   json_pack("{s:s, s:s}", "callback_id", rc->id, "result", what));
-            } else {
-                char code[48];
-                snprintf(code, sizeof(code), "callback_%s", what);
-                const char *m = !strcmp(what, "not_found") ? "no such callback for this session"
-                                : !strcmp(what, "expired")
-                                    ? "the callback timed out or is already closed"
-                                    : "the callback was already completed differently";
-                gw_conn_send_error_about(c, code, m, "callback_id", rc->id);
-            }
-        } else {
+        if (v == SCRIPTS_CB_RECORDED || v == SCRIPTS_CB_DUPLICATE || v == SCRIPTS_CB_HEARTBEAT) {
+            gw_conn_send_event(c, "callback_ack",
+                               json_pack("{s:s, s:s}", "callback_id", rc->id, "result",
+                                         scripts_completion_name(v)));
+        } else if (v == SCRIPTS_CB_UNAVAILABLE) {
             gw_conn_send_error_about(c, "unavailable",
                                      "the answer could not be recorded; send it again",
                                      "callback_id", rc->id);
+        } else {
+            char code[48];
+            snprintf(code, sizeof(code), "callback_%s", scripts_completion_name(v));
+            const char *m = v == SCRIPTS_CB_NOT_FOUND ? "no such callback for this session"
+                            : v == SCRIPTS_CB_EXPIRED
+                                ? "the callback timed out or is already closed"
+                                : "the callback was already completed differently";
+            gw_conn_send_error_about(c, code, m, "callback_id", rc->id);
         }
     }
     gw_conn_unref(c);
@@ -105,15 +112,14 @@ static void route_callback(struct gw_conn *c, struct gw_msg *m)
     struct reply_ctx *rc = xcalloc(1, sizeof(*rc));
     strlcpy_aa(rc->id, m->callback_id, sizeof(rc->id));
     strlcpy_aa(rc->kind, m->kind, sizeof(rc->kind));
-    struct dur_complete_args a;
+    struct dur_complete dc;
     struct dur_caller who = {gw_session_id(c), "", 0}; /* its owner connected */
-    dur_complete_args(&a, m->callback_id, m->kind, &who, m->payload, m->payload_len);
+    dur_complete_prepare(&dc, m->callback_id, m->kind, &who, m->payload, m->payload_len);
     rc->c = c;
     gw_conn_ref(c);
     log_info("event=async_callback conn=%s session=%s cb=%s kind=%s bytes=%zu", gw_conn_id(c),
              gw_session_id(c), m->callback_id, m->kind, m->payload_len);
-    rasync_eval(s->cmd, on_callback, rc, "cb_complete", DUR_COMPLETE_NKEYS, DUR_COMPLETE_NARGS,
-                a.argv, a.lens);
+    scripts_cb_complete_async(s->cmd, &dc.a, on_callback, rc);
 }
 
 void gw_actions_message(struct gw_server *s, struct gw_conn *c, const char *data, size_t len)

@@ -1,7 +1,12 @@
 /* gw_conn.c -- Client connections: HTTP requests, the upgrade the owner
  * asks for, WebSocket framing through wslay, output limits and corking, and
  * deferred freeing (never inside the connection's own callbacks). What a
- * request or message means is the owner's (gw_conn_handlers). */
+ * request or message means is the owner's (gw_conn_handlers).
+ * About 1,000 lines, on purpose: it is one state machine (HTTP, upgrade,
+ * WebSocket, closing) with one reference count, and every part of it
+ * decides when the memory may go; split across files those invariants
+ * would be too. What needs no connection state is elsewhere: gw_http.c
+ * (requests), gw_ws.c (handshake, frame headers). */
 #include "gw_conn.h"
 #include "gw_http.h"
 #include "gw_ws.h"

@@ -11,6 +11,7 @@
 #include "jwt.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "tooldef.h"
 #include "util.h"
 
@@ -468,12 +469,13 @@ static void mcp_endpoint(struct gw_conn *c, const struct gw_req *req)
         }
         char key[300];
         keys_mcp_session(key, sizeof(key), req->mcp_session);
-        const char *argv[] = {key, mcp_owner_of(&cl), req->mcp_session};
+        struct scripts_mcp_session_end a = {
+            .session = key, .subject = mcp_owner_of(&cl), .sid = req->mcp_session};
         gw_conn_ref(c);
         gw_conn_http_hold(c);
         struct pending *p = mcp_pending_new(c, NULL, "", &cl);
         mcp_session_forget(s->mcp, req->mcp_session);
-        rasync_eval(s->cmd, on_session_end, p, "mcp_session_end", 1, 3, argv, NULL);
+        scripts_mcp_session_end_async(s->cmd, &a, on_session_end, p);
         return;
     }
     if (req->method != HTTP_POST) {

@@ -10,6 +10,7 @@
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "tooldef.h"
 #include "util.h"
 
@@ -358,17 +359,23 @@ void gw_mcp_done(struct gw_server *s, const char *msg)
 }
 
 /* Ends execution eid as cancelled (exec_finish.lua; owner "" = any). cb gets
- * the script's reply: "ok", "lost" (it had ended) or "notfound". Returns 0 /
- * -1 (not sent: cb is not called). */
+ * the script's reply: "ok", "lost" (it had ended) or "notfound"; NULL when
+ * Redis could not be asked. */
 void mcp_cancel_exec(struct gw_server *s, const char *eid, const char *owner, rasync_reply_cb cb,
                      void *arg)
 {
     char key[KEYS_MAX], now[24];
     keys_exec(key, sizeof(key), eid);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-    const char *argv[] = {key, eid,     "",   "cancelled", "cancelled by the MCP client",
-                          now, "86400", owner};
-    rasync_eval(s->cmd, cb, arg, "exec_finish", 1, 8, argv, NULL);
+    struct scripts_exec_finish a = {.exec = key,
+                                    .eid = eid,
+                                    .worker = "",
+                                    .status = "cancelled",
+                                    .result = "cancelled by the MCP client",
+                                    .now = now,
+                                    .retention_s = "86400",
+                                    .owner = owner};
+    scripts_exec_finish_async(s->cmd, &a, cb, arg);
 }
 
 /* notifications/cancelled, from any gateway: the held tools/call it names
@@ -519,28 +526,28 @@ void mcp_tools_call(struct gw_conn *c, json_t *id, json_t *params, const struct 
     /* the session must be the token subject's (exec_start checks its
      * owner), unless the token is an admin's */
     const char *must_own = gw_auth_is_admin(cl) ? "" : cl->sub;
-    const char *argv[] = {key,
-                          KEYS_STREAM_TOOL,
-                          index,
-                          eid,
-                          "tool",
-                          input,
-                          sid,
-                          trace,
-                          now,
-                          "900000",
-                          KEYS_MCP_DONE,
-                          mcp_owner_of(cl),
-                          req->mcp_session,
-                          rpc_id,
-                          ttl,
-                          must_own};
+    struct scripts_exec_start a = {.exec = key,
+                                   .stream = KEYS_STREAM_TOOL,
+                                   .tasks = index,
+                                   .eid = eid,
+                                   .handler = "tool",
+                                   .input = input,
+                                   .session = sid,
+                                   .trace = trace,
+                                   .now = now,
+                                   .timeout_ms = "900000",
+                                   .done_channel = KEYS_MCP_DONE,
+                                   .owner = mcp_owner_of(cl),
+                                   .mcp_session = req->mcp_session,
+                                   .rpc_id = rpc_id,
+                                   .task_ttl_ms = ttl,
+                                   .must_own = must_own};
     log_info("event=mcp_call tool=%s session=%s exec=%s trace=%s sub=%s task=%d", name, sid, eid,
              trace, cl->sub, task != NULL);
     if (task) {
         struct pending *p = mcp_pending_new(c, id, eid, cl);
         p->ttl_ms = ttl_ms;
-        rasync_eval(s->cmd, on_task_started, p, "exec_start", 3, 16, argv, NULL);
+        scripts_exec_start_async(s->cmd, &a, on_task_started, p);
     } else {
         struct call *k = mcp_call_new(c, id, eid, K_CALL);
         char rk[400];
@@ -558,7 +565,7 @@ void mcp_tools_call(struct gw_conn *c, json_t *id, json_t *params, const struct 
             mcp_sse_progress(k, msg);
         }
         mcp_call_watch(k, k->progress_token ? 250 : 5000);
-        rasync_eval(s->cmd, on_started, k, "exec_start", 3, 16, argv, NULL);
+        scripts_exec_start_async(s->cmd, &a, on_started, k);
     }
     free(rpc_id);
     free(input);

@@ -5,6 +5,7 @@
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -148,8 +149,8 @@ void mcp_tasks_method(struct gw_conn *c, const char *method, json_t *id, json_t 
         snprintf(page, sizeof(page), "%d", TASKS_PAGE);
         keys_mcp_tasks(index, sizeof(index), mcp_owner_of(cl));
         struct pending *p = mcp_pending_new(c, id, NULL, cl);
-        const char *argv[] = {index, off, page};
-        rasync_eval(s->cmd, on_task_list, p, "task_list", 1, 3, argv, NULL);
+        struct scripts_task_list a = {.tasks = index, .offset = off, .count = page};
+        scripts_task_list_async(s->cmd, &a, on_task_list, p);
         return;
     }
     if (!tid || !id_valid(tid, 63)) {

@@ -24,13 +24,14 @@ static void on_complete(struct rasync *ra, redisReply *r, void *arg)
 {
     (void)ra;
     struct gw_conn *c = arg;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+    enum scripts_completion v = scripts_cb_complete_reply(r);
+    if (v == SCRIPTS_CB_UNAVAILABLE) {
         aws_error(c, 503, "ServiceUnavailableException", "Redis is unavailable; retry");
-    } else if (!strcmp(r->element[0]->str, "ok")) {
+    } else if (v == SCRIPTS_CB_RECORDED || v == SCRIPTS_CB_DUPLICATE || v == SCRIPTS_CB_HEARTBEAT) {
         gw_conn_http_respond(c, 200, "application/json", "", 0, NULL);
-    } else if (!strcmp(r->element[1]->str, "not_found")) {
+    } else if (v == SCRIPTS_CB_NOT_FOUND) {
         aws_error(c, 404, "ResourceNotFoundException", "no such callback");
-    } else if (!strcmp(r->element[1]->str, "expired")) {
+    } else if (v == SCRIPTS_CB_EXPIRED) {
         aws_error(c, 400, "CallbackTimeoutException", "the callback timed out");
     } else {
         aws_error(c, 409, "CallbackConflictException",
@@ -121,12 +122,12 @@ void gw_rest_callback(struct gw_server *s, struct gw_conn *c, const struct gw_re
     } else {
         payload = xstrdup("");
     }
-    struct dur_complete_args a;
-    dur_complete_args(&a, cbid, kind, &who, payload,
-                      !strcmp(kind, "succeed") ? req->body_len : strlen(payload));
-    log_info("event=rest_callback cb=%s kind=%s sub=%s bytes=%zu", cbid, kind, cl.sub, a.lens[6]);
+    struct dur_complete dc;
+    dur_complete_prepare(&dc, cbid, kind, &who, payload,
+                         !strcmp(kind, "succeed") ? req->body_len : strlen(payload));
+    log_info("event=rest_callback cb=%s kind=%s sub=%s bytes=%zu", cbid, kind, cl.sub,
+             dc.a.payload_len);
     gw_conn_http_hold(c);
-    rasync_eval(s->cmd, on_complete, c, "cb_complete", DUR_COMPLETE_NKEYS, DUR_COMPLETE_NARGS,
-                a.argv, a.lens);
+    scripts_cb_complete_async(s->cmd, &dc.a, on_complete, c);
     free(payload);
 }

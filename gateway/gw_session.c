@@ -8,6 +8,7 @@
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -108,8 +109,8 @@ static void unregister(struct sess *x)
     keys_conn(k1, sizeof(k1), cid);
     keys_session(k2, sizeof(k2), x->session, "conns");
     keys_node_conns(k3, sizeof(k3), x->srv->cfg.node);
-    const char *args[] = {k1, k2, k3, cid};
-    rasync_eval(x->srv->cmd, on_unregistered, NULL, "conn_close", 3, 4, args, NULL);
+    struct scripts_conn_close a = {.conn = k1, .session_conns = k2, .node_conns = k3, .cid = cid};
+    scripts_conn_close_async(x->srv->cmd, &a, on_unregistered, NULL);
 }
 
 void gw_session_closed(struct gw_conn *c)
@@ -398,13 +399,21 @@ void gw_session_upgrade(struct gw_server *s, struct gw_conn *c, const struct gw_
     keys_outbox(k4, sizeof(k4), x->session);
     keys_session(k5, sizeof(k5), x->session, "owner");
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-    const char *args[] = {k1,         k2,          k3,
-                          k4,         k5,          cid,
-                          x->session, s->cfg.node, gw_conn_remote(c),
-                          now,        x->user,     gw_auth_is_admin(&cl) ? "1" : ""};
+    struct scripts_conn_open args = {.conn = k1,
+                                     .session_conns = k2,
+                                     .node_conns = k3,
+                                     .outbox = k4,
+                                     .owner = k5,
+                                     .cid = cid,
+                                     .sid = x->session,
+                                     .node = s->cfg.node,
+                                     .remote = gw_conn_remote(c),
+                                     .now = now,
+                                     .user = x->user,
+                                     .admin = gw_auth_is_admin(&cl) ? "1" : ""};
     x->registering = 1;
     x->registered = 1;
     index_add(x); /* pushes that race the registration wait in pending */
     gw_conn_http_hold(c);
-    rasync_eval(s->cmd, on_registered, c, "conn_open", 5, 12, args, NULL);
+    scripts_conn_open_async(s->cmd, &args, on_registered, c);
 }

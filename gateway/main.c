@@ -10,6 +10,7 @@
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "tooldef.h"
 #include "util.h"
 
@@ -103,8 +104,8 @@ static void on_node_scan(struct rasync *ra, redisReply *r, void *arg)
         hb[len - 6] = '\0';
         if (!strcmp(hb + 8, s->cfg.node))
             continue;
-        const char *args[] = {hb, k};
-        rasync_eval(ra, on_reaped, s, "node_reap", 2, 2, args, NULL);
+        struct scripts_node_reap a = {.node = hb, .node_conns = k};
+        scripts_node_reap_async(ra, &a, on_reaped, s);
     }
     const char *cursor = r->element[0]->str;
     if (cursor && strcmp(cursor, "0") != 0) {

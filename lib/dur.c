@@ -8,6 +8,7 @@
 #include "keys.h"
 #include "log.h"
 #include "push.h"
+#include "scripts.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -112,8 +113,14 @@ static int arm_timer(struct dur_ctx *ctx, int idx, json_t *rec, int64_t due)
     char *txt = json_dumps(rec, JSON_COMPACT);
     char snow[24];
     snprintf(snow, sizeof(snow), "%lld", (long long)wall_ms());
-    const char *args[] = {ops, KEYS_TIMERS, ctx->eid, sidx, txt, sdue, snow};
-    redisReply *r = rconn_eval(ctx->rc, "timer_set", 2, 7, args, NULL);
+    struct scripts_timer_set a = {.exec = ops,
+                                  .timers = KEYS_TIMERS,
+                                  .eid = ctx->eid,
+                                  .op = sidx,
+                                  .record = txt,
+                                  .due = sdue,
+                                  .now = snow};
+    redisReply *r = scripts_timer_set(ctx->rc, &a);
     free(txt);
     int ok = r && r->type != REDIS_REPLY_ERROR;
     if (!ok)
@@ -234,9 +241,20 @@ int dur_invoke(struct dur_ctx *ctx, const char *name, const char *handler, const
     snprintf(sidx, sizeof(sidx), "%d", idx);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(tmo, sizeof(tmo), "%lld", (long long)ctx->lim->child_timeout_ms);
-    const char *args[] = {ops,          ckey,       stream, child, sidx,     handler, input,
-                          ctx->session, ctx->trace, now,    name,  ctx->eid, tmo};
-    redisReply *r = rconn_eval(ctx->rc, "invoke", 3, 13, args, NULL);
+    struct scripts_invoke a = {.parent = ops,
+                               .child = ckey,
+                               .stream = stream,
+                               .child_id = child,
+                               .op = sidx,
+                               .handler = handler,
+                               .input = input,
+                               .session = ctx->session,
+                               .trace = ctx->trace,
+                               .now = now,
+                               .name = name,
+                               .parent_id = ctx->eid,
+                               .timeout_ms = tmo};
+    redisReply *r = scripts_invoke(ctx->rc, &a);
     int ok = r && r->type == REDIS_REPLY_STATUS ? 1 : r && r->type == REDIS_REPLY_STRING;
     if (!ok)
         snprintf(ctx->err, sizeof(ctx->err), "invoke %s: %s", name,
@@ -253,26 +271,30 @@ int dur_invoke(struct dur_ctx *ctx, const char *name, const char *handler, const
     return DUR_SUSPEND;
 }
 
-void dur_complete_args(struct dur_complete_args *a, const char *cbid, const char *kind,
-                       const struct dur_caller *who, const char *payload, size_t len)
+void dur_complete_prepare(struct dur_complete *c, const char *cbid, const char *kind,
+                          const struct dur_caller *who, const char *payload, size_t len)
 {
-    keys_cb(a->key, sizeof(a->key), cbid);
-    snprintf(a->now, sizeof(a->now), "%lld", (long long)wall_ms());
-    const char *v[DUR_COMPLETE_NARGS] = {
-        a->key, KEYS_CB_COMPLETED, KEYS_CB_DEADLINES,    cbid, kind, who->session, payload,
-        a->now, who->subject,      who->admin ? "1" : ""};
-    for (int i = 0; i < DUR_COMPLETE_NARGS; i++) {
-        a->argv[i] = v[i];
-        a->lens[i] = i == 6 ? len : strlen(v[i]);
-    }
+    keys_cb(c->key, sizeof(c->key), cbid);
+    snprintf(c->now, sizeof(c->now), "%lld", (long long)wall_ms());
+    c->a = (struct scripts_cb_complete){.cb = c->key,
+                                        .completed = KEYS_CB_COMPLETED,
+                                        .deadlines = KEYS_CB_DEADLINES,
+                                        .cbid = cbid,
+                                        .kind = kind,
+                                        .session = who->session,
+                                        .payload = payload,
+                                        .payload_len = len,
+                                        .now = c->now,
+                                        .subject = who->subject,
+                                        .admin = who->admin ? "1" : ""};
 }
 
 redisReply *dur_complete_as(struct rconn *rc, const char *cbid, const char *kind,
                             const struct dur_caller *who, const char *payload, size_t len)
 {
-    struct dur_complete_args a;
-    dur_complete_args(&a, cbid, kind, who, payload, len);
-    return rconn_eval(rc, "cb_complete", DUR_COMPLETE_NKEYS, DUR_COMPLETE_NARGS, a.argv, a.lens);
+    struct dur_complete c;
+    dur_complete_prepare(&c, cbid, kind, who, payload, len);
+    return scripts_cb_complete(rc, &c.a);
 }
 
 redisReply *dur_complete(struct rconn *rc, const char *cbid, const char *kind, const char *session,
@@ -321,9 +343,18 @@ int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int6
         snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
         snprintf(tmo, sizeof(tmo), "%lld", (long long)timeout_ms);
         snprintf(hb, sizeof(hb), "%lld", (long long)heartbeat_ms);
-        const char *args[] = {
-            key, ops, KEYS_CB_DEADLINES, cbid, ctx->eid, sidx, ctx->session, now, tmo, hb, name};
-        redisReply *r = rconn_eval(ctx->rc, "cb_create", 3, 11, args, NULL);
+        struct scripts_cb_create a = {.cb = key,
+                                      .exec = ops,
+                                      .deadlines = KEYS_CB_DEADLINES,
+                                      .cbid = cbid,
+                                      .eid = ctx->eid,
+                                      .op = sidx,
+                                      .session = ctx->session,
+                                      .now = now,
+                                      .timeout_ms = tmo,
+                                      .heartbeat_ms = hb,
+                                      .name = name};
+        redisReply *r = scripts_cb_create(ctx->rc, &a);
         int ok = r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS);
         if (!ok)
             snprintf(ctx->err, sizeof(ctx->err), "create callback %s: %s", name,

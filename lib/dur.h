@@ -13,7 +13,9 @@
 #ifndef AA_DUR_H
 #define AA_DUR_H
 
+#include "keys.h"
 #include "rconn.h"
+#include "scripts.h"
 
 #include <jansson.h>
 #include <stdint.h>
@@ -118,19 +120,18 @@ struct dur_caller {
     int admin;
 };
 
-/* The KEYS and ARGV of lua/cb_complete.lua, shared by every caller (the
- * gateway's WebSocket and REST routes, the CLI, tests). Borrowed: the
- * strings passed in must outlive the call that uses argv. */
-#define DUR_COMPLETE_NKEYS 3
-#define DUR_COMPLETE_NARGS 10
-struct dur_complete_args {
-    char key[1200];
+/* The arguments of lua/cb_complete.lua (a, for scripts_cb_complete or
+ * scripts_cb_complete_async) with the key and time they point to, shared
+ * by every caller (the gateway's WebSocket and REST routes, the CLI,
+ * tests); scripts_cb_complete_reply reads the answer. Borrowed: the
+ * strings passed in must outlive the call that uses a. */
+struct dur_complete {
+    char key[KEYS_MAX];
     char now[24];
-    const char *argv[DUR_COMPLETE_NARGS];
-    size_t lens[DUR_COMPLETE_NARGS];
+    struct scripts_cb_complete a;
 };
-void dur_complete_args(struct dur_complete_args *a, const char *cbid, const char *kind,
-                       const struct dur_caller *who, const char *payload, size_t len);
+void dur_complete_prepare(struct dur_complete *c, const char *cbid, const char *kind,
+                          const struct dur_caller *who, const char *payload, size_t len);
 
 /* Completes a callback as a connection of session does (for tests).
  * Returns: owned reply. */

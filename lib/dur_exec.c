@@ -8,6 +8,7 @@
 #include "log.h"
 #include "mx.h"
 #include "push.h"
+#include "scripts.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -22,29 +23,6 @@ static void staged_clear(struct dur_ctx *ctx)
     ctx->staged.name = ctx->staged.request = NULL;
 }
 
-/* Evaluates script name with its keys, then the stream of ack's entry (when
- * ack is set: the script acknowledges the entry), its args, then the entry's
- * group and id. Returns: owned reply, or NULL when Redis is unreachable. */
-static redisReply *eval_acked(struct rconn *rc, const char *name, const char *const *keys,
-                              int nkeys, const char *const *args, int nargs,
-                              const struct dur_ack *ack)
-{
-    const char *a[32];
-    int n = 0;
-    for (int i = 0; i < nkeys; i++)
-        a[n++] = keys[i];
-    if (ack)
-        a[n++] = ack->stream;
-    int k = n;
-    for (int i = 0; i < nargs; i++)
-        a[n++] = args[i];
-    if (ack) {
-        a[n++] = ack->group;
-        a[n++] = ack->id;
-    }
-    return rconn_eval(rc, name, k, n, a, NULL);
-}
-
 /* Runs exec_finish.lua: ends eid with status and result; owner "" or the
  * owner it must have; with ack, the script also acknowledges the stream
  * entry. Returns: owned reply, or NULL when Redis is unreachable. */
@@ -56,9 +34,19 @@ static redisReply *eval_finish(struct rconn *rc, const char *eid, const char *wo
     keys_exec(key, sizeof(key), eid);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
-    const char *keys[] = {key};
-    const char *args[] = {eid, worker, status, result, now, ret, owner};
-    return eval_acked(rc, "exec_finish", keys, 1, args, 7, ack);
+    /* with ack, the script also acknowledges the entry (its last arguments) */
+    struct scripts_exec_finish a = {.exec = key,
+                                    .ack_stream = ack ? ack->stream : NULL,
+                                    .eid = eid,
+                                    .worker = worker,
+                                    .status = status,
+                                    .result = result,
+                                    .now = now,
+                                    .retention_s = ret,
+                                    .owner = owner,
+                                    .group = ack ? ack->group : NULL,
+                                    .entry = ack ? ack->id : NULL};
+    return scripts_exec_finish(rc, &a);
 }
 
 int dur_exec_finish(struct rconn *rc, const char *eid, const char *worker, const char *status,
@@ -115,11 +103,28 @@ static int run_staged(struct dur_ctx *ctx, const char *key, const char *stream, 
     snprintf(hb, sizeof(hb), "%lld", (long long)ctx->staged.heartbeat_ms);
     snprintf(maxlen, sizeof(maxlen), "%d", PUSH_OUTBOX_MAXLEN);
     snprintf(ttl, sizeof(ttl), "%d", PUSH_OUTBOX_TTL_S);
-    const char *keys[] = {key, stream, cbkey, KEYS_CB_DEADLINES, outbox, conns};
-    const char *args[] = {ctx->eid,     ctx->worker, now, ctx->staged.cbid, sidx,
-                          ctx->session, tmo,         hb,  ctx->staged.name, ctx->staged.request,
-                          maxlen,       ttl};
-    redisReply *r = eval_acked(ctx->rc, "cb_suspend", keys, 6, args, 12, ack);
+    struct scripts_cb_suspend a = {.exec = key,
+                                   .stream = stream,
+                                   .cb = cbkey,
+                                   .deadlines = KEYS_CB_DEADLINES,
+                                   .outbox = outbox,
+                                   .conns = conns,
+                                   .ack_stream = ack ? ack->stream : NULL,
+                                   .eid = ctx->eid,
+                                   .worker = ctx->worker,
+                                   .now = now,
+                                   .cbid = ctx->staged.cbid,
+                                   .op = sidx,
+                                   .session = ctx->session,
+                                   .timeout_ms = tmo,
+                                   .heartbeat_ms = hb,
+                                   .name = ctx->staged.name,
+                                   .request = ctx->staged.request,
+                                   .maxlen = maxlen,
+                                   .ttl_s = ttl,
+                                   .group = ack ? ack->group : NULL,
+                                   .entry = ack ? ack->id : NULL};
+    redisReply *r = scripts_cb_suspend(ctx->rc, &a);
     if (!r)
         return -1;
     const char *verdict =
@@ -276,8 +281,15 @@ int dur_exec_claimed(struct rconn *rc, const char *worker, const struct dur_hand
     } else if (rc_h == DUR_SUSPEND) {
         char now2[24];
         snprintf(now2, sizeof(now2), "%lld", (long long)wall_ms());
-        const char *keys[] = {key, stream}, *args[] = {eid, worker, now2};
-        redisReply *x = eval_acked(rc, "exec_suspend", keys, 2, args, 3, ack);
+        struct scripts_exec_suspend a = {.exec = key,
+                                         .stream = stream,
+                                         .ack_stream = ack ? ack->stream : NULL,
+                                         .eid = eid,
+                                         .worker = worker,
+                                         .now = now2,
+                                         .group = ack ? ack->group : NULL,
+                                         .entry = ack ? ack->id : NULL};
+        redisReply *x = scripts_exec_suspend(rc, &a);
         if (x && x->type != REDIS_REPLY_ERROR && ack)
             ack->done = 1;
         log_info("event=exec_suspended exec=%s handler=%s trace=%s ops=%d us=%lld verdict=%s", eid,
@@ -310,8 +322,9 @@ int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *hand
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(lease, sizeof(lease), "%lld", (long long)lim->lease_ms);
     snprintf(maxa, sizeof(maxa), "%d", lim->max_attempts);
-    const char *args[] = {key, worker, now, lease, maxa};
-    redisReply *r = rconn_eval(rc, "exec_claim", 1, 5, args, NULL);
+    struct scripts_exec_claim a = {
+        .exec = key, .worker = worker, .now = now, .lease_ms = lease, .max_attempts = maxa};
+    redisReply *r = scripts_exec_claim(rc, &a);
     if (!r)
         return -1;
     int ret = dur_exec_claimed(rc, worker, handlers, lim, eid, ack, r, 0);
@@ -326,8 +339,16 @@ int dur_start(struct rconn *rc, const char *eid, const char *handler, const char
     keys_exec(key, sizeof(key), eid);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(tmo, sizeof(tmo), "%lld", (long long)timeout_ms);
-    const char *args[] = {key, stream, eid, handler, input, session, trace, now, tmo};
-    redisReply *r = rconn_eval(rc, "exec_start", 2, 9, args, NULL);
+    struct scripts_exec_start a = {.exec = key,
+                                   .stream = stream,
+                                   .eid = eid,
+                                   .handler = handler,
+                                   .input = input,
+                                   .session = session,
+                                   .trace = trace,
+                                   .now = now,
+                                   .timeout_ms = tmo};
+    redisReply *r = scripts_exec_start(rc, &a);
     int rc_ = r && r->str ? (!strcmp(r->str, "started") ? 0 : 1) : -1;
     if (r)
         freeReplyObject(r);

@@ -2,6 +2,7 @@
 #include "push.h"
 #include "keys.h"
 #include "log.h"
+#include "scripts.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -17,8 +18,14 @@ int push_event(struct rconn *rc, const char *session, const json_t *event, int r
     snprintf(maxlen, sizeof(maxlen), "%d", PUSH_OUTBOX_MAXLEN);
     snprintf(ttl, sizeof(ttl), "%d", PUSH_OUTBOX_TTL_S);
     char *txt = json_dumps(event, JSON_COMPACT);
-    const char *args[] = {outbox, conns, session, txt, maxlen, require_conn ? "1" : "0", ttl};
-    redisReply *r = rconn_eval(rc, "push", 2, 7, args, NULL);
+    struct scripts_push a = {.outbox = outbox,
+                             .conns = conns,
+                             .sid = session,
+                             .event = txt,
+                             .maxlen = maxlen,
+                             .require_conn = require_conn ? "1" : "0",
+                             .ttl_s = ttl};
+    redisReply *r = scripts_push(rc, &a);
     free(txt);
     int ret = -1;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {

@@ -12,6 +12,8 @@
 -- ARGV[1] cbid  ARGV[2] kind ("succeed"|"fail"|"heartbeat")  ARGV[3] caller's
 -- session or ""  ARGV[4] payload  ARGV[5] now ms  ARGV[6] caller's subject or ""
 -- ARGV[7] "1" for an admin caller, else ""
+--@keys cb completed deadlines
+--@argv cbid kind session payload+ now subject admin
 --@include _deadline
 -- Reply: {"ok", "recorded"|"duplicate"|"heartbeat"} or {"err", "not_found"|"expired"|"conflict"}
 local f = redis.call('HMGET', KEYS[1], 'status', 'session', 'deadline_ms', 'heartbeat_ms',

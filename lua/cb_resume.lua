@@ -9,6 +9,8 @@
 -- Optional, to take the continuation at once (a resumer that can run it):
 -- ARGV[4] the resumer's stream  ARGV[5] its group  ARGV[6] its consumer
 -- ARGV[7] lease ms  ARGV[8] max attempts. When the execution was queued on
+--@keys cb completed deadlines
+--@argv cbid now retention_s stream? group? consumer? lease_ms? max_attempts?
 -- that stream, the stream's next entry is read for the consumer (so a crash
 -- leaves it pending, to be reclaimed) and its execution claimed (_claim.lua).
 -- Reply: "resumed:<created_ms>", "pending", "already" or "gone"; with a

@@ -16,6 +16,8 @@
 -- timeout ms (0: none)  ARGV[9] op name  ARGV[10] the request (a JSON object
 -- with callback_id)  ARGV[11] outbox maxlen  ARGV[12] outbox TTL seconds
 -- ARGV[13] the group and ARGV[14] the entry id to acknowledge (with KEYS[7])
+--@keys exec stream cb deadlines outbox conns ack_stream?
+--@argv eid worker now cbid op session timeout_ms heartbeat_ms name request maxlen ttl_s group? entry?
 -- Reply: {verdict, event id, live connections}, verdict one of
 --   "suspended", "requeued": done (the entry is acknowledged)
 --   "lost": another worker owns the execution; nothing done but the ack

@@ -4,6 +4,8 @@
 -- KEYS[4] agent stream
 -- ARGV[1] eid  ARGV[2] sid  ARGV[3] input JSON  ARGV[4] now ms  ARGV[5] trace id
 -- ARGV[6] handler name  ARGV[7] execution timeout ms
+--@keys exec active queue stream
+--@argv eid sid input now trace handler timeout_ms
 -- Also adds the execution deadline to aa:exec:deadlines.
 --@include _deadline
 -- Reply: {"started"|"queued", turns waiting ahead}

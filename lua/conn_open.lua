@@ -5,6 +5,8 @@
 -- KEYS[4] aa:outbox:{sid}  KEYS[5] aa:session:{sid}:owner
 -- ARGV[1] cid  ARGV[2] sid  ARGV[3] node  ARGV[4] remote address  ARGV[5] now ms
 -- ARGV[6] user (token subject)  ARGV[7] "1" for an admin token, else ""
+--@keys conn session_conns node_conns outbox owner
+--@argv cid sid node remote now user admin
 -- Reply: {connections the session now has, id of the newest outbox event or ""},
 -- or {"forbidden"} (nothing written) when another subject owns the session
 local owner = redis.call('GET', KEYS[5])

@@ -3,6 +3,8 @@
 --@include _claim
 -- KEYS[1] aa:exec:{eid}
 -- ARGV[1] worker id  ARGV[2] now ms  ARGV[3] lease ms  ARGV[4] max attempts
+--@keys exec
+--@argv worker now lease_ms max_attempts
 -- Reply: {"ok", field, value, ...} (the whole record after the claim)
 --        or {"gone"|"done"|"suspended"|"busy"|"exhausted"}
 return claim(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])

@@ -9,6 +9,8 @@
 -- ARGV[1] eid  ARGV[2] worker id ("" for the runtime itself)  ARGV[3] status
 -- ("succeeded"|"failed"|"timed_out"|"cancelled")  ARGV[4] result or error text
 -- ARGV[5] now ms  ARGV[6] retention seconds  ARGV[7] optional owner: when
+--@keys exec ack_stream?
+--@argv eid worker status result now retention_s owner? group? entry?
 -- given, only an execution started for that owner (an MCP task's token
 -- subject) is ended; others are "notfound" (a cancel, not a worker's finish)
 -- Reply: "ok", "lost" (it had ended, or another worker owns it) or "notfound"

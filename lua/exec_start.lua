@@ -9,6 +9,8 @@
 -- execution is an MCP task, listed in KEYS[3] aa:mcp:tasks:{owner} (KEYS[3]
 -- is only used then)  ARGV[13] optional subject that must own the session
 -- ARGV[4] (aa:session:<ARGV[4]>:owner, derived): the MCP caller's
+--@keys exec stream tasks?
+--@argv eid handler input session trace now timeout_ms done_channel? owner? mcp_session? rpc_id? task_ttl_ms? must_own?
 -- Reply: "started", "exists" (the id is an idempotency key) or "forbidden"
 -- (nothing written: the session is not the subject's)
 --@include _deadline

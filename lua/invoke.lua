@@ -5,6 +5,8 @@
 -- ARGV[1] child id  ARGV[2] op index  ARGV[3] handler  ARGV[4] input  ARGV[5] session
 -- ARGV[6] trace  ARGV[7] now ms  ARGV[8] op name  ARGV[9] parent id
 -- ARGV[10] child execution timeout ms
+--@keys parent child stream
+--@argv child_id op handler input session trace now name parent_id timeout_ms
 -- Also adds the child's deadline to aa:exec:deadlines.
 -- Reply: "started" or "exists"
 --@include _deadline

@@ -2,6 +2,8 @@
 -- bounded by turns, with a TTL (any agent worker can continue the session).
 -- KEYS[1] aa:session:{sid}:memory
 -- ARGV[1] turn JSON  ARGV[2] turns kept  ARGV[3] TTL seconds
+--@keys memory
+--@argv turn keep ttl_s
 -- Reply: turns kept now
 redis.call('RPUSH', KEYS[1], ARGV[1])
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[2]), -1)

@@ -1,6 +1,8 @@
 -- node_reap.lua -- remove the connection records of a gateway node that
 -- stopped sending heartbeats (it died): its connections are gone.
 -- KEYS[1] aa:node:{node}  KEYS[2] aa:node:{node}:conns
+--@keys node node_conns
+--@argv
 -- Reply: number of connection records removed, or -1 when the node is alive
 if redis.call('EXISTS', KEYS[1]) == 1 then return -1 end
 local n = 0

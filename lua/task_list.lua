@@ -2,6 +2,8 @@
 -- whose record has expired are skipped (exec_start.lua trims the index).
 -- KEYS[1] aa:mcp:tasks:{owner}
 -- ARGV[1] offset  ARGV[2] page size
+--@keys tasks
+--@argv offset count
 -- Reply: {next offset or "", then per task: eid, status, created_ms,
 -- updated_ms, task_ttl_ms, result (only for a task that did not succeed)}
 local off = tonumber(ARGV[1])

@@ -3,6 +3,8 @@
 --@include _wake
 -- KEYS[1] aa:timers
 -- ARGV[1] member "eid|op index"  ARGV[2] now ms
+--@keys timers
+--@argv member now
 -- Reply: "fired", "early" or "gone"
 local due = redis.call('ZSCORE', KEYS[1], ARGV[1])
 if not due then return 'gone' end

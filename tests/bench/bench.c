@@ -398,10 +398,20 @@ static int suspend_bench(void)
         snprintf(eid, sizeof(eid), "b%lld", i);
         snprintf(key, sizeof(key), "aa:exec:%s", eid);
         snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-        const char *args[] = {key, STREAM, eid, "bench", "{}", SESSION, "", now, "900000"};
-        const char *argv2[12];
-        size_t lens[12];
-        int na = script_argv(start, 0, 2, 9, args, NULL, argv2, lens);
+        struct scripts_exec_start a = {.exec = key,
+                                       .stream = STREAM,
+                                       .eid = eid,
+                                       .handler = "bench",
+                                       .input = "{}",
+                                       .session = SESSION,
+                                       .trace = "",
+                                       .now = now,
+                                       .timeout_ms = "900000"};
+        struct scripts_call call;
+        scripts_exec_start_pack(&call, &a);
+        const char *argv2[SCRIPTS_MAX_ARGS + 3];
+        size_t lens[SCRIPTS_MAX_ARGS + 3];
+        int na = script_argv(start, 0, call.nkeys, call.n, call.v, call.l, argv2, lens);
         redisAppendCommandArgv(c, na, argv2, lens);
         if (i % 1000 == 999 || i == n - 1) {
             long long k = (i % 1000) + 1;
@@ -457,13 +467,14 @@ static int suspend_bench(void)
     size_t sent = 0, got = 0;
     for (size_t i = 0; i < r->elements; i++) {
         const char *id = r->element[i]->str;
-        struct dur_complete_args a;
+        struct dur_complete dc;
         struct dur_caller who = {SESSION, "", 0};
-        dur_complete_args(&a, id, "succeed", &who, "pong", 4);
-        const char *argv2[DUR_COMPLETE_NARGS + 3];
-        size_t lens[DUR_COMPLETE_NARGS + 3];
-        int na =
-            script_argv(sc, 0, DUR_COMPLETE_NKEYS, DUR_COMPLETE_NARGS, a.argv, a.lens, argv2, lens);
+        dur_complete_prepare(&dc, id, "succeed", &who, "pong", 4);
+        struct scripts_call call;
+        scripts_cb_complete_pack(&call, &dc.a);
+        const char *argv2[SCRIPTS_MAX_ARGS + 3];
+        size_t lens[SCRIPTS_MAX_ARGS + 3];
+        int na = script_argv(sc, 0, call.nkeys, call.n, call.v, call.l, argv2, lens);
         redisAppendCommandArgv(c, na, argv2, lens);
         sent++;
         while (sent - got > 1000) {

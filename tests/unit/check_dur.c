@@ -576,9 +576,13 @@ START_TEST(callback_without_execution)
     r = dur_complete(rc, "cb-bare", "succeed", "s1", "x", 1);
     ck_assert_str_eq(r->element[1]->str, "recorded");
     freeReplyObject(r);
-    const char *args[] = {"aa:cb:cb-bare", "aa:cb:completed", "aa:cb:deadlines", "cb-bare", "1",
-                          "3600"};
-    r = rconn_eval(rc, "cb_resume", 3, 6, args, NULL);
+    struct scripts_cb_resume res = {.cb = "aa:cb:cb-bare",
+                                    .completed = "aa:cb:completed",
+                                    .deadlines = "aa:cb:deadlines",
+                                    .cbid = "cb-bare",
+                                    .now = "1",
+                                    .retention_s = "3600"};
+    r = scripts_cb_resume(rc, &res);
     ck_assert_msg(r->type == REDIS_REPLY_STATUS || r->type == REDIS_REPLY_STRING, "%s",
                   r->str ? r->str : "?");
     ck_assert_str_eq(r->str, "gone");
@@ -735,8 +739,12 @@ START_TEST(crash_while_running)
     new_exec("e9", "h");
     char now[24];
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-    const char *args[] = {"aa:exec:e9", "w-dead", now, "300", "5"};
-    redisReply *r = rconn_eval(rc, "exec_claim", 1, 5, args, NULL);
+    struct scripts_exec_claim claim = {.exec = "aa:exec:e9",
+                                       .worker = "w-dead",
+                                       .now = now,
+                                       .lease_ms = "300",
+                                       .max_attempts = "5"};
+    redisReply *r = scripts_exec_claim(rc, &claim);
     ck_assert_str_eq(r->element[0]->str, "ok");
     freeReplyObject(r);
     /* while its lease lasts nobody else runs it */
@@ -787,13 +795,23 @@ START_TEST(cancel_while_suspended_and_while_running)
     new_exec("ec2", "h");
     char now[24];
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-    const char *claim[] = {"aa:exec:ec2", "w-1", now, "30000", "5"};
-    r = rconn_eval(rc, "exec_claim", 1, 5, claim, NULL);
+    struct scripts_exec_claim claim = {.exec = "aa:exec:ec2",
+                                       .worker = "w-1",
+                                       .now = now,
+                                       .lease_ms = "30000",
+                                       .max_attempts = "5"};
+    r = scripts_exec_claim(rc, &claim);
     ck_assert_str_eq(r->element[0]->str, "ok");
     freeReplyObject(r);
     ck_assert_int_eq(dur_cancel(rc, "ec2", "stop", 3600), 1);
-    const char *fin[] = {"aa:exec:ec2", "ec2", "w-1", "succeeded", "done", now, "3600"};
-    r = rconn_eval(rc, "exec_finish", 1, 7, fin, NULL);
+    struct scripts_exec_finish fin = {.exec = "aa:exec:ec2",
+                                      .eid = "ec2",
+                                      .worker = "w-1",
+                                      .status = "succeeded",
+                                      .result = "done",
+                                      .now = now,
+                                      .retention_s = "3600"};
+    r = scripts_exec_finish(rc, &fin);
     ck_assert_str_eq(r->str, "lost");
     freeReplyObject(r);
     assert_field("aa:exec:ec2", "status", "cancelled");

@@ -175,9 +175,10 @@ static size_t frame(unsigned char *out, int fin_op, const char *data, size_t len
     return h + len;
 }
 
-static const char handshake[] = "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
-                                "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                                "Sec-WebSocket-Version: 13\r\n\r\n";
+static const char handshake[] =
+    "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    "Sec-WebSocket-Version: 13\r\n\r\n";
 
 static void open_ws(void)
 {
@@ -194,7 +195,8 @@ static void open_ws(void)
 START_TEST(http_requests_pipelined)
 {
     char buf[4096];
-    const char *two = "GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two%20x HTTP/1.1\r\nHost: x\r\n\r\n";
+    const char *two =
+        "GET /one HTTP/1.1\r\nHost: x\r\n\r\nGET /two%20x HTTP/1.1\r\nHost: x\r\n\r\n";
     put(two, strlen(two));
     size_t n = get(buf, sizeof(buf), 10000, 300);
     ck_assert_int_eq(seen.requests, 2);
@@ -219,8 +221,9 @@ START_TEST(upgrade_then_messages)
     put(both, sizeof(handshake) - 1 + n);
     size_t got = get(buf, sizeof(buf), 129 + 8, 2000);
     ck_assert_int_eq(seen.texts, 1);
-    const char *reply = memmem(buf, got, "\x81\x06"
-                                         "echoed",
+    const char *reply = memmem(buf, got,
+                               "\x81\x06"
+                               "echoed",
                                8);
     ck_assert_msg(reply != NULL, "no echo among %zu bytes", got);
     /* a fragmented message arrives whole */

@@ -190,7 +190,8 @@ START_TEST(initialize_list_ping_delete)
     char sid[64];
     initialize(token, sid, sizeof(sid));
     char *h = auth(token, sid);
-    struct answer a = request("POST", h, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}");
+    struct answer a =
+        request("POST", h, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\"}");
     ck_assert_int_eq(a.status, 200);
     json_t *tools = json_object_get(json_object_get(a.body, "result"), "tools");
     ck_assert_uint_ge(json_array_size(tools), 3);
@@ -234,9 +235,9 @@ START_TEST(versions)
                               "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
                               "{\"protocolVersion\":\"1999-01-01\"}}");
     ck_assert_int_eq(a.status, 200);
-    ck_assert_str_eq(json_string_value(json_object_get(json_object_get(a.body, "result"),
-                                                       "protocolVersion")),
-                     "2025-11-25");
+    ck_assert_str_eq(
+        json_string_value(json_object_get(json_object_get(a.body, "result"), "protocolVersion")),
+        "2025-11-25");
     answer_free(&a);
     free(h);
     initialize(token, sid, sizeof(sid));
@@ -308,14 +309,15 @@ START_TEST(malformed)
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct answer a = request("POST", h, cases[i].body);
-        ck_assert_msg(a.status == cases[i].status && rpc_code(&a) == cases[i].code,
-                      "%s: %d %d", cases[i].body, a.status, rpc_code(&a));
+        ck_assert_msg(a.status == cases[i].status && rpc_code(&a) == cases[i].code, "%s: %d %d",
+                      cases[i].body, a.status, rpc_code(&a));
         answer_free(&a);
     }
     /* a tool call whose arguments do not fit: a tool error, not a protocol one */
-    struct answer a = request("POST", h,
-                              "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
-                              "{\"name\":\"get_vpn_status\",\"arguments\":{\"session_id\":\"a b\"}}}");
+    struct answer a =
+        request("POST", h,
+                "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":"
+                "{\"name\":\"get_vpn_status\",\"arguments\":{\"session_id\":\"a b\"}}}");
     ck_assert_int_eq(a.status, 200);
     ck_assert(json_is_true(json_object_get(json_object_get(a.body, "result"), "isError")));
     answer_free(&a);

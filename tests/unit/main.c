@@ -45,6 +45,7 @@ int main(void)
     srunner_add_suite(sr, rasync_suite());
     srunner_add_suite(sr, gw_conn_suite());
     srunner_add_suite(sr, gw_mcp_suite());
+    srunner_add_suite(sr, scripts_suite());
     srunner_add_suite(sr, jwt_suite());
     srunner_add_suite(sr, gw_msg_suite());
     srunner_add_suite(sr, evstream_suite());

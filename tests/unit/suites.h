@@ -19,6 +19,7 @@ Suite *dur_resume_suite(void);
 Suite *rasync_suite(void);
 Suite *gw_conn_suite(void);
 Suite *gw_mcp_suite(void);
+Suite *scripts_suite(void);
 Suite *jwt_suite(void);
 Suite *gw_msg_suite(void);
 Suite *evstream_suite(void);

@@ -8,7 +8,6 @@
 #include "provider.h"
 #include "sigv4.h"
 #include "tooldef.h"
-#include "tools.h"
 #include "util.h"
 
 #include <curl/curl.h>

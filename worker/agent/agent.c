@@ -155,8 +155,8 @@ static int remember_step(struct dur_ctx *ctx, char **result, void *arg)
     keys_session(key, sizeof(key), dur_session(ctx), "memory");
     snprintf(keep, sizeof(keep), "%d", ra->cfg->memory_turns);
     snprintf(ttl, sizeof(ttl), "%lld", ra->cfg->memory_ttl_s);
-    const char *args[] = {key, txt, keep, ttl};
-    redisReply *r = rconn_eval(dur_rconn(ctx), "memory_append", 1, 4, args, NULL);
+    struct scripts_memory_append m = {.memory = key, .turn = txt, .keep = keep, .ttl_s = ttl};
+    redisReply *r = scripts_memory_append(dur_rconn(ctx), &m);
     free(txt);
     if (!r)
         return DUR_FAIL;
