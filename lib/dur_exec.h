@@ -33,4 +33,17 @@ int dur_start(struct rconn *rc, const char *eid, const char *handler, const char
  * Returns 1 cancelled, 0 it had ended or does not exist, -1 Redis error. */
 int dur_cancel(struct rconn *rc, const char *eid, const char *reason, int64_t retention_s);
 
+/* For the resumer (dur_resume.c), which runs what it takes: */
+/* Runs (or replays) execution eid, claimed by worker: r->element[at] is the
+ * claim's verdict ("ok" followed by the record's fields and values, or why
+ * not). Returns as dur_run. Borrowed: r. */
+int dur_exec_claimed(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
+                     const struct dur_limits *lim, const char *eid, struct dur_ack *ack,
+                     const redisReply *r, size_t at);
+
+/* Ends eid with status and result (exec_finish.lua), acknowledging ack's
+ * entry when given. Returns 0, or -1 when Redis is unreachable. */
+int dur_exec_finish(struct rconn *rc, const char *eid, const char *worker, const char *status,
+                    const char *result, int64_t retention_s, struct dur_ack *ack);
+
 #endif

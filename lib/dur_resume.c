@@ -2,7 +2,7 @@
  * they wait for has happened (see dur_resume.h for the three paths), and
  * the two threads that drive it in a worker process. */
 #include "dur_resume.h"
-#include "dur_int.h"
+#include "dur_exec.h"
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
@@ -59,18 +59,19 @@ int dur_resume_take(struct rconn *rc, const char *cbid, int64_t retention_s, enu
         snprintf(lease, sizeof(lease), "%lld", (long long)t->lim->lease_ms);
         snprintf(maxa, sizeof(maxa), "%d", t->lim->max_attempts);
     }
-    const char *args[] = {key,
-                          KEYS_CB_COMPLETED,
-                          KEYS_CB_DEADLINES,
-                          cbid,
-                          now,
-                          ret,
-                          t ? t->stream : NULL,
-                          t ? t->group : NULL,
-                          t ? t->consumer : NULL,
-                          lease,
-                          maxa};
-    redisReply *r = rconn_eval(rc, "cb_resume", 3, t ? 11 : 6, args, NULL);
+    /* with t, the take's arguments: the script also claims the continuation */
+    struct scripts_cb_resume a = {.cb = key,
+                                  .completed = KEYS_CB_COMPLETED,
+                                  .deadlines = KEYS_CB_DEADLINES,
+                                  .cbid = cbid,
+                                  .now = now,
+                                  .retention_s = ret,
+                                  .stream = t ? t->stream : NULL,
+                                  .group = t ? t->group : NULL,
+                                  .consumer = t ? t->consumer : NULL,
+                                  .lease_ms = t ? lease : NULL,
+                                  .max_attempts = t ? maxa : NULL};
+    redisReply *r = scripts_cb_resume(rc, &a);
     if (!r)
         return -1;
     if (r->type != REDIS_REPLY_ARRAY) {
@@ -124,10 +125,17 @@ int dur_resume_callbacks(struct rconn *rc, const char (*ids)[128], int n, int64_
         if (!id_valid(ids[i], 127))
             continue;
         keys_cb(key, sizeof(key), ids[i]);
-        const char *args[] = {key, KEYS_CB_COMPLETED, KEYS_CB_DEADLINES, ids[i], now, ret};
-        const char *argv[9];
-        size_t lens[9];
-        int na = script_argv(s, 0, 3, 6, args, NULL, argv, lens);
+        struct scripts_cb_resume a = {.cb = key,
+                                      .completed = KEYS_CB_COMPLETED,
+                                      .deadlines = KEYS_CB_DEADLINES,
+                                      .cbid = ids[i],
+                                      .now = now,
+                                      .retention_s = ret};
+        struct scripts_call call;
+        scripts_cb_resume_pack(&call, &a);
+        const char *argv[SCRIPTS_MAX_ARGS + 3];
+        size_t lens[SCRIPTS_MAX_ARGS + 3];
+        int na = script_argv(s, 0, call.nkeys, call.n, call.v, call.l, argv, lens);
         redisAppendCommandArgv(c, na, argv, lens);
         sent++;
     }
@@ -209,8 +217,8 @@ static int fire_list(struct rconn *rc, const char *zset, int64_t now, int64_t re
         if (!strcmp(zset, KEYS_CB_DEADLINES)) {
             continue; /* below, pipelined */
         } else if (!strcmp(zset, KEYS_TIMERS)) {
-            const char *args[] = {KEYS_TIMERS, m, snow};
-            redisReply *x = rconn_eval(rc, "timer_fire", 1, 3, args, NULL);
+            struct scripts_timer_fire a = {.timers = KEYS_TIMERS, .member = m, .now = snow};
+            redisReply *x = scripts_timer_fire(rc, &a);
             n += x && x->str && !strcmp(x->str, "fired");
             if (x)
                 freeReplyObject(x);
