@@ -35,7 +35,7 @@ fails=$(echo "$summary" | sed -E 's/.*Failures: ([0-9]+), Errors: ([0-9]+).*/\1 
 e2e_pass=0
 e2e_fail=0
 e2e_rc=0
-for script in tests/e2e/run.sh tests/e2e/authz.sh tests/e2e/durable.sh tests/e2e/client.sh tests/e2e/desktop.sh tests/e2e/conformance.sh tests/e2e/scale.sh tests/e2e/providers.sh tests/e2e/mcp.sh tests/e2e/catalog.sh tests/e2e/corpora.sh tests/e2e/ops.sh; do
+for script in tests/e2e/run.sh tests/e2e/authz.sh tests/e2e/durable.sh tests/e2e/client.sh tests/e2e/desktop.sh tests/e2e/conformance.sh tests/e2e/scale.sh tests/e2e/providers.sh tests/e2e/mcp.sh tests/e2e/catalog.sh tests/e2e/corpora.sh tests/e2e/ops.sh tests/e2e/layout.sh; do
     echo "== end-to-end: $script"
     bash "$script" | tee "$dir/e2e.out"
     [ "${PIPESTATUS[0]}" = 0 ] || e2e_rc=1
