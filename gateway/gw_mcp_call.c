@@ -535,7 +535,7 @@ void mcp_tools_call(struct gw_conn *c, json_t *id, json_t *params, const struct 
                                    .session = sid,
                                    .trace = trace,
                                    .now = now,
-                                   .timeout_ms = "900000",
+                                   .timeout_ms = TOOLDEF_EXEC_TIMEOUT_MS,
                                    .done_channel = KEYS_MCP_DONE,
                                    .owner = mcp_owner_of(cl),
                                    .mcp_session = req->mcp_session,

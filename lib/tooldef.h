@@ -23,6 +23,10 @@
  * it and does not retry unasked. */
 #define TOOLDEF_REPORT_PREFIX "[report from the client]"
 
+/* The time limit of one tool call's execution (ms, as text): the agent's
+ * default for the tool calls of a turn, and MCP's for tools/call. */
+#define TOOLDEF_EXEC_TIMEOUT_MS "900000"
+
 /* Where the tool worker publishes the catalog (a JSON array, as
  * tooldef_catalog_json returns). */
 #define TOOLDEF_KEY KEYS_TOOL_CATALOG

@@ -10,7 +10,7 @@ BINDIR=${BINDIR:-build/bin}
 e2e_setup
 start_redis
 start_gateway gw --log-level warn --rate-per-s 100000 --rate-burst 100000 \
-    --mcp-clients "bench-agent:bench-secret-value"
+    --mcp-clients "bench-agent:bench-secret-value::bench"
 TOKEN=$(mint --sub bench --ttl-s 3600)
 
 echo "== callback round trip (handler -> push -> gateway -> WebSocket client -> answer -> resume)"

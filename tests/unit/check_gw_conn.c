@@ -111,6 +111,21 @@ static void teardown(void)
     peer = -1;
 }
 
+/* The set again with other limits. */
+static void restart(struct gw_conn_limits lim)
+{
+    teardown();
+    start(&lim);
+}
+
+/* The code of the close frame the server sent first in buf (n bytes). */
+static int close_code(const char *buf, size_t n)
+{
+    ck_assert_uint_ge(n, 4);
+    ck_assert_int_eq((unsigned char)buf[0], 0x88);
+    return ((unsigned char)buf[2] << 8) | (unsigned char)buf[3];
+}
+
 static void spin(int ms)
 {
     for (int64_t until = mono_us() + ms * 1000LL; mono_us() < until;)
@@ -264,12 +279,9 @@ END_TEST
 
 START_TEST(message_size_limit)
 {
-    gw_conns_free(set);
-    event_base_free(base);
-    close(peer);
     struct gw_conn_limits lim = defaults;
     lim.max_message = 4096;
-    start(&lim);
+    restart(lim);
     open_ws();
     static char data[4097];
     memset(data, 'a', sizeof(data));
@@ -283,22 +295,17 @@ START_TEST(message_size_limit)
     put(f, n);
     char buf[256];
     n = get(buf, sizeof(buf), 4, 500);
-    ck_assert_uint_ge(n, 4);
-    ck_assert_int_eq((unsigned char)buf[0], 0x88);
-    ck_assert_int_eq(((unsigned char)buf[2] << 8) | (unsigned char)buf[3], 1009);
+    ck_assert_int_eq(close_code(buf, n), 1009);
     ck_assert_int_eq(seen.texts, 1);
 }
 END_TEST
 
 START_TEST(rate_limit)
 {
-    gw_conns_free(set);
-    event_base_free(base);
-    close(peer);
     struct gw_conn_limits lim = defaults;
     lim.rate_per_s = 1;
     lim.rate_burst = 3;
-    start(&lim);
+    restart(lim);
     open_ws();
     unsigned char f[64];
     for (int i = 0; i < 4; i++) {
@@ -315,12 +322,9 @@ END_TEST
 
 START_TEST(a_peer_that_does_not_read_is_dropped)
 {
-    gw_conns_free(set);
-    event_base_free(base);
-    close(peer);
     struct gw_conn_limits lim = defaults;
     lim.max_output = 65536;
-    start(&lim);
+    restart(lim);
     open_ws();
     static char big[16384];
     memset(big, 'b', sizeof(big));
@@ -363,9 +367,7 @@ START_TEST(protocol_errors)
     put("\x81\x02hi", 4);
     char buf[256];
     size_t n = get(buf, sizeof(buf), 4, 500);
-    ck_assert_uint_ge(n, 4);
-    ck_assert_int_eq((unsigned char)buf[0], 0x88);
-    ck_assert_int_eq(((unsigned char)buf[2] << 8) | (unsigned char)buf[3], 1002);
+    ck_assert_int_eq(close_code(buf, n), 1002);
     ck_assert_int_eq(seen.texts, 0);
 }
 END_TEST
@@ -385,12 +387,9 @@ END_TEST
 
 START_TEST(header_timeout)
 {
-    gw_conns_free(set);
-    event_base_free(base);
-    close(peer);
     struct gw_conn_limits lim = defaults;
     lim.header_timeout_ms = 150;
-    start(&lim);
+    restart(lim);
     put("GET / HTTP/1.1\r\n", 16); /* and nothing more */
     ck_assert(closed_by_server(2000));
     ck_assert_int_eq(seen.requests, 0);

@@ -32,8 +32,8 @@ static struct cfg_opt opts[] = {
     {"memory-turns", CFG_INT, "10", 0, 1000, "earlier turns of a session given to the model", NULL,
      0},
     {"memory-ttl-s", CFG_INT, "86400", 1, 31536000, "how long a session's memory is kept", NULL, 0},
-    {"turn-timeout-ms", CFG_INT, "900000", 1000, 31622400000LL, "execution timeout of a tool call",
-     NULL, 0},
+    {"turn-timeout-ms", CFG_INT, TOOLDEF_EXEC_TIMEOUT_MS, 1000, 31622400000LL,
+     "execution timeout of a tool call", NULL, 0},
     WK_COMMON_OPTS,
     CFG_END,
 };
