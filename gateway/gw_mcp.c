@@ -1,8 +1,9 @@
 /* gw_mcp.c -- MCP over Streamable HTTP (revisions 2025-06-18 and
  * 2025-11-25) on the gateway's port: the /mcp endpoint (origin and token
- * checks, JSON-RPC validation), MCP sessions with their cache, initialize,
- * ping and tools/list. Held tools/call requests and streams are
- * gw_mcp_call.c's, tasks gw_mcp_task.c's; tokens come from gw_oauth.c. */
+ * checks, JSON-RPC validation), MCP sessions, initialize, ping and
+ * tools/list. Tasks are gw_mcp_task.c's, held tools/call requests and
+ * streams gw_mcp_call.c's, the JSON-RPC helpers gw_mcp_rpc.c's; tokens come
+ * from gw_oauth.c. */
 #include "gw_mcp.h"
 #include "gw_auth.h"
 #include "gw_mcp_int.h"
@@ -46,73 +47,6 @@ void gw_mcp_free(struct gw_mcp *m)
     free(m);
 }
 
-/* ---- the session cache ------------------------------------------------------- */
-
-/* MCP sessions known to exist, so that a request need not ask Redis each
- * time: an entry is trusted for --mcp-session-trust-ms after Redis said so,
- * and is dropped at once when any gateway ends the session (DELETE publishes
- * the end on KEYS_MCP_CANCEL). A session belongs to the token subject that
- * opened it; for any other it is unknown. */
-#define SESSION_TRUST_MAX 10000
-struct known_session {
-    int64_t until_ms;
-    char owner[128];
-};
-
-void mcp_session_forget(struct gw_mcp *m, const char *sid)
-{
-    free(strmap_del(m->known, sid));
-}
-
-void mcp_session_trust(const struct gw_server *s, const char *sid, const char *owner)
-{
-    struct gw_mcp *m = s->mcp;
-    if (s->cfg.mcp_session_trust_ms <= 0)
-        return;
-    if (strmap_size(m->known) >= SESSION_TRUST_MAX) {
-        strmap_free_values(m->known);
-        m->known = strmap_new();
-    }
-    mcp_session_forget(m, sid);
-    struct known_session *k = xmalloc(sizeof(*k));
-    k->until_ms = mono_us() / 1000 + s->cfg.mcp_session_trust_ms;
-    strlcpy_aa(k->owner, owner, sizeof(k->owner));
-    strmap_set(m->known, sid, k);
-}
-
-/* 1 when sid is trusted and belongs to owner. */
-static int session_trusted(struct gw_mcp *m, const char *sid, const char *owner)
-{
-    struct known_session *k = strmap_get(m->known, sid);
-    if (k && k->until_ms <= mono_us() / 1000) {
-        mcp_session_forget(m, sid);
-        k = NULL;
-    }
-    return k && !strcmp(k->owner, owner);
-}
-
-/* ---- JSON-RPC and tool results ---------------------------------------------- */
-
-json_t *mcp_rpc_result(json_t *id, json_t *result)
-{
-    return json_pack("{s:s, s:O, s:o}", "jsonrpc", "2.0", "id", id ? id : json_null(), "result",
-                     result);
-}
-
-json_t *mcp_rpc_error(json_t *id, int code, const char *message)
-{
-    return json_pack("{s:s, s:O, s:{s:i, s:s}}", "jsonrpc", "2.0", "id", id ? id : json_null(),
-                     "error", "code", code, "message", message);
-}
-
-/* A CallToolResult reporting a tool error (isError, as the spec wants for
- * errors the model can act on). */
-json_t *mcp_tool_error(const char *text)
-{
-    return json_pack("{s:[{s:s, s:s}], s:b}", "content", "type", "text", "text", text, "isError",
-                     1);
-}
-
 /* The catalog as MCP tools: the built-in three and the custom entries
  * (tooldef), each with a session_id argument. */
 static json_t *tool_defs(void)
@@ -152,90 +86,6 @@ static json_t *tool_defs(void)
     }
     json_decref(specs);
     return out;
-}
-
-int mcp_ended(const char *st)
-{
-    return st && (!strcmp(st, "succeeded") || !strcmp(st, "failed") || !strcmp(st, "timed_out") ||
-                  !strcmp(st, "cancelled"));
-}
-
-/* The CallToolResult of an ended execution. Returns: owned. */
-json_t *mcp_tool_result(const char *status, const char *result)
-{
-    if (!status || strcmp(status, "succeeded") != 0)
-        return mcp_tool_error(result && *result ? result : "the tool execution failed");
-    json_t *res = json_loads(result ? result : "", 0, NULL);
-    if (!json_is_object(res)) {
-        json_decref(res);
-        return mcp_tool_error("the tool returned no result");
-    }
-    const char *text = json_string_value(
-        json_object_get(json_array_get(json_object_get(res, "content"), 0), "text"));
-    json_t *structured = text ? json_loads(text, 0, NULL) : NULL;
-    if (json_is_object(structured))
-        json_object_set_new(res, "structuredContent", structured);
-    else
-        json_decref(structured);
-    return res;
-}
-
-/* The string of element i of an array reply, or NULL. Borrowed. */
-const char *mcp_rstr(const redisReply *r, size_t i)
-{
-    if (!r || r->type != REDIS_REPLY_ARRAY || i >= r->elements ||
-        r->element[i]->type != REDIS_REPLY_STRING)
-        return NULL;
-    return r->element[i]->str;
-}
-
-/* The owner an MCP request acts as: the token's subject ("-" in dev mode). */
-/* Who owns MCP sessions, calls and tasks: the OAuth client (azp) that got
- * the token, else its subject. */
-const char *mcp_owner_of(const struct jwt_claims *cl)
-{
-    return cl->azp[0] ? cl->azp : cl->sub[0] ? cl->sub : "-";
-}
-
-int mcp_forbidden_reply(const redisReply *r)
-{
-    return r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS) &&
-           !strcmp(r->str, "forbidden");
-}
-
-/* ---- MCP: methods -------------------------------------------------------- */
-
-/* Answers and ends the hold the session check took. */
-void mcp_reply_held(struct gw_conn *c, int status, json_t *j)
-{
-    gw_conn_http_json(c, status, j, NULL);
-    gw_conn_http_release(c);
-    gw_conn_unref(c);
-}
-
-/* A request whose answer needs one more Redis read. Owns the hold. */
-struct pending *mcp_pending_new(struct gw_conn *c, json_t *id, const char *eid,
-                                const struct jwt_claims *cl)
-{
-    struct pending *p = xcalloc(1, sizeof(*p));
-    p->c = c;
-    p->id = json_incref(id ? id : json_null());
-    strlcpy_aa(p->eid, eid ? eid : "", sizeof(p->eid));
-    strlcpy_aa(p->owner, mcp_owner_of(cl), sizeof(p->owner));
-    return p;
-}
-
-/* Answers (when the request is still there) and frees. Steals: msg. */
-void mcp_pending_reply(struct pending *p, json_t *msg)
-{
-    if (msg && gw_conn_http_pending(p->c))
-        gw_conn_http_json(p->c, 200, msg, NULL);
-    else
-        json_decref(msg);
-    gw_conn_http_release(p->c);
-    gw_conn_unref(p->c);
-    json_decref(p->id);
-    free(p);
 }
 
 /* DELETE /mcp: 200 when the caller's session ended, 404 when it had none. */
@@ -348,7 +198,7 @@ static void session_then(struct gw_conn *c, json_t *msg, const struct jwt_claims
     x->cl = *cl;
     gw_conn_ref(c);
     gw_conn_http_hold(c);
-    if (session_trusted(gw_server_of(c)->mcp, req->mcp_session, mcp_owner_of(cl))) {
+    if (mcp_session_trusted(gw_server_of(c)->mcp, req->mcp_session, mcp_owner_of(cl))) {
         session_checked(x, 1);
         return;
     }
@@ -558,4 +408,14 @@ int gw_mcp_route(struct gw_server *s, struct gw_conn *c, const struct gw_req *re
         return 0;
     mcp_endpoint(c, req);
     return 1;
+}
+
+void gw_mcp_done(struct gw_server *s, const char *msg)
+{
+    mcp_calls_ended(s, msg);
+}
+
+void gw_mcp_cancelled(struct gw_server *s, const char *key)
+{
+    mcp_calls_cancelled(s, key);
 }

@@ -5,7 +5,6 @@
  * and cancellations every gateway hears. */
 #include "dur_exec.h"
 #include "gw_auth.h"
-#include "gw_mcp.h"
 #include "gw_mcp_int.h"
 #include "ids.h"
 #include "keys.h"
@@ -321,7 +320,7 @@ static void on_status_note(struct rasync *ra, redisReply *r, void *arg)
     free(n);
 }
 
-void gw_mcp_done(struct gw_server *s, const char *msg)
+void mcp_calls_ended(struct gw_server *s, const char *msg)
 {
     /* "{eid}\n{status}\n{result}": the outcome comes with the news */
     char eid[64], status[16];
@@ -380,7 +379,7 @@ void mcp_cancel_exec(struct gw_server *s, const char *eid, const char *owner, ra
 
 /* notifications/cancelled, from any gateway: the held tools/call it names
  * ends without an answer and its execution is cancelled. */
-void gw_mcp_cancelled(struct gw_server *s, const char *key)
+void mcp_calls_cancelled(struct gw_server *s, const char *key)
 {
     struct gw_mcp *m = s->mcp;
     if (!strchr(key, '\n')) { /* a session ended: so do its GET streams here */

@@ -71,7 +71,7 @@ struct pending {
     long long ttl_ms;
 };
 
-/* JSON-RPC messages and tool results. Returns: owned. */
+/* gw_mcp_rpc.c. JSON-RPC messages and tool results. Returns: owned. */
 json_t *mcp_rpc_result(json_t *id, json_t *result);
 json_t *mcp_rpc_error(json_t *id, int code, const char *message);
 /* A CallToolResult reporting a tool error (isError). */
@@ -99,9 +99,11 @@ struct pending *mcp_pending_new(struct gw_conn *c, json_t *id, const char *eid,
  * Steals: msg (may be NULL). */
 void mcp_pending_reply(struct pending *p, json_t *msg);
 
-/* The session cache. */
+/* The session cache: an MCP session Redis said exists is trusted for
+ * --mcp-session-trust-ms; 1 when sid is trusted and belongs to owner. */
 void mcp_session_forget(struct gw_mcp *m, const char *sid);
 void mcp_session_trust(const struct gw_server *s, const char *sid, const char *owner);
+int mcp_session_trusted(struct gw_mcp *m, const char *sid, const char *owner);
 
 /* Held calls (gw_mcp_call.c). Returns: owned by the state, ended by
  * mcp_call_done. */
@@ -127,6 +129,9 @@ void mcp_tools_call(struct gw_conn *c, json_t *id, json_t *params, const struct 
 void mcp_on_resume(struct rasync *ra, redisReply *r, void *arg);
 /* Ends every held call and stream. */
 void mcp_calls_end(struct gw_mcp *m);
+/* gw_mcp_done and gw_mcp_cancelled (gw_mcp.h). */
+void mcp_calls_ended(struct gw_server *s, const char *msg);
+void mcp_calls_cancelled(struct gw_server *s, const char *key);
 
 /* tasks/get, tasks/result, tasks/cancel, tasks/list (gw_mcp_task.c), with
  * the request held. */

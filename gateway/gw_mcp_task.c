@@ -13,44 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-static void iso_time(const char *ms_text, char *out, size_t len)
-{
-    long long ms = ms_text ? atoll(ms_text) : 0;
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-    gmtime_r(&t, &tm);
-    size_t n = strftime(out, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, len - n, ".%03lldZ", ms % 1000);
-}
-
-/* A Task from the execution's fields. Returns: owned. */
-json_t *mcp_task_json(const char *eid, const char *st, const char *created, const char *updated,
-                      const char *ttl, const char *result)
-{
-    const char *status = "working", *msg = "a tool worker is running it";
-    if (!st || !strcmp(st, "ready")) {
-        msg = "queued for a tool worker";
-    } else if (!strcmp(st, "suspended")) {
-        msg = "waiting for the desktop client to answer";
-    } else if (!strcmp(st, "succeeded")) {
-        status = "completed";
-        msg = "the result is ready (tasks/result)";
-    } else if (!strcmp(st, "cancelled")) {
-        status = "cancelled";
-        msg = result && *result ? result : "cancelled";
-    } else if (mcp_ended(st)) {
-        status = "failed";
-        msg = result && *result ? result : st;
-    }
-    char c[40], u[40];
-    iso_time(created, c, sizeof(c));
-    iso_time(updated ? updated : created, u, sizeof(u));
-    return json_pack("{s:s, s:s, s:s, s:s, s:s, s:I, s:i}", "taskId", eid, "status", status,
-                     "statusMessage", msg, "createdAt", c, "lastUpdatedAt", u, "ttl",
-                     (json_int_t)(ttl ? atoll(ttl) : TASK_TTL_DEFAULT_MS), "pollInterval",
-                     TASK_POLL_MS);
-}
-
 static void on_task_get(struct rasync *ra, redisReply *r, void *arg)
 {
     (void)ra;

@@ -5,9 +5,11 @@
 #ifndef AA_DUR_INT_H
 #define AA_DUR_INT_H
 
-#include "dur.h"
-
 #include <jansson.h>
+#include <stdint.h>
+
+struct rconn;
+struct dur_limits;
 
 struct dur_ctx {
     struct rconn *rc;

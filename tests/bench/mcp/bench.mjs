@@ -66,6 +66,12 @@ if (process.env.BENCH_ECHO) {
   const [base, id, secret, session, nArg, roundsArg] = process.argv.slice(2);
   const N = Number(nArg || 1000), ROUNDS = Number(roundsArg || 5), WARM = 50;
   const children = [];
+  // a failure ends the echo servers too (they would outlive the run)
+  const die = (msg) => {
+    console.error(msg);
+    for (const c of children) c.kill();
+    process.exit(1);
+  };
   const spawnEcho = async (shape) => {
     const child = fork(new URL(import.meta.url).pathname, [], { env: { ...process.env, BENCH_ECHO: shape } });
     children.push(child);
@@ -93,8 +99,7 @@ if (process.env.BENCH_ECHO) {
   ];
   const check = await targets[0][2]();
   if (check.isError || check.structuredContent?.status !== "connected") {
-    console.error("bench: get_vpn_status did not answer connected: " + JSON.stringify(check));
-    process.exit(1);
+    die("bench: get_vpn_status did not answer connected: " + JSON.stringify(check));
   }
   const q = (a, p) => a[Math.min(a.length - 1, Math.floor(a.length * p))];
   const timed = async (fn, n, into) => {
@@ -102,7 +107,7 @@ if (process.env.BENCH_ECHO) {
       const t0 = process.hrtime.bigint();
       const res = await fn();
       into?.push(Number(process.hrtime.bigint() - t0) / 1e6);
-      if (res?.isError) { console.error("bench: an error result: " + JSON.stringify(res)); process.exit(1); }
+      if (res?.isError) die("bench: an error result: " + JSON.stringify(res));
     }
   };
   for (const [, , fn] of targets) await timed(fn, WARM);
@@ -151,8 +156,7 @@ if (process.env.BENCH_ECHO) {
     return async () => {
       const r = await post({ jsonrpc: "2.0", id: 1, method: "tools/call", params: { name, arguments: args } }, extra);
       if (r.res.statusCode !== 200 || !r.body.includes("connected") || r.body.includes('"isError":true')) {
-        console.error("bench: thin client got " + r.res.statusCode + " " + r.body);
-        process.exit(1);
+        die("bench: thin client got " + r.res.statusCode + " " + r.body);
       }
     };
   };
