@@ -18,6 +18,7 @@
 #include "cfg.h"
 #include "dur_exec.h"
 #include "dur_resume.h"
+#include "keys.h"
 #include "log.h"
 #include "script.h"
 #include "util.h"
@@ -27,6 +28,7 @@
 #include <libwebsockets.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -505,10 +507,127 @@ static int suspend_bench(void)
     return 0;
 }
 
+/* ---- dispatch: jobs through the queue, side by side with BullMQ --------- */
+
+#define DISPATCH_STREAM "aa:stream:bench-dispatch"
+
+static atomic_long dispatched;
+
+static int noop_handler(struct dur_ctx *ctx, const char *input, char **result, void *arg)
+{
+    (void)ctx;
+    (void)input;
+    (void)arg;
+    *result = xstrdup("");
+    atomic_fetch_add(&dispatched, 1);
+    return DUR_OK;
+}
+
+static const struct dur_handler noop_handlers[] = {{"noop", noop_handler, NULL},
+                                                   {NULL, NULL, NULL}};
+
+/* Redis's totals: commands run (those of scripts included) and CPU
+ * seconds (user + system), from INFO. */
+static void redis_totals(struct rconn *rc, long long *calls, double *cpu_s)
+{
+    *calls = 0;
+    *cpu_s = 0;
+    redisReply *r = rconn_cmd(rc, "INFO commandstats");
+    for (const char *p = r && r->str ? r->str : ""; (p = strstr(p, "calls=")) != NULL; p += 6)
+        *calls += atoll(p + 6);
+    if (r)
+        freeReplyObject(r);
+    r = rconn_cmd(rc, "INFO cpu");
+    const char *u = r && r->str ? strstr(r->str, "used_cpu_user:") : NULL;
+    const char *y = r && r->str ? strstr(r->str, "used_cpu_sys:") : NULL;
+    *cpu_s = (u ? atof(u + 14) : 0) + (y ? atof(y + 13) : 0);
+    if (r)
+        freeReplyObject(r);
+}
+
+/* N no-op jobs: started through exec_start.lua pipelined in chunks of
+ * 1,000 (add), then run by one worker process's consumer loop (process).
+ * Prints the rates, and Redis commands and CPU per job of each phase. */
+static int dispatch_bench(void)
+{
+    long long n = cfg_int(opts, "n");
+    struct rconn *rc = rconn_new(cfg_str(opts, "redis"));
+    char err[256];
+    if (rconn_connect(rc, err, sizeof(err)) < 0) {
+        fprintf(stderr, "aa-bench: %s\n", err);
+        return 1;
+    }
+    freeReplyObject(rconn_cmd(rc, "XGROUP CREATE %s bench-dispatch 0 MKSTREAM", DISPATCH_STREAM));
+    redisContext *c = rconn_ctx(rc);
+    const struct script *start = script_get("exec_start");
+    long long calls0, calls1, calls2;
+    double cpu0, cpu1, cpu2;
+    redis_totals(rc, &calls0, &cpu0);
+    int64_t t0 = mono_us();
+    for (long long i = 0; i < n; i++) {
+        char eid[64], key[KEYS_MAX], now[24];
+        snprintf(eid, sizeof(eid), "d%lld", i);
+        keys_exec(key, sizeof(key), eid);
+        snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+        struct scripts_exec_start a = {.exec = key,
+                                       .stream = DISPATCH_STREAM,
+                                       .eid = eid,
+                                       .handler = "noop",
+                                       .input = "{}",
+                                       .session = SESSION,
+                                       .trace = "",
+                                       .now = now,
+                                       .timeout_ms = "900000"};
+        struct scripts_call call;
+        scripts_exec_start_pack(&call, &a);
+        const char *argv[SCRIPTS_MAX_ARGS + 3];
+        size_t lens[SCRIPTS_MAX_ARGS + 3];
+        int na = script_argv(start, 0, call.nkeys, call.n, call.v, call.l, argv, lens);
+        redisAppendCommandArgv(c, na, argv, lens);
+        if (i % 1000 == 999 || i == n - 1) {
+            for (long long j = 0; j < (i % 1000) + 1; j++) {
+                void *rep;
+                if (redisGetReply(c, &rep) != REDIS_OK) {
+                    fprintf(stderr, "aa-bench: redis error\n");
+                    return 1;
+                }
+                freeReplyObject(rep);
+            }
+        }
+    }
+    int64_t t1 = mono_us();
+    redis_totals(rc, &calls1, &cpu1);
+    static struct wk_opts o;
+    o = worker_opts();
+    o.stream = DISPATCH_STREAM;
+    o.group = "bench-dispatch";
+    o.handlers = noop_handlers;
+    o.notifications = 0;
+    o.timers = 0;
+    o.sweep_ms = 0;
+    pthread_t wt;
+    int64_t t2 = mono_us();
+    pthread_create(&wt, NULL, worker_thread, &o);
+    while (atomic_load(&dispatched) < n)
+        usleep(1000);
+    int64_t t3 = mono_us();
+    redis_totals(rc, &calls2, &cpu2);
+    kill(getpid(), SIGTERM); /* stops the worker loop */
+    pthread_join(wt, NULL);
+    double add_s = (double)(t1 - t0) / 1e6, run_s = (double)(t3 - t2) / 1e6;
+    printf("dispatch agent-async n=%lld add=%.0f jobs/s process=%.0f jobs/s "
+           "commands/job add=%.1f process=%.1f redis_cpu_us/job add=%.1f process=%.1f\n",
+           n, (double)n / add_s, (double)n / run_s, (double)(calls1 - calls0 - 2) / (double)n,
+           (double)(calls2 - calls1 - 2) / (double)n, (cpu1 - cpu0) * 1e6 / (double)n,
+           (cpu2 - cpu1) * 1e6 / (double)n);
+    rconn_free(rc);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     const char *cmd = cfg_subcommand_or_exit(
-        opts, argc, argv, "usage: aa-bench roundtrip|desk|worker|suspend [options]");
+        opts, argc, argv, "usage: aa-bench roundtrip|desk|worker|suspend|dispatch [options]");
     log_init("bench", "warn");
     signal(SIGPIPE, SIG_IGN);
     int rc = 2;
@@ -520,6 +639,8 @@ int main(int argc, char **argv)
         rc = worker();
     else if (!strcmp(cmd, "suspend"))
         rc = suspend_bench();
+    else if (!strcmp(cmd, "dispatch"))
+        rc = dispatch_bench();
     else
         fprintf(stderr, "aa-bench: unknown command '%s'\n", cmd);
     cfg_free(opts);

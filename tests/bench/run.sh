@@ -80,12 +80,57 @@ fi
 
 echo "== ${BENCH_N_SUSP:-100000} executions suspended at once, 2 worker processes x ${BENCH_THREADS:-4} threads"
 rcli FLUSHALL >/dev/null
+WPIDS=()
 for _ in 1 2; do
     "$BINDIR/aa-bench" worker --redis "$REDIS" --threads "${BENCH_THREADS:-4}" \
         2>>"$E2E_DIR/bench-worker.log" &
     PIDS+=("$!")
+    WPIDS+=("$!")
 done
 "$BINDIR/aa-bench" suspend --redis "$REDIS" --n "${BENCH_N_SUSP:-100000}"
+kill "${WPIDS[@]}" 2>/dev/null
+wait "${WPIDS[@]}" 2>/dev/null
+for p in "${WPIDS[@]}"; do forget "$p"; done
+
+# Side by side in the same run: job dispatch through our queue (exec_start.lua
+# and the consumer loop with a no-op handler) and through BullMQ (npm bullmq:
+# addBulk, one Worker at concurrency 50), on the same Redis, alternated.
+if command -v npm >/dev/null 2>&1 && [ -z "${BENCH_SKIP_BULLMQ:-}" ]; then
+    NDISP=${BENCH_N_DISPATCH:-20000}
+    echo "== job dispatch, $NDISP no-op jobs, side by side with BullMQ (3 alternated rounds)"
+    if [ ! -d tests/bench/bullmq/node_modules/bullmq ]; then
+        (cd tests/bench/bullmq && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1) ||
+            echo "bullmq: npm ci failed; skipped"
+    fi
+    if [ -d tests/bench/bullmq/node_modules/bullmq ]; then
+        out=$E2E_DIR/dispatch.txt
+        for _ in 1 2 3; do
+            rcli FLUSHALL >/dev/null
+            "$BINDIR/aa-bench" dispatch --redis "$REDIS" --n "$NDISP" --threads "${BENCH_THREADS:-4}" |
+                tee -a "$out"
+            rcli FLUSHALL >/dev/null
+            node tests/bench/bullmq/bench.mjs "$REDIS_SOCK" "$NDISP" | tee -a "$out"
+        done
+        # medians of each side, and the ratios (ours / BullMQ)
+        $PY - "$out" <<'PYEOF2'
+import re, statistics, sys
+rows = {"agent-async": [], "bullmq": []}
+for line in open(sys.argv[1]):
+    m = re.match(r"dispatch (\S+) n=\d+ add=(\d+) jobs/s process=(\d+) jobs/s commands/job add=([\d.]+) "
+                 r"process=([\d.]+) redis_cpu_us/job add=([\d.]+) process=([\d.]+)", line)
+    if m:
+        rows[m.group(1)].append([float(x) for x in m.groups()[1:]])
+if rows["agent-async"] and rows["bullmq"]:
+    names = ["add, jobs/s", "process, jobs/s", "commands per job, add", "commands per job, process",
+             "Redis CPU us per job, add", "Redis CPU us per job, process"]
+    print("dispatch medians (%d rounds): figure, agent-async, BullMQ, ratio" % len(rows["bullmq"]))
+    for i, name in enumerate(names):
+        ours = statistics.median(r[i] for r in rows["agent-async"])
+        theirs = statistics.median(r[i] for r in rows["bullmq"])
+        print("  %-30s %10.1f %10.1f %6.2fx" % (name, ours, theirs, ours / theirs if theirs else 0))
+PYEOF2
+    fi
+fi
 
 # Side by side in the same run: Restate (npm @restatedev/restate-server and
 # its TypeScript SDK) doing the same round trip with an awakeable.
