@@ -332,6 +332,48 @@ static int roundtrip(void)
     return 0;
 }
 
+/* Starts n executions eid <prefix><i> of handler on stream through
+ * exec_start.lua, pipelined in chunks of 1,000, as any caller would.
+ * Returns 0 / -1 (Redis failed). */
+static int start_pipelined(struct rconn *rc, long long n, const char *prefix, const char *handler,
+                           const char *stream)
+{
+    redisContext *c = rconn_ctx(rc);
+    const struct script *start = script_get("exec_start");
+    for (long long i = 0; i < n; i++) {
+        char eid[64], key[KEYS_MAX], now[24];
+        snprintf(eid, sizeof(eid), "%s%lld", prefix, i);
+        keys_exec(key, sizeof(key), eid);
+        snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+        struct scripts_exec_start a = {.exec = key,
+                                       .stream = stream,
+                                       .eid = eid,
+                                       .handler = handler,
+                                       .input = "{}",
+                                       .session = SESSION,
+                                       .trace = "",
+                                       .now = now,
+                                       .timeout_ms = "900000"};
+        struct scripts_call call;
+        scripts_exec_start_pack(&call, &a);
+        const char *argv[SCRIPTS_MAX_ARGS + 3];
+        size_t lens[SCRIPTS_MAX_ARGS + 3];
+        int na = script_argv(start, 0, call.nkeys, call.n, call.v, call.l, argv, lens);
+        redisAppendCommandArgv(c, na, argv, lens);
+        if (i % 1000 == 999 || i == n - 1) {
+            for (long long j = 0; j < (i % 1000) + 1; j++) {
+                void *rep;
+                if (redisGetReply(c, &rep) != REDIS_OK) {
+                    fprintf(stderr, "aa-bench: redis error\n");
+                    return -1;
+                }
+                freeReplyObject(rep);
+            }
+        }
+    }
+    return 0;
+}
+
 static long long used_memory(struct rconn *rc)
 {
     redisReply *r = rconn_cmd(rc, "INFO memory");
@@ -393,40 +435,8 @@ static int suspend_bench(void)
     long long before = used_memory(rc);
     int64_t t0 = mono_us();
     /* create in pipelined batches, through exec_start.lua as any caller */
-    redisContext *c = rconn_ctx(rc);
-    const struct script *start = script_get("exec_start");
-    char eid[64], key[96], now[24];
-    for (long long i = 0; i < n; i++) {
-        snprintf(eid, sizeof(eid), "b%lld", i);
-        snprintf(key, sizeof(key), "aa:exec:%s", eid);
-        snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-        struct scripts_exec_start a = {.exec = key,
-                                       .stream = STREAM,
-                                       .eid = eid,
-                                       .handler = "bench",
-                                       .input = "{}",
-                                       .session = SESSION,
-                                       .trace = "",
-                                       .now = now,
-                                       .timeout_ms = "900000"};
-        struct scripts_call call;
-        scripts_exec_start_pack(&call, &a);
-        const char *argv2[SCRIPTS_MAX_ARGS + 3];
-        size_t lens[SCRIPTS_MAX_ARGS + 3];
-        int na = script_argv(start, 0, call.nkeys, call.n, call.v, call.l, argv2, lens);
-        redisAppendCommandArgv(c, na, argv2, lens);
-        if (i % 1000 == 999 || i == n - 1) {
-            long long k = (i % 1000) + 1;
-            for (long long j = 0; j < k; j++) {
-                void *rep;
-                if (redisGetReply(c, &rep) != REDIS_OK) {
-                    fprintf(stderr, "aa-bench: redis error\n");
-                    return 1;
-                }
-                freeReplyObject(rep);
-            }
-        }
-    }
+    if (start_pipelined(rc, n, "b", "bench", STREAM) < 0)
+        return 1;
     while (zcard(rc, "aa:cb:deadlines") < n)
         usleep(20000);
     int64_t t1 = mono_us();
@@ -463,7 +473,7 @@ static int suspend_bench(void)
            (double)(after - before) / (double)n);
     /* complete every callback at once: cb_complete.lua, pipelined */
     r = rconn_cmd(rc, "ZRANGE aa:cb:deadlines 0 -1");
-    c = rconn_ctx(rc);
+    redisContext *c = rconn_ctx(rc);
     const struct script *sc = script_get("cb_complete");
     int64_t t2 = mono_us();
     size_t sent = 0, got = 0;
@@ -558,43 +568,12 @@ static int dispatch_bench(void)
         return 1;
     }
     freeReplyObject(rconn_cmd(rc, "XGROUP CREATE %s bench-dispatch 0 MKSTREAM", DISPATCH_STREAM));
-    redisContext *c = rconn_ctx(rc);
-    const struct script *start = script_get("exec_start");
     long long calls0, calls1, calls2;
     double cpu0, cpu1, cpu2;
     redis_totals(rc, &calls0, &cpu0);
     int64_t t0 = mono_us();
-    for (long long i = 0; i < n; i++) {
-        char eid[64], key[KEYS_MAX], now[24];
-        snprintf(eid, sizeof(eid), "d%lld", i);
-        keys_exec(key, sizeof(key), eid);
-        snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
-        struct scripts_exec_start a = {.exec = key,
-                                       .stream = DISPATCH_STREAM,
-                                       .eid = eid,
-                                       .handler = "noop",
-                                       .input = "{}",
-                                       .session = SESSION,
-                                       .trace = "",
-                                       .now = now,
-                                       .timeout_ms = "900000"};
-        struct scripts_call call;
-        scripts_exec_start_pack(&call, &a);
-        const char *argv[SCRIPTS_MAX_ARGS + 3];
-        size_t lens[SCRIPTS_MAX_ARGS + 3];
-        int na = script_argv(start, 0, call.nkeys, call.n, call.v, call.l, argv, lens);
-        redisAppendCommandArgv(c, na, argv, lens);
-        if (i % 1000 == 999 || i == n - 1) {
-            for (long long j = 0; j < (i % 1000) + 1; j++) {
-                void *rep;
-                if (redisGetReply(c, &rep) != REDIS_OK) {
-                    fprintf(stderr, "aa-bench: redis error\n");
-                    return 1;
-                }
-                freeReplyObject(rep);
-            }
-        }
-    }
+    if (start_pipelined(rc, n, "d", "noop", DISPATCH_STREAM) < 0)
+        return 1;
     int64_t t1 = mono_us();
     redis_totals(rc, &calls1, &cpu1);
     static struct wk_opts o;
