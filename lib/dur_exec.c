@@ -163,9 +163,33 @@ static int run_staged(struct dur_ctx *ctx, const char *key, const char *stream, 
     return ret;
 }
 
-int dur_exec_claimed(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
-                     const struct dur_limits *lim, const char *eid, struct dur_ack *ack,
-                     const redisReply *r, size_t at)
+/* The handler a claim reply's record names, or NULL (not claimed, or no
+ * such handler here). */
+static const struct dur_handler *claimed_handler(const struct dur_handler *handlers,
+                                                 const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY || !r->elements || !r->element[0]->str ||
+        strcmp(r->element[0]->str, "ok") != 0)
+        return NULL;
+    for (size_t i = 1; i + 1 < r->elements; i += 2)
+        if (r->element[i]->str && !strcmp(r->element[i]->str, "handler"))
+            return r->element[i + 1]->str ? find_handler(handlers, r->element[i + 1]->str) : NULL;
+    return NULL;
+}
+
+/* An end whose exec_finish is left to the caller (the batch runner sends it
+ * with the next claims). */
+struct end {
+    const char *eid, *entry; /* borrowed: the stream read's */
+    const char *status;      /* static */
+    char *result;            /* owned */
+};
+
+/* dur_exec_claimed, but with end non-NULL a run that succeeded or failed is
+ * not ended here: its end is filled in (end->status set) for the caller. */
+static int run_claimed(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
+                       const struct dur_limits *lim, const char *eid, struct dur_ack *ack,
+                       const redisReply *r, size_t at, struct end *end)
 {
     char key[KEYS_MAX];
     int ret = 0;
@@ -301,16 +325,177 @@ int dur_exec_claimed(struct rconn *rc, const char *worker, const struct dur_hand
     } else if (rc_h == DUR_OK) {
         log_info("event=exec_succeeded exec=%s handler=%s trace=%s ops=%d us=%lld", eid, hname,
                  ctx.trace, ctx.next, us);
-        ret = dur_exec_finish(rc, eid, worker, "succeeded", result ? result : "", lim->retention_s,
-                              ack);
+        if (end) {
+            end->status = "succeeded";
+            end->result = result ? result : xstrdup("");
+            result = NULL;
+        } else {
+            ret = dur_exec_finish(rc, eid, worker, "succeeded", result ? result : "",
+                                  lim->retention_s, ack);
+        }
     } else {
         const char *why = ctx.err[0] ? ctx.err : (result ? result : "handler failed");
         log_warn("event=exec_failed exec=%s handler=%s trace=%s err=\"%s\"", eid, hname, ctx.trace,
                  why);
-        ret = dur_exec_finish(rc, eid, worker, "failed", why, lim->retention_s, ack);
+        if (end) {
+            end->status = "failed";
+            end->result = xstrdup(why);
+        } else {
+            ret = dur_exec_finish(rc, eid, worker, "failed", why, lim->retention_s, ack);
+        }
     }
     free(result);
     json_decref(ctx.ops);
+    return ret;
+}
+
+int dur_exec_claimed(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
+                     const struct dur_limits *lim, const char *eid, struct dur_ack *ack,
+                     const redisReply *r, size_t at)
+{
+    return run_claimed(rc, worker, handlers, lim, eid, ack, r, at, NULL);
+}
+
+/* The ends a batch runner has not sent yet. */
+struct batch {
+    struct rconn *rc;
+    const char *worker, *stream, *group;
+    const struct dur_limits *lim;
+    struct end ends[DUR_BATCH_MAX];
+    int nend;
+    int64_t first_end_us; /* when the oldest of them was made */
+};
+
+/* Sends the ends waiting in b (exec_batch.lua) and claims the executions of
+ * e[0..nclaim). Returns: owned reply, {ends' verdicts, claim reply...}; or
+ * NULL when Redis is unreachable or refused (logged; the ends are dropped:
+ * their entries stay pending, to be reclaimed). */
+static redisReply *batch_send(struct batch *b, const struct dur_entry *e, int nclaim)
+{
+    const char *items[DUR_BATCH_MAX * 5];
+    int n = 0;
+    for (int i = 0; i < b->nend; i++) {
+        items[n++] = b->ends[i].eid;
+        items[n++] = b->ends[i].status;
+        items[n++] = b->ends[i].result ? b->ends[i].result : "";
+        items[n++] = b->ends[i].entry;
+    }
+    for (int i = 0; i < nclaim; i++)
+        items[n++] = e[i].eid ? e[i].eid : "";
+    char now[24], lease[24], maxa[16], ret[24], nend[16];
+    snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
+    snprintf(lease, sizeof(lease), "%lld", (long long)b->lim->lease_ms);
+    snprintf(maxa, sizeof(maxa), "%d", b->lim->max_attempts);
+    snprintf(ret, sizeof(ret), "%lld", (long long)b->lim->retention_s);
+    snprintf(nend, sizeof(nend), "%d", b->nend);
+    struct scripts_exec_batch a = {.stream = b->stream,
+                                   .group = b->group,
+                                   .worker = b->worker,
+                                   .now = now,
+                                   .lease_ms = lease,
+                                   .max_attempts = maxa,
+                                   .retention_s = ret,
+                                   .nend = nend,
+                                   .items = items,
+                                   .items_n = n};
+    redisReply *r = scripts_exec_batch(b->rc, &a);
+    int ok = r && r->type == REDIS_REPLY_ARRAY && r->elements == 1 + (size_t)nclaim;
+    if (!ok)
+        log_error("event=exec_batch_failed stream=%s ends=%d claims=%d err=\"%s\"", b->stream,
+                  b->nend, nclaim,
+                  !r                             ? rconn_error(b->rc)
+                  : r->type == REDIS_REPLY_ERROR ? r->str
+                                                 : "bad reply");
+    for (int i = 0; i < b->nend; i++)
+        free(b->ends[i].result);
+    b->nend = 0;
+    if (!ok && r)
+        freeReplyObject(r);
+    return ok ? r : NULL;
+}
+
+int dur_run_entries(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
+                    const struct dur_limits *lim, const char *stream, const char *group,
+                    const struct dur_entry *e, size_t n)
+{
+    struct batch b = {.rc = rc, .worker = worker, .stream = stream, .group = group, .lim = lim};
+    /* a claim taken ahead is used while it is young, so that a run starts
+     * with at least 90% of its lease, as one claimed at its start does */
+    int64_t stale_us = (lim->lease_ms < 10000 ? lim->lease_ms / 10 : 1000) * 1000;
+    size_t nh = 0;
+    while (handlers[nh].name)
+        nh++;
+    /* the handlers that ran in no time here: ends wait only for those */
+    unsigned char *fast = xcalloc(nh + 1, 1);
+    int last_fast = 1, ret = 0;
+    redisReply *cur = NULL; /* the claims of e[base .. base + k) */
+    size_t base = 0, k = 0;
+    int64_t claimed_us = 0;
+    for (size_t i = 0; i < n; i++) {
+        int64_t now = mono_us();
+        int have = cur && i < base + k && now - claimed_us <= stale_us;
+        const redisReply *cl = have ? cur->element[1 + i - base] : NULL;
+        const struct dur_handler *h = cl ? claimed_handler(handlers, cl) : NULL;
+        int wait = b.nend && (!h || !fast[h - handlers] ||
+                              now - b.first_end_us > DUR_BATCH_DELAY_US || b.nend == DUR_BATCH_MAX);
+        if (!have || wait) {
+            /* claim ahead only behind runs that take no time: a slow run
+             * ages the claims that wait for it */
+            size_t want = have ? 0 : last_fast ? n - i : 1;
+            if (want > DUR_BATCH_MAX)
+                want = DUR_BATCH_MAX;
+            redisReply *r = batch_send(&b, e + i, (int)want);
+            if (!r) {
+                ret = -1;
+                break;
+            }
+            if (want) {
+                if (cur)
+                    freeReplyObject(cur);
+                cur = r;
+                base = i;
+                k = want;
+                claimed_us = mono_us();
+                cl = cur->element[1];
+                h = claimed_handler(handlers, cl);
+            } else {
+                freeReplyObject(r);
+            }
+        }
+        struct dur_ack ack = {stream, group, e[i].id, 0};
+        struct end end = {e[i].eid, e[i].id, NULL, NULL};
+        int64_t t0 = mono_us();
+        int rv = e[i].eid ? run_claimed(rc, worker, handlers, lim, e[i].eid, &ack, cl, 0, &end) : 0;
+        last_fast = mono_us() - t0 < DUR_BATCH_FAST_US;
+        if (h)
+            fast[h - handlers] = (unsigned char)last_fast;
+        if (rv < 0) {
+            free(end.result);
+            ret = -1;
+            break;
+        }
+        if (!ack.done) {
+            /* not ended by its run (a suspension acknowledges its entry
+             * itself): an end to send, or an entry to acknowledge only */
+            if (!end.status)
+                end.status = "";
+            if (!b.nend)
+                b.first_end_us = mono_us();
+            b.ends[b.nend++] = end;
+        }
+    }
+    if (b.nend) {
+        redisReply *r = ret == 0 ? batch_send(&b, NULL, 0) : NULL;
+        if (r)
+            freeReplyObject(r);
+        else
+            ret = -1;
+        for (int i = 0; i < b.nend; i++)
+            free(b.ends[i].result);
+    }
+    if (cur)
+        freeReplyObject(cur);
+    free(fast);
     return ret;
 }
 

@@ -23,6 +23,32 @@ struct dur_ack {
 int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
             const struct dur_limits *lim, const char *eid, struct dur_ack *ack);
 
+/* One entry of a stream read: its id and the execution it names (NULL:
+ * none; it is acknowledged only). Borrowed. */
+struct dur_entry {
+    const char *id, *eid;
+};
+
+/* How dur_run_entries batches: at most DUR_BATCH_MAX claims or ends in one
+ * round trip; an end waits to be sent with the next ones only while runs
+ * take under DUR_BATCH_FAST_US (known from the same handler's last run),
+ * and never longer than DUR_BATCH_DELAY_US before the next run starts. */
+#define DUR_BATCH_MAX 32
+#define DUR_BATCH_FAST_US 1000
+#define DUR_BATCH_DELAY_US 1000
+
+/* Runs the executions of e[0..n), the entries of one read of stream for
+ * group, in order, as dur_run does one by one, with their claims and ends
+ * in batches (exec_batch.lua): a run of no-op handlers costs Redis one
+ * round trip per DUR_BATCH_MAX entries, and a run that takes time one
+ * round trip (the previous end and the next claim). Every entry is
+ * acknowledged once it has ended, suspended or been skipped. Returns 0, or
+ * -1 when Redis was unreachable (the entries not acknowledged stay pending
+ * and are reclaimed). */
+int dur_run_entries(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
+                    const struct dur_limits *lim, const char *stream, const char *group,
+                    const struct dur_entry *e, size_t n);
+
 /* Starts execution eid of handler on stream (exec_start.lua). The id is an
  * idempotency key. Returns 0 started, 1 it already existed, -1 Redis error. */
 int dur_start(struct rconn *rc, const char *eid, const char *handler, const char *stream,

@@ -35,6 +35,17 @@ void scripts_pack(struct scripts_call *c, const char *name, const char *const *k
     }
 }
 
+void scripts_pack_rest(struct scripts_call *c, const char *const *v, int n)
+{
+    if (n < 0 || c->n + n > SCRIPTS_MAX_ARGS)
+        abort(); /* longer than any caller makes: a programming error */
+    for (int i = 0; i < n; i++) {
+        c->v[c->n] = v[i] ? v[i] : "";
+        c->l[c->n] = strlen(c->v[c->n]);
+        c->n++;
+    }
+}
+
 enum scripts_completion scripts_cb_complete_reply(const redisReply *r)
 {
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2 || !r->element[0]->str ||

@@ -18,7 +18,9 @@
 
 /* A length that means "strlen of the argument". */
 #define SCRIPTS_STRLEN ((size_t)-1)
-#define SCRIPTS_MAX_ARGS 32
+/* Keys and arguments of one call, a "*" list included (exec_batch.lua's
+ * longest: 7 + 4 x DUR_BATCH_MAX ends + DUR_BATCH_MAX claims). */
+#define SCRIPTS_MAX_ARGS 192
 
 /* The arguments of one call, ready for rconn_eval, rasync_eval or a
  * pipeline (script_argv). Borrowed: the strings of the struct it was
@@ -35,6 +37,8 @@ struct scripts_call {
  * generated code. */
 void scripts_pack(struct scripts_call *c, const char *name, const char *const *k, int kreq, int nk,
                   const char *const *v, const size_t *l, int vreq, int nv);
+/* Appends n more arguments (a script's "*" list) to c. */
+void scripts_pack_rest(struct scripts_call *c, const char *const *v, int n);
 
 #include "scripts_gen.h"
 

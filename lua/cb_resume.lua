@@ -57,7 +57,7 @@ if redis.call('EXISTS', ekey) == 1 then
         if entry[2][i] == 'exec' then eid = entry[2][i + 1] end
       end
       local out = {resumed, entry[1], eid}
-      for _, v in ipairs(claim('aa:exec:' .. eid, ARGV[6], now, ARGV[7], ARGV[8])) do
+      for _, v in ipairs(claim('aa:exec:' .. eid, claim_terms(ARGV[6], ARGV[2], ARGV[7], ARGV[8]))) do
         out[#out + 1] = v
       end
       return out

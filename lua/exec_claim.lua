@@ -7,4 +7,4 @@
 --@argv worker now lease_ms max_attempts
 -- Reply: {"ok", field, value, ...} (the whole record after the claim)
 --        or {"gone"|"done"|"suspended"|"busy"|"exhausted"}
-return claim(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4])
+return claim(KEYS[1], claim_terms(ARGV[1], ARGV[2], ARGV[3], ARGV[4]))

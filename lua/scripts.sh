@@ -4,11 +4,13 @@
 # script cannot disagree on the count or the order of arguments:
 #   --@keys exec stream tasks?     KEYS[1..3]; "?" marks optional ones (at the end)
 #   --@argv eid payload+ owner?    ARGV[1..]; "+" marks binary-safe ones (a length)
+#   --@argv group n items*         "*" marks a list that takes the rest (last only)
 # For each script NAME: struct scripts_NAME (one field per KEY and ARGV, a
-# NAME_len for each "+"), scripts_NAME_pack, scripts_NAME (rconn) and
+# NAME_len for each "+", a NAME and NAME_n array for a "*"), scripts_NAME_pack, scripts_NAME (rconn) and
 # scripts_NAME_async (rasync). It also checks every script: the highest
 # KEYS[n] and ARGV[n] its body (with its includes) uses must be the counts
-# declared, and no field may be named twice.
+# declared (a "*" list is read by computed indexes, so it is not counted),
+# and no field may be named twice.
 # Usage: scripts.sh OUT_DIR LUA_DIR   (writes OUT_DIR/scripts_gen.h, .c)
 set -eu
 out=$1
@@ -51,11 +53,19 @@ for f in "$dir"/*.lua; do
             if (!kopt[i]) { if (i > 1 && kopt[i - 1]) fail("a required KEY after an optional one"); kreq = i }
             if (seen[K[i]]++) fail("field " K[i] " named twice")
         }
+        rest = ""
         for (i = 1; i <= na; i++) {
+            if (A[i] ~ /\*$/) {
+                if (i != na || A[i] ~ /[?+]/) fail("a \"*\" list must be the last ARGV, neither \"?\" nor \"+\"")
+                sub(/\*$/, "", A[i]); rest = A[i]
+                if (seen[rest]++) fail("field " rest " named twice")
+                na--; break
+            }
             abin[i] = A[i] ~ /\+/; aopt[i] = A[i] ~ /\?/; gsub(/[?+]/, "", A[i])
             if (!aopt[i]) { if (i > 1 && aopt[i - 1]) fail("a required ARGV after an optional one"); areq = i }
             if (seen[A[i]]++) fail("field " A[i] " named twice")
         }
+        if (rest != "" && areq != na) fail("a \"*\" list after optional ARGV")
         if (maxk != nk) fail("declares " nk " KEYS but its body uses KEYS[" maxk "]")
         if (maxa != na) fail("declares " na " ARGV but its body uses ARGV[" maxa "]")
         up = toupper(name)
@@ -66,6 +76,7 @@ for f in "$dir"/*.lua; do
             printf("    const char *%s;%s\n", A[i], aopt[i] ? " /* optional */" : "") >> hf
             if (abin[i]) printf("    size_t %s_len;\n", A[i]) >> hf
         }
+        if (rest != "") printf("    const char *const *%s; /* the rest */\n    int %s_n;\n", rest, rest) >> hf
         if (nk + na == 0) printf("    int none;\n") >> hf
         printf("};\n#define SCRIPTS_%s_NKEYS %d\n#define SCRIPTS_%s_NARGV %d\n", up, nk, up, na) >> hf
         printf("void scripts_%s_pack(struct scripts_call *c, const struct scripts_%s *a);\n", name, name) >> hf
@@ -81,7 +92,9 @@ for f in "$dir"/*.lua; do
         printf("};\n    const size_t l[] = {") >> cf
         for (i = 1; i <= na; i++) printf("%s%s", i > 1 ? ", " : "", abin[i] ? "a->" A[i] "_len" : "SCRIPTS_STRLEN") >> cf
         if (na == 0) printf("0") >> cf
-        printf("};\n    scripts_pack(c, \"%s\", k, %d, %d, v, l, %d, %d);\n}\n\n", name, kreq, nk, areq, na) >> cf
+        printf("};\n    scripts_pack(c, \"%s\", k, %d, %d, v, l, %d, %d);\n", name, kreq, nk, areq, na) >> cf
+        if (rest != "") printf("    scripts_pack_rest(c, a->%s, a->%s_n);\n", rest, rest) >> cf
+        printf("}\n\n") >> cf
         printf("redisReply *scripts_%s(struct rconn *rc, const struct scripts_%s *a)\n{\n", name, name) >> cf
         printf("    struct scripts_call c;\n    scripts_%s_pack(&c, a);\n    return rconn_eval(rc, c.name, c.nkeys, c.n, c.v, c.l);\n}\n\n", name) >> cf
         printf("void scripts_%s_async(struct rasync *ra, const struct scripts_%s *a, rasync_reply_cb cb,\n    void *arg)\n{\n", name, name) >> cf

@@ -42,38 +42,30 @@ static int ensure_group(struct rconn *rc, const struct wk_opts *o, char *err, si
 }
 
 /* Runs the entries of one stream reply ([[id, [field, value, ...]], ...])
- * and acknowledges them together. */
+ * in order (dur_run_entries: their claims, ends and acknowledgements go in
+ * batches). Returns: the number of entries. */
 static int run_entries(struct rconn *rc, const struct wk_opts *o, const char *consumer,
                        redisReply *entries)
 {
-    int n = 0, nack = 0;
     if (!entries || entries->type != REDIS_REPLY_ARRAY || entries->elements == 0)
         return 0;
-    const char **argv = xmalloc(sizeof(char *) * (entries->elements + 3));
-    argv[0] = "XACK";
-    argv[1] = o->stream;
-    argv[2] = o->group;
+    struct dur_entry *e = xcalloc(entries->elements, sizeof(*e));
+    size_t n = 0;
     for (size_t i = 0; i < entries->elements; i++) {
-        redisReply *e = entries->element[i];
-        if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
+        redisReply *x = entries->element[i];
+        /* XAUTOCLAIM gives nil for an entry deleted since its delivery */
+        if (x->type != REDIS_REPLY_ARRAY || x->elements != 2 || !x->element[0]->str)
             continue;
-        const char *eid = NULL;
-        redisReply *f = e->element[1];
+        e[n].id = x->element[0]->str;
+        redisReply *f = x->element[1];
         for (size_t j = 0; f->type == REDIS_REPLY_ARRAY && j + 1 < f->elements; j += 2)
-            if (strcmp(f->element[j]->str, "exec") == 0)
-                eid = f->element[j + 1]->str;
-        struct dur_ack ack = {o->stream, o->group, e->element[0]->str, 0};
-        if ((eid ? dur_run(rc, consumer, o->handlers, &o->limits, eid, &ack) : 0) == 0 && !ack.done)
-            argv[3 + nack++] = e->element[0]->str;
+            if (f->element[j]->str && strcmp(f->element[j]->str, "exec") == 0)
+                e[n].eid = f->element[j + 1]->str;
         n++;
     }
-    if (nack) {
-        redisReply *a = rconn_cmdargv(rc, 3 + nack, argv, NULL);
-        if (a)
-            freeReplyObject(a);
-    }
-    free(argv);
-    return n;
+    dur_run_entries(rc, consumer, o->handlers, &o->limits, o->stream, o->group, e, n);
+    free(e);
+    return (int)n;
 }
 
 /* Removes stream entries every group has read and acknowledged: below the
@@ -127,7 +119,7 @@ static void *consume_main(void *arg)
     struct rconn *rc = rconn_new(o->redis);
     int64_t next_sweep = 0, next_claim = 0, next_trim = 0;
     while (!stopping) {
-        redisReply *r = rconn_cmd(rc, "XREADGROUP GROUP %s %s COUNT 16 BLOCK 500 STREAMS %s >",
+        redisReply *r = rconn_cmd(rc, "XREADGROUP GROUP %s %s COUNT 32 BLOCK 500 STREAMS %s >",
                                   o->group, cs->name, o->stream);
         if (!r) {
             usleep(200000);

@@ -21,7 +21,7 @@ echo "== agent overhead per turn, end to end through the gateway and both worker
 start_agent --log-level warn --memory-turns 0
 start_tool --log-level warn
 wait_for 10 "worker groups" groups_ready
-"$BINDIR/aa-wsload" turns --label agent-async --port "$PORT" --token "$TOKEN" --n "${BENCH_N_TURNS:-500}"
+"$BINDIR/aa-wsload" turns --label agent-async --port "$PORT" --token "$TOKEN" --n "${BENCH_N_TURNS:-2000}"
 echo "== ${BENCH_N_WAIT:-1000} sessions each with a turn waiting on a slow desktop"
 "$BINDIR/aa-wsload" waiting --label agent-async --port "$PORT" --token "$TOKEN" \
     --n "${BENCH_N_WAIT:-1000}" --redis "$REDIS"

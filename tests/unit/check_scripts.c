@@ -54,6 +54,36 @@ START_TEST(packing)
 }
 END_TEST
 
+/* A "*" list is packed after the fixed arguments (exec_batch.lua's). */
+START_TEST(rest_list)
+{
+    const char *items[] = {"e1", "succeeded", "done", "1-0", "e2", NULL};
+    struct scripts_exec_batch a = {.stream = "s",
+                                   .group = "g",
+                                   .worker = "w",
+                                   .now = "1",
+                                   .lease_ms = "2",
+                                   .max_attempts = "3",
+                                   .retention_s = "4",
+                                   .nend = "1",
+                                   .items = items,
+                                   .items_n = 6};
+    struct scripts_call c;
+    scripts_exec_batch_pack(&c, &a);
+    ck_assert_int_eq(c.nkeys, 1);
+    ck_assert_int_eq(c.n, 1 + 7 + 6);
+    ck_assert_str_eq(c.v[0], "s");
+    ck_assert_str_eq(c.v[7], "1");
+    ck_assert_str_eq(c.v[8], "e1");
+    ck_assert_str_eq(c.v[12], "e2");
+    ck_assert_str_eq(c.v[13], ""); /* NULL is sent as "" */
+    ck_assert_int_eq(c.l[13], 0);
+    a.items_n = 0;
+    scripts_exec_batch_pack(&c, &a);
+    ck_assert_int_eq(c.n, 8);
+}
+END_TEST
+
 START_TEST(optional_gaps)
 {
     struct scripts_call c;
@@ -156,6 +186,12 @@ START_TEST(generator_checks)
     ck_assert_int_ne(generate("--@keys a\n--@argv x? y\nreturn {KEYS[1], ARGV[2]}\n"), 0);
     ck_assert_int_ne(generate("--@keys a\n--@argv a\nreturn {KEYS[1], ARGV[1]}\n"), 0);
     ck_assert_int_ne(generate("return 1\n"), 0);
+    /* a "*" list takes the rest: last, after required ones only, not counted */
+    ck_assert_int_eq(
+        generate("--@keys a\n--@argv x rest*\nreturn {KEYS[1], ARGV[1], ARGV[2 + 0]}\n"), 0);
+    ck_assert_int_ne(generate("--@keys a\n--@argv rest* x\nreturn {KEYS[1], ARGV[2]}\n"), 0);
+    ck_assert_int_ne(generate("--@keys a\n--@argv x? rest*\nreturn {KEYS[1], ARGV[1]}\n"), 0);
+    ck_assert_int_ne(generate("--@keys a\n--@argv x rest*\nreturn {KEYS[1], ARGV[2]}\n"), 0);
 }
 END_TEST
 
@@ -167,6 +203,7 @@ Suite *scripts_suite(void)
     tcase_add_test(core, packing);
     tcase_add_test(core, completion_replies);
     tcase_add_test(limits, optional_gaps);
+    tcase_add_test(limits, rest_list);
     tcase_add_test(errs, generator_checks);
     suite_add_tcase(s, core);
     suite_add_tcase(s, limits);

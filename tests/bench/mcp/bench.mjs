@@ -118,7 +118,7 @@ if (process.env.BENCH_ECHO) {
     a.sort((x, y) => x - y);
     const label = name.replace(/ \((own process|durable.*)\)$/, "").replace(/^\S+ via /, "");
     console.log(`mcp ping (${label}) n=1000 ` +
-      `p50=${q(a, 0.5).toFixed(3)} ms p99=${q(a, 0.99).toFixed(3)} ms`);
+      `p50=${q(a, 0.5).toFixed(3)} ms p99=${q(a, 0.99).toFixed(3)} ms p99.9=${q(a, 0.999).toFixed(3)} ms`);
   }
   const lat = targets.map(() => []);
   for (let r = 0; r < ROUNDS; r++)
@@ -127,7 +127,7 @@ if (process.env.BENCH_ECHO) {
   targets.forEach(([name], t) => {
     const a = lat[t].sort((x, y) => x - y);
     p50.push(q(a, 0.5));
-    console.log(`mcp tools/call ${name} n=${a.length} p50=${q(a, 0.5).toFixed(3)} ms p99=${q(a, 0.99).toFixed(3)} ms`);
+    console.log(`mcp tools/call ${name} n=${a.length} p50=${q(a, 0.5).toFixed(3)} ms p99=${q(a, 0.99).toFixed(3)} ms p99.9=${q(a, 0.999).toFixed(3)} ms`);
   });
   console.log(`mcp p50 ratios (their echo / our durable call): stateful ${(p50[1] / p50[0]).toFixed(2)}x, ` +
     `stateless ${(p50[2] / p50[0]).toFixed(2)}x, in-process ${(p50[3] / p50[0]).toFixed(2)}x`);
