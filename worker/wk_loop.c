@@ -118,9 +118,14 @@ static void *consume_main(void *arg)
     const struct wk_opts *o = cs->o;
     struct rconn *rc = rconn_new(o->redis);
     int64_t next_sweep = 0, next_claim = 0, next_trim = 0;
+    /* Entries read are this consumer's until it runs them: the read grows
+     * (1, 2, 4 ... DUR_BATCH_MAX) while runs take no time and falls back to
+     * one behind a slow run, so that a backlog of slow jobs is shared by
+     * every idle consumer, not held by the first to read. */
+    int count = 1;
     while (!stopping) {
-        redisReply *r = rconn_cmd(rc, "XREADGROUP GROUP %s %s COUNT 32 BLOCK 500 STREAMS %s >",
-                                  o->group, cs->name, o->stream);
+        redisReply *r = rconn_cmd(rc, "XREADGROUP GROUP %s %s COUNT %d BLOCK 500 STREAMS %s >",
+                                  o->group, cs->name, count, o->stream);
         if (!r) {
             usleep(200000);
             continue;
@@ -133,9 +138,15 @@ static void *consume_main(void *arg)
             else
                 usleep(200000);
         } else if (r->type == REDIS_REPLY_ARRAY) {
+            int64_t t0 = mono_us();
+            int n = 0;
             for (size_t i = 0; i < r->elements; i++)
                 if (r->element[i]->type == REDIS_REPLY_ARRAY && r->element[i]->elements == 2)
-                    run_entries(rc, o, cs->name, r->element[i]->element[1]);
+                    n += run_entries(rc, o, cs->name, r->element[i]->element[1]);
+            if (n && mono_us() - t0 < (int64_t)n * DUR_BATCH_FAST_US)
+                count = count * 2 > DUR_BATCH_MAX ? DUR_BATCH_MAX : count * 2;
+            else if (n)
+                count = 1;
         }
         freeReplyObject(r);
         int64_t now = mono_us() / 1000;

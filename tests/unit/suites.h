@@ -17,6 +17,7 @@ Suite *provider_suite(void);
 Suite *dur_suite(void);
 Suite *dur_resume_suite(void);
 Suite *dur_exec_suite(void);
+Suite *wk_loop_suite(void);
 Suite *rasync_suite(void);
 Suite *gw_conn_suite(void);
 Suite *gw_mcp_suite(void);
