@@ -183,6 +183,7 @@ struct end {
     const char *eid, *entry; /* borrowed: the stream read's */
     const char *status;      /* static */
     char *result;            /* owned */
+    int plain;               /* its record has no parent, lane, notify channel, owner or task ttl */
 };
 
 /* dur_exec_claimed, but with end non-NULL a run that succeeded or failed is
@@ -222,6 +223,7 @@ static int run_claimed(struct rconn *rc, const char *worker, const struct dur_ha
     ctx.lim = lim;
     ctx.ops = json_object();
     const char *hname = "", *input = "", *stream = "";
+    int plain = 1;
     char unreadable[24] = ""; /* the first operation record that is not JSON */
     ctx.session = ctx.trace = "";
     for (size_t i = at + 1; i + 1 < r->elements; i += 2) {
@@ -244,6 +246,9 @@ static int run_claimed(struct rconn *rc, const char *worker, const struct dur_ha
             ctx.trace = v;
         else if (!strcmp(k, "stream"))
             stream = v;
+        else if (!strcmp(k, "parent") || !strcmp(k, "lane") || !strcmp(k, "notify") ||
+                 !strcmp(k, "owner") || !strcmp(k, "task_ttl_ms"))
+            plain = 0; /* fields set at the start only, so still absent at the end */
     }
     ctx.replay_ops = (int)json_object_size(ctx.ops);
     const struct dur_handler *h = find_handler(handlers, hname);
@@ -326,6 +331,7 @@ static int run_claimed(struct rconn *rc, const char *worker, const struct dur_ha
         log_info("event=exec_succeeded exec=%s handler=%s trace=%s ops=%d us=%lld", eid, hname,
                  ctx.trace, ctx.next, us);
         if (end) {
+            end->plain = plain;
             end->status = "succeeded";
             end->result = result ? result : xstrdup("");
             result = NULL;
@@ -338,6 +344,7 @@ static int run_claimed(struct rconn *rc, const char *worker, const struct dur_ha
         log_warn("event=exec_failed exec=%s handler=%s trace=%s err=\"%s\"", eid, hname, ctx.trace,
                  why);
         if (end) {
+            end->plain = plain;
             end->status = "failed";
             end->result = xstrdup(why);
         } else {
@@ -372,13 +379,14 @@ struct batch {
  * their entries stay pending, to be reclaimed). */
 static redisReply *batch_send(struct batch *b, const struct dur_entry *e, int nclaim)
 {
-    const char *items[DUR_BATCH_MAX * 5];
+    const char *items[DUR_BATCH_MAX * 6];
     int n = 0;
     for (int i = 0; i < b->nend; i++) {
         items[n++] = b->ends[i].eid;
         items[n++] = b->ends[i].status;
         items[n++] = b->ends[i].result ? b->ends[i].result : "";
         items[n++] = b->ends[i].entry;
+        items[n++] = b->ends[i].plain ? "1" : "";
     }
     for (int i = 0; i < nclaim; i++)
         items[n++] = e[i].eid ? e[i].eid : "";
@@ -463,7 +471,7 @@ int dur_run_entries(struct rconn *rc, const char *worker, const struct dur_handl
             }
         }
         struct dur_ack ack = {stream, group, e[i].id, 0};
-        struct end end = {e[i].eid, e[i].id, NULL, NULL};
+        struct end end = {e[i].eid, e[i].id, NULL, NULL, 0};
         int64_t t0 = mono_us();
         int rv = e[i].eid ? run_claimed(rc, worker, handlers, lim, e[i].eid, &ack, cl, 0, &end) : 0;
         last_fast = mono_us() - t0 < DUR_BATCH_FAST_US;

@@ -19,8 +19,8 @@
 /* A length that means "strlen of the argument". */
 #define SCRIPTS_STRLEN ((size_t)-1)
 /* Keys and arguments of one call, a "*" list included (exec_batch.lua's
- * longest: 7 + 4 x DUR_BATCH_MAX ends + DUR_BATCH_MAX claims). */
-#define SCRIPTS_MAX_ARGS 192
+ * longest: 8 + 5 x DUR_BATCH_MAX ends + DUR_BATCH_MAX claims). */
+#define SCRIPTS_MAX_ARGS 224
 
 /* The arguments of one call, ready for rconn_eval, rasync_eval or a
  * pipeline (script_argv). Borrowed: the strings of the struct it was

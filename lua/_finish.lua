@@ -1,19 +1,26 @@
 -- _finish.lua -- included (after _wake.lua) by scripts that end an
 -- execution: finish(ekey, eid, worker, status, result, now, retention_s,
--- owner) records its outcome, hands the result to its parent (waking it),
+-- owner, plain) records its outcome, hands the result to its parent (waking it),
 -- frees the session's lane for the next queued turn, publishes the end
 -- ("{eid}\n{status}\n{result}") on the execution's notify channel, if it has
 -- one, and keeps the record for the retention period. worker "" is the
 -- runtime itself (a cancel, a timeout); otherwise only the worker that holds
 -- the execution ends it. owner "" or nil, or the owner the execution must
--- have (an MCP task's token subject): others are "notfound".
+-- have (an MCP task's token subject): others are "notfound". plain true:
+-- the caller knows the record has no parent, lane, notify, owner or
+-- task_ttl_ms (set at the start only), so only status and worker are read.
 -- Returns "ok", "lost" (it had ended, or another worker owns it) or
 -- "notfound". An MCP task (task_ttl_ms set) is kept until created + ttl (at
 -- least a minute after its end) instead of the retention period.
 -- Four commands for an execution without parent, lane or notify channel.
-local function finish(ekey, eid, worker, status, result, now, retention_s, owner)
-  local f = redis.call('HMGET', ekey, 'status', 'worker', 'parent', 'parent_op', 'lane', 'notify',
-    'owner', 'task_ttl_ms', 'created_ms')
+local function finish(ekey, eid, worker, status, result, now, retention_s, owner, plain)
+  local f
+  if plain then
+    f = redis.call('HMGET', ekey, 'status', 'worker')
+  else
+    f = redis.call('HMGET', ekey, 'status', 'worker', 'parent', 'parent_op', 'lane', 'notify',
+      'owner', 'task_ttl_ms', 'created_ms')
+  end
   if owner and owner ~= '' and (not f[1] or f[7] ~= owner) then return 'notfound' end
   if not f[1] or f[1] == 'succeeded' or f[1] == 'failed' or f[1] == 'timed_out' or
       f[1] == 'cancelled' then

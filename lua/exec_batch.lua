@@ -8,9 +8,11 @@
 -- KEYS[1] the stream the entries came from
 -- ARGV[1] its group  ARGV[2] worker id (the consumer)  ARGV[3] now ms
 -- ARGV[4] lease ms  ARGV[5] max attempts  ARGV[6] retention seconds
--- ARGV[7] n, the number of ends; then n groups of four: eid, status
+-- ARGV[7] n, the number of ends; then n groups of five: eid, status
 -- ("succeeded"|"failed", or "" to acknowledge the entry only), result, entry
--- id; then the ids of the executions to claim
+-- id, plain ("1": the record had no parent, lane, notify, owner or
+-- task_ttl_ms at its claim; those are set at the start only, so the end
+-- reads status and worker only); then the ids of the executions to claim
 --@keys stream
 --@argv group worker now lease_ms max_attempts retention_s nend items*
 -- Reply: {{verdict of each end: "ok"|"lost"|"notfound"|"acked"}, claim reply
@@ -18,21 +20,21 @@
 local n = tonumber(ARGV[7])
 local ends, acks = {}, {}
 for i = 0, n - 1 do
-  local b = 8 + 4 * i
+  local b = 8 + 5 * i
   local status = ARGV[b + 1]
   acks[#acks + 1] = ARGV[b + 3]
   if status == '' then
     ends[#ends + 1] = 'acked'
   else
     ends[#ends + 1] = finish('aa:exec:' .. ARGV[b], ARGV[b], ARGV[2], status, ARGV[b + 2],
-      ARGV[3], ARGV[6], nil)
+      ARGV[3], ARGV[6], nil, ARGV[b + 4] == '1')
   end
 end
 if #acks > 0 then redis.call('XACK', KEYS[1], ARGV[1], unpack(acks)) end
 local out = {ends}
-if 8 + 4 * n <= #ARGV then
+if 8 + 5 * n <= #ARGV then
   local terms = claim_terms(ARGV[2], ARGV[3], ARGV[4], ARGV[5])
-  for i = 8 + 4 * n, #ARGV do
+  for i = 8 + 5 * n, #ARGV do
     out[#out + 1] = claim('aa:exec:' .. ARGV[i], terms)
   end
 end

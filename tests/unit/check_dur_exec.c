@@ -250,6 +250,42 @@ START_TEST(an_end_never_waits_behind_a_slow_run)
 }
 END_TEST
 
+/* Ends of records with a parent or a lane, taken with runs that take no
+ * time, still hand the result up and free the lane. */
+START_TEST(ends_with_a_parent_or_a_lane)
+{
+    freeReplyObject(rconn_cmd(rc, "HSET aa:exec:p1 handler fast stream " STREAM " status "
+                                  "suspended op:0 {\"t\":\"invoke\",\"child\":\"k1\",\"s\":"
+                                  "\"pending\"}"));
+    new_exec("k1", "fast");
+    freeReplyObject(rconn_cmd(rc, "HSET aa:exec:k1 parent p1 parent_op 0"));
+    new_exec("l1", "fast");
+    freeReplyObject(rconn_cmd(rc, "HSET aa:exec:l1 lane sess1"));
+    freeReplyObject(rconn_cmd(rc, "SET aa:session:sess1:active l1"));
+    freeReplyObject(rconn_cmd(rc, "HSET aa:exec:l2 handler fast stream " STREAM " status queued "
+                                  "lane sess1"));
+    freeReplyObject(rconn_cmd(rc, "RPUSH aa:session:sess1:queue l2"));
+    new_exec("n1", "fast"); /* plain */
+    ck_assert_int_eq(read_and_run(rc, "w1", handlers, NULL), 0);
+    char *op = hget("p1", "op:0");
+    ck_assert_ptr_nonnull(op);
+    ck_assert_ptr_nonnull(strstr(op, "\"s\":\"ok\""));
+    ck_assert_ptr_nonnull(strstr(op, "did k1"));
+    free(op);
+    assert_field("p1", "status", "ready"); /* woken: its continuation is queued */
+    redisReply *r = rconn_cmd(rc, "GET aa:session:sess1:active");
+    ck_assert_str_eq(r->str, "l2");
+    freeReplyObject(r);
+    assert_field("l2", "status", "ready");
+    assert_field("n1", "status", "succeeded");
+    ck_assert_int_eq(pending(), 0);
+    /* the continuation and the next turn were queued on the stream */
+    ck_assert_int_eq(read_and_run(rc, "w1", handlers, NULL), 0);
+    assert_field("p1", "status", "succeeded");
+    assert_field("l2", "status", "succeeded");
+}
+END_TEST
+
 START_TEST(suspensions_in_a_batch)
 {
     new_exec("s0", "fast");
@@ -373,6 +409,7 @@ Suite *dur_exec_suite(void)
     tcase_add_test(core, batch_runs_every_entry_once_in_order);
     tcase_add_test(core, an_end_never_waits_behind_a_slow_run);
     tcase_add_test(core, suspensions_in_a_batch);
+    tcase_add_test(core, ends_with_a_parent_or_a_lane);
     tcase_add_test(limits, old_claims_are_renewed_not_attempted_again);
     tcase_add_test(limits, another_workers_lease_and_exhausted_attempts);
     tcase_add_test(errs, entries_for_nothing_are_acknowledged);
