@@ -4,6 +4,7 @@
  * conflicting, foreign session) and child executions. */
 #include "dur_exec.h"
 #include "dur_resume.h"
+#include "fixtures.h"
 #include "mx.h"
 #include "suites.h"
 #include "util.h"
@@ -22,13 +23,7 @@ static int answer_early;
 
 static void setup(void)
 {
-    const char *addr = getenv("AA_TEST_REDIS");
-    ck_assert_msg(addr && *addr, "AA_TEST_REDIS is not set: run the unit tests with tests/run.sh");
-    rc = rconn_new(addr);
-    char err[256];
-    ck_assert_msg(rconn_connect(rc, err, sizeof(err)) == 0, "%s", err);
-    redisReply *r = rconn_cmd(rc, "FLUSHALL");
-    freeReplyObject(r);
+    rc = fixture_redis();
     step_runs = submit_runs = mismatch_flag = answer_early = 0;
     cb_timeout = 30000;
     cb_heartbeat = 0;

@@ -6,6 +6,7 @@
  * attempted again; another worker's lease, exhausted attempts, entries for
  * nothing, a cancel while claimed ahead, and an unreachable Redis. */
 #include "dur_exec.h"
+#include "fixtures.h"
 #include "suites.h"
 #include "util.h"
 
@@ -25,12 +26,7 @@ static char seen_before_slow[32];
 
 static void setup(void)
 {
-    const char *addr = getenv("AA_TEST_REDIS");
-    ck_assert_msg(addr && *addr, "AA_TEST_REDIS is not set: run the unit tests with tests/run.sh");
-    rc = rconn_new(addr);
-    char err[256];
-    ck_assert_msg(rconn_connect(rc, err, sizeof(err)) == 0, "%s", err);
-    freeReplyObject(rconn_cmd(rc, "FLUSHALL"));
+    rc = fixture_redis();
     freeReplyObject(rconn_cmd(rc, "XGROUP CREATE " STREAM " " GROUP " 0 MKSTREAM"));
     order[0] = '\0';
     runs = 0;

@@ -3,6 +3,7 @@
  * threads against a real redis-server (AA_TEST_REDIS). */
 #include "dur_exec.h"
 #include "dur_resume.h"
+#include "fixtures.h"
 #include "keys.h"
 #include "script.h"
 #include "suites.h"
@@ -157,12 +158,8 @@ static const struct dur_limits lim = {60000, 5, 3600, 60000, "T1"};
 
 static void setup(void)
 {
-    addr = getenv("AA_TEST_REDIS");
-    ck_assert_msg(addr && *addr, "AA_TEST_REDIS is not set: run the unit tests with tests/run.sh");
-    rc = rconn_new(addr);
-    char err[256];
-    ck_assert_msg(rconn_connect(rc, err, sizeof(err)) == 0, "%s", err);
-    freeReplyObject(rconn_cmd(rc, "FLUSHALL"));
+    addr = fixture_redis_addr();
+    rc = fixture_redis();
 }
 
 static void teardown(void)

@@ -3,6 +3,7 @@
  * (AA_TEST_REDIS): initialize, sessions, ping, tools/list and DELETE, and
  * what every malformed or unauthorized request gets. No tool worker runs
  * here; the tools themselves are tested end to end (tests/e2e/mcp.sh). */
+#include "fixtures.h"
 #include "gw_conn.h"
 #include "gw_mcp.h"
 #include "gw_oauth.h"
@@ -50,8 +51,7 @@ static void spin_once(void)
 
 static void setup(void)
 {
-    const char *addr = getenv("AA_TEST_REDIS");
-    ck_assert_msg(addr && *addr, "AA_TEST_REDIS is not set: run the unit tests with tests/run.sh");
+    const char *addr = fixture_redis_addr();
     struct rconn *admin = rconn_new(addr);
     freeReplyObject(rconn_cmd(admin, "FLUSHALL"));
     rconn_free(admin);

@@ -3,6 +3,7 @@
  * fallback, and the contract that every callback runs exactly once, with
  * NULL when the command could not be sent or its connection was lost, and
  * never from inside the call that sent it. */
+#include "fixtures.h"
 #include "rasync.h"
 #include "rconn.h"
 #include "suites.h"
@@ -52,8 +53,7 @@ static int spin_until(const int *flag, int want)
 
 static void setup(void)
 {
-    addr = getenv("AA_TEST_REDIS");
-    ck_assert_msg(addr && *addr, "AA_TEST_REDIS is not set: run the unit tests with tests/run.sh");
+    addr = fixture_redis_addr();
     base = event_base_new();
     admin = rconn_new(addr);
     char err[256];

@@ -3,6 +3,7 @@
  * held by the first to read; a backlog of no-op jobs is read in growing
  * batches; every job runs once. */
 #include "dur_exec.h"
+#include "fixtures.h"
 #include "suites.h"
 #include "util.h"
 #include "wk_loop.h"
@@ -23,12 +24,7 @@ static int ran[2], runs_total, slow_ms;
 
 static void setup(void)
 {
-    const char *addr = getenv("AA_TEST_REDIS");
-    ck_assert_msg(addr && *addr, "AA_TEST_REDIS is not set: run the unit tests with tests/run.sh");
-    rc = rconn_new(addr);
-    char err[256];
-    ck_assert_msg(rconn_connect(rc, err, sizeof(err)) == 0, "%s", err);
-    freeReplyObject(rconn_cmd(rc, "FLUSHALL"));
+    rc = fixture_redis();
     freeReplyObject(rconn_cmd(rc, "CONFIG RESETSTAT"));
 }
 
@@ -92,7 +88,7 @@ static long long run_jobs(int n)
         snprintf(eid, sizeof(eid), "j%d", i);
         ck_assert_int_eq(dur_start(rc, eid, "job", STREAM, "{}", "s1", "", 60000), 0);
     }
-    opts = (struct wk_opts){.redis = getenv("AA_TEST_REDIS"),
+    opts = (struct wk_opts){.redis = fixture_redis_addr(),
                             .stream = STREAM,
                             .group = "g",
                             .name = "wk",

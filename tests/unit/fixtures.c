@@ -1,8 +1,28 @@
 /* fixtures.c -- the test tables' reader (see fixtures.h). */
 #include "fixtures.h"
+#include "rconn.h"
 
 #include <check.h>
+#include <stdlib.h>
 #include <string.h>
+
+const char *fixture_redis_addr(void)
+{
+    const char *addr = getenv("AA_TEST_REDIS");
+    ck_assert_msg(addr && *addr, "AA_TEST_REDIS is not set: run the unit tests with tests/run.sh");
+    return addr;
+}
+
+struct rconn *fixture_redis(void)
+{
+    struct rconn *rc = rconn_new(fixture_redis_addr());
+    char err[256];
+    ck_assert_msg(rconn_connect(rc, err, sizeof(err)) == 0, "%s", err);
+    redisReply *r = rconn_cmd(rc, "FLUSHALL");
+    ck_assert_msg(r && r->type == REDIS_REPLY_STATUS, "FLUSHALL: %s", rconn_error(rc));
+    freeReplyObject(r);
+    return rc;
+}
 
 FILE *fixture_open(const char *name)
 {

@@ -1,5 +1,6 @@
 /* fixtures.h -- reading the test tables under tests/fixtures (TSV: a key,
- * a TAB, a value; lines starting with # are comments). */
+ * a TAB, a value; lines starting with # are comments), and the test
+ * redis-server that tests/run.sh starts (its address in AA_TEST_REDIS). */
 #ifndef AA_TEST_FIXTURES_H
 #define AA_TEST_FIXTURES_H
 
@@ -11,5 +12,13 @@ FILE *fixture_open(const char *name);
 /* The next row into line (len bytes): *key and *value point into it.
  * Returns 1, or 0 at the end. */
 int fixture_row(FILE *f, char *line, size_t len, const char **key, const char **value);
+
+/* The test redis-server's address; fails the test when it is not set.
+ * Borrowed: the environment's. */
+const char *fixture_redis_addr(void);
+struct rconn;
+/* A connection to the test redis-server, emptied (FLUSHALL); fails the
+ * test when it cannot connect. Returns: owned, free with rconn_free. */
+struct rconn *fixture_redis(void);
 
 #endif
