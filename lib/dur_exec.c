@@ -493,13 +493,13 @@ int dur_run_entries(struct rconn *rc, const char *worker, const struct dur_handl
         }
     }
     if (b.nend) {
-        redisReply *r = ret == 0 ? batch_send(&b, NULL, 0) : NULL;
+        /* also after a run that could not reach Redis: these runs ended,
+         * and a failure may have been brief */
+        redisReply *r = batch_send(&b, NULL, 0);
         if (r)
             freeReplyObject(r);
         else
             ret = -1;
-        for (int i = 0; i < b.nend; i++)
-            free(b.ends[i].result);
     }
     if (cur)
         freeReplyObject(cur);
