@@ -39,9 +39,9 @@ struct dur_entry {
 
 /* Runs the executions of e[0..n), the entries of one read of stream for
  * group, in order, as dur_run does one by one, with their claims and ends
- * in batches (exec_batch.lua): a run of no-op handlers costs Redis one
- * round trip per DUR_BATCH_MAX entries, and a run that takes time one
- * round trip (the previous end and the next claim). Every entry is
+ * in batches (exec_batch.lua): DUR_BATCH_MAX no-op runs cost Redis two
+ * round trips (their claims, then their ends with the next claims), and a
+ * run that takes time one (the previous end and the next claim). Every entry is
  * acknowledged once it has ended, suspended or been skipped. Returns 0, or
  * -1 when Redis was unreachable (the entries not acknowledged stay pending
  * and are reclaimed). */
