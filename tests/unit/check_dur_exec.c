@@ -86,16 +86,6 @@ static long long pending(void)
     return n;
 }
 
-static long long evalsha_calls(void)
-{
-    redisReply *r = rconn_cmd(rc, "INFO commandstats");
-    const char *p = r && r->str ? strstr(r->str, "cmdstat_evalsha:calls=") : NULL;
-    long long n = p ? atoll(p + 22) : 0;
-    if (r)
-        freeReplyObject(r);
-    return n;
-}
-
 /* Reads everything on the stream as worker and runs it. Returns as
  * dur_run_entries; *n is the number of entries read. */
 static int read_and_run(struct rconn *c, const char *worker, const struct dur_handler *h, size_t *n)
@@ -196,10 +186,10 @@ START_TEST(batch_runs_every_entry_once_in_order)
         if (i != 5)
             snprintf(want + strlen(want), sizeof(want) - strlen(want), "%s ", eid);
     }
-    long long calls0 = evalsha_calls();
+    long long calls0 = fixture_redis_calls(rc, "evalsha");
     size_t n;
     ck_assert_int_eq(read_and_run(rc, "w1", handlers, &n), 0);
-    long long calls = evalsha_calls() - calls0;
+    long long calls = fixture_redis_calls(rc, "evalsha") - calls0;
     ck_assert_int_eq(n, 70);
     ck_assert_int_eq(runs, 70);
     ck_assert_str_eq(order, want);

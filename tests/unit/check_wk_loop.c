@@ -67,18 +67,6 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
-static long long stat_calls(const char *cmd)
-{
-    redisReply *r = rconn_cmd(rc, "INFO commandstats");
-    char pat[64];
-    snprintf(pat, sizeof(pat), "cmdstat_%s:calls=", cmd);
-    const char *p = r && r->str ? strstr(r->str, pat) : NULL;
-    long long n = p ? atoll(p + strlen(pat)) : 0;
-    if (r)
-        freeReplyObject(r);
-    return n;
-}
-
 /* Starts n jobs, runs a loop of two consumer threads until all ended.
  * Returns: the XREADGROUP calls it made. */
 static long long run_jobs(int n)
@@ -98,7 +86,7 @@ static long long run_jobs(int n)
                             .claim_idle_ms = 30000,
                             .metrics_bind = "127.0.0.1",
                             .metrics_port = -1};
-    long long reads0 = stat_calls("xreadgroup");
+    long long reads0 = fixture_redis_calls(rc, "xreadgroup");
     pthread_t t;
     pthread_create(&t, NULL, loop_main, NULL);
     int64_t deadline = mono_us() + 20 * 1000000LL;
@@ -110,7 +98,7 @@ static long long run_jobs(int n)
             break;
         usleep(5000);
     }
-    long long reads = stat_calls("xreadgroup") - reads0;
+    long long reads = fixture_redis_calls(rc, "xreadgroup") - reads0;
     kill(getpid(), SIGTERM); /* wk_run drains and returns */
     pthread_join(t, NULL);
     ck_assert_int_eq(runs_total, n);

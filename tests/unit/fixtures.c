@@ -24,6 +24,18 @@ struct rconn *fixture_redis(void)
     return rc;
 }
 
+long long fixture_redis_calls(struct rconn *rc, const char *cmd)
+{
+    char pat[64];
+    snprintf(pat, sizeof(pat), "cmdstat_%s:calls=", cmd);
+    redisReply *r = rconn_cmd(rc, "INFO commandstats");
+    const char *p = r && r->str ? strstr(r->str, pat) : NULL;
+    long long n = p ? atoll(p + strlen(pat)) : 0;
+    if (r)
+        freeReplyObject(r);
+    return n;
+}
+
 FILE *fixture_open(const char *name)
 {
     char path[512];

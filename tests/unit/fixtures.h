@@ -20,5 +20,9 @@ struct rconn;
 /* A connection to the test redis-server, emptied (FLUSHALL); fails the
  * test when it cannot connect. Returns: owned, free with rconn_free. */
 struct rconn *fixture_redis(void);
+/* How many times Redis has run command cmd (lower case, as INFO
+ * commandstats names it: "evalsha", "xreadgroup"), those run inside scripts
+ * included; 0 when none or unreadable. */
+long long fixture_redis_calls(struct rconn *rc, const char *cmd);
 
 #endif
