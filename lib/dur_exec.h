@@ -19,9 +19,10 @@ struct dur_ack {
 /* Runs (or replays) execution eid with the handler its record names, on
  * its own: one exec_claim.lua, the run, one end. The workers go through
  * dur_run_entries instead; this is for a caller holding one id and perhaps
- * no stream entry (the unit tests use it). ack may be NULL. Returns 0 when the stream entry may be
- * acknowledged (the caller does it unless ack->done), -1 when Redis was unreachable (leave it
- * pending; it will be reclaimed). */
+ * no stream entry (the unit tests use it). ack may be NULL. Returns 0 when
+ * the stream entry may be acknowledged (the caller does it unless
+ * ack->done), -1 when Redis was unreachable (leave it pending; it will be
+ * reclaimed). */
 int dur_run(struct rconn *rc, const char *worker, const struct dur_handler *handlers,
             const struct dur_limits *lim, const char *eid, struct dur_ack *ack);
 
