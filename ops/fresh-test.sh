@@ -31,6 +31,9 @@ docker run --rm -v "$SRC:/src:ro" -v "$CA:/aa-ca/npm-ca.pem:ro" -e NPM_CONFIG_CA
         cp -r /src /w && cd /w
         make test >/tmp/test.out 2>&1
         rc=$?
+        # Every failure, with its suite and its reason lines, then the tail.
+        awk "/^== /{s=\$0} /^not ok/{print \"fresh: failed in \" s \": \" \$0; r=1; next}
+             r && /^#/{print \"fresh:   \" \$0; next} {r=0}" /tmp/test.out
         tail -40 /tmp/test.out
         echo "fresh: make test exit $rc [$((SECONDS - t0)) s]"
         [ $rc = 0 ] || exit 11
