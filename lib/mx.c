@@ -100,11 +100,12 @@ static char *render(const char *stream, mx_extra_cb extra, void *arg)
         "# TYPE aa_model_calls_total counter\naa_model_calls_total %llu\n"
         "# TYPE aa_model_tokens_total counter\naa_model_tokens_total %llu\n"
         "# TYPE aa_redis_errors_total counter\naa_redis_errors_total %llu\n"
-        "# TYPE aa_redis_reconnects_total counter\naa_redis_reconnects_total %llu\n",
+        "# TYPE aa_redis_reconnects_total counter\naa_redis_reconnects_total %llu\n"
+        "# TYPE aa_redis_redirects_total counter\naa_redis_redirects_total %llu\n",
         atomic_load(&counters[MX_TIMEOUTS]), stream, atomic_load(&counters[MX_RECLAIMED]), stream,
         atomic_load(&counters[MX_DEAD_LETTERS]), atomic_load(&counters[MX_MODEL_CALLS]),
         atomic_load(&counters[MX_MODEL_TOKENS]), atomic_load(&counters[MX_REDIS_ERRORS]),
-        atomic_load(&counters[MX_REDIS_RECONNECTS]));
+        atomic_load(&counters[MX_REDIS_RECONNECTS]), atomic_load(&counters[MX_REDIS_REDIRECTS]));
     put_hist(&b, "aa_handler_seconds", "Time a handler ran (one run or replay).", MX_H_HANDLER,
              stream);
     put_hist(&b, "aa_callback_roundtrip_seconds",

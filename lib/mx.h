@@ -21,6 +21,7 @@ enum mx_counter {
     MX_MODEL_TOKENS,
     MX_REDIS_ERRORS,
     MX_REDIS_RECONNECTS,
+    MX_REDIS_REDIRECTS,
     MX_COUNTERS
 };
 

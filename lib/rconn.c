@@ -1,7 +1,9 @@
-/* rconn.c -- Reconnecting blocking hiredis connection with script loading. */
+/* rconn.c -- Reconnecting blocking hiredis connection with script loading;
+ * to one Redis, or to the masters of a Redis Cluster, routed by slot. */
 #include "rconn.h"
 #include "log.h"
 #include "mx.h"
+#include "rcluster.h"
 #include "script.h"
 #include "util.h"
 
@@ -9,12 +11,35 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+/* How long a command waits for a cluster to settle (a failover, a slot in
+ * migration) before it fails as unreachable, and the pause between tries. */
+#define CLUSTER_WAIT_US 5000000
+#define CLUSTER_PAUSE_US 100000
+/* Redirections followed for one command before it fails. */
+#define CLUSTER_MAX_REDIRECTS 16
+
+/* One connection to one cluster node. */
+struct node {
+    char addr[RCLUSTER_ADDR_MAX];
+    redisContext *ctx;
+};
 
 struct rconn {
     char *addr;
-    redisContext *ctx;
+    redisContext *ctx; /* one Redis */
     char err[256];
+    /* A cluster: the slot map, a connection per node used, and whether the
+     * map must be read again (after a redirection or a lost node). */
+    struct rcluster *map;
+    struct node *nodes;
+    size_t n_nodes;
+    int stale;
 };
+
+static redisContext *node_ctx(struct rconn *c, const char *addr);
+static int refresh(struct rconn *c);
 
 int rconn_parse_addr(const char *addr, char *host, size_t hostlen, int *port, int *is_unix)
 {
@@ -47,6 +72,10 @@ struct rconn *rconn_new(const char *addr)
 {
     struct rconn *c = xcalloc(1, sizeof(*c));
     c->addr = xstrdup(addr);
+    if (rcluster_is_cluster(addr)) {
+        c->map = rcluster_new();
+        c->stale = 1;
+    }
     return c;
 }
 
@@ -56,8 +85,18 @@ void rconn_free(struct rconn *c)
         return;
     if (c->ctx)
         redisFree(c->ctx);
+    for (size_t i = 0; i < c->n_nodes; i++)
+        if (c->nodes[i].ctx)
+            redisFree(c->nodes[i].ctx);
+    free(c->nodes);
+    rcluster_free(c->map);
     free(c->addr);
     free(c);
+}
+
+int rconn_is_cluster(const struct rconn *c)
+{
+    return c->map != NULL;
 }
 
 const char *rconn_error(const struct rconn *c)
@@ -67,7 +106,35 @@ const char *rconn_error(const struct rconn *c)
 
 redisContext *rconn_ctx(struct rconn *c)
 {
+    if (c->map) {
+        const char *first = rcluster_master(c->map, 0);
+        return first ? node_ctx(c, first) : NULL;
+    }
     return c->ctx;
+}
+
+size_t rconn_masters(struct rconn *c)
+{
+    if (!c->map)
+        return 1;
+    if (c->stale)
+        refresh(c);
+    return rcluster_masters(c->map);
+}
+
+redisContext *rconn_master_ctx(struct rconn *c, size_t i, const char **addr)
+{
+    if (!c->map) {
+        if (addr)
+            *addr = c->addr;
+        if (i > 0 || rconn_connect(c, NULL, 0) < 0)
+            return NULL;
+        return c->ctx;
+    }
+    const char *a = rcluster_master(c->map, i);
+    if (addr)
+        *addr = a;
+    return a ? node_ctx(c, a) : NULL;
 }
 
 static int load_scripts(redisContext *ctx, char *err, size_t errlen)
@@ -90,10 +157,116 @@ static int load_scripts(redisContext *ctx, char *err, size_t errlen)
     return 0;
 }
 
-int rconn_connect(struct rconn *c, char *err, size_t errlen)
+/* A new connection to addr with the scripts loaded. Returns: owned, or
+ * NULL with c->err filled. */
+static redisContext *dial(struct rconn *c, const char *addr)
 {
     char host[256];
     int port, is_unix;
+    redisContext *ctx = NULL;
+    if (rconn_parse_addr(addr, host, sizeof(host), &port, &is_unix) < 0) {
+        snprintf(c->err, sizeof(c->err), "bad Redis address '%s'", addr);
+        goto fail;
+    }
+    struct timeval tv = {2, 0};
+    ctx = is_unix ? redisConnectUnixWithTimeout(host, tv) : redisConnectWithTimeout(host, port, tv);
+    if (!ctx || ctx->err) {
+        snprintf(c->err, sizeof(c->err), "connect %s: %s", addr,
+                 ctx ? ctx->errstr : "out of memory");
+        goto fail;
+    }
+    struct timeval rw = {30, 0}; /* BLOCK timeouts are shorter than this */
+    redisSetTimeout(ctx, rw);
+    if (load_scripts(ctx, c->err, sizeof(c->err)) < 0)
+        goto fail;
+    return ctx;
+fail:
+    if (ctx)
+        redisFree(ctx);
+    return NULL;
+}
+
+/* The connection to cluster node addr, made when there is none. Returns:
+ * borrowed, or NULL with c->err filled. */
+static redisContext *node_ctx(struct rconn *c, const char *addr)
+{
+    struct node *n = NULL;
+    for (size_t i = 0; i < c->n_nodes && !n; i++)
+        if (strcmp(c->nodes[i].addr, addr) == 0)
+            n = &c->nodes[i];
+    if (!n) {
+        c->nodes = xrealloc(c->nodes, (c->n_nodes + 1) * sizeof(*c->nodes));
+        n = &c->nodes[c->n_nodes++];
+        snprintf(n->addr, sizeof(n->addr), "%s", addr);
+        n->ctx = NULL;
+    }
+    if (n->ctx && n->ctx->err) {
+        redisFree(n->ctx);
+        n->ctx = NULL;
+        mx_add(MX_REDIS_RECONNECTS, 1);
+    }
+    if (!n->ctx)
+        n->ctx = dial(c, addr);
+    return n->ctx;
+}
+
+/* Closes the connection to node addr (it failed); the map is read again. */
+static void node_drop(struct rconn *c, const char *addr)
+{
+    for (size_t i = 0; i < c->n_nodes; i++)
+        if (strcmp(c->nodes[i].addr, addr) == 0 && c->nodes[i].ctx) {
+            redisFree(c->nodes[i].ctx);
+            c->nodes[i].ctx = NULL;
+        }
+    c->stale = 1;
+}
+
+/* Reads the slot map from the first node that gives one: the known masters,
+ * then the seeds. Returns 0 / -1 with c->err filled (the old map kept). */
+static int refresh(struct rconn *c)
+{
+    size_t nm = rcluster_masters(c->map);
+    char addr[RCLUSTER_ADDR_MAX], tried[RCLUSTER_ADDR_MAX * 4] = "";
+    for (size_t i = 0;; i++) {
+        if (i < nm)
+            snprintf(addr, sizeof(addr), "%s", rcluster_master(c->map, i));
+        else if (rcluster_seed(c->addr, i - nm, addr, sizeof(addr)) < 0)
+            break;
+        redisContext *ctx = node_ctx(c, addr);
+        if (!ctx)
+            continue;
+        redisReply *r = redisCommand(ctx, "CLUSTER SLOTS");
+        if (!r) {
+            node_drop(c, addr);
+            continue;
+        }
+        char host[RCLUSTER_ADDR_MAX];
+        snprintf(host, sizeof(host), "%.*s", (int)(strrchr(addr, ':') - addr), addr);
+        int rc = rcluster_load(c->map, r, host, c->err, sizeof(c->err));
+        freeReplyObject(r);
+        if (rc == 0) {
+            c->stale = 0;
+            return 0;
+        }
+        snprintf(tried, sizeof(tried), "%s", c->err);
+    }
+    if (tried[0])
+        snprintf(c->err, sizeof(c->err), "%s", tried);
+    log_warn("event=redis_cluster_unreadable addr=%s err=\"%s\"", c->addr, c->err);
+    return -1;
+}
+
+int rconn_connect(struct rconn *c, char *err, size_t errlen)
+{
+    if (c->map) {
+        if (c->stale)
+            refresh(c);
+        const char *first = rcluster_master(c->map, 0);
+        if (c->stale || !first || !node_ctx(c, first))
+            goto fail;
+        c->err[0] = '\0';
+        return 0;
+    }
     if (c->ctx && !c->ctx->err)
         return 0;
     if (c->ctx) {
@@ -101,32 +274,122 @@ int rconn_connect(struct rconn *c, char *err, size_t errlen)
         c->ctx = NULL;
         mx_add(MX_REDIS_RECONNECTS, 1);
     }
-    if (rconn_parse_addr(c->addr, host, sizeof(host), &port, &is_unix) < 0) {
-        snprintf(c->err, sizeof(c->err), "bad Redis address '%s'", c->addr);
-        goto fail;
-    }
-    struct timeval tv = {2, 0};
-    c->ctx =
-        is_unix ? redisConnectUnixWithTimeout(host, tv) : redisConnectWithTimeout(host, port, tv);
-    if (!c->ctx || c->ctx->err) {
-        snprintf(c->err, sizeof(c->err), "connect %s: %s", c->addr,
-                 c->ctx ? c->ctx->errstr : "out of memory");
-        goto fail;
-    }
-    struct timeval rw = {30, 0}; /* BLOCK timeouts are shorter than this */
-    redisSetTimeout(c->ctx, rw);
-    if (load_scripts(c->ctx, c->err, sizeof(c->err)) < 0)
+    c->ctx = dial(c, c->addr);
+    if (!c->ctx)
         goto fail;
     c->err[0] = '\0';
     return 0;
 fail:
-    if (c->ctx) {
-        redisFree(c->ctx);
-        c->ctx = NULL;
-    }
     if (err)
         snprintf(err, errlen, "%s", c->err);
     return -1;
+}
+
+static void pause_us(long us)
+{
+    struct timespec ts = {us / 1000000, (us % 1000000) * 1000};
+    nanosleep(&ts, NULL);
+}
+
+/* Sends cmd to node at (after ASKING when asking). Returns: owned reply, or
+ * NULL when the node could not be reached (its connection dropped). */
+static redisReply *node_call(struct rconn *c, const char *at, int asking, const char *cmd,
+                             size_t len)
+{
+    redisContext *ctx = node_ctx(c, at);
+    void *rep = NULL;
+    if (!ctx) {
+        c->stale = 1;
+        return NULL;
+    }
+    if ((asking && redisAppendCommand(ctx, "ASKING") != REDIS_OK) ||
+        redisAppendFormattedCommand(ctx, cmd, len) != REDIS_OK)
+        goto fail;
+    if (asking) {
+        if (redisGetReply(ctx, &rep) != REDIS_OK)
+            goto fail;
+        freeReplyObject(rep);
+    }
+    if (redisGetReply(ctx, &rep) != REDIS_OK)
+        goto fail;
+    return rep;
+fail:
+    snprintf(c->err, sizeof(c->err), "redis %s: %s", at, ctx->errstr);
+    log_warn("event=redis_error addr=%s err=\"%s\"", at, ctx->errstr);
+    mx_add(MX_REDIS_ERRORS, 1);
+    node_drop(c, at);
+    return NULL;
+}
+
+/* Makes a redirection's "host:port" whole: an empty host is at's. */
+static void full_addr(char *addr, size_t len, const char *at)
+{
+    if (addr[0] != ':')
+        return;
+    char full[RCLUSTER_ADDR_MAX * 2];
+    snprintf(full, sizeof(full), "%.*s%s", (int)(strrchr(at, ':') - at), at, addr);
+    if (strlen(full) < len)
+        memcpy(addr, full, strlen(full) + 1);
+}
+
+/* Sends a formatted command to the master serving its slot, following
+ * MOVED and ASK, and waiting out a failover or a migration (a lost master,
+ * TRYAGAIN, CLUSTERDOWN) for up to CLUSTER_WAIT_US. Borrowed: cmd. */
+static redisReply *send_cluster(struct rconn *c, const char *cmd, size_t len)
+{
+    int slot = rcluster_formatted_slot(cmd, len);
+    int64_t until = mono_us() + CLUSTER_WAIT_US;
+    char ask[RCLUSTER_ADDR_MAX] = "", at[RCLUSTER_ADDR_MAX];
+    int redirects = 0, first = 1;
+    for (;;) {
+        if (c->stale)
+            refresh(c);
+        const char *to = ask[0]      ? ask
+                         : slot >= 0 ? rcluster_node_of(c->map, (unsigned)slot)
+                                     : rcluster_master(c->map, 0);
+        redisReply *r = NULL;
+        if (to) {
+            snprintf(at, sizeof(at), "%s", to);
+            r = node_call(c, at, ask[0] != '\0', cmd, len);
+        } else {
+            snprintf(c->err, sizeof(c->err), "no node of %s serves slot %d", c->addr, slot);
+        }
+        if (r && r->type == REDIS_REPLY_ERROR) {
+            unsigned s;
+            char to_addr[RCLUSTER_ADDR_MAX];
+            int kind = rcluster_redirect(r->str, r->len, &s, to_addr, sizeof(to_addr));
+            if (kind && redirects++ < CLUSTER_MAX_REDIRECTS) {
+                full_addr(to_addr, sizeof(to_addr), at);
+                mx_add(MX_REDIS_REDIRECTS, 1);
+                freeReplyObject(r);
+                ask[0] = '\0';
+                if (kind == 2) {
+                    snprintf(ask, sizeof(ask), "%s", to_addr);
+                } else {
+                    rcluster_set(c->map, s, to_addr);
+                    c->stale = 1; /* a reshard moves more than one slot */
+                }
+                continue;
+            }
+            if (rcluster_transient(r->str, r->len) && mono_us() < until) {
+                freeReplyObject(r);
+                r = NULL;
+            } else {
+                return r;
+            }
+        } else if (r) {
+            return r;
+        }
+        /* Lost, unserved or unsettled: again at once the first time (a
+         * connection that had gone stale), then after a pause. */
+        ask[0] = '\0';
+        c->stale = 1;
+        if (mono_us() >= until)
+            return NULL;
+        if (!first)
+            pause_us(CLUSTER_PAUSE_US);
+        first = 0;
+    }
 }
 
 /* Sends a formatted command; on an I/O error reconnects once and retries.
@@ -134,6 +397,11 @@ fail:
 static redisReply *send_formatted(struct rconn *c, char *cmd, long long len)
 {
     redisReply *r = NULL;
+    if (c->map) {
+        r = len > 0 ? send_cluster(c, cmd, (size_t)len) : NULL;
+        redisFreeCommand(cmd);
+        return r;
+    }
     for (int attempt = 0; attempt < 2 && !r && len > 0; attempt++) {
         if (rconn_connect(c, NULL, 0) < 0)
             continue;

@@ -59,3 +59,24 @@ int fixture_row(FILE *f, char *line, size_t len, const char **key, const char **
     }
     return 0;
 }
+
+void fixture_cluster_start(int masters, int replicas, char *dir, char *addr, size_t addrlen)
+{
+    strcpy(dir, "/tmp/aa-cluster-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "bash ops/redis-cluster.sh start %s %d %d", dir, masters, replicas);
+    FILE *f = popen(cmd, "r");
+    ck_assert_ptr_nonnull(f);
+    char *got = fgets(addr, (int)addrlen, f);
+    int rc = pclose(f);
+    ck_assert_msg(rc == 0 && got && strncmp(addr, "cluster:", 8) == 0, "%s: exit %d", cmd, rc);
+    addr[strcspn(addr, "\n")] = '\0';
+}
+
+void fixture_cluster_stop(const char *dir)
+{
+    char cmd[256];
+    snprintf(cmd, sizeof(cmd), "bash ops/redis-cluster.sh stop %s && rm -rf %s", dir, dir);
+    ck_assert_int_eq(system(cmd), 0);
+}

@@ -25,4 +25,12 @@ struct rconn *fixture_redis(void);
  * included; 0 when none or unreadable. */
 long long fixture_redis_calls(struct rconn *rc, const char *cmd);
 
+/* Starts a private Redis Cluster of masters x (1 + replicas) nodes on
+ * loopback (ops/redis-cluster.sh) with its files in a new directory, and
+ * fills dir (at least 64 bytes) and addr (its "cluster:..." seed address,
+ * addrlen bytes); fails the test when it cannot. Stop with
+ * fixture_cluster_stop, which removes dir. */
+void fixture_cluster_start(int masters, int replicas, char *dir, char *addr, size_t addrlen);
+void fixture_cluster_stop(const char *dir);
+
 #endif

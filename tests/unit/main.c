@@ -45,6 +45,7 @@ int main(void)
     srunner_add_suite(sr, dur_exec_suite());
     srunner_add_suite(sr, wk_loop_suite());
     srunner_add_suite(sr, rslot_suite());
+    srunner_add_suite(sr, rcluster_suite());
     srunner_add_suite(sr, rasync_suite());
     srunner_add_suite(sr, gw_conn_suite());
     srunner_add_suite(sr, gw_mcp_suite());

@@ -19,6 +19,7 @@ Suite *dur_resume_suite(void);
 Suite *dur_exec_suite(void);
 Suite *wk_loop_suite(void);
 Suite *rslot_suite(void);
+Suite *rcluster_suite(void);
 Suite *rasync_suite(void);
 Suite *gw_conn_suite(void);
 Suite *gw_mcp_suite(void);
