@@ -1,9 +1,15 @@
 /* rasync.c -- Reconnecting async hiredis on libevent. hiredis frees its
  * context after the disconnect callback, so the pointer is cleared there and
- * a timer reconnects later (never from inside hiredis's own callback). */
+ * a timer reconnects later (never from inside hiredis's own callback).
+ * On a cluster, one such connection per master (the nodes, each an rasync
+ * of its own) under a routing rasync that sends each command to the master
+ * of its slot and follows MOVED and ASK (lib/rcluster). */
 #include "rasync.h"
 #include "log.h"
+#include "mx.h"
+#include "rcluster.h"
 #include "rconn.h"
+#include "rslot.h"
 #include "script.h"
 #include "util.h"
 
@@ -14,6 +20,13 @@
 #include <sys/ioctl.h>
 
 struct pending;
+struct routed;
+
+/* How long a command waits for a cluster to settle (a failover, a
+ * migration), and how often it is tried again meanwhile. */
+#define CLUSTER_WAIT_US 5000000
+#define CLUSTER_RETRY_MS 100
+#define CLUSTER_MAX_REDIRECTS 16
 
 struct rasync {
     struct event_base *base;
@@ -28,7 +41,25 @@ struct rasync {
     void *arg;
     unsigned long long replies, reconnects;
     double rtt_total;
+    /* A node of a cluster: the routing rasync it serves (callbacks see it). */
+    struct rasync *owner;
+    /* A cluster (the routing rasync): the slot map, a node per master (and
+     * per seed), the commands waiting for the cluster to settle, and the
+     * node that has the subscriptions and the commands without a key. */
+    struct rcluster *map;
+    struct rasync **nodes;
+    size_t n_nodes;
+    int stale, refreshing, closing;
+    struct routed *waiting, **waiting_tail;
+    struct event *settle_ev;
+    struct rasync *primary;
 };
+
+/* Who a callback is told its reply came from: the routing rasync. */
+static struct rasync *seen_as(struct rasync *ra)
+{
+    return ra->owner ? ra->owner : ra;
+}
 
 struct pending {
     struct rasync *ra;
@@ -45,6 +76,7 @@ struct pending {
 
 static void start_connect(struct rasync *ra);
 static void pending_free(struct pending *p);
+static void cluster_node_lost(struct rasync *ra, struct rasync *node);
 
 /* A command that could not be sent: its callback runs with a NULL reply
  * from the loop, never from inside the call that sent it (h2o style). */
@@ -65,7 +97,7 @@ static void run_failed(struct rasync *ra)
     while (p) {
         struct pending *next = p->next;
         if (p->cb)
-            p->cb(ra, NULL, p->arg);
+            p->cb(seen_as(ra), NULL, p->arg);
         pending_free(p);
         p = next;
     }
@@ -102,6 +134,8 @@ static void on_disconnect(const redisAsyncContext *ac, int status)
     ra->connected = 0;
     ra->reconnects++;
     schedule_retry(ra);
+    if (ra->owner)
+        cluster_node_lost(ra->owner, ra);
 }
 
 static void on_script_loaded(redisAsyncContext *ac, void *r, void *priv)
@@ -160,8 +194,351 @@ static void start_connect(struct rasync *ra)
     redisAsyncSetDisconnectCallback(ra->ac, on_disconnect);
 }
 
+/* ---- A cluster: the routing rasync and its nodes ---- */
+
+/* A command on its way through a cluster: enough to send it again after a
+ * redirection or once the cluster settles. */
+struct routed {
+    struct rasync *ra;
+    struct routed *next; /* on the waiting list */
+    rasync_reply_cb cb;
+    void *arg;
+    const struct script *script; /* NULL: a plain command */
+    int nkeys, argc, slot, redirects;
+    char **args;
+    size_t *lens;
+    int64_t until;
+    char ask[RCLUSTER_ADDR_MAX];
+};
+
+static void routed_send(struct routed *r);
+static void cluster_refresh(struct rasync *ra);
+static void node_up(struct rasync *node, void *arg);
+static void announce(struct rasync *ra);
+
+static void routed_end(struct routed *r, redisReply *reply)
+{
+    if (r->cb)
+        r->cb(r->ra, reply, r->arg);
+    for (int i = 0; i < r->argc; i++)
+        free(r->args[i]);
+    free(r->args);
+    free(r->lens);
+    free(r);
+}
+
+static void settle_later(struct rasync *ra)
+{
+    struct timeval tv = {0, CLUSTER_RETRY_MS * 1000};
+    if (!evtimer_pending(ra->settle_ev, NULL))
+        evtimer_add(ra->settle_ev, &tv);
+}
+
+/* The cluster is not settled for r: try again later, or give up (NULL). */
+static void routed_wait(struct routed *r)
+{
+    struct rasync *ra = r->ra;
+    r->ask[0] = '\0';
+    if (ra->closing || mono_us() >= r->until) {
+        routed_end(r, NULL);
+        return;
+    }
+    r->next = NULL;
+    *ra->waiting_tail = r;
+    ra->waiting_tail = &r->next;
+    settle_later(ra);
+}
+
+/* Makes a redirection's "host:port" whole: an empty host is from's. */
+static void full_addr(char *a, size_t len, const char *from)
+{
+    if (a[0] != ':')
+        return;
+    char full[RCLUSTER_ADDR_MAX * 2];
+    snprintf(full, sizeof(full), "%.*s%s", (int)(strrchr(from, ':') - from), from, a);
+    if (strlen(full) < len)
+        memcpy(a, full, strlen(full) + 1);
+}
+
+static void on_routed(struct rasync *seen, redisReply *reply, void *arg)
+{
+    (void)seen;
+    struct routed *r = arg;
+    struct rasync *ra = r->ra;
+    if (!reply || ra->closing) {
+        ra->stale = 1;
+        routed_wait(r);
+        return;
+    }
+    if (reply->type == REDIS_REPLY_ERROR) {
+        unsigned slot;
+        char to[RCLUSTER_ADDR_MAX];
+        int kind = rcluster_redirect(reply->str, reply->len, &slot, to, sizeof(to));
+        if (kind && r->redirects++ < CLUSTER_MAX_REDIRECTS) {
+            const char *from = r->slot >= 0 ? rcluster_node_of(ra->map, (unsigned)r->slot) : NULL;
+            full_addr(to, sizeof(to), from ? from : "127.0.0.1:0");
+            mx_add(MX_REDIS_REDIRECTS, 1);
+            if (kind == 2) {
+                snprintf(r->ask, sizeof(r->ask), "%s", to);
+            } else {
+                rcluster_set(ra->map, slot, to);
+                ra->stale = 1;
+                settle_later(ra);
+            }
+            routed_send(r);
+            return;
+        }
+        if (rcluster_transient(reply->str, reply->len) && mono_us() < r->until) {
+            ra->stale = 1;
+            routed_wait(r);
+            return;
+        }
+    }
+    routed_end(r, reply);
+}
+
+/* The node for addr, made (and connecting) when there is none. */
+static struct rasync *node_for(struct rasync *ra, const char *addr)
+{
+    for (size_t i = 0; i < ra->n_nodes; i++)
+        if (strcmp(ra->nodes[i]->addr, addr) == 0)
+            return ra->nodes[i];
+    char name[RCLUSTER_ADDR_MAX + 64];
+    snprintf(name, sizeof(name), "%s@%s", ra->name, addr);
+    struct rasync *node = rasync_new(ra->base, addr, name, node_up, ra);
+    node->owner = ra;
+    ra->nodes = xrealloc(ra->nodes, (ra->n_nodes + 1) * sizeof(*ra->nodes));
+    ra->nodes[ra->n_nodes++] = node;
+    return node;
+}
+
+static void routed_send(struct routed *r)
+{
+    struct rasync *ra = r->ra;
+    if (ra->closing) {
+        routed_end(r, NULL);
+        return;
+    }
+    const char *to = r->ask[0]      ? r->ask
+                     : r->slot >= 0 ? rcluster_node_of(ra->map, (unsigned)r->slot)
+                                    : (ra->primary ? ra->primary->addr : NULL);
+    if (!to) {
+        ra->stale = 1;
+        routed_wait(r);
+        return;
+    }
+    struct rasync *node = node_for(ra, to);
+    if (r->ask[0]) {
+        const char *asking[] = {"ASKING"};
+        rasync_cmdargv(node, NULL, NULL, 1, asking, NULL);
+        r->ask[0] = '\0';
+    }
+    if (r->script)
+        rasync_eval(node, on_routed, r, script_name(r->script), r->nkeys, r->argc,
+                    (const char **)r->args, r->lens);
+    else
+        rasync_cmdargv(node, on_routed, r, r->argc, (const char **)r->args, r->lens);
+}
+
+/* Routes a command (script: NULL for a plain one). Copies args. */
+static void cluster_send(struct rasync *ra, rasync_reply_cb cb, void *arg,
+                         const struct script *script, int nkeys, int argc, const char **args,
+                         const size_t *lens)
+{
+    struct routed *r = xcalloc(1, sizeof(*r));
+    r->ra = ra;
+    r->cb = cb;
+    r->arg = arg;
+    r->script = script;
+    r->nkeys = nkeys;
+    r->argc = argc;
+    r->args = xmalloc(sizeof(char *) * (size_t)(argc ? argc : 1));
+    r->lens = xmalloc(sizeof(size_t) * (size_t)(argc ? argc : 1));
+    for (int i = 0; i < argc; i++) {
+        r->lens[i] = lens ? lens[i] : strlen(args[i]);
+        r->args[i] = xstrndup(args[i], r->lens[i]);
+    }
+    if (script) {
+        r->slot = nkeys > 0 && argc > 0 ? (int)rslot_of(r->args[0], r->lens[0]) : -1;
+    } else {
+        struct rcluster_arg *a = xmalloc(sizeof(*a) * (size_t)(argc ? argc : 1));
+        for (int i = 0; i < argc; i++)
+            a[i] = (struct rcluster_arg){r->args[i], r->lens[i]};
+        r->slot = rcluster_cmd_slot(argc, a);
+        free(a);
+    }
+    r->until = mono_us() + CLUSTER_WAIT_US;
+    if (ra->stale && !ra->refreshing)
+        cluster_refresh(ra);
+    if (rcluster_masters(ra->map) == 0) /* no map yet */
+        routed_wait(r);
+    else
+        routed_send(r);
+}
+
+static void on_slots(struct rasync *seen, redisReply *reply, void *arg)
+{
+    (void)seen;
+    struct rasync *ra = arg;
+    ra->refreshing = 0;
+    if (ra->closing)
+        return;
+    char err[256], host[RCLUSTER_ADDR_MAX] = "127.0.0.1";
+    if (ra->primary)
+        snprintf(host, sizeof(host), "%.*s",
+                 (int)(strrchr(ra->primary->addr, ':') - ra->primary->addr), ra->primary->addr);
+    if (!reply || rcluster_load(ra->map, reply, host, err, sizeof(err)) < 0) {
+        if (reply)
+            log_warn("event=redis_cluster_unreadable conn=%s err=\"%s\"", ra->name, err);
+        settle_later(ra);
+        return;
+    }
+    ra->stale = 0;
+    for (size_t i = 0; i < rcluster_masters(ra->map); i++)
+        node_for(ra, rcluster_master(ra->map, i));
+    /* The primary (subscriptions, keyless commands) stays while it is a
+     * master that is up; otherwise the first master takes over, and its
+     * connection tells the caller, who subscribes again. */
+    int keep = 0;
+    for (size_t i = 0; ra->primary && i < rcluster_masters(ra->map); i++)
+        keep |= strcmp(rcluster_master(ra->map, i), ra->primary->addr) == 0;
+    if (!keep || !rasync_connected(ra->primary)) {
+        struct rasync *next = node_for(ra, rcluster_master(ra->map, 0));
+        if (next != ra->primary) {
+            log_info("event=redis_cluster_primary conn=%s addr=%s", ra->name, next->addr);
+            ra->primary = next;
+            ra->connected = 0;
+        }
+    }
+    announce(ra);
+    if (ra->waiting)
+        settle_later(ra);
+}
+
+/* Reads the slot map through a connected node, the primary first. */
+static void cluster_refresh(struct rasync *ra)
+{
+    struct rasync *via = ra->primary && rasync_connected(ra->primary) ? ra->primary : NULL;
+    for (size_t i = 0; !via && i < ra->n_nodes; i++)
+        if (rasync_connected(ra->nodes[i]))
+            via = ra->nodes[i];
+    if (!via)
+        return; /* node_up reads it when one connects */
+    const char *argv[] = {"CLUSTER", "SLOTS"};
+    ra->refreshing = 1;
+    rasync_cmdargv(via, on_slots, ra, 2, argv, NULL);
+}
+
+static void node_up(struct rasync *node, void *arg)
+{
+    struct rasync *ra = arg;
+    if (ra->closing)
+        return;
+    if (ra->stale && !ra->refreshing)
+        cluster_refresh(ra);
+    if (node == ra->primary)
+        announce(ra);
+    if (ra->waiting)
+        settle_later(ra);
+}
+
+static void cluster_node_lost(struct rasync *ra, struct rasync *node)
+{
+    if (node == ra->primary)
+        ra->connected = 0; /* its subscriptions ended */
+    ra->stale = 1;
+    settle_later(ra);
+}
+
+/* Tells the caller once per connection of the primary, when the map is
+ * known (it subscribes then). */
+static void announce(struct rasync *ra)
+{
+    if (ra->connected || ra->stale || !ra->primary || !rasync_connected(ra->primary))
+        return;
+    ra->connected = 1;
+    if (ra->on_connect)
+        ra->on_connect(ra, ra->arg);
+}
+
+/* Every 100 ms while the cluster is unsettled: read the map again, send
+ * what waits, and close nodes that are neither masters nor up. */
+static void settle_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    struct rasync *ra = arg;
+    if (ra->stale && !ra->refreshing)
+        cluster_refresh(ra);
+    if (!ra->stale) {
+        size_t kept = 0;
+        for (size_t i = 0; i < ra->n_nodes; i++) {
+            struct rasync *n = ra->nodes[i];
+            int master = 0;
+            for (size_t j = 0; j < rcluster_masters(ra->map) && !master; j++)
+                master = strcmp(rcluster_master(ra->map, j), n->addr) == 0;
+            if (master || n == ra->primary || rasync_connected(n))
+                ra->nodes[kept++] = n;
+            else
+                rasync_free(n);
+        }
+        ra->n_nodes = kept;
+    }
+    struct routed *r = ra->waiting;
+    ra->waiting = NULL;
+    ra->waiting_tail = &ra->waiting;
+    while (r) {
+        struct routed *next = r->next;
+        if (mono_us() >= r->until)
+            routed_end(r, NULL);
+        else if (rcluster_masters(ra->map) == 0)
+            routed_wait(r);
+        else
+            routed_send(r);
+        r = next;
+    }
+    if (ra->stale)
+        settle_later(ra);
+}
+
+static struct rasync *cluster_new(struct rasync *ra)
+{
+    ra->map = rcluster_new();
+    ra->stale = 1;
+    ra->waiting_tail = &ra->waiting;
+    ra->settle_ev = evtimer_new(ra->base, settle_cb, ra);
+    if (!ra->settle_ev)
+        abort();
+    char seed[RCLUSTER_ADDR_MAX];
+    for (size_t i = 0; rcluster_seed(ra->addr, i, seed, sizeof(seed)) == 0; i++) {
+        struct rasync *n = node_for(ra, seed);
+        if (!ra->primary)
+            ra->primary = n;
+    }
+    if (!ra->primary)
+        log_error("event=redis_bad_address addr=%s", ra->addr);
+    return ra;
+}
+
+static void cluster_free(struct rasync *ra)
+{
+    ra->closing = 1;
+    for (size_t i = 0; i < ra->n_nodes; i++)
+        rasync_free(ra->nodes[i]); /* what they hold ends with NULL */
+    while (ra->waiting) {
+        struct routed *r = ra->waiting;
+        ra->waiting = r->next;
+        routed_end(r, NULL);
+    }
+    free(ra->nodes);
+    rcluster_free(ra->map);
+    event_free(ra->settle_ev);
+}
+
 int rasync_readable(const struct rasync *ra)
 {
+    if (ra->map)
+        return ra->primary ? rasync_readable(ra->primary) : 0;
     int n = 0;
     if (!ra->ac || !ra->connected || ioctl(ra->ac->c.fd, FIONREAD, &n) < 0)
         return 0;
@@ -170,6 +547,11 @@ int rasync_readable(const struct rasync *ra)
 
 void rasync_read(struct rasync *ra)
 {
+    if (ra->map) {
+        if (ra->primary)
+            rasync_read(ra->primary);
+        return;
+    }
     if (ra->ac && ra->connected)
         redisAsyncHandleRead(ra->ac);
 }
@@ -189,6 +571,8 @@ struct rasync *rasync_new(struct event_base *base, const char *addr, const char 
     ra->failed_tail = &ra->failed;
     if (!ra->retry || !ra->fail_ev)
         abort();
+    if (rcluster_is_cluster(addr))
+        return cluster_new(ra);
     start_connect(ra);
     return ra;
 }
@@ -197,6 +581,8 @@ void rasync_free(struct rasync *ra)
 {
     if (!ra)
         return;
+    if (ra->map)
+        cluster_free(ra);
     if (ra->ac) {
         ra->ac->data = NULL;
         redisAsyncFree(ra->ac); /* pending callbacks run with NULL replies */
@@ -212,6 +598,8 @@ void rasync_free(struct rasync *ra)
 
 int rasync_connected(const struct rasync *ra)
 {
+    if (ra->map)
+        return !ra->stale && ra->primary && rasync_connected(ra->primary);
     return ra->connected && ra->ac;
 }
 
@@ -250,13 +638,17 @@ static void on_reply(redisAsyncContext *ac, void *r, void *priv)
         reply = NULL;
     }
     if (p->cb)
-        p->cb(p->ra, reply, p->arg);
+        p->cb(seen_as(p->ra), reply, p->arg);
     pending_free(p);
 }
 
 void rasync_cmdargv(struct rasync *ra, rasync_reply_cb cb, void *arg, int argc, const char **argv,
                     const size_t *lens)
 {
+    if (ra->map) {
+        cluster_send(ra, cb, arg, NULL, 0, argc, argv, lens);
+        return;
+    }
     struct pending *p = xcalloc(1, sizeof(*p));
     p->ra = ra;
     p->cb = cb;
@@ -271,6 +663,10 @@ void rasync_eval(struct rasync *ra, rasync_reply_cb cb, void *arg, const char *s
                  int argc, const char **args, const size_t *arglens)
 {
     const struct script *s = script_get(script);
+    if (ra->map) {
+        cluster_send(ra, cb, arg, s, nkeys, argc, args, arglens);
+        return;
+    }
     struct pending *p = xcalloc(1, sizeof(*p));
     p->ra = ra;
     p->cb = cb;
@@ -304,7 +700,7 @@ static void on_message(redisAsyncContext *ac, void *r, void *priv)
     struct pending *p = priv;
     (void)ac;
     if (p->cb)
-        p->cb(p->ra, r, p->arg);
+        p->cb(seen_as(p->ra), r, p->arg);
     /* hiredis keeps calling this for every message; p lives as long as the
      * subscription, and is released when the reply is NULL (disconnect). */
     if (!r)
@@ -314,6 +710,10 @@ static void on_message(redisAsyncContext *ac, void *r, void *priv)
 void rasync_subscribe(struct rasync *ra, rasync_reply_cb cb, void *arg, const char *cmd,
                       const char *channel)
 {
+    if (ra->map && ra->primary) {
+        rasync_subscribe(ra->primary, cb, arg, cmd, channel);
+        return;
+    }
     struct pending *p = xcalloc(1, sizeof(*p));
     p->ra = ra;
     p->cb = cb;
@@ -329,4 +729,12 @@ void rasync_stats(const struct rasync *ra, unsigned long long *replies, double *
     *replies = ra->replies;
     *total_seconds = ra->rtt_total;
     *reconnects = ra->reconnects;
+    for (size_t i = 0; i < ra->n_nodes; i++) {
+        unsigned long long n, k;
+        double t;
+        rasync_stats(ra->nodes[i], &n, &t, &k);
+        *replies += n;
+        *total_seconds += t;
+        *reconnects += k;
+    }
 }

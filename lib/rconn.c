@@ -131,6 +131,8 @@ redisContext *rconn_master_ctx(struct rconn *c, size_t i, const char **addr)
             return NULL;
         return c->ctx;
     }
+    if (c->stale)
+        refresh(c);
     const char *a = rcluster_master(c->map, i);
     if (addr)
         *addr = a;

@@ -5,6 +5,7 @@
  * slot moves, ASK while it migrates, CROSSSLOT passed through, and a master
  * killed with SIGKILL while its replica takes over. */
 #include "fixtures.h"
+#include "rasync.h"
 #include "rcluster.h"
 #include "rconn.h"
 #include "rslot.h"
@@ -13,6 +14,7 @@
 #include "util.h"
 
 #include <check.h>
+#include <event2/event.h>
 #include <hiredis/hiredis.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -402,6 +404,193 @@ START_TEST(master_killed)
 }
 END_TEST
 
+/* Moves slot (its keys too) to another master, as a reshard does. */
+static void move_slot(struct rconn *rc, unsigned slot)
+{
+    char from[64], from_id[64], to[64] = "", to_id[64] = "";
+    master_of(rc, slot, from, sizeof(from), from_id, sizeof(from_id));
+    for (size_t i = 0; i < rconn_masters(rc) && !to[0]; i++) {
+        const char *ma;
+        redisContext *ctx = rconn_master_ctx(rc, i, &ma);
+        if (strcmp(ma, from) == 0)
+            continue;
+        redisReply *r = must(redisCommand(ctx, "CLUSTER MYID"), REDIS_REPLY_STRING);
+        snprintf(to, sizeof(to), "%s", ma);
+        snprintf(to_id, sizeof(to_id), "%s", r->str);
+        freeReplyObject(r);
+    }
+    struct rconn *src = node(from), *dst = node(to);
+    freeReplyObject(
+        must(rconn_cmd(dst, "CLUSTER SETSLOT %u IMPORTING %s", slot, from_id), REDIS_REPLY_STATUS));
+    freeReplyObject(
+        must(rconn_cmd(src, "CLUSTER SETSLOT %u MIGRATING %s", slot, to_id), REDIS_REPLY_STATUS));
+    char host[64];
+    int port, is_unix;
+    ck_assert_int_eq(rconn_parse_addr(to, host, sizeof(host), &port, &is_unix), 0);
+    for (;;) {
+        redisReply *r =
+            must(rconn_cmd(src, "CLUSTER GETKEYSINSLOT %u 100", slot), REDIS_REPLY_ARRAY);
+        size_t n = r->elements;
+        for (size_t i = 0; i < n; i++)
+            freeReplyObject(
+                must(rconn_cmd(src, "MIGRATE %s %d %s 0 5000", host, port, r->element[i]->str),
+                     REDIS_REPLY_STATUS));
+        freeReplyObject(r);
+        if (n == 0)
+            break;
+    }
+    for (size_t i = 0; i < rconn_masters(rc); i++)
+        freeReplyObject(must(
+            redisCommand(rconn_master_ctx(rc, i, NULL), "CLUSTER SETSLOT %u NODE %s", slot, to_id),
+            REDIS_REPLY_STATUS));
+    rconn_free(src);
+    rconn_free(dst);
+}
+
+struct tally {
+    int connects, replies, nulls, errors, messages;
+    char last[64];
+};
+
+static void on_tally(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    struct tally *t = arg;
+    t->replies++;
+    if (!r)
+        t->nulls++;
+    else if (r->type == REDIS_REPLY_ERROR)
+        t->errors++;
+    else if (r->type == REDIS_REPLY_STRING)
+        snprintf(t->last, sizeof(t->last), "%s", r->str);
+}
+
+static void on_up(struct rasync *ra, void *arg)
+{
+    (void)ra;
+    ((struct tally *)arg)->connects++;
+}
+
+static void on_message(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        strcmp(r->element[0]->str, "message") == 0)
+        ((struct tally *)arg)->messages++;
+}
+
+/* Runs base's loop until *v reaches want or ms pass. */
+static int spin(struct event_base *base, const int *v, int want, int ms)
+{
+    for (int64_t until = mono_us() + ms * 1000LL; *v < want && mono_us() < until;)
+        event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    return *v >= want;
+}
+
+/* n SETs (or GETs) of keys prefix0.. through ra; returns when all replied. */
+static void async_keys(struct event_base *base, struct rasync *ra, const char *verb,
+                       const char *prefix, int n, struct tally *t)
+{
+    int before = t->replies;
+    for (int i = 0; i < n; i++) {
+        char k[64];
+        snprintf(k, sizeof(k), "%s%d", prefix, i);
+        const char *argv[] = {verb, k, k};
+        rasync_cmdargv(ra, on_tally, t, strcmp(verb, "SET") == 0 ? 3 : 2, argv, NULL);
+    }
+    ck_assert_msg(spin(base, &t->replies, before + n, 20000), "%d of %d replies",
+                  t->replies - before, n);
+}
+
+START_TEST(async_routes_and_follows)
+{
+    struct event_base *base = event_base_new();
+    struct tally t = {0};
+    struct rasync *ra = rasync_new(base, addr, "test", on_up, &t);
+    ck_assert(spin(base, &t.connects, 1, 10000));
+    ck_assert(rasync_connected(ra));
+    async_keys(base, ra, "SET", "as", 2000, &t);
+    ck_assert_int_eq(t.nulls + t.errors, 0);
+    struct rconn *rc = rconn_new(addr);
+    for (size_t i = 0; i < 3; i++) {
+        redisReply *r =
+            must(redisCommand(rconn_master_ctx(rc, i, NULL), "DBSIZE"), REDIS_REPLY_INTEGER);
+        ck_assert_int_gt(r->integer, 500);
+        freeReplyObject(r);
+    }
+    /* A script with a key, through a node's EVALSHA (and EVAL on NOSCRIPT). */
+    const char *ev[] = {"EVAL", "return redis.call('GET', KEYS[1])", "1", "as7"};
+    rasync_cmdargv(ra, on_tally, &t, 4, ev, NULL);
+    int want = t.replies + 1;
+    ck_assert(spin(base, &t.replies, want, 5000));
+    ck_assert_str_eq(t.last, "as7");
+    /* Slots moved under the connection: MOVED is followed, nothing lost. */
+    for (int i = 0; i < 2000; i += 400) {
+        char k[16];
+        snprintf(k, sizeof(k), "as%d", i);
+        move_slot(rc, kslot(k));
+    }
+    async_keys(base, ra, "GET", "as", 2000, &t);
+    ck_assert_int_eq(t.nulls + t.errors, 0);
+    /* Subscriptions live on one node; PUBLISH reaches them from any. */
+    rasync_subscribe(ra, on_message, &t, "SUBSCRIBE", "aa:test:chan");
+    for (int64_t until = mono_us() + 5000000; t.messages == 0 && mono_us() < until;) {
+        freeReplyObject(must(rconn_cmd(rc, "PUBLISH aa:test:chan hi"), REDIS_REPLY_INTEGER));
+        int none = 0;
+        spin(base, &none, 1, 50);
+    }
+    ck_assert_int_ge(t.messages, 1);
+    ck_assert_int_eq(t.connects, 1);
+    rasync_free(ra);
+    rconn_free(rc);
+    event_base_free(base);
+}
+END_TEST
+
+START_TEST(async_master_killed)
+{
+    struct event_base *base = event_base_new();
+    struct tally t = {0};
+    struct rasync *ra = rasync_new(base, addr, "test", on_up, &t);
+    ck_assert(spin(base, &t.connects, 1, 10000));
+    async_keys(base, ra, "SET", "ak", 600, &t);
+    ck_assert_int_eq(t.nulls + t.errors, 0);
+    struct rconn *rc = rconn_new(addr);
+    for (size_t i = 0; i < 3; i++)
+        freeReplyObject(
+            must(redisCommand(rconn_master_ctx(rc, i, NULL), "WAIT 1 5000"), REDIS_REPLY_INTEGER));
+    /* Kill the master the subscriptions are on (the first seed's). */
+    char victim[64], pidfile[256];
+    ck_assert_int_eq(rcluster_seed(addr, 0, victim, sizeof(victim)), 0);
+    snprintf(pidfile, sizeof(pidfile), "%s/%s/redis.pid", dir, strrchr(victim, ':') + 1);
+    FILE *f = fopen(pidfile, "r");
+    ck_assert_ptr_nonnull(f);
+    int pid = 0;
+    ck_assert_int_eq(fscanf(f, "%d", &pid), 1);
+    fclose(f);
+    ck_assert_int_eq(kill(pid, SIGKILL), 0);
+    int64_t t0 = mono_us();
+    /* Every GET is answered (each waits up to 5 s), those of the dead
+     * master's keys by its replica once promoted; sent again on NULL. */
+    int got = 0;
+    for (int round = 0; round < 10 && got < 600; round++) {
+        t.nulls = 0;
+        int before = t.replies;
+        async_keys(base, ra, "GET", "ak", 600, &t);
+        got = t.replies - before - t.nulls;
+    }
+    ck_assert_int_eq(got, 600);
+    ck_assert_int_eq(t.errors, 0);
+    /* The subscriber moved to a live master and said so. */
+    ck_assert_msg(spin(base, &t.connects, 2, 10000), "connects %d", t.connects);
+    fprintf(stderr, "# rcluster: async: master %s killed; 600 GETs answered after %.1f s\n", victim,
+            (double)(mono_us() - t0) / 1e6);
+    rasync_free(ra);
+    rconn_free(rc);
+    event_base_free(base);
+}
+END_TEST
+
 Suite *rcluster_suite(void)
 {
     Suite *s = suite_create("rcluster");
@@ -413,9 +602,11 @@ Suite *rcluster_suite(void)
     tcase_add_unchecked_fixture(cluster, cluster_up, cluster_down);
     tcase_add_test(cluster, keys_on_every_master);
     tcase_add_test(cluster, moved_and_ask);
+    tcase_add_test(cluster, async_routes_and_follows);
     tcase_set_timeout(cluster, 60);
-    tcase_add_unchecked_fixture(failover, cluster_up_replicas, cluster_down);
+    tcase_add_checked_fixture(failover, cluster_up_replicas, cluster_down); /* one each */
     tcase_add_test(failover, master_killed);
+    tcase_add_test(failover, async_master_killed);
     tcase_set_timeout(failover, 90);
     suite_add_tcase(s, core);
     suite_add_tcase(s, limits);
