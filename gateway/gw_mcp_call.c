@@ -500,7 +500,8 @@ void mcp_tools_call(struct gw_conn *c, json_t *id, json_t *params, const struct 
         return;
     }
     char eid[64];
-    id_random(eid, sizeof(eid), task ? "mcpt-" : "mcp-", 12);
+    unsigned cell = keys_cell_of(sid); /* the execution lives with its session */
+    id_random_cell(eid, sizeof(eid), task ? "mcpt-" : "mcp-", 12, 0, cell);
     char via[160];
     snprintf(via, sizeof(via), "mcp:%s", mcp_owner_of(cl));
     json_t *in = json_pack("{s:s, s:O, s:s}", "name", name, "arguments", args, "via", via);
@@ -521,12 +522,14 @@ void mcp_tools_call(struct gw_conn *c, json_t *id, json_t *params, const struct 
                                             : ttl_ms;
         snprintf(ttl, sizeof(ttl), "%lld", ttl_ms);
     }
-    keys_mcp_tasks(index, sizeof(index), mcp_owner_of(cl));
+    char stream[KEYS_MAX];
+    keys_in_cell(stream, sizeof(stream), KEYS_STREAM_TOOL, cell);
+    keys_mcp_tasks(index, sizeof(index), mcp_owner_of(cl), cell);
     /* the session must be the token subject's (exec_start checks its
      * owner), unless the token is an admin's */
     const char *must_own = gw_auth_is_admin(cl) ? "" : cl->sub;
     struct scripts_exec_start a = {.exec = key,
-                                   .stream = KEYS_STREAM_TOOL,
+                                   .stream = stream,
                                    .tasks = index,
                                    .eid = eid,
                                    .handler = "tool",

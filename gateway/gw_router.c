@@ -19,10 +19,13 @@ static void on_request(struct gw_conn *c, const struct gw_req *req, const char *
 {
     struct gw_server *s = arg;
     int wants_ws = req->is_upgrade || req->upgrade[0] || req->ws_key[0];
-    if (!strcmp(path, "/ws") || (!strcmp(path, "/") && wants_ws)) {
+    if (!s->cells_known && strcmp(path, "/healthz") != 0 && strcmp(path, "/metrics") != 0) {
+        /* no Redis name can be made before the deployment's cells are read */
+        gw_conn_http_error(c, 503, "unavailable", "Redis is unavailable; try again", NULL);
+    } else if (!strcmp(path, "/ws") || (!strcmp(path, "/") && wants_ws)) {
         gw_session_upgrade(s, c, req);
     } else if (!strcmp(path, "/healthz")) {
-        int ok = rasync_connected(s->cmd) && rasync_connected(s->sub);
+        int ok = rasync_connected(s->cmd) && rasync_connected(s->sub) && s->cells_known;
         gw_conn_http_json(c, ok ? 200 : 503,
                           json_pack("{s:s, s:b, s:s, s:I}", "status", ok ? "ok" : "degraded",
                                     "redis", ok, "node", s->cfg.node, "connections",

@@ -22,6 +22,7 @@ struct gw_config {
     const char *bind;
     int port;
     const char *redis;
+    unsigned cells; /* --cells: 0 takes the deployment's */
     const char *agent_stream;
     const char *node;
     size_t max_message;  /* bytes of one WebSocket message */
@@ -75,7 +76,9 @@ struct gw_server {
     struct event *heartbeat, *sig_term, *sig_int;
     struct ssl_ctx_st *tls; /* SSL_CTX when a certificate is configured */
     int sub_connected_once;
+    int cells_known; /* the deployment's cells read (keys_cells) */
     int stopping;
+    int exit_code;
 };
 
 /* Borrowed: the server a connection belongs to. */

@@ -106,9 +106,10 @@ static void unregister(struct sess *x)
         return;
     x->registered = 0;
     const char *cid = gw_conn_id(x->c);
-    keys_conn(k1, sizeof(k1), cid);
+    unsigned cell = keys_cell_of(x->session);
+    keys_conn(k1, sizeof(k1), cid, cell);
     keys_session(k2, sizeof(k2), x->session, "conns");
-    keys_node_conns(k3, sizeof(k3), x->srv->cfg.node);
+    keys_node_conns(k3, sizeof(k3), x->srv->cfg.node, cell);
     struct scripts_conn_close a = {.conn = k1, .session_conns = k2, .node_conns = k3, .cid = cid};
     scripts_conn_close_async(x->srv->cmd, &a, on_unregistered, NULL);
 }
@@ -393,9 +394,10 @@ void gw_session_upgrade(struct gw_server *s, struct gw_conn *c, const struct gw_
         strlcpy_aa(x->last_id, last, sizeof(x->last_id));
     const char *cid = gw_conn_id(c);
     char k1[KEYS_MAX], k2[KEYS_MAX], k3[KEYS_MAX], k4[KEYS_MAX], k5[KEYS_MAX], now[24];
-    keys_conn(k1, sizeof(k1), cid);
+    unsigned cell = keys_cell_of(x->session);
+    keys_conn(k1, sizeof(k1), cid, cell);
     keys_session(k2, sizeof(k2), x->session, "conns");
-    keys_node_conns(k3, sizeof(k3), s->cfg.node);
+    keys_node_conns(k3, sizeof(k3), s->cfg.node, cell);
     keys_outbox(k4, sizeof(k4), x->session);
     keys_session(k5, sizeof(k5), x->session, "owner");
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());

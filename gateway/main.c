@@ -10,6 +10,7 @@
 #include "ids.h"
 #include "keys.h"
 #include "log.h"
+#include "rcluster.h"
 #include "scripts.h"
 #include "tooldef.h"
 #include "util.h"
@@ -29,8 +30,9 @@
 static struct cfg_opt opts[] = {
     {"bind", CFG_STR, "127.0.0.1", 0, 255, "address to listen on", NULL, 0},
     {"port", CFG_INT, "8080", 0, 65535, "port for WebSocket and HTTP (0: any free port)", NULL, 0},
-    {"redis", CFG_STR, "127.0.0.1:6379", 0, 512, "Redis address (host:port or unix:/path)", NULL,
-     0},
+    {"redis", CFG_STR, "127.0.0.1:6379", 0, 512,
+     "Redis address (host:port, unix:/path or cluster:host:port,...)", NULL, 0},
+    KEYS_CELLS_OPT,
     {"agent-stream", CFG_STR, KEYS_STREAM_AGENT, 0, 128, "stream the chat turns go to", NULL, 0},
     {"node", CFG_STR, "", 0, 64, "this gateway's node name (default: random)", NULL, 0},
     {"max-message", CFG_INT, "131072", 1024, 16777216, "bytes of one WebSocket message", NULL, 0},
@@ -68,14 +70,18 @@ static struct cfg_opt opts[] = {
     CFG_END,
 };
 
+/* The heartbeat, one key per cell: the reaper of a cell reads it in the
+ * script that removes the cell's connections of a dead gateway. */
 static void heartbeat(struct gw_server *s)
 {
     char key[KEYS_MAX];
-    keys_node(key, sizeof(key), s->cfg.node);
     char px[24];
     snprintf(px, sizeof(px), "%lld", (long long)s->cfg.node_ttl_ms);
-    const char *argv[] = {"SET", key, "alive", "PX", px};
-    rasync_cmdargv(s->cmd, NULL, NULL, 5, argv, NULL);
+    for (unsigned cell = 0; cell < keys_cells(); cell++) {
+        keys_node(key, sizeof(key), s->cfg.node, cell);
+        const char *argv[] = {"SET", key, "alive", "PX", px};
+        rasync_cmdargv(s->cmd, NULL, NULL, 5, argv, NULL);
+    }
 }
 
 static void on_reaped(struct rasync *ra, redisReply *r, void *arg)
@@ -95,21 +101,24 @@ static void on_node_scan(struct rasync *ra, redisReply *r, void *arg)
         return;
     redisReply *keys = r->element[1];
     for (size_t i = 0; i < keys->elements; i++) {
-        const char *k = keys->element[i]->str; /* aa:node:{node}:conns */
+        const char *k = keys->element[i]->str; /* aa:[{ck}:]node:{node}:conns */
         size_t len = strlen(k);
         if (len <= 14 || len > 200)
             continue;
-        char hb[200];
+        char hb[200]; /* its cell's heartbeat: aa:[{ck}:]node:{node} */
         memcpy(hb, k, len - 6);
         hb[len - 6] = '\0';
-        if (!strcmp(hb + 8, s->cfg.node))
+        const char *name = strstr(hb, "node:");
+        if (!name || !strcmp(name + 5, s->cfg.node))
             continue;
         struct scripts_node_reap a = {.node = hb, .node_conns = k};
         scripts_node_reap_async(ra, &a, on_reaped, s);
     }
     const char *cursor = r->element[0]->str;
     if (cursor && strcmp(cursor, "0") != 0) {
-        const char *argv[] = {"SCAN", cursor, "MATCH", KEYS_NODE_CONNS_PATTERN, "COUNT", "100"};
+        char pat[KEYS_MAX];
+        keys_any_cell(pat, sizeof(pat), KEYS_NODE_CONNS_PATTERN);
+        const char *argv[] = {"SCAN", cursor, "MATCH", pat, "COUNT", "100"};
         rasync_cmdargv(ra, on_node_scan, s, 6, argv, NULL);
     }
 }
@@ -135,17 +144,53 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct gw_server *s = arg;
+    if (!s->cells_known)
+        return;
     heartbeat(s);
     fetch_catalog(s);
-    const char *argv[] = {"SCAN", "0", "MATCH", KEYS_NODE_CONNS_PATTERN, "COUNT", "100"};
+    char pat[KEYS_MAX];
+    keys_any_cell(pat, sizeof(pat), KEYS_NODE_CONNS_PATTERN);
+    const char *argv[] = {"SCAN", "0", "MATCH", pat, "COUNT", "100"};
     rasync_cmdargv(s->cmd, on_node_scan, s, 6, argv, NULL);
+}
+
+/* The deployment's cells (keys.h): until they are known, the gateway
+ * answers only /healthz and /metrics (gw_router). A gateway asked for other
+ * cells than the deployment has stops. */
+static void on_cells(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    struct gw_server *s = arg;
+    char err[256];
+    unsigned before = keys_cells();
+    if (!r)
+        return; /* the next connection asks again */
+    if (keys_cells_adopt(r, s->cfg.cells,
+                         keys_cells_default(rcluster_is_cluster(s->cfg.redis), s->cfg.cells), err,
+                         sizeof(err)) < 0) {
+        log_error("event=start_failed err=\"%s\"", err);
+        s->exit_code = 2;
+        event_base_loopbreak(s->base);
+        return;
+    }
+    if (s->cells_known && keys_cells() != before)
+        log_error("event=cells_changed was=%u now=%u note=\"restart every program\"", before,
+                  keys_cells());
+    if (!s->cells_known)
+        log_info("event=cells cells=%u", keys_cells());
+    s->cells_known = 1;
+    heartbeat(s);
+    fetch_catalog(s);
 }
 
 static void on_cmd_connect(struct rasync *ra, void *arg)
 {
-    (void)ra;
-    heartbeat(arg);
-    fetch_catalog(arg);
+    struct gw_server *s = arg;
+    char dflt[16];
+    snprintf(dflt, sizeof(dflt), "%u",
+             keys_cells_default(rcluster_is_cluster(s->cfg.redis), s->cfg.cells));
+    const char *argv[] = {"SET", KEYS_CELLS, dflt, "NX", "GET"};
+    rasync_cmdargv(ra, on_cells, s, 5, argv, NULL);
 }
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *addr, int len,
@@ -179,9 +224,11 @@ static void signal_cb(evutil_socket_t sig, short what, void *arg)
         c = next;
     }
     char key[KEYS_MAX];
-    keys_node(key, sizeof(key), s->cfg.node);
-    const char *argv[] = {"DEL", key};
-    rasync_cmdargv(s->cmd, NULL, NULL, 2, argv, NULL);
+    for (unsigned cell = 0; cell < keys_cells(); cell++) {
+        keys_node(key, sizeof(key), s->cfg.node, cell);
+        const char *argv[] = {"DEL", key};
+        rasync_cmdargv(s->cmd, NULL, NULL, 2, argv, NULL);
+    }
     struct timeval grace = {0, 300000};
     event_base_loopexit(s->base, &grace);
 }
@@ -210,6 +257,7 @@ int main(int argc, char **argv)
     s.cfg.bind = cfg_str(opts, "bind");
     s.cfg.port = (int)cfg_int(opts, "port");
     s.cfg.redis = cfg_str(opts, "redis");
+    s.cfg.cells = (unsigned)cfg_int(opts, "cells");
     s.cfg.agent_stream = cfg_str(opts, "agent-stream");
     s.cfg.node = node;
     s.cfg.max_message = (size_t)cfg_int(opts, "max-message");
@@ -349,5 +397,5 @@ int main(int argc, char **argv)
         SSL_CTX_free(s.tls);
     cfg_free(opts);
     log_info("event=stopped");
-    return 0;
+    return s.exit_code;
 }

@@ -105,8 +105,9 @@ static int outcome(json_t *op, char **out)
 
 static int arm_timer(struct dur_ctx *ctx, int idx, json_t *rec, int64_t due)
 {
-    char ops[KEYS_MAX], sidx[16], sdue[24];
+    char ops[KEYS_MAX], timers[KEYS_MAX], sidx[16], sdue[24];
     keys_exec(ops, sizeof(ops), ctx->eid);
+    keys_in_cell(timers, sizeof(timers), KEYS_TIMERS, keys_cell_of(ctx->eid));
     snprintf(sidx, sizeof(sidx), "%d", idx);
     snprintf(sdue, sizeof(sdue), "%lld", (long long)due);
     json_object_set_new(rec, "due", json_integer(due));
@@ -114,7 +115,7 @@ static int arm_timer(struct dur_ctx *ctx, int idx, json_t *rec, int64_t due)
     char snow[24];
     snprintf(snow, sizeof(snow), "%lld", (long long)wall_ms());
     struct scripts_timer_set a = {.exec = ops,
-                                  .timers = KEYS_TIMERS,
+                                  .timers = timers,
                                   .eid = ctx->eid,
                                   .op = sidx,
                                   .record = txt,
@@ -234,16 +235,17 @@ int dur_invoke(struct dur_ctx *ctx, const char *name, const char *handler, const
             return DUR_SUSPEND;
         return outcome(op, out);
     }
-    char child[192], ops[KEYS_MAX], ckey[KEYS_MAX], sidx[16], now[24], tmo[24];
-    snprintf(child, sizeof(child), "%s.%d", ctx->eid, idx);
+    char child[192], ops[KEYS_MAX], ckey[KEYS_MAX], cstream[KEYS_MAX], sidx[16], now[24], tmo[24];
+    snprintf(child, sizeof(child), "%s.%d", ctx->eid, idx); /* in the parent's cell */
     keys_exec(ops, sizeof(ops), ctx->eid);
     keys_exec(ckey, sizeof(ckey), child);
+    keys_in_cell(cstream, sizeof(cstream), stream, keys_cell_of(ctx->eid));
     snprintf(sidx, sizeof(sidx), "%d", idx);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(tmo, sizeof(tmo), "%lld", (long long)ctx->lim->child_timeout_ms);
     struct scripts_invoke a = {.parent = ops,
                                .child = ckey,
-                               .stream = stream,
+                               .stream = cstream,
                                .child_id = child,
                                .op = sidx,
                                .handler = handler,
@@ -275,10 +277,12 @@ void dur_complete_prepare(struct dur_complete *c, const char *cbid, const char *
                           const struct dur_caller *who, const char *payload, size_t len)
 {
     keys_cb(c->key, sizeof(c->key), cbid);
+    keys_in_cell(c->completed, sizeof(c->completed), KEYS_CB_COMPLETED, keys_cell_of(cbid));
+    keys_in_cell(c->deadlines, sizeof(c->deadlines), KEYS_CB_DEADLINES, keys_cell_of(cbid));
     snprintf(c->now, sizeof(c->now), "%lld", (long long)wall_ms());
     c->a = (struct scripts_cb_complete){.cb = c->key,
-                                        .completed = KEYS_CB_COMPLETED,
-                                        .deadlines = KEYS_CB_DEADLINES,
+                                        .completed = c->completed,
+                                        .deadlines = c->deadlines,
                                         .cbid = cbid,
                                         .kind = kind,
                                         .session = who->session,
@@ -304,11 +308,12 @@ redisReply *dur_complete(struct rconn *rc, const char *cbid, const char *kind, c
     return dur_complete_as(rc, cbid, kind, &who, payload, len);
 }
 
-/* A new callback id, cb-<random>[.<the resumer tag>]. Returns 0 / -1. */
+/* A new callback id, cb-<random>[.<the resumer tag>], in the execution's
+ * cell. Returns 0 / -1. */
 static int new_cbid(struct dur_ctx *ctx, char *out, size_t len)
 {
     const char *tag = ctx->lim->cb_tag;
-    if (id_random_b64(out, len, "cb-", 12) < 0 ||
+    if (id_random_cell(out, len, "cb-", 12, 1, keys_cell_of(ctx->eid)) < 0 ||
         (tag && *tag && strlen(out) + strlen(tag) + 2 > len)) {
         snprintf(ctx->err, sizeof(ctx->err), "cannot make a callback id");
         return -1;
@@ -335,17 +340,18 @@ int dur_callback(struct dur_ctx *ctx, const char *name, int64_t timeout_ms, int6
     if (op) {
         strlcpy_aa(cbid, jstr(op, "cb"), sizeof(cbid));
     } else {
-        char key[KEYS_MAX], ops[KEYS_MAX], now[24], tmo[24], hb[24];
+        char key[KEYS_MAX], ops[KEYS_MAX], deadlines[KEYS_MAX], now[24], tmo[24], hb[24];
         if (new_cbid(ctx, cbid, sizeof(cbid)) < 0)
             return DUR_FAIL;
         keys_cb(key, sizeof(key), cbid);
+        keys_in_cell(deadlines, sizeof(deadlines), KEYS_CB_DEADLINES, keys_cell_of(cbid));
         keys_exec(ops, sizeof(ops), ctx->eid);
         snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
         snprintf(tmo, sizeof(tmo), "%lld", (long long)timeout_ms);
         snprintf(hb, sizeof(hb), "%lld", (long long)heartbeat_ms);
         struct scripts_cb_create a = {.cb = key,
                                       .exec = ops,
-                                      .deadlines = KEYS_CB_DEADLINES,
+                                      .deadlines = deadlines,
                                       .cbid = cbid,
                                       .eid = ctx->eid,
                                       .op = sidx,

@@ -126,7 +126,7 @@ struct dur_caller {
  * tests); scripts_cb_complete_reply reads the answer. Borrowed: the
  * strings passed in must outlive the call that uses a. */
 struct dur_complete {
-    char key[KEYS_MAX];
+    char key[KEYS_MAX], completed[KEYS_MAX], deadlines[KEYS_MAX];
     char now[24];
     struct scripts_cb_complete a;
 };

@@ -92,9 +92,10 @@ static const struct dur_handler *find_handler(const struct dur_handler *h, const
 static int run_staged(struct dur_ctx *ctx, const char *key, const char *stream, struct dur_ack *ack,
                       char *verdict_out, size_t verdict_len)
 {
-    char cbkey[KEYS_MAX], outbox[KEYS_MAX], conns[KEYS_MAX], now[24], sidx[16], tmo[24], hb[24],
-        maxlen[16], ttl[16];
+    char cbkey[KEYS_MAX], deadlines[KEYS_MAX], outbox[KEYS_MAX], conns[KEYS_MAX], now[24], sidx[16],
+        tmo[24], hb[24], maxlen[16], ttl[16];
     keys_cb(cbkey, sizeof(cbkey), ctx->staged.cbid);
+    keys_in_cell(deadlines, sizeof(deadlines), KEYS_CB_DEADLINES, keys_cell_of(ctx->staged.cbid));
     keys_outbox(outbox, sizeof(outbox), ctx->session);
     keys_session(conns, sizeof(conns), ctx->session, "conns");
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
@@ -106,7 +107,7 @@ static int run_staged(struct dur_ctx *ctx, const char *key, const char *stream, 
     struct scripts_cb_suspend a = {.exec = key,
                                    .stream = stream,
                                    .cb = cbkey,
-                                   .deadlines = KEYS_CB_DEADLINES,
+                                   .deadlines = deadlines,
                                    .outbox = outbox,
                                    .conns = conns,
                                    .ack_stream = ack ? ack->stream : NULL,
@@ -204,8 +205,10 @@ static int run_claimed(struct rconn *rc, const char *worker, const struct dur_ha
     if (strcmp(verdict, "exhausted") == 0) {
         log_error("event=exec_dead_letter exec=%s reason=max_attempts", eid);
         mx_add(MX_DEAD_LETTERS, 1);
-        redisReply *d = rconn_cmd(rc, "XADD %s MAXLEN ~ 10000 * exec %s error %s", KEYS_STREAM_DEAD,
-                                  eid, "maximum attempts reached");
+        char dead[KEYS_MAX];
+        keys_in_cell(dead, sizeof(dead), KEYS_STREAM_DEAD, keys_cell_of(eid));
+        redisReply *d = rconn_cmd(rc, "XADD %s MAXLEN ~ 10000 * exec %s error %s", dead, eid,
+                                  "maximum attempts reached");
         if (d)
             freeReplyObject(d);
         dur_exec_finish(rc, eid, "", "failed", "maximum attempts reached", lim->retention_s, ack);

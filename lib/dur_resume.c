@@ -49,10 +49,16 @@ static int count_resumed(const redisReply *r, enum dur_cause cause)
 int dur_resume_take(struct rconn *rc, const char *cbid, int64_t retention_s, enum dur_cause cause,
                     const struct dur_take *t)
 {
-    char key[KEYS_MAX], now[24], ret[24], lease[24] = "", maxa[16] = "";
+    char key[KEYS_MAX], completed[KEYS_MAX], deadlines[KEYS_MAX], stream[KEYS_MAX], now[24],
+        ret[24], lease[24] = "", maxa[16] = "";
     if (!id_valid(cbid, 128))
         return 0;
+    unsigned cell = keys_cell_of(cbid);
     keys_cb(key, sizeof(key), cbid);
+    keys_in_cell(completed, sizeof(completed), KEYS_CB_COMPLETED, cell);
+    keys_in_cell(deadlines, sizeof(deadlines), KEYS_CB_DEADLINES, cell);
+    if (t)
+        keys_in_cell(stream, sizeof(stream), t->stream, cell);
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
     if (t) {
@@ -61,12 +67,12 @@ int dur_resume_take(struct rconn *rc, const char *cbid, int64_t retention_s, enu
     }
     /* with t, the take's arguments: the script also claims the continuation */
     struct scripts_cb_resume a = {.cb = key,
-                                  .completed = KEYS_CB_COMPLETED,
-                                  .deadlines = KEYS_CB_DEADLINES,
+                                  .completed = completed,
+                                  .deadlines = deadlines,
                                   .cbid = cbid,
                                   .now = now,
                                   .retention_s = ret,
-                                  .stream = t ? t->stream : NULL,
+                                  .stream = t ? stream : NULL,
                                   .group = t ? t->group : NULL,
                                   .consumer = t ? t->consumer : NULL,
                                   .lease_ms = t ? lease : NULL,
@@ -89,10 +95,10 @@ int dur_resume_take(struct rconn *rc, const char *cbid, int64_t retention_s, enu
         char entry[64], eid[128];
         strlcpy_aa(entry, r->element[1]->str, sizeof(entry));
         strlcpy_aa(eid, r->element[2]->str, sizeof(eid));
-        struct dur_ack ack = {t->stream, t->group, entry, 0};
+        struct dur_ack ack = {stream, t->group, entry, 0};
         int rc_run = dur_exec_claimed(rc, t->consumer, t->handlers, t->lim, eid, &ack, r, 3);
         if (rc_run == 0 && !ack.done) {
-            redisReply *a = rconn_cmd(rc, "XACK %s %s %s", t->stream, t->group, entry);
+            redisReply *a = rconn_cmd(rc, "XACK %s %s %s", stream, t->group, entry);
             if (a)
                 freeReplyObject(a);
         }
@@ -110,8 +116,17 @@ int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s,
 int dur_resume_callbacks(struct rconn *rc, const char (*ids)[128], int n, int64_t retention_s,
                          enum dur_cause cause)
 {
-    if (n == 1)
-        return dur_resume_callback(rc, ids[0], retention_s, cause);
+    if (n == 1 || (rconn_is_cluster(rc) && n > 0)) {
+        /* a pipeline goes to one node: on a cluster, one at a time */
+        int resumed = 0;
+        for (int i = 0; i < n; i++) {
+            int k = dur_resume_callback(rc, ids[i], retention_s, cause);
+            if (k < 0)
+                return -1;
+            resumed += k;
+        }
+        return resumed;
+    }
     if (rconn_connect(rc, NULL, 0) < 0)
         return -1;
     redisContext *c = rconn_ctx(rc);
@@ -124,10 +139,13 @@ int dur_resume_callbacks(struct rconn *rc, const char (*ids)[128], int n, int64_
         char key[KEYS_MAX];
         if (!id_valid(ids[i], 127))
             continue;
+        char completed[KEYS_MAX], deadlines[KEYS_MAX];
         keys_cb(key, sizeof(key), ids[i]);
+        keys_in_cell(completed, sizeof(completed), KEYS_CB_COMPLETED, keys_cell_of(ids[i]));
+        keys_in_cell(deadlines, sizeof(deadlines), KEYS_CB_DEADLINES, keys_cell_of(ids[i]));
         struct scripts_cb_resume a = {.cb = key,
-                                      .completed = KEYS_CB_COMPLETED,
-                                      .deadlines = KEYS_CB_DEADLINES,
+                                      .completed = completed,
+                                      .deadlines = deadlines,
                                       .cbid = ids[i],
                                       .now = now,
                                       .retention_s = ret};
@@ -191,19 +209,28 @@ int dur_sweep(struct rconn *rc, int64_t retention_s, int64_t min_age_ms)
         return -1;
     /* settled a while ago and still not handed over: the notification was
      * lost (or nobody was listening) */
-    redisReply *r = rconn_cmd(rc, "ZRANGEBYSCORE %s -inf %lld LIMIT 0 1000", KEYS_CB_COMPLETED,
-                              (long long)(wall_ms() - min_age_ms));
-    if (!r)
-        return -1;
-    n += resume_reply(rc, r, retention_s, DUR_BY_SWEEP);
-    freeReplyObject(r);
+    for (unsigned cell = 0; cell < keys_cells(); cell++) {
+        char completed[KEYS_MAX];
+        keys_in_cell(completed, sizeof(completed), KEYS_CB_COMPLETED, cell);
+        redisReply *r = rconn_cmd(rc, "ZRANGEBYSCORE %s -inf %lld LIMIT 0 1000", completed,
+                                  (long long)(wall_ms() - min_age_ms));
+        if (!r)
+            return -1;
+        n += resume_reply(rc, r, retention_s, DUR_BY_SWEEP);
+        freeReplyObject(r);
+    }
     if (n)
         log_info("event=sweep resumed=%d", n);
     return n;
 }
 
-static int fire_list(struct rconn *rc, const char *zset, int64_t now, int64_t retention_s,
-                     enum dur_cause cause)
+/* The three sorted sets of due times, in each cell. */
+enum due_kind { DUE_TIMERS, DUE_CALLBACKS, DUE_EXECUTIONS, DUE_KINDS };
+static const char *const due_sets[DUE_KINDS] = {KEYS_TIMERS, KEYS_CB_DEADLINES,
+                                                KEYS_EXEC_DEADLINES};
+
+static int fire_list(struct rconn *rc, enum due_kind kind, const char *zset, int64_t now,
+                     int64_t retention_s, enum dur_cause cause)
 {
     redisReply *r = rconn_cmd(rc, "ZRANGEBYSCORE %s -inf %lld LIMIT 0 500", zset, (long long)now);
     if (!r)
@@ -212,12 +239,11 @@ static int fire_list(struct rconn *rc, const char *zset, int64_t now, int64_t re
     char snow[24], ret[24];
     snprintf(snow, sizeof(snow), "%lld", (long long)now);
     snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
-    for (size_t i = 0; r->type == REDIS_REPLY_ARRAY && i < r->elements; i++) {
+    for (size_t i = 0; kind != DUE_CALLBACKS && r->type == REDIS_REPLY_ARRAY && i < r->elements;
+         i++) {
         const char *m = r->element[i]->str;
-        if (!strcmp(zset, KEYS_CB_DEADLINES)) {
-            continue; /* below, pipelined */
-        } else if (!strcmp(zset, KEYS_TIMERS)) {
-            struct scripts_timer_fire a = {.timers = KEYS_TIMERS, .member = m, .now = snow};
+        if (kind == DUE_TIMERS) {
+            struct scripts_timer_fire a = {.timers = zset, .member = m, .now = snow};
             redisReply *x = scripts_timer_fire(rc, &a);
             n += x && x->str && !strcmp(x->str, "fired");
             if (x)
@@ -230,7 +256,7 @@ static int fire_list(struct rconn *rc, const char *zset, int64_t now, int64_t re
             n += dur_exec_finish(rc, m, "", "timed_out", msg, retention_s, NULL) == 0;
         }
     }
-    if (!strcmp(zset, KEYS_CB_DEADLINES))
+    if (kind == DUE_CALLBACKS) /* pipelined */
         n += resume_reply(rc, r, retention_s, cause);
     freeReplyObject(r);
     return n;
@@ -238,23 +264,25 @@ static int fire_list(struct rconn *rc, const char *zset, int64_t now, int64_t re
 
 int dur_fire_due(struct rconn *rc, int64_t retention_s, int64_t *next_due_ms, enum dur_cause cause)
 {
-    static const char *zsets[] = {KEYS_TIMERS, KEYS_CB_DEADLINES, KEYS_EXEC_DEADLINES};
     int64_t now = wall_ms(), next = now + 1000;
     int total = 0;
-    for (int i = 0; i < 3; i++) {
-        int n = fire_list(rc, zsets[i], now, retention_s, cause);
-        if (n < 0)
-            return -1;
-        total += n;
-        redisReply *r = rconn_cmd(rc, "ZRANGE %s 0 0 WITHSCORES", zsets[i]);
-        if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
-            int64_t due = atoll(r->element[1]->str);
-            if (due < next)
-                next = due;
+    for (unsigned cell = 0; cell < keys_cells(); cell++)
+        for (int i = 0; i < DUE_KINDS; i++) {
+            char zset[KEYS_MAX];
+            keys_in_cell(zset, sizeof(zset), due_sets[i], cell);
+            int n = fire_list(rc, (enum due_kind)i, zset, now, retention_s, cause);
+            if (n < 0)
+                return -1;
+            total += n;
+            redisReply *r = rconn_cmd(rc, "ZRANGE %s 0 0 WITHSCORES", zset);
+            if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
+                int64_t due = atoll(r->element[1]->str);
+                if (due < next)
+                    next = due;
+            }
+            if (r)
+                freeReplyObject(r);
         }
-        if (r)
-            freeReplyObject(r);
-    }
     if (next_due_ms)
         *next_due_ms = next;
     return total;
@@ -263,9 +291,9 @@ int dur_fire_due(struct rconn *rc, int64_t retention_s, int64_t *next_due_ms, en
 /* Execution records keep their checkpoint log in the same hash; with JSON
  * operation records above Redis's default 64-byte listpack value limit the
  * hash would be converted to a (much larger) hash table. */
-static void ensure_listpack_value(struct rconn *c)
+static void ensure_listpack_value(redisContext *c, const char *addr)
 {
-    redisReply *r = rconn_cmd(c, "CONFIG GET hash-max-listpack-value");
+    redisReply *r = redisCommand(c, "CONFIG GET hash-max-listpack-value");
     long long have = 0;
     if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[1]->str)
         have = atoll(r->element[1]->str);
@@ -273,23 +301,25 @@ static void ensure_listpack_value(struct rconn *c)
         freeReplyObject(r);
     if (have >= 512)
         return;
-    r = rconn_cmd(c, "CONFIG SET hash-max-listpack-value 512");
+    r = redisCommand(c, "CONFIG SET hash-max-listpack-value 512");
     if (r && r->type != REDIS_REPLY_ERROR)
-        log_warn("event=redis_config_set hash-max-listpack-value=512 was=%lld", have);
+        log_warn("event=redis_config_set addr=%s hash-max-listpack-value=512 was=%lld", addr, have);
     else
-        log_warn("event=redis_config hash-max-listpack-value=%lld note=\"set it to 512 in "
+        log_warn("event=redis_config addr=%s hash-max-listpack-value=%lld note=\"set it to 512 in "
                  "redis.conf: execution records use about 3x more memory below that\"",
-                 have);
+                 addr, have);
     if (r)
         freeReplyObject(r);
 }
 
-int dur_resume_configure(struct rconn *c, char *err, size_t errlen)
+/* The settings of one Redis (one master of a cluster: keyspace events are
+ * each node's own). */
+static int configure_node(redisContext *c, const char *addr, char *err, size_t errlen)
 {
-    ensure_listpack_value(c);
-    redisReply *r = rconn_cmd(c, "CONFIG GET notify-keyspace-events");
+    ensure_listpack_value(c, addr);
+    redisReply *r = redisCommand(c, "CONFIG GET notify-keyspace-events");
     if (!r) {
-        snprintf(err, errlen, "%s", rconn_error(c));
+        snprintf(err, errlen, "%s: %s", addr, c->errstr);
         return -1;
     }
     char have[64] = "";
@@ -301,18 +331,34 @@ int dur_resume_configure(struct rconn *c, char *err, size_t errlen)
     int ok = strchr(have, 'E') && (strchr(have, 'h') || strchr(have, 'A'));
     if (ok)
         return 0;
-    r = rconn_cmd(c, "CONFIG SET notify-keyspace-events %s", "KEA");
+    r = redisCommand(c, "CONFIG SET notify-keyspace-events %s", "KEA");
     if (!r || r->type == REDIS_REPLY_ERROR) {
         snprintf(err, errlen,
-                 "Redis has notify-keyspace-events='%s' but the runtime needs 'KEA' (or at least "
-                 "'Eh'), and CONFIG SET failed: %s; set it in redis.conf",
-                 have, r ? r->str : rconn_error(c));
+                 "Redis %s has notify-keyspace-events='%s' but the runtime needs 'KEA' (or at "
+                 "least 'Eh'), and CONFIG SET failed: %s; set it in redis.conf",
+                 addr, have, r ? r->str : c->errstr);
         if (r)
             freeReplyObject(r);
         return -1;
     }
     freeReplyObject(r);
-    log_warn("event=redis_config_set notify-keyspace-events=KEA was=\"%s\"", have);
+    log_warn("event=redis_config_set addr=%s notify-keyspace-events=KEA was=\"%s\"", addr, have);
+    return 0;
+}
+
+int dur_resume_configure(struct rconn *c, char *err, size_t errlen)
+{
+    size_t n = rconn_masters(c);
+    for (size_t i = 0; i < n; i++) {
+        const char *addr = NULL;
+        redisContext *ctx = rconn_master_ctx(c, i, &addr);
+        if (!ctx) {
+            snprintf(err, errlen, "%s", rconn_error(c));
+            return -1;
+        }
+        if (configure_node(ctx, addr ? addr : "?", err, errlen) < 0)
+            return -1;
+    }
     return 0;
 }
 
@@ -336,10 +382,10 @@ enum dur_notice dur_notice_parse(const redisReply *r, char *text, size_t len)
         strlen(msg->str) != msg->len)
         return DUR_NOTICE_OTHER;
     if (is_completion_channel(ch->str)) {
-        size_t pre = strlen(KEYS_CB_PREFIX);
-        if (msg->len <= pre || strncmp(msg->str, KEYS_CB_PREFIX, pre) != 0)
+        const char *cbid = keys_id_of(msg->str, "cb:");
+        if (!cbid)
             return DUR_NOTICE_OTHER;
-        memcpy(text, msg->str + pre, msg->len - pre + 1);
+        memcpy(text, cbid, strlen(cbid) + 1);
         return DUR_NOTICE_COMPLETION;
     }
     if (!strcmp(ch->str, KEYS_RESUMERS_GONE)) {

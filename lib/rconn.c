@@ -113,6 +113,11 @@ redisContext *rconn_ctx(struct rconn *c)
     return c->ctx;
 }
 
+int rconn_refresh(struct rconn *c)
+{
+    return c->map ? refresh(c) : 0;
+}
+
 size_t rconn_masters(struct rconn *c)
 {
     if (!c->map)

@@ -35,6 +35,9 @@ const char *rconn_error(const struct rconn *c);
 /* Borrowed: the underlying context (NULL when not connected); on a cluster,
  * the first master's. */
 redisContext *rconn_ctx(struct rconn *c);
+/* On a cluster, reads the slot map again now (a failover or a reshard
+ * may have changed it). Returns 0 / -1 (unreadable; the old map kept). */
+int rconn_refresh(struct rconn *c);
 /* 1 when connected to a cluster. */
 int rconn_is_cluster(const struct rconn *c);
 /* The masters: 1 for one Redis; on a cluster, those of the slot map (read

@@ -24,7 +24,7 @@ local function finish(ekey, eid, worker, status, result, now, retention_s, owner
   if owner and owner ~= '' and (not f[1] or f[7] ~= owner) then return 'notfound' end
   if not f[1] or f[1] == 'succeeded' or f[1] == 'failed' or f[1] == 'timed_out' or
       f[1] == 'cancelled' then
-    redis.call('ZREM', 'aa:exec:deadlines', eid)
+    redis.call('ZREM', P .. 'exec:deadlines', eid)
     return 'lost'
   end
   if worker ~= '' and f[2] ~= worker then return 'lost' end
@@ -32,7 +32,7 @@ local function finish(ekey, eid, worker, status, result, now, retention_s, owner
   -- status is an end (a claim answers "done", a wake is ignored)
   redis.call('HSET', ekey, 'status', status, 'result', result, 'ended_ms', now,
     'updated_ms', now)
-  redis.call('ZREM', 'aa:exec:deadlines', eid)
+  redis.call('ZREM', P .. 'exec:deadlines', eid)
   if f[8] then
     local at = tonumber(f[9]) + tonumber(f[8])
     if at < tonumber(now) + 60000 then at = tonumber(now) + 60000 end
@@ -45,7 +45,7 @@ local function finish(ekey, eid, worker, status, result, now, retention_s, owner
     redis.call('PUBLISH', f[6], eid .. '\n' .. status .. '\n' .. result)
   end
   if f[3] then
-    local pkey = 'aa:exec:' .. f[3]
+    local pkey = P .. 'exec:' .. f[3]
     local field = 'op:' .. f[4]
     local old = redis.call('HGET', pkey, field)
     local rec = old and cjson.decode(old) or {t = 'invoke', child = eid}
@@ -55,15 +55,15 @@ local function finish(ekey, eid, worker, status, result, now, retention_s, owner
     wake(f[3], now)
   end
   if f[5] then
-    local akey = 'aa:session:' .. f[5] .. ':active'
+    local akey = P .. 'session:' .. f[5] .. ':active'
     if redis.call('GET', akey) == eid then
-      local qkey = 'aa:session:' .. f[5] .. ':queue'
+      local qkey = P .. 'session:' .. f[5] .. ':queue'
       local nxt = redis.call('LPOP', qkey)
-      while nxt and redis.call('EXISTS', 'aa:exec:' .. nxt) == 0 do
+      while nxt and redis.call('EXISTS', P .. 'exec:' .. nxt) == 0 do
         nxt = redis.call('LPOP', qkey)
       end
       if nxt then
-        local nkey = 'aa:exec:' .. nxt
+        local nkey = P .. 'exec:' .. nxt
         redis.call('SET', akey, nxt)
         redis.call('HSET', nkey, 'status', 'ready', 'updated_ms', now)
         redis.call('XADD', redis.call('HGET', nkey, 'stream'), '*',

@@ -8,7 +8,7 @@
 local function push(outbox, conns, sid, event, maxlen, require, ttl)
   local nodes, live = {}, 0
   for _, cid in ipairs(redis.call('SMEMBERS', conns)) do
-    local node = redis.call('HGET', 'aa:conn:' .. cid, 'node')
+    local node = redis.call('HGET', P .. 'conn:' .. cid, 'node')
     if node then
       live = live + 1
       nodes[node] = true

@@ -4,7 +4,7 @@
 -- exec_suspend.lua re-queues it instead of suspending (an answer that came
 -- before the handler reached its wait is kept, never lost).
 local function wake(eid, now)
-  local ekey = 'aa:exec:' .. eid
+  local ekey = P .. 'exec:' .. eid
   local st = redis.call('HGET', ekey, 'status')
   if st == 'suspended' then
     redis.call('HSET', ekey, 'status', 'ready', 'updated_ms', now)

@@ -14,6 +14,7 @@
 -- ARGV[7] "1" for an admin caller, else ""
 --@keys cb completed deadlines
 --@argv cbid kind session payload+ now subject admin
+--@include _cell
 --@include _deadline
 -- Reply: {"ok", "recorded"|"duplicate"|"heartbeat"} or {"err", "not_found"|"expired"|"conflict"}
 local f = redis.call('HMGET', KEYS[1], 'status', 'session', 'deadline_ms', 'heartbeat_ms',
@@ -22,7 +23,7 @@ if not f[1] then return {'err', 'not_found'} end
 if ARGV[7] ~= '1' then
   if ARGV[3] == '' and ARGV[6] == '' then return {'err', 'not_found'} end
   if ARGV[3] ~= '' and f[2] ~= ARGV[3] then return {'err', 'not_found'} end
-  if ARGV[6] ~= '' and redis.call('GET', 'aa:session:' .. (f[2] or '') .. ':owner') ~= ARGV[6] then
+  if ARGV[6] ~= '' and redis.call('GET', P .. 'session:' .. (f[2] or '') .. ':owner') ~= ARGV[6] then
     return {'err', 'not_found'}
   end
 end

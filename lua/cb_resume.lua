@@ -2,6 +2,7 @@
 -- wake it, exactly once. Also settles a pending callback whose deadline has
 -- passed as timed out. Run on keyspace notifications, on expired timer keys,
 -- by the timers and by the sweep; running it again changes nothing.
+--@include _cell
 --@include _wake
 --@include _claim
 -- KEYS[1] aa:cb:{cbid}  KEYS[2] aa:cb:completed  KEYS[3] aa:cb:deadlines
@@ -36,7 +37,7 @@ redis.call('HSET', KEYS[1], 'resumed', 1, 'resumed_ms', now)
 redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
 -- a record that names no execution (one made by hand): nothing to hand over
 if not f[4] or not f[5] then return 'gone' end
-local ekey = 'aa:exec:' .. f[4]
+local ekey = P .. 'exec:' .. f[4]
 local field = 'op:' .. f[5]
 local old = redis.call('HGET', ekey, field)
 local rec = old and cjson.decode(old) or {t = 'cb', cb = ARGV[1]}
@@ -57,7 +58,7 @@ if redis.call('EXISTS', ekey) == 1 then
         if entry[2][i] == 'exec' then eid = entry[2][i + 1] end
       end
       local out = {resumed, entry[1], eid}
-      for _, v in ipairs(claim('aa:exec:' .. eid, claim_terms(ARGV[6], ARGV[2], ARGV[7], ARGV[8]))) do
+      for _, v in ipairs(claim(P .. 'exec:' .. eid, claim_terms(ARGV[6], ARGV[2], ARGV[7], ARGV[8]))) do
         out[#out + 1] = v
       end
       return out

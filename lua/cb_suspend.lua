@@ -4,6 +4,7 @@
 -- its id, record the submit step (operation ARGV[5] + 1) and suspend the
 -- execution (or queue it again). The same changes as cb_create.lua, push.lua,
 -- the submit record and exec_suspend.lua, in one round trip instead of four.
+--@include _cell
 --@include _deadline
 --@include _cb_create
 --@include _push

@@ -7,6 +7,7 @@
 --@keys exec active queue stream
 --@argv eid sid input now trace handler timeout_ms
 -- Also adds the execution deadline to aa:exec:deadlines.
+--@include _cell
 --@include _deadline
 -- Reply: {"started"|"queued", turns waiting ahead}
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -15,9 +16,9 @@ end
 redis.call('HSET', KEYS[1], 'handler', ARGV[6], 'stream', KEYS[4], 'input', ARGV[3],
   'session', ARGV[2], 'lane', ARGV[2], 'trace', ARGV[5], 'created_ms', ARGV[4],
   'updated_ms', ARGV[4])
-deadline('aa:exec:deadlines', tonumber(ARGV[4]) + tonumber(ARGV[7]), ARGV[1], ARGV[4])
+deadline(P .. 'exec:deadlines', tonumber(ARGV[4]) + tonumber(ARGV[7]), ARGV[1], ARGV[4])
 local active = redis.call('GET', KEYS[2])
-if active and redis.call('EXISTS', 'aa:exec:' .. active) == 1 then
+if active and redis.call('EXISTS', P .. 'exec:' .. active) == 1 then
   redis.call('HSET', KEYS[1], 'status', 'queued')
   redis.call('RPUSH', KEYS[3], ARGV[1])
   return {'queued', redis.call('LLEN', KEYS[3])}

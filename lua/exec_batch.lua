@@ -2,6 +2,7 @@
 -- delivered: end the runs it finished (_finish.lua), acknowledge their
 -- entries and those it skipped, and claim the executions it runs next
 -- (_claim.lua), all in one round trip.
+--@include _cell
 --@include _wake
 --@include _finish
 --@include _claim
@@ -26,7 +27,7 @@ for i = 0, n - 1 do
   if status == '' then
     ends[#ends + 1] = 'acked'
   else
-    ends[#ends + 1] = finish('aa:exec:' .. ARGV[b], ARGV[b], ARGV[2], status, ARGV[b + 2],
+    ends[#ends + 1] = finish(P .. 'exec:' .. ARGV[b], ARGV[b], ARGV[2], status, ARGV[b + 2],
       ARGV[3], ARGV[6], nil, ARGV[b + 4] == '1')
   end
 end
@@ -35,7 +36,7 @@ local out = {ends}
 if 8 + 5 * n <= #ARGV then
   local terms = claim_terms(ARGV[2], ARGV[3], ARGV[4], ARGV[5])
   for i = 8 + 5 * n, #ARGV do
-    out[#out + 1] = claim('aa:exec:' .. ARGV[i], terms)
+    out[#out + 1] = claim(P .. 'exec:' .. ARGV[i], terms)
   end
 end
 return out

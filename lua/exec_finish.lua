@@ -1,6 +1,7 @@
 -- exec_finish.lua -- an execution ended: record its outcome (_finish.lua)
 -- and, when it was delivered by a stream entry, acknowledge the entry in
 -- every outcome.
+--@include _cell
 --@include _wake
 --@include _finish
 -- KEYS[1] aa:exec:{eid}  KEYS[2] optional: the stream whose entry delivered

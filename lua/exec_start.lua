@@ -13,9 +13,10 @@
 --@argv eid handler input session trace now timeout_ms done_channel? owner? mcp_session? rpc_id? task_ttl_ms? must_own?
 -- Reply: "started", "exists" (the id is an idempotency key) or "forbidden"
 -- (nothing written: the session is not the subject's)
+--@include _cell
 --@include _deadline
 if ARGV[13] and ARGV[13] ~= '' and
-    redis.call('GET', 'aa:session:' .. ARGV[4] .. ':owner') ~= ARGV[13] then
+    redis.call('GET', P .. 'session:' .. ARGV[4] .. ':owner') ~= ARGV[13] then
   return 'forbidden'
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then return 'exists' end
@@ -41,6 +42,6 @@ if KEYS[3] and ARGV[12] and ARGV[12] ~= '' then
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', tonumber(ARGV[6]) - 7 * 86400000)
   redis.call('PEXPIRE', KEYS[3], 7 * 86400000)
 end
-deadline('aa:exec:deadlines', due, ARGV[1], ARGV[6])
+deadline(P .. 'exec:deadlines', due, ARGV[1], ARGV[6])
 redis.call('XADD', KEYS[2], '*', 'exec', ARGV[1], 'kind', 'start')
 return 'started'

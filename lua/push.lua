@@ -1,4 +1,5 @@
 -- push.lua -- deliver one server event to a session (see _push.lua).
+--@include _cell
 --@include _push
 -- KEYS[1] aa:outbox:{sid}  KEYS[2] aa:session:{sid}:conns
 -- ARGV[1] sid  ARGV[2] event JSON (an object without "id")  ARGV[3] outbox maxlen

@@ -6,6 +6,7 @@
 --@argv offset count
 -- Reply: {next offset or "", then per task: eid, status, created_ms,
 -- updated_ms, task_ttl_ms, result (only for a task that did not succeed)}
+--@include _cell
 local off = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
 local ids = redis.call('ZREVRANGE', KEYS[1], off, off + n)
@@ -15,7 +16,7 @@ for i, eid in ipairs(ids) do
     out[1] = tostring(off + n)
     break
   end
-  local f = redis.call('HMGET', 'aa:exec:' .. eid, 'status', 'created_ms', 'updated_ms',
+  local f = redis.call('HMGET', P .. 'exec:' .. eid, 'status', 'created_ms', 'updated_ms',
     'task_ttl_ms', 'result')
   if f[1] then
     if f[1] == 'succeeded' then f[5] = '' end

@@ -1,5 +1,6 @@
 -- timer_fire.lua -- a durable timer is due: mark its operation done (a wait)
 -- or ready to run again (a step retry), and wake the execution, once.
+--@include _cell
 --@include _wake
 -- KEYS[1] aa:timers
 -- ARGV[1] member "eid|op index"  ARGV[2] now ms
@@ -13,7 +14,7 @@ redis.call('ZREM', KEYS[1], ARGV[1])
 local sep = string.find(ARGV[1], '|', 1, true)
 local eid = string.sub(ARGV[1], 1, sep - 1)
 local field = 'op:' .. string.sub(ARGV[1], sep + 1)
-local ekey = 'aa:exec:' .. eid
+local ekey = P .. 'exec:' .. eid
 local old = redis.call('HGET', ekey, field)
 if not old then return 'gone' end
 local rec = cjson.decode(old)

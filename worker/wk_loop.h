@@ -10,6 +10,7 @@
 
 struct wk_opts {
     const char *redis;  /* address */
+    unsigned cells;     /* 0: the deployment's (keys_cells_setup) */
     const char *stream; /* e.g. aa:stream:tool */
     const char *group;  /* consumer group */
     const char *name;   /* worker name prefix; consumers are name-host-pid-thread */
@@ -27,9 +28,10 @@ struct wk_opts {
 /* The options every worker program has, as entries of its cfg table (the
  * table itself comes first: stream and group defaults differ). */
 #define WK_COMMON_OPTS                                                                              \
-    {"redis", CFG_STR, "127.0.0.1:6379", 0, 512, "Redis address (host:port or unix:/path)",         \
+    {"redis", CFG_STR, "127.0.0.1:6379",                                                            \
+     0,       512,     "Redis address (host:port, unix:/path or cluster:host:port,...)",            \
      NULL,    0},                                                                                   \
-        {"threads", CFG_INT, "1", 1, 256, "consumer threads", NULL, 0},                             \
+        KEYS_CELLS_OPT, {"threads", CFG_INT, "1", 1, 256, "consumer threads", NULL, 0},             \
         {"claim-idle-ms",                                                                           \
          CFG_INT,                                                                                   \
          "30000",                                                                                   \

@@ -36,6 +36,7 @@
 
 static struct cfg_opt opts[] = {
     {"redis", CFG_STR, "127.0.0.1:6379", 0, 512, "Redis address", NULL, 0},
+    KEYS_CELLS_OPT,
     {"url", CFG_STR, "ws://127.0.0.1:8080/ws", 0, 1024, "gateway URL (roundtrip)", NULL, 0},
     {"token", CFG_STR, "", 0, 4096, "client token (roundtrip)", NULL, 0},
     {"n", CFG_INT, "2000", 1, 10000000, "how many", NULL, 0},
@@ -615,6 +616,14 @@ int main(int argc, char **argv)
     log_init("bench", "warn");
     signal(SIGPIPE, SIG_IGN);
     int rc = 2;
+    char err[512];
+    if (strcmp(cmd, "desk") != 0 &&
+        keys_cells_start(cfg_str(opts, "redis"), (unsigned)cfg_int(opts, "cells"), 10000, err,
+                         sizeof(err)) < 0) {
+        fprintf(stderr, "aa-bench: %s\n", err);
+        cfg_free(opts);
+        return 1;
+    }
     if (!strcmp(cmd, "roundtrip"))
         rc = roundtrip();
     else if (!strcmp(cmd, "desk"))

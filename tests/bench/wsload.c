@@ -13,6 +13,7 @@
  *   aa-wsload turns --port P --token T --n 500
  *       chat turns end to end on one connection (built-in provider). */
 #include "cfg.h"
+#include "keys.h"
 #include "rconn.h"
 #include "util.h"
 
@@ -34,6 +35,7 @@ static struct cfg_opt opts[] = {
     {"n", CFG_INT, "1000", 1, 200000, "connections", NULL, 0},
     {"token", CFG_STR, "", 0, 4096, "bearer token", NULL, 0},
     {"redis", CFG_STR, "127.0.0.1:6379", 0, 512, "Redis (push)", NULL, 0},
+    KEYS_CELLS_OPT,
     {"channel", CFG_STR, "", 0, 256, "channel the server subscribes to (push)", NULL, 0},
     {"msgs", CFG_INT, "100000", 1, 100000000, "events to publish (push)", NULL, 0},
     {"rate", CFG_INT, "0", 0, 10000000, "push: events per second (0: as fast as possible)", NULL,
@@ -475,6 +477,13 @@ int main(int argc, char **argv)
 {
     const char *cmd = cfg_subcommand_or_exit(opts, argc, argv,
                                              "usage: aa-wsload idle|push|turns|waiting [options]");
+    char err[512];
+    if (keys_cells_start(cfg_str(opts, "redis"), (unsigned)cfg_int(opts, "cells"), 10000, err,
+                         sizeof(err)) < 0) {
+        fprintf(stderr, "aa-wsload: %s\n", err);
+        cfg_free(opts);
+        return 1;
+    }
     int rc = !strcmp(cmd, "idle")      ? idle()
              : !strcmp(cmd, "push")    ? push()
              : !strcmp(cmd, "turns")   ? turns()

@@ -113,6 +113,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     gw_router_start(&srv);
     srv.mcp = gw_mcp_new();
     srv.oauth = gw_oauth_new("", err, sizeof(err));
+    srv.cells_known = 1; /* one cell, as a fresh Redis has */
     srv.cmd = rasync_new(srv.base, addr, "cmd", NULL, NULL);
     srv.sub = rasync_new(srv.base, addr, "sub", NULL, NULL);
     for (int i = 0; !rasync_connected(srv.cmd) && i < 1000; i++)

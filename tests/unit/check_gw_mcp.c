@@ -81,6 +81,7 @@ static void setup(void)
     srv.oauth = gw_oauth_new("", err, sizeof(err));
     srv.mcp = gw_mcp_new();
     gw_router_start(&srv);
+    srv.cells_known = 1;
     srv.cmd = rasync_new(srv.base, addr, "cmd", NULL, NULL);
     srv.sub = rasync_new(srv.base, addr, "sub", NULL, NULL);
     for (int64_t until = mono_us() + 5000000; !rasync_connected(srv.cmd) && mono_us() < until;)
