@@ -48,6 +48,7 @@ static const char usage[] =
     "  key conn CID SID           a connection's record (in its session's cell)\n"
     "  key in ID NAME             NAME (aa:stream:tool, aa:cb:deadlines...) in ID's cell\n"
     "  key cells NAME             NAME in every cell, one a line\n"
+    "  key any NAME               NAME as a SCAN pattern over every cell\n"
     "  key masters                the masters' addresses, one a line (SCAN runs on each)\n"
     "  token                      mint a bearer token (--token-secret or AA_TOKEN_SECRET,\n"
     "                             --sub, --session, --scope, --ttl-s)";
@@ -291,6 +292,8 @@ static int cmd_key(struct rconn *rc, char **pos, int npos)
     else if (npos == 2 && !strcmp(what, "cells"))
         for (unsigned c = 0; c < keys_cells(); c++)
             puts(keys_in_cell(b, sizeof(b), pos[1], c));
+    else if (npos == 2 && !strcmp(what, "any"))
+        puts(keys_any_cell(b, sizeof(b), pos[1]));
     else if (npos == 1 && !strcmp(what, "masters"))
         for (size_t i = 0; i < rconn_masters(rc); i++) {
             const char *a = NULL;

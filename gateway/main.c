@@ -92,11 +92,22 @@ static void on_reaped(struct rasync *ra, redisReply *r, void *arg)
         log_warn("event=reaped_dead_gateway connections=%lld", r->integer);
 }
 
+/* One master's SCAN of the connection sets (SCAN is each node's own). */
+struct node_scan {
+    struct gw_server *s;
+    size_t master;
+};
+
+static void scan_master(struct gw_server *s, size_t master, const char *cursor);
+
 /* Connection sets of nodes whose heartbeat key expired: that gateway died
  * without cleaning up; remove its records (node_reap.lua). */
 static void on_node_scan(struct rasync *ra, redisReply *r, void *arg)
 {
-    struct gw_server *s = arg;
+    struct node_scan *ns = arg;
+    struct gw_server *s = ns->s;
+    size_t master = ns->master;
+    free(ns);
     if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2)
         return;
     redisReply *keys = r->element[1];
@@ -115,12 +126,18 @@ static void on_node_scan(struct rasync *ra, redisReply *r, void *arg)
         scripts_node_reap_async(ra, &a, on_reaped, s);
     }
     const char *cursor = r->element[0]->str;
-    if (cursor && strcmp(cursor, "0") != 0) {
-        char pat[KEYS_MAX];
-        keys_any_cell(pat, sizeof(pat), KEYS_NODE_CONNS_PATTERN);
-        const char *argv[] = {"SCAN", cursor, "MATCH", pat, "COUNT", "100"};
-        rasync_cmdargv(ra, on_node_scan, s, 6, argv, NULL);
-    }
+    if (cursor && strcmp(cursor, "0") != 0)
+        scan_master(s, master, cursor);
+}
+
+static void scan_master(struct gw_server *s, size_t master, const char *cursor)
+{
+    char pat[KEYS_MAX];
+    keys_any_cell(pat, sizeof(pat), KEYS_NODE_CONNS_PATTERN);
+    const char *argv[] = {"SCAN", cursor, "MATCH", pat, "COUNT", "100"};
+    struct node_scan *ns = xmalloc(sizeof(*ns));
+    *ns = (struct node_scan){s, master};
+    rasync_cmdargv_master(s->cmd, master, on_node_scan, ns, 6, argv, NULL);
 }
 
 /* The tool catalog the tool workers publish (TOOLDEF_KEY): MCP's tools/list
@@ -148,10 +165,8 @@ static void heartbeat_cb(evutil_socket_t fd, short what, void *arg)
         return;
     heartbeat(s);
     fetch_catalog(s);
-    char pat[KEYS_MAX];
-    keys_any_cell(pat, sizeof(pat), KEYS_NODE_CONNS_PATTERN);
-    const char *argv[] = {"SCAN", "0", "MATCH", pat, "COUNT", "100"};
-    rasync_cmdargv(s->cmd, on_node_scan, s, 6, argv, NULL);
+    for (size_t m = 0; m < rasync_masters(s->cmd); m++)
+        scan_master(s, m, "0");
 }
 
 /* The deployment's cells (keys.h): until they are known, the gateway

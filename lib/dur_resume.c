@@ -7,6 +7,7 @@
 #include "keys.h"
 #include "log.h"
 #include "mx.h"
+#include "rsub.h"
 #include "script.h"
 #include "util.h"
 
@@ -422,35 +423,6 @@ struct dur_resumer {
     unsigned ngone;
 };
 
-/* A subscriber connection with cmds sent, retried with a backoff until it
- * works or the resumer stops. Returns: owned, or NULL when stopping. */
-static struct rconn *subscribe(struct dur_resumer *r, const char *const *cmds, int ncmds)
-{
-    int backoff = 100;
-    while (!atomic_load(&r->stopping)) {
-        struct rconn *sub = rconn_new(r->o.redis);
-        char err[256];
-        if (rconn_connect(sub, err, sizeof(err)) == 0) {
-            redisContext *c = rconn_ctx(sub);
-            struct timeval none = {0, 0};
-            redisSetTimeout(c, none);
-            int ok = 1;
-            for (int i = 0; i < ncmds && ok; i++) {
-                redisReply *rep = redisCommand(c, cmds[i]);
-                ok = rep != NULL;
-                if (rep)
-                    freeReplyObject(rep);
-            }
-            if (ok)
-                return sub;
-        }
-        rconn_free(sub);
-        usleep((useconds_t)backoff * 1000);
-        backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
-    }
-    return NULL;
-}
-
 /* 1 when this resumer acts on the completion of callback cbid: one it made,
  * an untagged one, or one made by a resumer that has left. */
 static int ours(const struct dur_resumer *r, const char *cbid)
@@ -472,6 +444,32 @@ static int ours(const struct dur_resumer *r, const char *cbid)
  * callbacks of the one that left are ours too, and what it had not resumed
  * is swept at once. A worker that crashed says nothing: the timers and the
  * sweep catch its callbacks. */
+struct notices {
+    struct dur_resumer *r;
+    char (*ids)[128];
+    int n, gone;
+};
+
+static void on_notice(const redisReply *rep, void *arg)
+{
+    struct notices *x = arg;
+    struct dur_resumer *r = x->r;
+    char text[128];
+    enum dur_notice k = dur_notice_parse(rep, text, sizeof(text));
+    if (k == DUR_NOTICE_COMPLETION && ours(r, text)) {
+        strcpy(x->ids[x->n++], text);
+    } else if (k == DUR_NOTICE_COMPLETION) {
+        log_debug("event=completion_left cb=%s reason=another_resumer", text);
+    } else if (k == DUR_NOTICE_DEPARTURE && strcmp(text, r->tag) != 0) {
+        for (int i = 0; i < GONE_TAGS; i++)
+            if (!strcmp(r->gone[i], text))
+                return; /* heard already (a cluster: once from each master) */
+        strlcpy_aa(r->gone[r->ngone++ % GONE_TAGS], text, sizeof(r->gone[0]));
+        log_info("event=resumer_gone tag=%s", text);
+        x->gone = 1;
+    }
+}
+
 static void *notify_main(void *arg)
 {
     struct dur_resumer *r = arg;
@@ -484,48 +482,38 @@ static void *notify_main(void *arg)
     const struct dur_take *take = r->o.take.handlers ? &r->o.take : NULL;
     int64_t ret = r->o.retention_s;
     enum { BATCH = 256 };
-    char(*ids)[128] = xmalloc(sizeof(*ids) * BATCH);
+    struct notices x = {r, xmalloc(sizeof(*x.ids) * BATCH), 0, 0};
+    /* keyspace events are each master's own: a subscription on every one */
+    struct rsub *sub = rsub_new(r->o.redis, cmds, 2);
     while (!atomic_load(&r->stopping)) {
-        struct rconn *sub = subscribe(r, cmds, 2);
-        if (!sub)
-            break;
-        redisContext *c = rconn_ctx(sub);
-        atomic_store(&r->notify.fd, c->fd);
-        log_info("event=notifications_listening channel=%s", channel);
-        dur_sweep(cmd, ret, 0); /* what settled while we were away */
-        void *rep;
-        while (!atomic_load(&r->stopping) && redisGetReply(c, &rep) == REDIS_OK) {
-            int n = 0, gone = 0;
-            do {
-                char text[128];
-                enum dur_notice k = dur_notice_parse(rep, text, sizeof(text));
-                if (k == DUR_NOTICE_COMPLETION && ours(r, text)) {
-                    strcpy(ids[n++], text);
-                } else if (k == DUR_NOTICE_COMPLETION) {
-                    log_debug("event=completion_left cb=%s reason=another_resumer", text);
-                } else if (k == DUR_NOTICE_DEPARTURE && strcmp(text, r->tag) != 0) {
-                    strlcpy_aa(r->gone[r->ngone++ % GONE_TAGS], text, sizeof(r->gone[0]));
-                    log_info("event=resumer_gone tag=%s", text);
-                    gone = 1;
-                }
-                freeReplyObject(rep);
-                rep = NULL;
-            } while (n < BATCH && redisGetReplyFromReader(c, &rep) == REDIS_OK && rep);
-            if (rep)
-                freeReplyObject(rep);
-            if (n == 1 && take)
-                dur_resume_take(cmd, ids[0], ret, DUR_BY_NOTIFICATION, take);
-            else if (n)
-                dur_resume_callbacks(cmd, (const char(*)[128])ids, n, ret, DUR_BY_NOTIFICATION);
-            if (gone) /* what the one that left had not resumed */
-                dur_sweep(cmd, ret, 0);
+        int fresh = 0;
+        x.n = x.gone = 0;
+        rsub_wait(sub, 200, BATCH, on_notice, &x, &fresh);
+        if (fresh) {
+            log_info("event=notifications_listening channel=%s", channel);
+            dur_sweep(cmd, ret, 0); /* what settled while we were away */
         }
-        atomic_store(&r->notify.fd, -1);
-        rconn_free(sub);
+        if (x.n == 1 && take)
+            dur_resume_take(cmd, x.ids[0], ret, DUR_BY_NOTIFICATION, take);
+        else if (x.n)
+            dur_resume_callbacks(cmd, (const char(*)[128])x.ids, x.n, ret, DUR_BY_NOTIFICATION);
+        if (x.gone) /* what the one that left had not resumed */
+            dur_sweep(cmd, ret, 0);
     }
-    free(ids);
+    rsub_free(sub);
+    free(x.ids);
     rconn_free(cmd);
     return NULL;
+}
+
+static void on_soon(const redisReply *rep, void *arg)
+{
+    int64_t *first = arg;
+    char text[32];
+    if (dur_notice_parse(rep, text, sizeof(text)) == DUR_NOTICE_SOON) {
+        int64_t at = atoll(text);
+        *first = at < *first ? at : *first;
+    }
 }
 
 /* Timers: sleeps until the earliest deadline, a second at most between
@@ -537,48 +525,22 @@ static void *timer_main(void *arg)
     struct dur_resumer *r = arg;
     struct rconn *cmd = rconn_new(r->o.redis);
     const char *const cmds[] = {"SUBSCRIBE " KEYS_TIMERS_SOON};
+    struct rsub *sub = rsub_new(r->o.redis, cmds, 1);
     while (!atomic_load(&r->stopping)) {
-        struct rconn *sub = subscribe(r, cmds, 1);
-        if (!sub)
-            break;
-        redisContext *c = rconn_ctx(sub);
-        atomic_store(&r->timers.fd, c->fd);
-        log_info("event=timers_armed");
-        int broken = 0;
-        while (!atomic_load(&r->stopping) && !broken) {
-            int64_t next = 0;
-            if (dur_fire_due(cmd, r->o.retention_s, &next, DUR_BY_TIMER) < 0)
-                next = wall_ms() + 200;
-            for (int64_t left; !atomic_load(&r->stopping) && (left = next - wall_ms()) > 0;) {
-                struct pollfd pfd = {c->fd, POLLIN, 0};
-                int pr = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
-                if (pr < 0 && errno != EINTR) {
-                    broken = 1;
-                } else if (pr > 0) {
-                    if (redisBufferRead(c) != REDIS_OK) {
-                        broken = 1;
-                        break;
-                    }
-                    int64_t first = INT64_MAX;
-                    void *rep;
-                    while (redisGetReplyFromReader(c, &rep) == REDIS_OK && rep) {
-                        char text[32];
-                        if (dur_notice_parse(rep, text, sizeof(text)) == DUR_NOTICE_SOON) {
-                            int64_t at = atoll(text);
-                            first = at < first ? at : first;
-                        }
-                        freeReplyObject(rep);
-                    }
-                    if (first < next)
-                        break;
-                }
-                if (broken)
-                    break;
-            }
+        int64_t next = 0;
+        if (dur_fire_due(cmd, r->o.retention_s, &next, DUR_BY_TIMER) < 0)
+            next = wall_ms() + 200;
+        for (int64_t left; !atomic_load(&r->stopping) && (left = next - wall_ms()) > 0;) {
+            int64_t first = INT64_MAX;
+            int fresh = 0;
+            rsub_wait(sub, (int)(left > 200 ? 200 : left), 64, on_soon, &first, &fresh);
+            if (fresh)
+                log_info("event=timers_armed");
+            if (first < next || fresh)
+                break;
         }
-        atomic_store(&r->timers.fd, -1);
-        rconn_free(sub);
     }
+    rsub_free(sub);
     rconn_free(cmd);
     return NULL;
 }

@@ -535,6 +535,38 @@ static void cluster_free(struct rasync *ra)
     event_free(ra->settle_ev);
 }
 
+size_t rasync_masters(const struct rasync *ra)
+{
+    return ra->map ? rcluster_masters(ra->map) : 1;
+}
+
+void rasync_cmdargv_master(struct rasync *ra, size_t i, rasync_reply_cb cb, void *arg, int argc,
+                           const char **argv, const size_t *lens)
+{
+    if (!ra->map) {
+        if (i == 0) {
+            rasync_cmdargv(ra, cb, arg, argc, argv, lens);
+            return;
+        }
+        struct pending *p = xcalloc(1, sizeof(*p));
+        p->ra = ra;
+        p->cb = cb;
+        p->arg = arg;
+        fail_later(ra, p);
+        return;
+    }
+    const char *a = rcluster_master(ra->map, i);
+    if (!a) {
+        struct pending *p = xcalloc(1, sizeof(*p));
+        p->ra = ra;
+        p->cb = cb;
+        p->arg = arg;
+        fail_later(ra, p);
+        return;
+    }
+    rasync_cmdargv(node_for(ra, a), cb, arg, argc, argv, lens);
+}
+
 int rasync_readable(const struct rasync *ra)
 {
     if (ra->map)

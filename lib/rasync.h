@@ -37,6 +37,14 @@ void rasync_eval(struct rasync *ra, rasync_reply_cb cb, void *arg, const char *s
 void rasync_subscribe(struct rasync *ra, rasync_reply_cb cb, void *arg, const char *cmd,
                       const char *channel);
 
+/* The masters a command for every node goes to (SCAN): 1 for one Redis;
+ * on a cluster, those of the slot map (0 before it is read). */
+size_t rasync_masters(const struct rasync *ra);
+/* rasync_cmdargv on the i-th master, whatever the command's keys; cb gets
+ * NULL when there is no such master. */
+void rasync_cmdargv_master(struct rasync *ra, size_t i, rasync_reply_cb cb, void *arg, int argc,
+                           const char **argv, const size_t *lens);
+
 /* Bytes waiting on the connection's socket, 0 when none or not connected
  * (for callers that batch their work over everything that has arrived). */
 int rasync_readable(const struct rasync *ra);

@@ -8,7 +8,7 @@ defects that were found from outside, one check each.
 The gateway runs with --node authz and the MCP clients of authz.sh; alice's
 desktop client (aa-client, session alice-s, a status that takes 2 s) is
 connected. Tokens are minted with aa-ctl (AA_TOKEN_SECRET in the environment).
-Usage: authz.py HOST PORT REDIS_SOCKET BINDIR   (prints "ok - ..." and a summary)"""
+Usage: authz.py HOST PORT REDIS BINDIR   (prints "ok - ..." and a summary)"""
 import http.client
 import json
 import os
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import wsraw  # noqa: E402
 from wsraw import check, frame, handshake, read_frame  # noqa: E402
 
-HOST, PORT, SOCK, BINDIR = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+HOST, PORT, REDIS, BINDIR = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
 wsraw.setup(HOST, PORT, "")
 cases = held = 0
 FAR = "99999999999999"
@@ -37,8 +37,21 @@ def cell(name, cond, detail=""):
 
 
 def rcli(*args):
-    return subprocess.run(["redis-cli", "-s", SOCK, *args], capture_output=True,
+    """redis-cli on REDIS, the programs' address (unix:/path, host:port, cluster:...)."""
+    if REDIS.startswith("unix:"):
+        where = ["-s", REDIS[5:]]
+    else:
+        seed = REDIS[len("cluster:"):].split(",")[0] if REDIS.startswith("cluster:") else REDIS
+        where = (["-c"] if REDIS.startswith("cluster:") else []) + \
+            ["-h", seed.rsplit(":", 1)[0], "-p", seed.rsplit(":", 1)[1]]
+    return subprocess.run(["redis-cli", *where, *args], capture_output=True,
                           text=True).stdout.strip()
+
+
+def key(*args):
+    """A Redis name of the product, in its cell (aa-ctl key)."""
+    return subprocess.run([BINDIR + "/aa-ctl", "key", *args, "--redis", REDIS],
+                          capture_output=True, text=True, check=True).stdout.strip()
 
 
 def mint(sub, scope="client", session=""):
@@ -50,9 +63,14 @@ def mint(sub, scope="client", session=""):
 
 def new_callback(session, n=[0]):
     """A pending callback record of session, as the runtime makes them."""
-    n[0] += 1
-    cbid = "cb-authz%04d" % n[0]
-    rcli("HSET", "aa:cb:" + cbid, "session", session, "status", "pending", "deadline_ms", FAR,
+    cell = key("session", session, "owner").split("session:")[0]
+    while True:  # in the session's cell, as the runtime makes them
+        n[0] += 1
+        cbid = "cb-authz%04d" % n[0]
+        name = key("cb", cbid)
+        if name.split("cb:")[0] == cell:
+            break
+    rcli("HSET", name, "session", session, "status", "pending", "deadline_ms", FAR,
          "next_deadline_ms", FAR)
     return cbid
 
@@ -88,13 +106,13 @@ def events(s, want, limit=30):
 
 
 # ---- setup: alice owns alice-s (her desktop is connected), bob owns bob-s ----
-rcli("XADD", "aa:outbox:alice-s", "*", "e", '{"event":"alice_private","data":{}}')
+rcli("XADD", key("outbox", "alice-s"), "*", "e", '{"event":"alice_private","data":{}}')
 bob_tok = mint("bob")
 s, st = ws_status(bob_tok, "bob-s")
 s.close()
-check("setup: bob owns bob-s", rcli("GET", "aa:session:bob-s:owner") == "bob")
+check("setup: bob owns bob-s", rcli("GET", key("session", "bob-s", "owner")) == "bob")
 check("setup: alice owns alice-s (her desktop connected first)",
-      rcli("GET", "aa:session:alice-s:owner") == "alice")
+      rcli("GET", key("session", "alice-s", "owner")) == "alice")
 
 # ---- /ws: subjects x scopes x alice's session ----
 ws_cases = [
@@ -128,7 +146,7 @@ s, st = ws_status(None, "alice-s", "&access_token=" + bob_tok)
 s.close()
 cell("/ws alice-s, bob's token as ?access_token: 403", st == 403, "got %d" % st)
 check("/ws: refused connections did not change the owner",
-      rcli("GET", "aa:session:alice-s:owner") == "alice")
+      rcli("GET", key("session", "alice-s", "owner")) == "alice")
 r = subprocess.run([BINDIR + "/aa-ctl", "token", "--sub", "x", "--session", "*"],
                    capture_output=True, text=True)
 cell("aa-ctl token --session '*' is refused (no wildcard)", r.returncode == 2, r.stderr)
@@ -143,7 +161,7 @@ s.close()
 cell("ws async_callback, bob on bob-s, alice's callback: callback_not_found",
      any(e.get("data", {}).get("code") == "callback_not_found" for e in got), str(got))
 cell("ws async_callback, bob: alice's callback still pending",
-     rcli("HGET", "aa:cb:" + cb, "status") == "pending")
+     rcli("HGET", key("cb", cb), "status") == "pending")
 s, st = ws_status(mint("alice"), "alice-s")
 s.sendall(frame(1, json.dumps({"action": "async_callback", "callback_id": cb,
                                "content": "connected"}).encode()))
@@ -174,7 +192,7 @@ for name, tok, want in rest_cases:
         cell("REST %s alice's callback, %s: %d" % (op, name, want), st == want, "got %d" % st)
         if want != 200:
             cell("REST %s, %s: the callback is unchanged" % (op, name),
-                 rcli("HGET", "aa:cb:" + cb, "status") == "pending")
+                 rcli("HGET", key("cb", cb), "status") == "pending")
 
 # ---- MCP: OAuth clients acting for alice or bob ----
 
@@ -231,7 +249,7 @@ mcp_cases = [
     ("a minted admin mcp token", Mcp(mint("root", "admin mcp")).init(), "alice-s", True),
 ]
 for name, m, sess, allowed in mcp_cases:
-    before = rcli("XLEN", "aa:outbox:" + sess)
+    before = rcli("XLEN", key("outbox", sess))
     st, rep = m.call("run_client_command", {"command": "connect_vpn", "session_id": sess})
     err, text = tool_text(rep)
     ok = (not err and "sent_to_client" in text) if allowed else (err and "may not" in text
@@ -240,7 +258,7 @@ for name, m, sess, allowed in mcp_cases:
          st == 200 and ok, "%d %s" % (st, text[:120]))
     if not allowed:
         cell("MCP tools/call on %s, %s: nothing pushed" % (sess, name),
-             rcli("XLEN", "aa:outbox:" + sess) == before)
+             rcli("XLEN", key("outbox", sess)) == before)
 st, _, _ = Mcp(mint("alice", "client")).post({"jsonrpc": "2.0", "id": 1, "method": "ping"})
 cell("MCP, a token of alice with scope client: 403", st == 403, "got %d" % st)
 st, _, _ = req("POST", "/mcp?access_token=" + agent_a.token,
@@ -312,7 +330,7 @@ got = events(s, "invalid_content")
 check("defect: content null is refused (invalid_content)",
       any(e.get("data", {}).get("code") == "invalid_content" for e in got), str(got))
 check("defect: content null: the callback is unchanged",
-      rcli("HGET", "aa:cb:" + cb, "status") == "pending")
+      rcli("HGET", key("cb", cb), "status") == "pending")
 s.close()
 cbtok = mint("alice", "callbacks")
 for what, body in [("non-UTF-8", b"\xff\xfeconnected"), ("a NUL byte", b"conn\x00ected"),
@@ -320,7 +338,7 @@ for what, body in [("non-UTF-8", b"\xff\xfeconnected"), ("a NUL byte", b"conn\x0
     st, _, _ = req("POST", "%s/%s/succeed" % (REST, cb), body,
                     {"Authorization": "Bearer " + cbtok})
     check("defect: REST succeed with %s is 400" % what, st == 400, "got %d" % st)
-check("defect: and the callback is unchanged", rcli("HGET", "aa:cb:" + cb, "status") == "pending")
+check("defect: and the callback is unchanged", rcli("HGET", key("cb", cb), "status") == "pending")
 for cbid in ["deadlines", "completed"]:
     st, _, _ = req("POST", "%s/%s/succeed" % (REST, cbid), b"x",
                     {"Authorization": "Bearer " + cbtok})
@@ -330,7 +348,7 @@ s, st = ws_status(mint("alice"), "alice-s", "&last_event_id=99999999999999-0")
 got = events(s, "last_event_id_ahead", 5)
 check("defect: last_event_id in the future gets last_event_id_ahead",
       any(e.get("data", {}).get("code") == "last_event_id_ahead" for e in got), str(got))
-eid = rcli("XADD", "aa:outbox:alice-s", "*", "e", '{"event":"later","data":{}}')
+eid = rcli("XADD", key("outbox", "alice-s"), "*", "e", '{"event":"later","data":{}}')
 rcli("PUBLISH", "aa:push:authz", "alice-s\n%s\n{\"event\":\"later\",\"data\":{}}" % eid)
 got = events(s, "later", 10)
 check("defect: and a later event is still delivered", any(e.get("event") == "later" for e in got),

@@ -11,7 +11,8 @@ start_redis
 start_gateway authz --header-timeout-ms 1000 \
     --mcp-clients "agent-a:secret-a::alice,agent-b:secret-b::bob,agent-a1:secret-a1:alice-s:alice"
 start_tool
-wait_for 10 "tool worker group" sh -c "redis-cli -s '$REDIS_SOCK' XINFO GROUPS aa:stream:tool | grep -q tool-workers"
+tool_group() { rcli XINFO GROUPS "$(key cells aa:stream:tool | tail -1)" | grep -q tool-workers; }
+wait_for 10 "tool worker group" tool_group
 # alice's desktop; its stdin stays open (fd 7) until the end
 mkfifo "$E2E_DIR/alice.in"
 timeout 150 "$BINDIR/aa-client" --approve-changes allow --url "ws://127.0.0.1:$PORT/ws" --json --quiet \
@@ -21,10 +22,11 @@ timeout 150 "$BINDIR/aa-client" --approve-changes allow --url "ws://127.0.0.1:$P
     <"$E2E_DIR/alice.in" >"$E2E_DIR/alice.out" 2>&1 &
 alice=$!
 exec 7>"$E2E_DIR/alice.in"
-wait_for 10 "alice's desktop" sh -c "test \"\$(redis-cli -s '$REDIS_SOCK' SCARD aa:session:alice-s:conns)\" = 1"
+alice_up() { test "$(rcli SCARD "$(key session alice-s conns)")" = 1; }
+wait_for 10 "alice's desktop" alice_up
 PY=python3
 [ -x /usr/bin/python3 ] && PY=/usr/bin/python3
-$PY "$ROOT/tests/conformance/authz.py" 127.0.0.1 "$PORT" "$REDIS_SOCK" "$BINDIR" >"$E2E_DIR/authz.out" 2>&1
+$PY "$ROOT/tests/conformance/authz.py" 127.0.0.1 "$PORT" "$REDIS" "$BINDIR" >"$E2E_DIR/authz.out" 2>&1
 grep -v '^ok - ' "$E2E_DIR/authz.out"
 line=$(grep -E '^authz: ' "$E2E_DIR/authz.out")
 [ -n "$line" ] || not_ok "authz script ran"

@@ -31,7 +31,8 @@ check "catalog: bad JSON names the line" bad_catalog $'[\n{"name":}]' 'bad.json:
 start_redis
 start_gateway gw --mcp-clients "agent-1:s3cret-value::desk"
 start_tool --tool-catalog "$FIXTURES/catalog.json"
-check "catalog: published in Redis" wait_for 10 "the catalog" sh -c "$(declare -f rcli); REDIS_SOCK='$REDIS_SOCK'; EXTERNAL='$EXTERNAL'; rcli --raw GET aa:tools:catalog | grep -q flush_dns"
+published() { rcli --raw GET aa:tools:catalog | grep -q flush_dns; }
+check "catalog: published in Redis" wait_for 10 "the catalog" published
 
 # The desktop: the two actions declared in its configuration file.
 mkdir -p "$E2E_DIR/xdg/agent-async"
@@ -45,7 +46,7 @@ CONF
 (sleep 90 | XDG_CONFIG_HOME=$E2E_DIR/xdg timeout 120 "$BINDIR/aa-client" --url "ws://127.0.0.1:$PORT/ws" \
     --json --token "$(mint --sub desk --ttl-s 600)" --session cat-desk --approve-changes allow \
     >"$E2E_DIR/desk.out" 2>"$E2E_DIR/desk.err") &
-one_conn() { test "$(rcli SCARD aa:session:cat-desk:conns)" = 1; }
+one_conn() { test "$(rcli SCARD "$(key session cat-desk conns)")" = 1; }
 wait_for 10 "the desktop client" one_conn
 check "client: says which actions are declared" grep -q 'declared actions: flush_dns restart_agent' "$E2E_DIR/desk.err"
 

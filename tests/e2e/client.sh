@@ -12,7 +12,7 @@ start_agent
 start_tool
 wait_for 10 "worker groups" groups_ready
 count() { grep -c -- "$2" "$1" || true; }
-pending_callbacks() { test "$(rcli ZCARD aa:cb:deadlines)" -ge 1; }
+pending_callbacks() { test "$(sum_cells ZCARD aa:cb:deadlines)" -ge 1; }
 
 # 1. The gateway is killed (-9) while the client's answer is being prepared,
 #    then restarted on the same port: the client reconnects, resumes after
@@ -78,7 +78,7 @@ client --state-file "$state" --prompt "hello" >/dev/null
 first=$(cat "$state")
 client --state-file "$state" --prompt "hello" >"$E2E_DIR/second.out"
 check "session: kept between runs" test -n "$first" -a "$(cat "$state")" = "$first"
-check "session: second run used it" test "$(rcli SCARD "aa:session:$first:conns")" = 0
+check "session: second run used it" test "$(rcli SCARD "$(key session $first conns)")" = 0
 
 # 7. wss:// to a gateway with a certificate, verified with --ca-file.
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$E2E_DIR/key.pem" -out "$E2E_DIR/cert.pem" \
@@ -156,7 +156,7 @@ client --quiet=false --session c-partial --prompt "check my vpn logs" \
 check "partial logs: answered" test $? = 0
 check "partial logs: collected, with the failures named" grep -q "collect the vpn logs: sent [0-9]* bytes; 2 of 3 commands failed: could not start no-such-collector: not found; exit status 1 (false)" "$E2E_DIR/partial.err"
 check "partial logs: analysed, not failed" sh -c "! grep -q 'could not collect' '$out'"
-cb_result() { for k in $(rcli --raw KEYS 'aa:cb:cb-*'); do
+cb_result() { for k in $(scan_keys 'aa:cb:cb-*'); do
     [ "$(rcli --raw HGET "$k" session)" = "$1" ] && rcli --raw HGET "$k" result; done; }
 cb_result c-partial >"$E2E_DIR/partial.result"
 check "partial logs: the collected output reached the tool" grep -q '^\$ .*logs_vpn.sh' "$E2E_DIR/partial.result"
@@ -168,8 +168,8 @@ out=$E2E_DIR/conflict.out
 client --quiet=false --session c-conflict --prompt "What's my VPN status?" --heartbeat-ms 200 \
     --cmd-vpn-status "$FIXTURES/slow_status.sh 3" >"$out" 2>"$E2E_DIR/conflict.err" &
 cpid=$!
-cb_of() { rcli --raw ZRANGE aa:cb:deadlines 0 -1 | while read -r id; do
-    [ "$(rcli --raw HGET "aa:cb:$id" session)" = c-conflict ] && echo "$id"; done | head -1; }
+cb_of() { rcli --raw ZRANGE "$(key in c-conflict aa:cb:deadlines)" 0 -1 | while read -r id; do
+    [ "$(rcli --raw HGET "$(key cb "$id")" session)" = c-conflict ] && echo "$id"; done | head -1; }
 has_cb() { test -n "$(cb_of)"; }
 wait_for 10 "the callback of c-conflict" has_cb
 cb=$(cb_of)

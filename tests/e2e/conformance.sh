@@ -75,8 +75,8 @@ fi
 start_gateway gw2 --heartbeat-ms 300
 (sleep 30 | timeout 60 "$BINDIR/aa-client" --approve-changes allow --url "ws://127.0.0.1:$PORT/ws" --token "$TOKEN" \
     --session reap-me --json --quiet >/dev/null 2>&1) &
-one_conn() { test "$(rcli SCARD aa:session:reap-me:conns)" = 1; }
-reaped() { test "$(rcli SCARD aa:session:reap-me:conns)" = 0 && test "$(rcli EXISTS aa:node:gw2:conns)" = 0; }
+one_conn() { test "$(rcli SCARD "$(key session reap-me conns)")" = 1; }
+reaped() { test "$(rcli SCARD "$(key session reap-me conns)")" = 0 && test "$(sum_cells EXISTS aa:node:gw2:conns)" = 0; }
 wait_for 10 "the client on gw2" one_conn
 kill -9 "$GW2_PID"
 wait "$GW2_PID" 2>/dev/null

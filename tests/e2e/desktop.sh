@@ -163,7 +163,7 @@ wait_for 10 "the stand-in provider" bash -c "exec 3<>/dev/tcp/127.0.0.1/$FAKE_PO
 OPENAI_API_KEY=sk-test OPENAI_BASE_URL=http://127.0.0.1:$FAKE_PORT/v1 start_agent --llm-provider openai
 ask "what is the vpn status now"
 check "stream: the answer, streamed" wait_for 20 "the streamed answer" shows '^agent-async' chat-agent '^Model says: status=connected$'
-deltas() { test "$(rcli --raw XRANGE aa:outbox:d-1 - + | grep -c '"event":"chat_delta"')" -ge 2; }
+deltas() { test "$(rcli --raw XRANGE "$(key outbox d-1)" - + | grep -c '"event":"chat_delta"')" -ge 2; }
 check "stream: it came in several chat_delta pieces" deltas
 check "stream: one bubble, grown in place" test "$(count_shows chat-agent '^Model says: status=connected$')" = 1
 check "stream: no bubble holds a piece of it" test "$(count_shows chat-agent '^Model says')" = 1

@@ -13,7 +13,7 @@ start_agent --claim-idle-ms 1000 --lease-ms 2000
 start_tool --claim-idle-ms 1000 --lease-ms 2000
 wait_for 10 "worker groups" groups_ready
 
-pending_callbacks() { test "$(rcli ZCARD aa:cb:deadlines)" -ge 1; }
+pending_callbacks() { test "$(sum_cells ZCARD aa:cb:deadlines)" -ge 1; }
 count() { grep -c -- "$2" "$1" || true; }
 
 # 1. kill -9 the tool worker while its execution is suspended.
@@ -42,12 +42,13 @@ check "kill -9 while suspended: resumed by the sweep" grep -q "event=sweep resum
 kill -STOP "$TOOL_PID"
 frozen=$TOOL_PID
 out=$E2E_DIR/kill-running.out
-last=$(rcli XREVRANGE aa:stream:tool + - COUNT 1 | head -1)
+tool_stream=$(key in d-frozen aa:stream:tool) # the session's cell's
+last=$(rcli XREVRANGE "$tool_stream" + - COUNT 1 | head -1)
 client --session d-frozen --prompt "Help me connect to my VPN" --timeout-ms 30000 >"$out" &
 cpid=$!
-new_entry() { test "$(rcli XREVRANGE aa:stream:tool + - COUNT 1 | head -1)" != "$last"; }
+new_entry() { test "$(rcli XREVRANGE "$tool_stream" + - COUNT 1 | head -1)" != "$last"; }
 wait_for 10 "the tool call's stream entry" new_entry
-rcli XREADGROUP GROUP tool-workers ghost COUNT 10 STREAMS aa:stream:tool '>' >/dev/null
+rcli XREADGROUP GROUP tool-workers ghost COUNT 10 STREAMS "$tool_stream" '>' >/dev/null
 start_tool --claim-idle-ms 1000 --lease-ms 2000
 wait "$cpid"
 check "dead consumer: answered after the reclaim" test $? = 0
@@ -124,7 +125,7 @@ client --session d-leaving --prompt "What's my VPN status?" --timeout-ms 30000 \
     --cmd-vpn-status "$FIXTURES/slow_status.sh 2" >"$out" &
 cpid=$!
 wait_for 10 "a suspended tool call" pending_callbacks
-cb=$(rcli ZRANGE aa:cb:deadlines 0 0)
+cb=$(rcli ZRANGE "$(key in d-leaving aa:cb:deadlines)" 0 0)
 maker=a other=b
 grep -q "cb=$cb" "$E2E_DIR/tool-b.log" && maker=b other=a
 kill -TERM "${WPID[$maker]}"

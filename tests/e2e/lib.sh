@@ -8,6 +8,7 @@ FIXTURES=$ROOT/tests/e2e/fixtures
 PASSED=0
 FAILED=0
 PIDS=()
+CLUSTERS=0
 
 # With AA_E2E_GATEWAY=host:port and AA_E2E_REDIS=host:port the scenarios run
 # against a stack that is already up (the compose e2e service); otherwise
@@ -29,6 +30,8 @@ e2e_teardown() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null; done
     for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
     PIDS=()
+    local d
+    for d in "$E2E_DIR"/cluster-*; do [ -d "$d" ] && bash "$ROOT/ops/redis-cluster.sh" stop "$d"; done
     if [ "$FAILED" = 0 ] && [ -z "${E2E_KEEP:-}" ]; then rm -rf "$E2E_DIR"; fi
 }
 
@@ -46,7 +49,19 @@ wait_for() {
     done
 }
 
+# AA_E2E_CELLS=N runs the scenarios with N cells (keys.h) on one Redis;
+# AA_E2E_CLUSTER=1 on a private Redis Cluster (3 masters, 3 replicas, AOF:
+# ops/redis-cluster.sh) with its default 16 cells.
+[ -n "${AA_E2E_CELLS:-}" ] && export AA_CELLS=$AA_E2E_CELLS
+
 start_redis() {
+    if [ -n "${AA_E2E_CLUSTER:-}" ]; then
+        CLUSTER_DIR=$E2E_DIR/cluster-$((++CLUSTERS))
+        REDIS=$(bash "$ROOT/ops/redis-cluster.sh" start "$CLUSTER_DIR" 3 1) || return 1
+        REDIS_SEED=${REDIS#cluster:}
+        REDIS_SEED=${REDIS_SEED%%,*}
+        return 0
+    fi
     REDIS_SOCK=$E2E_DIR/redis.sock
     redis-server --port 0 --unixsocket "$REDIS_SOCK" --unixsocketperm 700 --dir "$E2E_DIR" \
         --appendonly yes --appendfsync everysec --save "" --notify-keyspace-events KEA \
@@ -60,9 +75,49 @@ start_redis() {
 rcli() {
     if [ -n "$EXTERNAL" ]; then
         redis-cli -h "${AA_E2E_REDIS%:*}" -p "${AA_E2E_REDIS##*:}" "$@"
+    elif [ -n "${AA_E2E_CLUSTER:-}" ]; then
+        redis-cli -c -h "${REDIS_SEED%:*}" -p "${REDIS_SEED##*:}" "$@"
     else
         redis-cli -s "$REDIS_SOCK" "$@"
     fi
+}
+
+# The product's Redis names, whatever the deployment's cells (aa-ctl key):
+# key exec ID, key session SID WHAT, key in ID aa:stream:tool, ...
+key() { "$BINDIR/aa-ctl" key "$@" --redis "${REDIS:-${AA_E2E_REDIS:-}}"; }
+# sum_cells CMD NAME: CMD (ZCARD, XLEN) of NAME added up over every cell.
+sum_cells() {
+    local n=0 k v
+    for k in $(key cells "$2"); do
+        v=$(rcli "$1" "$k") || return 1
+        n=$((n + v))
+    done
+    echo "$n"
+}
+# scan_keys PATTERN: the keys matching PATTERN (aa:exec:turn-*) in every
+# cell, on every master.
+scan_keys() {
+    local pat m
+    pat=$(key any "$1") || return 1
+    if [ -n "${AA_E2E_CLUSTER:-}" ]; then
+        for m in $(key masters); do redis-cli -h "${m%:*}" -p "${m##*:}" --scan --pattern "$pat"; done
+    else
+        rcli --scan --pattern "$pat"
+    fi
+}
+
+# same_cell_id SID PREFIX: the first of PREFIX1, PREFIX2 ... in SID's cell,
+# for a record a test makes by hand, as the runtime would (ids in cells).
+same_cell_id() {
+    local want n=0 k
+    want=$(key session "$1" owner) || return 1
+    want=${want%%session:*}
+    while [ $n -lt 10000 ]; do
+        n=$((n + 1))
+        k=$(key cb "$2$n") || return 1
+        [ "${k%%cb:*}" = "$want" ] && { echo "$2$n"; return 0; }
+    done
+    return 1
 }
 
 # A token secret for the gateway and a client token for the scenarios.
@@ -144,8 +199,8 @@ start_stack() {
 }
 
 groups_ready() {
-    rcli XINFO GROUPS aa:stream:tool | grep -q tool-workers &&
-        rcli XINFO GROUPS aa:stream:agent | grep -q agent-workers
+    rcli XINFO GROUPS "$(key cells aa:stream:tool | tail -1)" | grep -q tool-workers &&
+        rcli XINFO GROUPS "$(key cells aa:stream:agent | tail -1)" | grep -q agent-workers
 }
 
 # http_get PORT PATH [STATUS]: GET with bash's /dev/tcp; prints the body.

@@ -30,7 +30,7 @@ slowdesk=$!
     --cmd-vpn-status "$FIXTURES/slow_vpn_status.sh 60" >"$E2E_DIR/op.out" 2>&1) &
 opdesk=$!
 one_conn() {
-    for s in mcp-desk mcp-slow mcp-op; do test "$(rcli SCARD aa:session:$s:conns)" = 1 || return 1; done
+    for s in mcp-desk mcp-slow mcp-op; do test "$(rcli SCARD "$(key session $s conns)")" = 1 || return 1; done
 }
 wait_for 10 "the desktop clients" one_conn
 

@@ -170,8 +170,9 @@ client --session p-mem --prompt "Thanks, now connect it" >"$E2E_DIR/mem2.out"
 check "memory: the second turn answered" has "$E2E_DIR/mem2.out" '"event":"chat_response"'
 check "memory: the model saw the earlier turn" jsonl "$E2E_DIR/memory.jsonl" \
     "r[2]['body']['messages'][0]['content'] == \"What's my VPN status?\" and r[2]['body']['messages'][1]['role'] == 'assistant' and 'status=connected' in r[2]['body']['messages'][1]['content'] and r[2]['body']['messages'][2]['content'] == 'Thanks, now connect it'"
-check "memory: kept in Redis with a TTL" test "$(rcli TTL aa:session:p-mem:memory)" -gt 0
-check "memory: bounded tool results kept" sh -c "redis-cli -s '$REDIS_SOCK' LINDEX aa:session:p-mem:memory 0 | grep -q get_vpn_status"
+check "memory: kept in Redis with a TTL" test "$(rcli TTL "$(key session p-mem memory)")" -gt 0
+first_memory() { rcli LINDEX "$(key session p-mem memory)" 0 | grep -q get_vpn_status; }
+check "memory: bounded tool results kept" first_memory
 stop_agent_and_fake
 
 # Two tool uses in one model turn run in parallel; both results go back in
@@ -228,7 +229,7 @@ out=$E2E_DIR/kill.out
 client --session p-kill --prompt "What's my VPN status?" --timeout-ms 30000 \
     --cmd-vpn-status "$FIXTURES/slow_status.sh 2" >"$out" &
 cpid=$!
-waiting() { test "$(rcli ZCARD aa:cb:deadlines)" -ge 1; }
+waiting() { test "$(sum_cells ZCARD aa:cb:deadlines)" -ge 1; }
 wait_for 15 "the turn waiting on the desktop" waiting
 kill -9 "$AGENT_PID"
 wait "$AGENT_PID" 2>/dev/null

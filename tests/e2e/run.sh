@@ -98,12 +98,12 @@ check "bad input: unknown callback refused" has "$out" '"code":"callback_not_fou
 check "bad input: still answers ping" has "$out" '"event":"pong"'
 
 # 5. A callback id of another session cannot be completed.
-rcli HSET aa:cb:cb-foreign session other-session status pending next_deadline_ms 99999999999999 >/dev/null
+rcli HSET "$(key cb cb-foreign)" session other-session status pending next_deadline_ms 99999999999999 >/dev/null
 out=$E2E_DIR/foreign.out
 printf '%s\n' '{"action":"async_callback","callback_id":"cb-foreign","content":"connected"}' |
     client --session e2e-thief >"$out"
 check "isolation: foreign callback reported as not found" has "$out" '"code":"callback_not_found"'
-check "isolation: foreign callback unchanged" test "$(rcli HGET aa:cb:cb-foreign status)" = pending
+check "isolation: foreign callback unchanged" test "$(rcli HGET "$(key cb cb-foreign)" status)" = pending
 
 # 6. Turns on one session are answered in order.
 out=$E2E_DIR/order.out
@@ -128,26 +128,27 @@ check "auth: session-bound token, other session 403" test "$(ws_upgrade "$PORT" 
 short=$(mint --ttl-s 1)
 check "auth: expired token gets 401" wait_for 5 "expiry" sh -c "test \"\$(bash -c '. tests/e2e/lib.sh; GW_HOST=$GW_HOST; ws_upgrade $PORT session_id=a1 \"Authorization: Bearer $short\"')\" = 401"
 
-rcli HSET aa:cb:cb-rest1 session r1 status pending next_deadline_ms 99999999999999 deadline_ms 99999999999999 >/dev/null
-rcli SET aa:session:r1:owner rest-user >/dev/null
+cbr=$(same_cell_id r1 cb-rest) # in r1's cell, as the runtime makes them
+rcli HSET "$(key cb "$cbr")" session r1 status pending next_deadline_ms 99999999999999 deadline_ms 99999999999999 >/dev/null
+rcli SET "$(key session r1 owner)" rest-user >/dev/null
 P=/2025-12-01/durable-execution-callbacks
 cbtok=$(mint --sub rest-user --scope callbacks)
 r1tok=$(mint --sub rest-user --scope callbacks --session r1)
 r2tok=$(mint --sub rest-user --scope callbacks --session r2)
-check "rest: no token 401" test "$(http_req "$PORT" POST $P/cb-rest1/succeed x | head -1)" = 401
-check "rest: token of another session 404" test "$(http_req "$PORT" POST $P/cb-rest1/succeed x "Authorization: Bearer $r2tok" | head -1)" = 404
-check "rest: token without the callbacks scope 403" test "$(http_req "$PORT" POST $P/cb-rest1/succeed x "Authorization: Bearer $(mint --sub rest-user --session r1)" | head -1)" = 403
-check "rest: another subject's callback 404" test "$(http_req "$PORT" POST $P/cb-rest1/succeed x "Authorization: Bearer $(mint --sub ops --scope callbacks)" | head -1)" = 404
-check "rest: heartbeat 200" test "$(http_req "$PORT" POST $P/cb-rest1/heartbeat "" "Authorization: Bearer $r1tok" | head -1)" = 200
-check "rest: succeed 200" test "$(http_req "$PORT" POST $P/cb-rest1/succeed connected "Authorization: Bearer $r1tok" | head -1)" = 200
-check "rest: result stored raw" test "$(rcli HGET aa:cb:cb-rest1 result)" = connected
-check "rest: identical repeat 200" test "$(http_req "$PORT" POST $P/cb-rest1/succeed connected "Authorization: Bearer $cbtok" | head -1)" = 200
-check "rest: different outcome 409" test "$(http_req "$PORT" POST $P/cb-rest1/fail '{"ErrorType":"X","ErrorMessage":"y"}' "Authorization: Bearer $cbtok" | head -1)" = 409
+check "rest: no token 401" test "$(http_req "$PORT" POST $P/$cbr/succeed x | head -1)" = 401
+check "rest: token of another session 404" test "$(http_req "$PORT" POST $P/$cbr/succeed x "Authorization: Bearer $r2tok" | head -1)" = 404
+check "rest: token without the callbacks scope 403" test "$(http_req "$PORT" POST $P/$cbr/succeed x "Authorization: Bearer $(mint --sub rest-user --session r1)" | head -1)" = 403
+check "rest: another subject's callback 404" test "$(http_req "$PORT" POST $P/$cbr/succeed x "Authorization: Bearer $(mint --sub ops --scope callbacks)" | head -1)" = 404
+check "rest: heartbeat 200" test "$(http_req "$PORT" POST $P/$cbr/heartbeat "" "Authorization: Bearer $r1tok" | head -1)" = 200
+check "rest: succeed 200" test "$(http_req "$PORT" POST $P/$cbr/succeed connected "Authorization: Bearer $r1tok" | head -1)" = 200
+check "rest: result stored raw" test "$(rcli HGET "$(key cb "$cbr")" result)" = connected
+check "rest: identical repeat 200" test "$(http_req "$PORT" POST $P/$cbr/succeed connected "Authorization: Bearer $cbtok" | head -1)" = 200
+check "rest: different outcome 409" test "$(http_req "$PORT" POST $P/$cbr/fail '{"ErrorType":"X","ErrorMessage":"y"}' "Authorization: Bearer $cbtok" | head -1)" = 409
 check "rest: unknown callback 404" test "$(http_req "$PORT" POST $P/cb-nope/succeed x "Authorization: Bearer $cbtok" | head -1)" = 404
-check "rest: bad fail body 400" test "$(http_req "$PORT" POST $P/cb-rest1/fail 'nope' "Authorization: Bearer $cbtok" | head -1)" = 400
+check "rest: bad fail body 400" test "$(http_req "$PORT" POST $P/$cbr/fail 'nope' "Authorization: Bearer $cbtok" | head -1)" = 400
 check "rest: bad id 400" test "$(http_req "$PORT" POST "$P/cb%20x/succeed" x "Authorization: Bearer $cbtok" | head -1)" = 400
-check "rest: GET 405" test "$(http_req "$PORT" GET $P/cb-rest1/succeed "" "Authorization: Bearer $cbtok" | head -1)" = 405
-check "rest: unknown operation 404" test "$(http_req "$PORT" POST $P/cb-rest1/explode x "Authorization: Bearer $cbtok" | head -1)" = 404
+check "rest: GET 405" test "$(http_req "$PORT" GET $P/$cbr/succeed "" "Authorization: Bearer $cbtok" | head -1)" = 405
+check "rest: unknown operation 404" test "$(http_req "$PORT" POST $P/$cbr/explode x "Authorization: Bearer $cbtok" | head -1)" = 404
 fi
 
 # 8. Metrics: the gateway's and the workers' Prometheus endpoints.
@@ -176,8 +177,9 @@ if [ -z "$EXTERNAL" ]; then
 fi
 
 # 9. Inspection with redis-cli: connections and executions are readable.
-check "inspect: finished turn recorded" sh -c "$(declare -f rcli); EXTERNAL='$EXTERNAL' AA_E2E_REDIS='${AA_E2E_REDIS:-}' REDIS_SOCK='${REDIS_SOCK:-}'; rcli --scan --pattern 'aa:exec:turn-*' | grep -q ."
-check "inspect: no connection left for ended clients" test "$(rcli SCARD aa:session:e2e-connect:conns)" = 0
+turn_recorded() { scan_keys 'aa:exec:turn-*' | grep -q .; }
+check "inspect: finished turn recorded" turn_recorded
+check "inspect: no connection left for ended clients" test "$(rcli SCARD "$(key session e2e-connect conns)")" = 0
 
 # 10. Every program stops cleanly on SIGTERM, with no sanitizer report.
 check "shutdown: SIGTERM exits 0 everywhere, no sanitizer reports" stop_programs

@@ -38,7 +38,7 @@ for i in $(seq 0 $((N - 1))); do
         --cmd-vpn-status "$FIXTURES/slow_status.sh 2" &
     pids+=("$!")
 done
-waiting() { test "$(rcli ZCARD aa:cb:deadlines)" -ge $N; }
+waiting() { test "$(sum_cells ZCARD aa:cb:deadlines)" -ge $N; }
 wait_for 20 "all tool calls suspended" waiting
 kill -9 "$GW1_PID" "$A1" "$T1"
 wait "$GW1_PID" "$A1" "$T1" 2>/dev/null

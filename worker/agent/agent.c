@@ -90,8 +90,9 @@ static int push_once(struct dur_ctx *ctx, const char *name, json_t *event)
 static int memory_step(struct dur_ctx *ctx, char **result, void *arg)
 {
     const struct agent_cfg *cfg = arg;
-    redisReply *r = rconn_cmd(dur_rconn(ctx), "LRANGE aa:session:%s:memory %d -1", dur_session(ctx),
-                              -cfg->memory_turns);
+    char key[KEYS_MAX];
+    keys_session(key, sizeof(key), dur_session(ctx), "memory");
+    redisReply *r = rconn_cmd(dur_rconn(ctx), "LRANGE %s %d -1", key, -cfg->memory_turns);
     if (!r)
         return DUR_FAIL;
     json_t *turns = json_array();
