@@ -249,17 +249,6 @@ static void routed_wait(struct routed *r)
     settle_later(ra);
 }
 
-/* Makes a redirection's "host:port" whole: an empty host is from's. */
-static void full_addr(char *a, size_t len, const char *from)
-{
-    if (a[0] != ':')
-        return;
-    char full[RCLUSTER_ADDR_MAX * 2];
-    snprintf(full, sizeof(full), "%.*s%s", (int)(strrchr(from, ':') - from), from, a);
-    if (strlen(full) < len)
-        memcpy(a, full, strlen(full) + 1);
-}
-
 static void on_routed(struct rasync *seen, redisReply *reply, void *arg)
 {
     (void)seen;
@@ -276,7 +265,7 @@ static void on_routed(struct rasync *seen, redisReply *reply, void *arg)
         int kind = rcluster_redirect(reply->str, reply->len, &slot, to, sizeof(to));
         if (kind && r->redirects++ < CLUSTER_MAX_REDIRECTS) {
             const char *from = r->slot >= 0 ? rcluster_node_of(ra->map, (unsigned)r->slot) : NULL;
-            full_addr(to, sizeof(to), from ? from : "127.0.0.1:0");
+            rcluster_full_addr(to, sizeof(to), from ? from : "127.0.0.1:0");
             mx_add(MX_REDIS_REDIRECTS, 1);
             if (kind == 2) {
                 snprintf(r->ask, sizeof(r->ask), "%s", to);
@@ -543,28 +532,16 @@ size_t rasync_masters(const struct rasync *ra)
 void rasync_cmdargv_master(struct rasync *ra, size_t i, rasync_reply_cb cb, void *arg, int argc,
                            const char **argv, const size_t *lens)
 {
-    if (!ra->map) {
-        if (i == 0) {
-            rasync_cmdargv(ra, cb, arg, argc, argv, lens);
-            return;
-        }
-        struct pending *p = xcalloc(1, sizeof(*p));
-        p->ra = ra;
-        p->cb = cb;
-        p->arg = arg;
-        fail_later(ra, p);
+    const char *a = ra->map ? rcluster_master(ra->map, i) : NULL;
+    if (ra->map ? a != NULL : i == 0) {
+        rasync_cmdargv(ra->map ? node_for(ra, a) : ra, cb, arg, argc, argv, lens);
         return;
     }
-    const char *a = rcluster_master(ra->map, i);
-    if (!a) {
-        struct pending *p = xcalloc(1, sizeof(*p));
-        p->ra = ra;
-        p->cb = cb;
-        p->arg = arg;
-        fail_later(ra, p);
-        return;
-    }
-    rasync_cmdargv(node_for(ra, a), cb, arg, argc, argv, lens);
+    struct pending *p = xcalloc(1, sizeof(*p)); /* no such master */
+    p->ra = ra;
+    p->cb = cb;
+    p->arg = arg;
+    fail_later(ra, p);
 }
 
 int rasync_readable(const struct rasync *ra)

@@ -316,6 +316,17 @@ int rcluster_redirect(const char *err, size_t errlen, unsigned *slot, char *addr
     return kind;
 }
 
+void rcluster_full_addr(char *addr, size_t len, const char *from)
+{
+    const char *colon = strrchr(from, ':');
+    if (addr[0] != ':' || !colon)
+        return;
+    char full[RCLUSTER_ADDR_MAX * 2];
+    snprintf(full, sizeof(full), "%.*s%s", (int)(colon - from), from, addr);
+    if (strlen(full) < len)
+        memcpy(addr, full, strlen(full) + 1);
+}
+
 int rcluster_transient(const char *err, size_t errlen)
 {
     static const char *const words[] = {"TRYAGAIN", "CLUSTERDOWN", "LOADING", "MASTERDOWN"};

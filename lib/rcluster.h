@@ -62,6 +62,9 @@ int rcluster_formatted_slot(const char *cmd, size_t len);
  * <slot> <host:port>" gives 2, fills *slot and addr (len bytes; host may be
  * empty: the node that answered). Any other text gives 0. */
 int rcluster_redirect(const char *err, size_t errlen, unsigned *slot, char *addr, size_t len);
+/* Makes a redirection's address whole in place: an empty host (":port")
+ * is the host of from, the node that answered. */
+void rcluster_full_addr(char *addr, size_t len, const char *from);
 /* 1 for the errors that pass once the cluster settles (TRYAGAIN,
  * CLUSTERDOWN, LOADING, MASTERDOWN): retry the command later. */
 int rcluster_transient(const char *err, size_t errlen);

@@ -328,17 +328,6 @@ fail:
     return NULL;
 }
 
-/* Makes a redirection's "host:port" whole: an empty host is at's. */
-static void full_addr(char *addr, size_t len, const char *at)
-{
-    if (addr[0] != ':')
-        return;
-    char full[RCLUSTER_ADDR_MAX * 2];
-    snprintf(full, sizeof(full), "%.*s%s", (int)(strrchr(at, ':') - at), at, addr);
-    if (strlen(full) < len)
-        memcpy(addr, full, strlen(full) + 1);
-}
-
 /* Sends a formatted command to the master serving its slot, following
  * MOVED and ASK, and waiting out a failover or a migration (a lost master,
  * TRYAGAIN, CLUSTERDOWN) for up to CLUSTER_WAIT_US. Borrowed: cmd. */
@@ -366,7 +355,7 @@ static redisReply *send_cluster(struct rconn *c, const char *cmd, size_t len)
             char to_addr[RCLUSTER_ADDR_MAX];
             int kind = rcluster_redirect(r->str, r->len, &s, to_addr, sizeof(to_addr));
             if (kind && redirects++ < CLUSTER_MAX_REDIRECTS) {
-                full_addr(to_addr, sizeof(to_addr), at);
+                rcluster_full_addr(to_addr, sizeof(to_addr), at);
                 mx_add(MX_REDIS_REDIRECTS, 1);
                 freeReplyObject(r);
                 ask[0] = '\0';
