@@ -49,7 +49,7 @@ static void route_chat(struct gw_conn *c, const struct gw_msg *m)
     char trace[32], key[KEYS_MAX], active[KEYS_MAX], queue[KEYS_MAX], stream[KEYS_MAX], now[24],
         tmo[24];
     unsigned cell = keys_cell_of(gw_session_id(c)); /* the turn lives with its session */
-    id_random_cell(rc->id, sizeof(rc->id), "turn-", 12, 0, cell);
+    keys_random_id(rc->id, sizeof(rc->id), "turn-", 12, 0, cell);
     keys_in_cell(stream, sizeof(stream), s->cfg.agent_stream, cell);
     id_random(trace, sizeof(trace), "tr-", 8);
     json_t *in = json_pack("{s:s, s:s%, s:s}", "session_id", gw_session_id(c), "prompt", m->prompt,

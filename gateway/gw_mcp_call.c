@@ -501,7 +501,7 @@ void mcp_tools_call(struct gw_conn *c, json_t *id, json_t *params, const struct 
     }
     char eid[64];
     unsigned cell = keys_cell_of(sid); /* the execution lives with its session */
-    id_random_cell(eid, sizeof(eid), task ? "mcpt-" : "mcp-", 12, 0, cell);
+    keys_random_id(eid, sizeof(eid), task ? "mcpt-" : "mcp-", 12, 0, cell);
     char via[160];
     snprintf(via, sizeof(via), "mcp:%s", mcp_owner_of(cl));
     json_t *in = json_pack("{s:s, s:O, s:s}", "name", name, "arguments", args, "via", via);

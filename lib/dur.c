@@ -313,7 +313,7 @@ redisReply *dur_complete(struct rconn *rc, const char *cbid, const char *kind, c
 static int new_cbid(struct dur_ctx *ctx, char *out, size_t len)
 {
     const char *tag = ctx->lim->cb_tag;
-    if (id_random_cell(out, len, "cb-", 12, 1, keys_cell_of(ctx->eid)) < 0 ||
+    if (keys_random_id(out, len, "cb-", 12, 1, keys_cell_of(ctx->eid)) < 0 ||
         (tag && *tag && strlen(out) + strlen(tag) + 2 > len)) {
         snprintf(ctx->err, sizeof(ctx->err), "cannot make a callback id");
         return -1;

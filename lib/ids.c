@@ -1,6 +1,5 @@
 /* ids.c -- Random ids from getrandom(2). */
 #include "ids.h"
-#include "keys.h"
 
 #include <errno.h>
 #include <string.h>
@@ -38,22 +37,6 @@ int id_random_b64(char *out, size_t outlen, const char *prefix, size_t nbytes)
     }
     out[plen + n] = '\0';
     return 0;
-}
-
-int id_random_cell(char *out, size_t outlen, const char *prefix, size_t nbytes, int b64,
-                   unsigned cell)
-{
-    if (cell >= keys_cells())
-        return -1;
-    for (int i = 0; i < 64 * KEYS_CELLS_MAX; i++) {
-        int rc = b64 ? id_random_b64(out, outlen, prefix, nbytes)
-                     : id_random(out, outlen, prefix, nbytes);
-        if (rc < 0)
-            return -1;
-        if (keys_cell_of(out) == cell)
-            return 0;
-    }
-    return -1;
 }
 
 static int b64url_run(const char *s, size_t maxlen)

@@ -13,12 +13,6 @@ int id_random(char *out, size_t outlen, const char *prefix, size_t nbytes);
  * records kept in large numbers. nbytes must be a multiple of 3. */
 int id_random_b64(char *out, size_t outlen, const char *prefix, size_t nbytes);
 
-/* id_random or (b64) id_random_b64, drawn again until the id is in cell
- * (keys_cell_of): the ids the runtime mints for a session go in its cell.
- * With N cells that is N draws on average and log2(N) bits fewer. */
-int id_random_cell(char *out, size_t outlen, const char *prefix, size_t nbytes, int b64,
-                   unsigned cell);
-
 /* Returns 1 when s is a plausible id: 1..maxlen chars of [A-Za-z0-9._:-]. */
 int id_valid(const char *s, size_t maxlen);
 

@@ -1,5 +1,6 @@
 /* keys.c -- The per-object Redis names, and the cells they live in. */
 #include "keys.h"
+#include "ids.h"
 #include "log.h"
 #include "rconn.h"
 #include "rslot.h"
@@ -243,4 +244,20 @@ const char *keys_mcp_session(char *buf, size_t len, const char *id)
 const char *keys_mcp_tasks(char *buf, size_t len, const char *owner, unsigned cell)
 {
     return build(buf, len, cell, "mcp:tasks:%s", owner);
+}
+
+int keys_random_id(char *out, size_t outlen, const char *prefix, size_t nbytes, int b64,
+                   unsigned cell)
+{
+    if (cell >= keys_cells())
+        return -1;
+    for (int i = 0; i < 64 * KEYS_CELLS_MAX; i++) {
+        int rc = b64 ? id_random_b64(out, outlen, prefix, nbytes)
+                     : id_random(out, outlen, prefix, nbytes);
+        if (rc < 0)
+            return -1;
+        if (keys_cell_of(out) == cell)
+            return 0;
+    }
+    return -1;
 }

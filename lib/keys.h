@@ -125,4 +125,10 @@ const char *keys_mcp_session(char *buf, size_t len, const char *id); /* aa:mcp:s
 /* aa:mcp:tasks:{owner}, one per cell (the owner's tasks in that cell) */
 const char *keys_mcp_tasks(char *buf, size_t len, const char *owner, unsigned cell);
 
+/* id_random or (b64) id_random_b64, drawn again until the id is in cell
+ * (keys_cell_of): the ids the runtime mints for a session go in its cell.
+ * With N cells that is N draws on average and log2(N) bits fewer. */
+int keys_random_id(char *out, size_t outlen, const char *prefix, size_t nbytes, int b64,
+                   unsigned cell);
+
 #endif

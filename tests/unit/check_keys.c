@@ -65,18 +65,18 @@ START_TEST(cells)
     /* Ids drawn in a cell are in it; a child and a callback where their
      * first part is. */
     for (unsigned cell = 0; cell < 16; cell++) {
-        ck_assert_int_eq(id_random_cell(id, sizeof(id), "turn-", 12, 0, cell), 0);
+        ck_assert_int_eq(keys_random_id(id, sizeof(id), "turn-", 12, 0, cell), 0);
         ck_assert_uint_eq(keys_cell_of(id), cell);
         strcat(id, ".3");
         ck_assert_uint_eq(keys_cell_of(id), cell);
-        ck_assert_int_eq(id_random_cell(id, sizeof(id), "cb-", 12, 1, cell), 0);
+        ck_assert_int_eq(keys_random_id(id, sizeof(id), "cb-", 12, 1, cell), 0);
         strcat(id, ".tag");
         ck_assert_uint_eq(keys_cell_of(id), cell);
         keys_cb(b, sizeof(b), id);
         ck_assert_int_eq(keys_cell_in(b), (int)cell);
         ck_assert_str_eq(keys_id_of(b, "cb:"), id);
     }
-    ck_assert_int_eq(id_random_cell(id, sizeof(id), "x-", 12, 0, 16), -1);
+    ck_assert_int_eq(keys_random_id(id, sizeof(id), "x-", 12, 0, 16), -1);
     /* Names read back: only in this deployment's cells, and the id's own. */
     ck_assert_int_eq(keys_cell_in("aa:{c16}:exec:x"), -1);
     ck_assert_int_eq(keys_cell_in("aa:exec:x"), -1);
