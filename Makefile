@@ -94,7 +94,7 @@ PROGRAMS += $(BINDIR)/aa-desktop
 endif
 UNIT     := $(BINDIR)/check_all
 
-.PHONY: all test unit e2e run up down format format-check clean deps bench fuzz
+.PHONY: all test test-cluster unit e2e run up down format format-check clean deps bench fuzz
 all: $(PROGRAMS)
 
 # Every object waits for the generated script calls (order only; -MMD
@@ -172,6 +172,11 @@ $(UNIT): $(call obj,$(UNIT_SRC)) $(GW_OBJ) $(WK_OBJ) $(AGENT_OBJ) $(TOOL_OBJ) $(
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(UNIT)
 	$(Q)BINDIR=$(BINDIR) bash tests/run.sh
+
+# the end-to-end scenarios again, on a private Redis Cluster (3+3, AOF)
+test-cluster: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)AA_E2E_CLUSTER=1 BINDIR=$(BINDIR) bash tests/run.sh --e2e
 
 unit: $(UNIT)
 	$(Q)$(UNIT)

@@ -123,6 +123,7 @@ static void changed(void)
 struct shot {
     GtkWindow *win;
     char tag[64];
+    int tries; /* the window may not be mapped yet on a slow machine */
 };
 
 static gboolean shot_now(gpointer p)
@@ -147,6 +148,8 @@ static gboolean shot_now(gpointer p)
         }
         g_object_unref(paint);
         changed();
+    } else if (++s->tries < 25) {
+        return G_SOURCE_CONTINUE; /* not laid out yet: again in 400 ms */
     }
     g_object_unref(s->win);
     free(s);

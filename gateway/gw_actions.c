@@ -80,12 +80,58 @@ static void route_chat(struct gw_conn *c, const struct gw_msg *m)
     free(input);
 }
 
-static void on_callback(struct rasync *ra, redisReply *r, void *arg)
+struct complete_ctx {
+    struct gw_server *s;
+    char key[KEYS_MAX];
+    enum scripts_completion v;
+    gw_complete_cb cb;
+    void *arg;
+};
+
+static void on_waited(struct rasync *ra, redisReply *r, void *arg)
 {
     (void)ra;
+    struct complete_ctx *cc = arg;
+    int want = cc->s->cfg.wait_replicas;
+    long long got = r && r->type == REDIS_REPLY_INTEGER ? r->integer : -1;
+    if (got < want) {
+        cc->s->m.wait_short++;
+        log_warn("event=completion_not_replicated key=%s replicas=%lld want=%d", cc->key, got,
+                 want);
+        cc->v = SCRIPTS_CB_UNAVAILABLE;
+    }
+    cc->cb(cc->v, cc->arg);
+    free(cc);
+}
+
+static void on_completed(struct rasync *ra, redisReply *r, void *arg)
+{
+    struct complete_ctx *cc = arg;
+    cc->v = scripts_cb_complete_reply(r);
+    if (cc->s->cfg.wait_replicas > 0 &&
+        (cc->v == SCRIPTS_CB_RECORDED || cc->v == SCRIPTS_CB_DUPLICATE)) {
+        rasync_wait(ra, cc->key, cc->s->cfg.wait_replicas, cc->s->cfg.wait_ms, on_waited, cc);
+        return;
+    }
+    cc->cb(cc->v, cc->arg);
+    free(cc);
+}
+
+void gw_actions_complete(struct gw_server *s, const struct dur_complete *dc, gw_complete_cb cb,
+                         void *arg)
+{
+    struct complete_ctx *cc = xcalloc(1, sizeof(*cc));
+    cc->s = s;
+    strlcpy_aa(cc->key, dc->key, sizeof(cc->key));
+    cc->cb = cb;
+    cc->arg = arg;
+    scripts_cb_complete_async(s->cmd, &dc->a, on_completed, cc);
+}
+
+static void on_callback(enum scripts_completion v, void *arg)
+{
     struct reply_ctx *rc = arg;
     struct gw_conn *c = rc->c;
-    enum scripts_completion v = scripts_cb_complete_reply(r);
     if (gw_conn_is_open(c)) {
         if (v == SCRIPTS_CB_RECORDED || v == SCRIPTS_CB_DUPLICATE || v == SCRIPTS_CB_HEARTBEAT) {
             gw_conn_send_event(c, "callback_ack",
@@ -122,7 +168,7 @@ static void route_callback(struct gw_conn *c, struct gw_msg *m)
     gw_conn_ref(c);
     log_info("event=async_callback conn=%s session=%s cb=%s kind=%s bytes=%zu", gw_conn_id(c),
              gw_session_id(c), m->callback_id, m->kind, m->payload_len);
-    scripts_cb_complete_async(s->cmd, &dc.a, on_callback, rc);
+    gw_actions_complete(s, &dc, on_callback, rc);
 }
 
 void gw_actions_message(struct gw_server *s, struct gw_conn *c, const char *data, size_t len)

@@ -2,6 +2,7 @@
  * lua/cb_complete.lua, the same script the WebSocket route uses. */
 #include "gw_rest.h"
 #include "dur.h"
+#include "gw_actions.h"
 #include "gw_auth.h"
 #include "ids.h"
 #include "log.h"
@@ -20,11 +21,9 @@ static void aws_error(struct gw_conn *c, int status, const char *type, const cha
     gw_conn_http_json(c, status, json_pack("{s:s, s:s}", "__type", type, "message", message), hdr);
 }
 
-static void on_complete(struct rasync *ra, redisReply *r, void *arg)
+static void on_complete(enum scripts_completion v, void *arg)
 {
-    (void)ra;
     struct gw_conn *c = arg;
-    enum scripts_completion v = scripts_cb_complete_reply(r);
     if (v == SCRIPTS_CB_UNAVAILABLE) {
         aws_error(c, 503, "ServiceUnavailableException", "Redis is unavailable; retry");
     } else if (v == SCRIPTS_CB_RECORDED || v == SCRIPTS_CB_DUPLICATE || v == SCRIPTS_CB_HEARTBEAT) {
@@ -128,6 +127,6 @@ void gw_rest_callback(struct gw_server *s, struct gw_conn *c, const struct gw_re
     log_info("event=rest_callback cb=%s kind=%s sub=%s bytes=%zu", cbid, kind, cl.sub,
              dc.a.payload_len);
     gw_conn_http_hold(c);
-    scripts_cb_complete_async(s->cmd, &dc.a, on_complete, c);
+    gw_actions_complete(s, &dc, on_complete, c);
     free(payload);
 }

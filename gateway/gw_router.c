@@ -184,10 +184,14 @@ char *gw_router_metrics(struct gw_server *s)
                   "# TYPE aa_redis_round_trip_seconds summary\n"
                   "aa_redis_round_trip_seconds_sum %.6f\naa_redis_round_trip_seconds_count %llu\n"
                   "# TYPE aa_redis_reconnects_total counter\naa_redis_reconnects_total %llu\n"
-                  "# TYPE aa_redis_up gauge\naa_redis_up %d\n",
+                  "# TYPE aa_redis_up gauge\naa_redis_up %d\n"
+                  "# HELP aa_gateway_answers_not_replicated_total Callback answers refused "
+                  "because fewer than --redis-wait-replicas replicas had them in time.\n"
+                  "# TYPE aa_gateway_answers_not_replicated_total counter\n"
+                  "aa_gateway_answers_not_replicated_total %llu\n",
                   cs->events_out, s->m.pushes_in, cs->errors_sent, s->m.auth_failures,
                   cs->rate_limited, cs->slow_closed, rtt, replies, reconnects + sreconnects,
-                  rasync_connected(s->cmd) && rasync_connected(s->sub));
+                  rasync_connected(s->cmd) && rasync_connected(s->sub), s->m.wait_short);
     n += snprintf(out + n, cap - (size_t)n,
                   "# HELP aa_gateway_push_latency_seconds From the outbox append to the socket.\n"
                   "# TYPE aa_gateway_push_latency_seconds histogram\n");

@@ -33,6 +33,8 @@ struct gw_config {
     int64_t ping_ms;     /* keepalive ping period */
     int64_t header_timeout_ms;
     int64_t turn_timeout_ms;
+    int wait_replicas;   /* a callback completion is acknowledged once this many replicas have it */
+    int wait_ms;         /* ... or refused after this long */
     int64_t node_ttl_ms; /* heartbeat key TTL; a dead node is reaped after it */
     double rate_per_s, rate_burst;
     int64_t max_age_ms;
@@ -57,6 +59,7 @@ extern const double gw_lat_bounds_ms[GW_LAT_BUCKETS];
 /* The gateway's own counters; the connections' are gw_conn_stats. */
 struct gw_metrics {
     unsigned long long msgs_in[GW_R_COUNT], pushes_in, auth_failures;
+    unsigned long long wait_short; /* completions refused: too few replicas had them in time */
     /* outbox append (the event id's time) -> queued on the socket, ms */
     unsigned long long push_lat[GW_LAT_BUCKETS + 1];
     double push_lat_sum;

@@ -45,6 +45,10 @@ static struct cfg_opt opts[] = {
      0},
     {"turn-timeout-ms", CFG_INT, "900000", 1000, 31622400000LL, "execution timeout of a turn", NULL,
      0},
+    {"redis-wait-replicas", CFG_INT, "0", 0, 16,
+     "acknowledge a callback answer once this many replicas have it (WAIT; 0: at once)", NULL, 0},
+    {"redis-wait-ms", CFG_INT, "500", 1, 60000, "how long an answer waits for those replicas", NULL,
+     0},
     {"token-secret", CFG_STR, "", 0, 1024, "HS256 secret for bearer tokens (at least 32 bytes)",
      NULL, 0},
     {"issuer", CFG_STR, "agent-async", 0, 63, "token issuer (iss)", NULL, 0},
@@ -283,6 +287,8 @@ int main(int argc, char **argv)
     s.cfg.ping_ms = cfg_int(opts, "ping-ms");
     s.cfg.header_timeout_ms = cfg_int(opts, "header-timeout-ms");
     s.cfg.turn_timeout_ms = cfg_int(opts, "turn-timeout-ms");
+    s.cfg.wait_replicas = (int)cfg_int(opts, "redis-wait-replicas");
+    s.cfg.wait_ms = (int)cfg_int(opts, "redis-wait-ms");
     s.cfg.node_ttl_ms = cfg_int(opts, "heartbeat-ms") * 3;
     s.cfg.rate_per_s = (double)cfg_int(opts, "rate-per-s");
     s.cfg.rate_burst = (double)cfg_int(opts, "rate-burst");

@@ -50,6 +50,7 @@ struct rasync {
     struct rasync **nodes;
     size_t n_nodes;
     int stale, refreshing, closing;
+    int degraded; /* a master in the map is not connected */
     struct routed *waiting, **waiting_tail;
     struct event *settle_ev;
     struct rasync *primary;
@@ -383,16 +384,25 @@ static void on_slots(struct rasync *seen, redisReply *reply, void *arg)
         return;
     }
     ra->stale = 0;
-    for (size_t i = 0; i < rcluster_masters(ra->map); i++)
-        node_for(ra, rcluster_master(ra->map, i));
+    /* A master that is not connected may be dead, its replica about to take
+     * over: the map is read again every 100 ms until every master is up. */
+    ra->degraded = 0;
+    struct rasync *up = NULL;
+    for (size_t i = 0; i < rcluster_masters(ra->map); i++) {
+        struct rasync *n = node_for(ra, rcluster_master(ra->map, i));
+        if (!rasync_connected(n))
+            ra->degraded = 1;
+        else if (!up)
+            up = n;
+    }
     /* The primary (subscriptions, keyless commands) stays while it is a
-     * master that is up; otherwise the first master takes over, and its
-     * connection tells the caller, who subscribes again. */
+     * master that is up; otherwise the first master that is up takes over,
+     * and its connection tells the caller, who subscribes again. */
     int keep = 0;
     for (size_t i = 0; ra->primary && i < rcluster_masters(ra->map); i++)
         keep |= strcmp(rcluster_master(ra->map, i), ra->primary->addr) == 0;
     if (!keep || !rasync_connected(ra->primary)) {
-        struct rasync *next = node_for(ra, rcluster_master(ra->map, 0));
+        struct rasync *next = up ? up : node_for(ra, rcluster_master(ra->map, 0));
         if (next != ra->primary) {
             log_info("event=redis_cluster_primary conn=%s addr=%s", ra->name, next->addr);
             ra->primary = next;
@@ -400,7 +410,7 @@ static void on_slots(struct rasync *seen, redisReply *reply, void *arg)
         }
     }
     announce(ra);
-    if (ra->waiting)
+    if (ra->waiting || ra->degraded)
         settle_later(ra);
 }
 
@@ -457,7 +467,7 @@ static void settle_cb(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     struct rasync *ra = arg;
-    if (ra->stale && !ra->refreshing)
+    if ((ra->stale || ra->degraded) && !ra->refreshing)
         cluster_refresh(ra);
     if (!ra->stale) {
         size_t kept = 0;
@@ -486,7 +496,7 @@ static void settle_cb(evutil_socket_t fd, short what, void *arg)
             routed_send(r);
         r = next;
     }
-    if (ra->stale)
+    if (ra->stale || ra->degraded)
         settle_later(ra);
 }
 
@@ -538,6 +548,25 @@ void rasync_cmdargv_master(struct rasync *ra, size_t i, rasync_reply_cb cb, void
         return;
     }
     struct pending *p = xcalloc(1, sizeof(*p)); /* no such master */
+    p->ra = ra;
+    p->cb = cb;
+    p->arg = arg;
+    fail_later(ra, p);
+}
+
+void rasync_wait(struct rasync *ra, const char *key, int replicas, int timeout_ms,
+                 rasync_reply_cb cb, void *arg)
+{
+    char n[16], ms[16];
+    snprintf(n, sizeof(n), "%d", replicas);
+    snprintf(ms, sizeof(ms), "%d", timeout_ms);
+    const char *argv[] = {"WAIT", n, ms};
+    const char *a = ra->map ? rcluster_node_of(ra->map, rslot_of(key, strlen(key))) : NULL;
+    if (!ra->map || a) {
+        rasync_cmdargv(ra->map ? node_for(ra, a) : ra, cb, arg, 3, argv, NULL);
+        return;
+    }
+    struct pending *p = xcalloc(1, sizeof(*p)); /* no master known for it */
     p->ra = ra;
     p->cb = cb;
     p->arg = arg;

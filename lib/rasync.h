@@ -45,6 +45,13 @@ size_t rasync_masters(const struct rasync *ra);
 void rasync_cmdargv_master(struct rasync *ra, size_t i, rasync_reply_cb cb, void *arg, int argc,
                            const char **argv, const size_t *lens);
 
+/* WAIT replicas timeout_ms on the connection that wrote key (on a cluster,
+ * its slot's master): cb gets the number of replicas that have every write
+ * made on it so far, or NULL. WAIT holds that connection's later commands
+ * until it returns. */
+void rasync_wait(struct rasync *ra, const char *key, int replicas, int timeout_ms,
+                 rasync_reply_cb cb, void *arg);
+
 /* Bytes waiting on the connection's socket, 0 when none or not connected
  * (for callers that batch their work over everything that has arrived). */
 int rasync_readable(const struct rasync *ra);

@@ -104,13 +104,21 @@ const char *rconn_error(const struct rconn *c)
     return c->err;
 }
 
+/* The first master that answers (one may be down while its replica takes
+ * over). Returns: borrowed, or NULL with c->err filled. */
+static redisContext *any_master(struct rconn *c)
+{
+    redisContext *ctx = NULL;
+    for (size_t i = 0; !ctx && i < rcluster_masters(c->map); i++)
+        ctx = node_ctx(c, rcluster_master(c->map, i));
+    if (!ctx && !c->err[0])
+        snprintf(c->err, sizeof(c->err), "no master of the cluster answers");
+    return ctx;
+}
+
 redisContext *rconn_ctx(struct rconn *c)
 {
-    if (c->map) {
-        const char *first = rcluster_master(c->map, 0);
-        return first ? node_ctx(c, first) : NULL;
-    }
-    return c->ctx;
+    return c->map ? any_master(c) : c->ctx;
 }
 
 int rconn_refresh(struct rconn *c)
@@ -268,8 +276,7 @@ int rconn_connect(struct rconn *c, char *err, size_t errlen)
     if (c->map) {
         if (c->stale)
             refresh(c);
-        const char *first = rcluster_master(c->map, 0);
-        if (c->stale || !first || !node_ctx(c, first))
+        if (c->stale || !any_master(c))
             goto fail;
         c->err[0] = '\0';
         return 0;

@@ -10,6 +10,8 @@
 # DIR/addr. Ports are free ports found at start (each node also uses its
 # port + 10000 for the cluster bus). AA_CLUSTER_NODE_TIMEOUT (ms, default
 # 1000) is cluster-node-timeout: how soon a dead master's replica takes over.
+# start on a DIR that holds a cluster made before restarts its nodes on
+# their old ports, data and nodes.conf kept (make down, make up).
 set -u
 cd "$(dirname "$0")/.."
 
@@ -30,21 +32,54 @@ for _ in range(200):
 EOF
 }
 
+node() { # DIR PORT: start one node (its nodes.conf, if any, says which cluster it is in)
+    local dir=$1 port=$2
+    mkdir -p "$dir/$port"
+    redis-server "$PWD/ops/redis.conf" --port "$port" --bind 127.0.0.1 \
+        --cluster-enabled yes --cluster-config-file "$dir/$port/nodes.conf" \
+        --cluster-node-timeout "${AA_CLUSTER_NODE_TIMEOUT:-1000}" --dir "$dir/$port" \
+        --logfile "$dir/$port/redis.log" --pidfile "$dir/$port/redis.pid" --daemonize yes \
+        --repl-diskless-sync-delay 0
+}
+
+# ready PORT...: every node answers, says ok and sees every slot served, and
+# every replica has its master's data (a replica still in its first sync
+# could not take over).
+ready() {
+    for port in "$@"; do
+        local end=$((SECONDS + 30))
+        until redis-cli -p "$port" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok' &&
+            redis-cli -p "$port" CLUSTER INFO | grep -q '^cluster_slots_ok:16384' &&
+            ! redis-cli -p "$port" INFO replication | grep -q '^master_link_status:down'; do
+            [ $SECONDS -lt $end ] || { echo "redis-cluster: node $port not ok" >&2; return 1; }
+            sleep 0.05
+        done
+    done
+}
+
 start() {
     local dir=$1 masters=${2:-3} replicas=${3:-1}
-    local n=$((masters * (1 + replicas))) timeout=${AA_CLUSTER_NODE_TIMEOUT:-1000}
+    local n=$((masters * (1 + replicas)))
     mkdir -p "$dir"
     local addrs=() ports=()
+    # A cluster made here before (make down, make up): the same nodes on
+    # their ports again, with their data and their nodes.conf.
+    if [ -s "$dir/addr" ] && [ -n "$(ls "$dir"/*/nodes.conf 2>/dev/null)" ]; then
+        for conf in "$dir"/*/nodes.conf; do
+            local port
+            port=$(basename "$(dirname "$conf")")
+            node "$dir" "$port" || return 1
+            ports+=("$port")
+        done
+        ready "${ports[@]}" || return 1
+        cat "$dir/addr"
+        return 0
+    fi
     for i in $(seq 1 "$n"); do
         local port
         port=$(free_port)
         [ -n "$port" ] || { echo "redis-cluster: no free port" >&2; return 1; }
-        mkdir -p "$dir/$port"
-        redis-server "$PWD/ops/redis.conf" --port "$port" --bind 127.0.0.1 \
-            --cluster-enabled yes --cluster-config-file "$dir/$port/nodes.conf" \
-            --cluster-node-timeout "$timeout" --dir "$dir/$port" \
-            --logfile "$dir/$port/redis.log" --pidfile "$dir/$port/redis.pid" \
-            --daemonize yes || return 1
+        node "$dir" "$port" || return 1
         ports+=("$port")
         addrs+=("127.0.0.1:$port")
     done
@@ -57,15 +92,7 @@ start() {
     done
     redis-cli --cluster create "${addrs[@]}" --cluster-replicas "$replicas" --cluster-yes \
         >"$dir/create.log" 2>&1 || { cat "$dir/create.log" >&2; return 1; }
-    # Ready when every node says ok and sees every slot served.
-    for port in "${ports[@]}"; do
-        local end=$((SECONDS + 30))
-        until redis-cli -p "$port" CLUSTER INFO 2>/dev/null | grep -q '^cluster_state:ok' &&
-            redis-cli -p "$port" CLUSTER INFO | grep -q '^cluster_slots_ok:16384'; do
-            [ $SECONDS -lt $end ] || { echo "redis-cluster: node $port not ok" >&2; return 1; }
-            sleep 0.05
-        done
-    done
+    ready "${ports[@]}" || return 1
     local seed
     seed="cluster:$(IFS=,; echo "${addrs[*]:0:$masters}")"
     echo "$seed" >"$dir/addr"

@@ -7,7 +7,11 @@
 #   run.sh run    up, then the desktop client on this terminal; Ctrl-C or
 #                 /quit stops everything, in order (client, gateway,
 #                 workers, Redis last)
-# AA_PORT picks the gateway port (default 8080). The services run in a
+# AA_PORT picks the gateway port (default 8080). AA_CLUSTER=1 (make up
+# AA_CLUSTER=1) starts a private Redis Cluster instead of one Redis: 3
+# masters and 3 replicas on loopback, AOF on, data under build/run/cluster/
+# (ops/redis-cluster.sh); every program gets its cluster: address and the
+# keys spread over 16 cells. The services run in a
 # session of their own, so a Ctrl-C on the terminal reaches only the client;
 # this script stops the rest. Files that hold secrets (secret, token, env,
 # mcp-client) are 0600 and removed by down.
@@ -56,10 +60,19 @@ up() {
     chmod 600 "$RUN/secret"
     export AA_TOKEN_SECRET
     AA_TOKEN_SECRET=$(cat "$RUN/secret")
-    start redis redis-server "$PWD/ops/redis.conf" --port 0 --unixsocket "$RUN/redis.sock" \
-        --unixsocketperm 700 --dir "$RUN/redis" --daemonize no
-    wait_for 10 redis redis-cli -s "$RUN/redis.sock" PING || return 1
-    local redis="unix:$RUN/redis.sock"
+    local redis cli
+    if [ "${AA_CLUSTER:-0}" = 1 ]; then
+        redis=$(bash ops/redis-cluster.sh start "$RUN/cluster" 3 1) || return 1
+        local seed=${redis#cluster:}
+        seed=${seed%%,*}
+        cli="redis-cli -c -h ${seed%:*} -p ${seed##*:}"
+    else
+        start redis redis-server "$PWD/ops/redis.conf" --port 0 --unixsocket "$RUN/redis.sock" \
+            --unixsocketperm 700 --dir "$RUN/redis" --daemonize no
+        wait_for 10 redis redis-cli -s "$RUN/redis.sock" PING || return 1
+        redis="unix:$RUN/redis.sock"
+        cli="redis-cli -s $RUN/redis.sock"
+    fi
     # one OAuth client for outside MCP agents (kept with the secret)
     if [ ! -s "$RUN/mcp-client" ]; then
         (umask 077 && printf 'mcp-%s %s\n' "$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')" \
@@ -86,6 +99,7 @@ up() {
         echo "export AA_URL=ws://127.0.0.1:$PORT/ws"
         echo "export AA_TOKEN_FILE=$RUN/token"
         echo "export AA_REDIS=$redis"
+        echo "export AA_REDIS_CLI='$cli'"
         echo "export AA_HTTP=http://127.0.0.1:$PORT"
         echo "export AA_MCP_URL=http://127.0.0.1:$PORT/mcp"
         echo "export AA_MCP_CLIENT_ID=$MCP_ID"
@@ -94,7 +108,7 @@ up() {
     chmod 600 "$RUN/env"
     echo "agent-async is up: ws://127.0.0.1:$PORT/ws?session_id=<id>"
     echo "  health  http://127.0.0.1:$PORT/healthz   metrics http://127.0.0.1:$PORT/metrics"
-    echo "  redis   redis-cli -s $RUN/redis.sock      logs $RUN/*.log"
+    echo "  redis   $cli      logs $RUN/*.log"
     echo "  token   $RUN/token (client token for $user; the secret is $RUN/secret)"
     echo "  env     . $RUN/env   (exports AA_URL, AA_TOKEN_FILE, AA_REDIS, AA_HTTP, AA_MCP_*)"
     echo "  mcp     http://127.0.0.1:$PORT/mcp (OAuth client id and secret in $RUN/mcp-client)"
@@ -110,6 +124,7 @@ down() {
         kill -KILL "$pid" 2>/dev/null
         rm -f "$RUN/$name.pid"
     done
+    [ -d "$RUN/cluster" ] && bash ops/redis-cluster.sh stop "$RUN/cluster"
     rm -f "$RUN/url" "$RUN/port" "$RUN/token" "$RUN/env" "$RUN/secret" "$RUN/mcp-client" \
         "$RUN/redis.sock"
     echo "agent-async is down"

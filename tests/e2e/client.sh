@@ -11,7 +11,6 @@ start_gateway gw
 start_agent
 start_tool
 wait_for 10 "worker groups" groups_ready
-count() { grep -c -- "$2" "$1" || true; }
 pending_callbacks() { test "$(sum_cells ZCARD aa:cb:deadlines)" -ge 1; }
 
 # 1. The gateway is killed (-9) while the client's answer is being prepared,

@@ -188,7 +188,8 @@ none_left() { ! pgrep -f "$RUNDIR" >/dev/null; }
 check "make run: closing the app stops everything" none_left
 check "make run: said what it started" grep -q 'run: starting aa-desktop' "$E2E_DIR/run.out"
 
-check "screenshots: connected, an answer, the approval dialog" sh -c "ls '$SHOTS' | grep -q connected && ls '$SHOTS' | grep -q answer && ls '$SHOTS' | grep -q approval"
+shots_all() { shot_of connected && shot_of answer && shot_of approval; }
+check "screenshots: connected, an answer, the approval dialog" shots_all
 check "desktop: no GTK criticals" sh -c "! grep -E 'CRITICAL|segfault|ERROR' '$E2E_DIR/desktop.log'"
 check "shutdown: SIGTERM exits 0 everywhere, no sanitizer reports" stop_programs
 echo "e2e: $PASSED passed, $FAILED failed"

@@ -14,7 +14,6 @@ start_tool --claim-idle-ms 1000 --lease-ms 2000
 wait_for 10 "worker groups" groups_ready
 
 pending_callbacks() { test "$(sum_cells ZCARD aa:cb:deadlines)" -ge 1; }
-count() { grep -c -- "$2" "$1" || true; }
 
 # 1. kill -9 the tool worker while its execution is suspended.
 out=$E2E_DIR/kill-suspended.out
@@ -81,10 +80,7 @@ client --session d-restart --prompt "What's my VPN status?" --timeout-ms 30000 \
     --cmd-vpn-status "$FIXTURES/slow_status.sh 3" >"$out" &
 cpid=$!
 wait_for 10 "a suspended tool call" pending_callbacks
-rcli SHUTDOWN >/dev/null 2>&1
-wait "$REDIS_PID" 2>/dev/null
-forget "$REDIS_PID"
-start_redis
+restart_redis
 wait "$cpid"
 check "redis restart: answered" test $? = 0
 check "redis restart: one answer" test "$(count "$out" '"event":"chat_response"')" = 1

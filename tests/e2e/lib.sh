@@ -72,6 +72,20 @@ start_redis() {
     wait_for 10 "redis-server" rcli PING
 }
 
+# restart_redis: Redis stopped (SHUTDOWN: AOF written) and started again on
+# the same data; on a cluster every node, on its port, with its nodes.conf.
+restart_redis() {
+    if [ -n "${AA_E2E_CLUSTER:-}" ]; then
+        bash "$ROOT/ops/redis-cluster.sh" stop "$CLUSTER_DIR" &&
+            bash "$ROOT/ops/redis-cluster.sh" start "$CLUSTER_DIR" >/dev/null
+        return
+    fi
+    rcli SHUTDOWN >/dev/null 2>&1
+    wait "$REDIS_PID" 2>/dev/null
+    forget "$REDIS_PID"
+    start_redis
+}
+
 rcli() {
     if [ -n "$EXTERNAL" ]; then
         redis-cli -h "${AA_E2E_REDIS%:*}" -p "${AA_E2E_REDIS##*:}" "$@"
@@ -288,3 +302,5 @@ check() {
 
 # json_has FILE JQ-LIKE-SUBSTRING: a line of FILE contains the text.
 has() { grep -qF -- "$2" "$1"; }
+# count FILE PATTERN: how many lines of FILE match.
+count() { grep -c -- "$2" "$1" || true; }
