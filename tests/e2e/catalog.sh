@@ -45,7 +45,8 @@ action.restart_agent.title = restart the VPN agent
 CONF
 (sleep 90 | XDG_CONFIG_HOME=$E2E_DIR/xdg timeout 120 "$BINDIR/aa-client" --url "ws://127.0.0.1:$PORT/ws" \
     --json --token "$(mint --sub desk --ttl-s 600)" --session cat-desk --approve-changes allow \
-    >"$E2E_DIR/desk.out" 2>"$E2E_DIR/desk.err") &
+    >"$E2E_DIR/desk.out" 2>"$E2E_DIR/desk.err") >/dev/null 2>&1 &
+DESK=$! # a subshell: its sleep and timeout go at the end (pkill -P)
 one_conn() { test "$(rcli SCARD "$(key session cat-desk conns)")" = 1; }
 wait_for 10 "the desktop client" one_conn
 check "client: says which actions are declared" grep -q 'declared actions: flush_dns restart_agent' "$E2E_DIR/desk.err"
@@ -114,6 +115,8 @@ check "declare: names the line" bad_decl 'action.x.timeout-ms = 5' 'bad.conf:1:'
 
 kill "$FAKE_PID"
 wait "$FAKE_PID" 2>/dev/null
+pkill -TERM -P "$DESK"
+wait "$DESK" 2>/dev/null
 check "shutdown: SIGTERM exits 0 everywhere, no sanitizer reports" stop_programs
 echo "e2e: $PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]

@@ -74,7 +74,7 @@ fi
 # 4. A gateway that dies leaves connection records; another gateway reaps them.
 start_gateway gw2 --heartbeat-ms 300
 (sleep 30 | timeout 60 "$BINDIR/aa-client" --approve-changes allow --url "ws://127.0.0.1:$PORT/ws" --token "$TOKEN" \
-    --session reap-me --json --quiet >/dev/null 2>&1) &
+    --session reap-me --json --quiet >/dev/null 2>&1) >/dev/null 2>&1 &
 one_conn() { test "$(rcli SCARD "$(key session reap-me conns)")" = 1; }
 reaped() { test "$(rcli SCARD "$(key session reap-me conns)")" = 0 && test "$(sum_cells EXISTS aa:node:gw2:conns)" = 0; }
 wait_for 10 "the client on gw2" one_conn

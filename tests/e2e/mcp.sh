@@ -17,17 +17,17 @@ BASE=http://127.0.0.1:$PORT
     --token "$(mint --sub desk --ttl-s 600)" --session mcp-desk \
     --cmd-vpn-status "$FIXTURES/vpn_status.sh" --cmd-logs-vpn "$FIXTURES/logs_vpn.sh" \
     --cmd-connect-vpn "$FIXTURES/action.sh connect_vpn $E2E_DIR/actions.log" \
-    >"$E2E_DIR/desk.out" 2>&1) &
+    >"$E2E_DIR/desk.out" 2>&1) >/dev/null 2>&1 &
 desk=$!
 # and a desktop that takes seconds to answer (tasks, cancellation, resumption)
 (sleep 60 | timeout 90 "$BINDIR/aa-client" --approve-changes allow --url "ws://127.0.0.1:$PORT/ws" --json --quiet \
     --token "$(mint --sub desk --ttl-s 600)" --session mcp-slow \
-    --cmd-vpn-status "$FIXTURES/slow_vpn_status.sh 2" >"$E2E_DIR/slow.out" 2>&1) &
+    --cmd-vpn-status "$FIXTURES/slow_vpn_status.sh 2" >"$E2E_DIR/slow.out" 2>&1) >/dev/null 2>&1 &
 slowdesk=$!
 # and one that does not answer in time (an operator completes its callback)
 (sleep 60 | timeout 90 "$BINDIR/aa-client" --approve-changes allow --url "ws://127.0.0.1:$PORT/ws" --json --quiet \
     --token "$(mint --sub desk --ttl-s 600)" --session mcp-op \
-    --cmd-vpn-status "$FIXTURES/slow_vpn_status.sh 60" >"$E2E_DIR/op.out" 2>&1) &
+    --cmd-vpn-status "$FIXTURES/slow_vpn_status.sh 60" >"$E2E_DIR/op.out" 2>&1) >/dev/null 2>&1 &
 opdesk=$!
 one_conn() {
     for s in mcp-desk mcp-slow mcp-op; do test "$(rcli SCARD "$(key session $s conns)")" = 1 || return 1; done
@@ -233,7 +233,7 @@ else
     not_ok "the MCP conformance suite and Node 22 are installed (cd tests && npm ci)"
 fi
 
-kill "$desk" "$slowdesk" "$opdesk" 2>/dev/null
+pkill -TERM -P "$desk,$slowdesk,$opdesk" 2>/dev/null
 check "shutdown: SIGTERM exits 0 everywhere, no sanitizer reports" stop_programs
 echo "e2e: $PASSED passed, $FAILED failed"
 [ "$FAILED" = 0 ]
