@@ -4,6 +4,7 @@
 #include "log.h"
 #include "mx.h"
 #include "rcluster.h"
+#include "rslot.h"
 #include "script.h"
 #include "util.h"
 
@@ -119,6 +120,16 @@ static redisContext *any_master(struct rconn *c)
 redisContext *rconn_ctx(struct rconn *c)
 {
     return c->map ? any_master(c) : c->ctx;
+}
+
+redisContext *rconn_ctx_for(struct rconn *c, const char *key)
+{
+    if (!c->map)
+        return rconn_connect(c, NULL, 0) == 0 ? c->ctx : NULL;
+    if (c->stale)
+        refresh(c);
+    const char *a = rcluster_node_of(c->map, rslot_of(key, strlen(key)));
+    return a ? node_ctx(c, a) : NULL;
 }
 
 int rconn_refresh(struct rconn *c)

@@ -33,8 +33,12 @@ redisReply *rconn_eval(struct rconn *c, const char *name, int nkeys, int argc, c
 /* Borrowed: the last connection error, or "". */
 const char *rconn_error(const struct rconn *c);
 /* Borrowed: the underlying context (NULL when not connected); on a cluster,
- * the first master's. */
+ * the first master's that answers. */
 redisContext *rconn_ctx(struct rconn *c);
+/* Borrowed: the context that serves key (on a cluster, its slot's master),
+ * for a caller that pipelines commands of one slot; NULL when it cannot
+ * connect. */
+redisContext *rconn_ctx_for(struct rconn *c, const char *key);
 /* On a cluster, reads the slot map again now (a failover or a reshard
  * may have changed it). Returns 0 / -1 (unreadable; the old map kept). */
 int rconn_refresh(struct rconn *c);

@@ -49,6 +49,15 @@ static struct cfg_opt opts[] = {
 #define SESSION "bench-session"
 #define STREAM "aa:stream:bench"
 
+/* Everything a benchmark makes is in its session's cell (one cell on one
+ * Redis: today's names; on a cluster, one master serves it all). */
+static unsigned cell;
+
+static const char *in_cell(char *buf, size_t len, const char *name)
+{
+    return keys_in_cell(buf, len, name, cell);
+}
+
 /* ---- the handler ---------------------------------------------------------- */
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
@@ -123,7 +132,11 @@ static void *worker_thread(void *arg)
 
 static int start_exec(struct rconn *rc, const char *eid)
 {
-    return dur_start(rc, eid, "bench", STREAM, "{}", SESSION, "", 900000) < 0 ? -1 : 0;
+    char stream[KEYS_MAX];
+    return dur_start(rc, eid, "bench", in_cell(stream, sizeof(stream), STREAM), "{}", SESSION, "",
+                     900000) < 0
+               ? -1
+               : 0;
 }
 
 /* ---- the WebSocket side (roundtrip) -------------------------------------- */
@@ -229,7 +242,7 @@ static void *driver_main(void *arg)
     int64_t *lat = xcalloc((size_t)n, sizeof(*lat));
     char eid[64];
     for (int i = 0; i < warm + n; i++) {
-        snprintf(eid, sizeof(eid), "bench-%d-%d", (int)getpid(), i);
+        keys_random_id(eid, sizeof(eid), "bench-", 12, 0, cell);
         pthread_mutex_lock(&mu);
         done_flag = 0;
         pthread_mutex_unlock(&mu);
@@ -334,21 +347,31 @@ static int roundtrip(void)
     return 0;
 }
 
-/* Starts n executions eid <prefix><i> of handler on stream through
- * exec_start.lua, pipelined in chunks of 1,000, as any caller would.
+/* Starts n executions <prefix><random id in the cell> of handler on the
+ * cell's stream through exec_start.lua, pipelined in chunks of 1,000 to
+ * the master of the cell, as any caller would; the first id in first.
  * Returns 0 / -1 (Redis failed). */
 static int start_pipelined(struct rconn *rc, long long n, const char *prefix, const char *handler,
-                           const char *stream)
+                           const char *stream, char *first, size_t firstlen)
 {
-    redisContext *c = rconn_ctx(rc);
+    if (keys_random_id(first, firstlen, prefix, 9, 1, cell) < 0)
+        return -1;
+    char cstream[KEYS_MAX];
+    in_cell(cstream, sizeof(cstream), stream);
+    redisContext *c = rconn_ctx_for(rc, cstream);
+    if (!c)
+        return -1;
     const struct script *start = script_get("exec_start");
     for (long long i = 0; i < n; i++) {
         char eid[64], key[KEYS_MAX], now[24];
-        snprintf(eid, sizeof(eid), "%s%lld", prefix, i);
+        if (i == 0)
+            snprintf(eid, sizeof(eid), "%s", first);
+        else
+            keys_random_id(eid, sizeof(eid), prefix, 9, 1, cell);
         keys_exec(key, sizeof(key), eid);
         snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
         struct scripts_exec_start a = {.exec = key,
-                                       .stream = stream,
+                                       .stream = cstream,
                                        .eid = eid,
                                        .handler = handler,
                                        .input = "{}",
@@ -376,9 +399,10 @@ static int start_pipelined(struct rconn *rc, long long n, const char *prefix, co
     return 0;
 }
 
-static long long used_memory(struct rconn *rc)
+/* used_memory of the node behind ctx (the cell's master on a cluster). */
+static long long used_memory(redisContext *ctx)
 {
-    redisReply *r = rconn_cmd(rc, "INFO memory");
+    redisReply *r = ctx ? redisCommand(ctx, "INFO memory") : NULL;
     long long v = -1;
     const char *p = r && r->str ? strstr(r->str, "used_memory:") : NULL;
     if (p)
@@ -434,28 +458,35 @@ static int suspend_bench(void)
     }
     long long n = cfg_int(opts, "n");
     redisReply *r;
-    long long before = used_memory(rc);
+    char stream[KEYS_MAX], cbd[KEYS_MAX], exd[KEYS_MAX], first[64], key[KEYS_MAX], cbk[KEYS_MAX];
+    in_cell(stream, sizeof(stream), STREAM);
+    in_cell(cbd, sizeof(cbd), "aa:cb:deadlines");
+    in_cell(exd, sizeof(exd), "aa:exec:deadlines");
+    redisContext *node = rconn_ctx_for(rc, stream);
+    long long before = used_memory(node);
     int64_t t0 = mono_us();
     /* create in pipelined batches, through exec_start.lua as any caller */
-    if (start_pipelined(rc, n, "b", "bench", STREAM) < 0)
+    if (start_pipelined(rc, n, "b", "bench", STREAM, first, sizeof(first)) < 0)
         return 1;
-    while (zcard(rc, "aa:cb:deadlines") < n)
+    while (zcard(rc, cbd) < n)
         usleep(20000);
     int64_t t1 = mono_us();
     /* stream entries were consumed and acknowledged: trim them as an
      * operator would, so the figure is what suspended executions hold */
-    r = rconn_cmd(rc, "XTRIM " STREAM " MAXLEN 0");
+    r = rconn_cmd(rc, "XTRIM %s MAXLEN 0", stream);
     freeReplyObject(r);
-    long long after = used_memory(rc);
+    long long after = used_memory(rconn_ctx_for(rc, stream));
     /* where the bytes are: one execution's keys */
-    r = rconn_cmd(rc, "HGET aa:exec:b0 op:0");
+    keys_exec(key, sizeof(key), first);
+    r = rconn_cmd(rc, "HGET %s op:0", key);
     json_t *op = r && r->str ? json_loads(r->str, 0, NULL) : NULL;
     const char *cb0 = json_string_value(json_object_get(op, "cb"));
     if (cb0) {
-        redisReply *a = rconn_cmd(rc, "MEMORY USAGE aa:exec:b0");
-        redisReply *b = rconn_cmd(rc, "MEMORY USAGE aa:cb:%s", cb0);
-        redisReply *z1 = rconn_cmd(rc, "MEMORY USAGE aa:cb:deadlines SAMPLES 0");
-        redisReply *z2 = rconn_cmd(rc, "MEMORY USAGE aa:exec:deadlines SAMPLES 0");
+        keys_cb(cbk, sizeof(cbk), cb0);
+        redisReply *a = rconn_cmd(rc, "MEMORY USAGE %s", key);
+        redisReply *b = rconn_cmd(rc, "MEMORY USAGE %s", cbk);
+        redisReply *z1 = rconn_cmd(rc, "MEMORY USAGE %s SAMPLES 0", cbd);
+        redisReply *z2 = rconn_cmd(rc, "MEMORY USAGE %s SAMPLES 0", exd);
         printf("one suspended execution: execution hash %lld B, callback hash %lld B, deadline "
                "entries %.0f + %.0f B\n",
                a ? a->integer : -1, b ? b->integer : -1, z1 ? (double)z1->integer / (double)n : -1,
@@ -474,8 +505,8 @@ static int suspend_bench(void)
            (double)before / 1048576.0, (double)after / 1048576.0,
            (double)(after - before) / (double)n);
     /* complete every callback at once: cb_complete.lua, pipelined */
-    r = rconn_cmd(rc, "ZRANGE aa:cb:deadlines 0 -1");
-    redisContext *c = rconn_ctx(rc);
+    r = rconn_cmd(rc, "ZRANGE %s 0 -1", cbd);
+    redisContext *c = rconn_ctx_for(rc, cbd);
     const struct script *sc = script_get("cb_complete");
     int64_t t2 = mono_us();
     size_t sent = 0, got = 0;
@@ -508,7 +539,7 @@ static int suspend_bench(void)
     }
     int64_t t3 = mono_us();
     freeReplyObject(r);
-    while (zcard(rc, "aa:exec:deadlines") > 0)
+    while (zcard(rc, exd) > 0)
         usleep(5000);
     int64_t t4 = mono_us();
     printf("completed %lld callbacks in %.2f s; all %lld executions resumed and ended %.2f s "
@@ -569,12 +600,15 @@ static int dispatch_bench(void)
         fprintf(stderr, "aa-bench: %s\n", err);
         return 1;
     }
-    freeReplyObject(rconn_cmd(rc, "XGROUP CREATE %s bench-dispatch 0 MKSTREAM", DISPATCH_STREAM));
+    char dstream[KEYS_MAX], exd[KEYS_MAX], first[64];
+    in_cell(dstream, sizeof(dstream), DISPATCH_STREAM);
+    in_cell(exd, sizeof(exd), "aa:exec:deadlines");
+    freeReplyObject(rconn_cmd(rc, "XGROUP CREATE %s bench-dispatch 0 MKSTREAM", dstream));
     long long calls0, calls1, calls2;
     double cpu0, cpu1, cpu2;
     redis_totals(rc, &calls0, &cpu0);
     int64_t t0 = mono_us();
-    if (start_pipelined(rc, n, "d", "noop", DISPATCH_STREAM) < 0)
+    if (start_pipelined(rc, n, "d", "noop", DISPATCH_STREAM, first, sizeof(first)) < 0)
         return 1;
     int64_t t1 = mono_us();
     redis_totals(rc, &calls1, &cpu1);
@@ -593,7 +627,7 @@ static int dispatch_bench(void)
         usleep(1000);
     /* processed means ended: every end is recorded (a batch's last ends go
      * after its last run) */
-    while (zcard(rc, "aa:exec:deadlines") > 0)
+    while (zcard(rc, exd) > 0)
         usleep(500);
     int64_t t3 = mono_us();
     redis_totals(rc, &calls2, &cpu2);
@@ -624,6 +658,7 @@ int main(int argc, char **argv)
         cfg_free(opts);
         return 1;
     }
+    cell = keys_cell_of(SESSION);
     if (!strcmp(cmd, "roundtrip"))
         rc = roundtrip();
     else if (!strcmp(cmd, "desk"))

@@ -5,7 +5,8 @@
 #   BENCH_N_SUSP suspended executions (default 100000)
 #   BENCH_N_DISPATCH, BENCH_DISPATCH_ROUNDS  no-op jobs per side and
 #                alternated rounds of the BullMQ comparison (20000, 5)
-#   BENCH_SKIP_BULLMQ, BENCH_SKIP_RESTATE  leave those comparisons out
+#   BENCH_SKIP_BULLMQ, BENCH_SKIP_RESTATE, BENCH_SKIP_CLUSTER  leave those
+#                comparisons out (the cluster one: tests/bench/cluster.sh)
 set -u
 cd "$(dirname "$0")/../.."
 . tests/e2e/lib.sh
@@ -156,10 +157,11 @@ fi
 # its TypeScript SDK) doing the same round trip with an awakeable.
 if command -v npm >/dev/null 2>&1 && [ -z "${BENCH_SKIP_RESTATE:-}" ]; then
     echo "== Restate awakeable round trip (same machine, same run)"
-    (cd tests/bench/restate && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1) || {
-        echo "restate: npm ci failed; skipped"
-        exit 0
-    }
+fi
+if command -v npm >/dev/null 2>&1 && [ -z "${BENCH_SKIP_RESTATE:-}" ] &&
+    ! (cd tests/bench/restate && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1); then
+    echo "restate: npm ci failed; skipped"
+elif command -v npm >/dev/null 2>&1 && [ -z "${BENCH_SKIP_RESTATE:-}" ]; then
     rdir=$E2E_DIR/restate
     mkdir -p "$rdir"
     RESTATE_BASE_DIR=$rdir RESTATE_INGRESS__BIND_ADDRESS=127.0.0.1:28080 \
@@ -177,4 +179,9 @@ if command -v npm >/dev/null 2>&1 && [ -z "${BENCH_SKIP_RESTATE:-}" ]; then
     forget "$rpid"
 fi
 stop_programs >/dev/null 2>&1
+
+if [ -z "${BENCH_SKIP_CLUSTER:-}" ]; then
+    echo "== on a Redis Cluster beside one Redis: callback round trip and resumes/s per master"
+    bash tests/bench/cluster.sh
+fi
 exit 0
