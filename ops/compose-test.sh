@@ -4,8 +4,11 @@
 # registry answers), the images built, the stack up with two tool workers
 # and two agent workers, every service healthy, the e2e service's scenarios
 # against it, a tool-worker container killed while a callback waits (the
-# answer still arrives, once), a worker unhealthy while Redis is down, and
-# everything torn down. Ends with "compose: N passed, N failed".
+# answer still arrives, once), a worker unhealthy while Redis is down; then
+# the cluster profile: six Redis nodes made one cluster by its job, the
+# stack on it, the e2e service's scenarios against it (the records of 200
+# sessions on every master); and everything torn down. Ends with
+# "compose: N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 T0=$SECONDS
@@ -22,7 +25,7 @@ DC=(docker-compose -f compose.yaml)
 started_engine=0
 finish() {
     log "tearing down"
-    "${DC[@]}" --profile e2e down -v --remove-orphans >/dev/null 2>&1
+    "${DC[@]}" --profile e2e --profile cluster down -v --remove-orphans >/dev/null 2>&1
     [ $started_engine = 1 ] && bash ops/docker.sh engine-stop
     [ -n "${made_env:-}" ] && rm -f .env
     log "compose: $PASSED passed, $FAILED failed"
@@ -50,10 +53,13 @@ log "up: --scale tool-worker=2 --scale agent-worker=2"
 "${DC[@]}" up -d --scale tool-worker=2 --scale agent-worker=2 >/dev/null 2>&1
 
 health() { docker inspect -f '{{if .State.Health}}{{.State.Health.Status}}{{else}}none{{end}}' "$1"; }
-all_healthy() {
+all_healthy() { # [N]: N containers running (default 6), every one healthy
     local c
-    for c in $("${DC[@]}" ps -q); do [ "$(health "$c")" = healthy ] || return 1; done
-    [ "$("${DC[@]}" ps -q | wc -l)" = 6 ]
+    for c in $("${DC[@]}" ps -q); do
+        [ "$(docker inspect -f '{{.State.Running}}' "$c")" = true ] || continue
+        [ "$(health "$c")" = healthy ] || return 1
+    done
+    [ "$(docker ps -q --filter "label=com.docker.compose.project=$COMPOSE_PROJECT_NAME" | wc -l)" = "${1:-6}" ]
 }
 wait_until() { # SECONDS COMMAND...
     local end=$((SECONDS + $1))
@@ -115,4 +121,34 @@ unhealthy_worker() { [ "$(health "$("${DC[@]}" ps -q tool-worker | head -1)")" =
 check "a tool worker whose Redis is gone is unhealthy" wait_until 90 unhealthy_worker
 "${DC[@]}" start redis >/dev/null 2>&1
 check "and healthy again when Redis is back" wait_until 90 all_healthy
+
+log "the cluster profile: six Redis nodes, the job, the stack on the cluster"
+"${DC[@]}" down -v >/dev/null 2>&1
+export AA_REDIS=cluster:redis-c1:6379,redis-c2:6379,redis-c3:6379
+DC=(docker-compose -f compose.yaml --profile cluster)
+"${DC[@]}" up -d --scale tool-worker=2 --scale agent-worker=2 >/dev/null 2>&1
+job_done() {
+    local id
+    id=$("${DC[@]}" ps -a -q redis-cluster)
+    [ -n "$id" ] && [ "$(docker inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$id")" = "exited 0" ]
+}
+check "the job made the six nodes one cluster" wait_until 120 job_done
+# six nodes, one redis (the default stack's, unused), gateway, 4 workers
+if wait_until 180 all_healthy 12; then
+    ok "on the cluster: twelve containers up and healthy"
+else
+    "${DC[@]}" ps
+    not_ok "on the cluster: twelve containers up and healthy"
+fi
+masters=$("${DC[@]}" exec -T redis-c1 redis-cli CLUSTER NODES | grep -c master)
+check "three masters, each with a replica ($masters masters)" test "$masters" = 3
+"${DC[@]}" --profile e2e run --rm -T e2e >"${TMPDIR:-/tmp}/compose-cluster.out" 2>&1
+rc=$?
+grep -E '^(not ok|#)' "${TMPDIR:-/tmp}/compose-cluster.out"
+line=$(grep -E '^e2e: [0-9]+ passed' "${TMPDIR:-/tmp}/compose-cluster.out" | tail -1)
+log "e2e service on the cluster: ${line:-no summary} (exit $rc)"
+check "the e2e service passes against the stack on the cluster (${line:-no summary})" \
+    test "$rc" = 0 -a -n "$line"
+check "the records of 200 sessions on every master" \
+    grep -q '^ok - cluster: 200 sessions' "${TMPDIR:-/tmp}/compose-cluster.out"
 [ "$FAILED" = 0 ]

@@ -15,6 +15,14 @@ CLUSTERS=0
 # they start their own processes.
 EXTERNAL=${AA_E2E_GATEWAY:+1}
 GW_HOST=127.0.0.1
+# AA_E2E_REDIS=cluster:host:port,...: the stack's Redis is a cluster.
+case "${AA_E2E_REDIS:-}" in
+cluster:*)
+    export AA_E2E_CLUSTER=1
+    REDIS_SEED=${AA_E2E_REDIS#cluster:}
+    REDIS_SEED=${REDIS_SEED%%,*}
+    ;;
+esac
 
 e2e_setup() {
     local base=$ROOT/build/test
@@ -87,10 +95,10 @@ restart_redis() {
 }
 
 rcli() {
-    if [ -n "$EXTERNAL" ]; then
-        redis-cli -h "${AA_E2E_REDIS%:*}" -p "${AA_E2E_REDIS##*:}" "$@"
-    elif [ -n "${AA_E2E_CLUSTER:-}" ]; then
+    if [ -n "${AA_E2E_CLUSTER:-}" ]; then
         redis-cli -c -h "${REDIS_SEED%:*}" -p "${REDIS_SEED##*:}" "$@"
+    elif [ -n "$EXTERNAL" ]; then
+        redis-cli -h "${AA_E2E_REDIS%:*}" -p "${AA_E2E_REDIS##*:}" "$@"
     else
         redis-cli -s "$REDIS_SOCK" "$@"
     fi

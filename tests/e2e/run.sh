@@ -181,6 +181,32 @@ turn_recorded() { scan_keys 'aa:exec:turn-*' | grep -q .; }
 check "inspect: finished turn recorded" turn_recorded
 check "inspect: no connection left for ended clients" test "$(rcli SCARD "$(key session e2e-connect conns)")" = 0
 
+# 9b. On a cluster: the records of a few hundred sessions are spread over
+#     every master (a session's cell is a hash of its id).
+if [ -n "${AA_E2E_CLUSTER:-}" ]; then
+    spids=()
+    for i in $(seq 1 200); do
+        client --session "spread-$i" --prompt "What's my VPN status?" --timeout-ms 20000 \
+            >/dev/null 2>&1 &
+        spids+=("$!")
+        if [ $((i % 25)) = 0 ]; then
+            wait "${spids[@]}"
+            spids=()
+        fi
+    done
+    spread=""
+    all_have=1
+    for m in $(key masters); do
+        n=$(redis-cli -h "${m%:*}" -p "${m##*:}" --scan --pattern '*:outbox:spread-*' | wc -l)
+        spread="$spread $m=$n"
+        [ "$n" -ge 20 ] || all_have=0
+    done
+    echo "# cluster: the outboxes of 200 sessions per master:$spread"
+    check "cluster: 200 sessions' records on every master ($spread )" test "$all_have" = 1
+    check "cluster: every one of the 200 answered" \
+        test "$(scan_keys 'aa:outbox:spread-*' | wc -l)" = 200
+fi
+
 # 10. Every program stops cleanly on SIGTERM, with no sanitizer report.
 check "shutdown: SIGTERM exits 0 everywhere, no sanitizer reports" stop_programs
 
