@@ -9,6 +9,7 @@
 #include "gw_rest.h"
 #include "gw_session.h"
 #include "keys.h"
+#include "log.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -73,13 +74,23 @@ static void on_uncork(void *arg)
 
 static const struct gw_conn_handlers handlers = {on_request, on_text, on_close, on_free, on_uncork};
 
-/* A message of aa:push:{node}: "session \n event id \n event JSON". */
+/* A message of aa:push:{node} (or, with cells, of the cell's sharded
+ * aa:{cK}:push:{node}): "session \n event id \n event JSON". A sharded
+ * subscription placed again on another master (failover, reshard) says
+ * "subscribe" again: what was published meanwhile is in the outboxes. */
 static void on_push(struct rasync *ra, redisReply *r, void *arg)
 {
     (void)ra;
     struct gw_server *s = arg;
-    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 ||
-        strcmp(r->element[0]->str, "message") != 0)
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3)
+        return;
+    if (!strcmp(r->element[0]->str, "subscribe") && s->subscribed_us &&
+        mono_us() - s->subscribed_us > 1000000) {
+        log_info("event=push_subscription_moved channel=%s", r->element[1]->str);
+        gw_session_resync_all(s);
+        return;
+    }
+    if (strcmp(r->element[0]->str, "message") != 0 && strcmp(r->element[0]->str, "smessage") != 0)
         return;
     const char *p = r->element[2]->str, *end = p + r->element[2]->len;
     const char *nl1 = memchr(p, '\n', (size_t)(end - p));
@@ -114,9 +125,20 @@ static void on_cancel(struct rasync *ra, redisReply *r, void *arg)
 void gw_router_subscribed(struct rasync *ra, void *arg)
 {
     struct gw_server *s = arg;
+    if (!s->cells_known) { /* the push channels depend on the cells: on_cells subscribes */
+        s->sub_waiting = 1;
+        return;
+    }
+    s->sub_waiting = 0;
     char ch[KEYS_MAX];
-    keys_push(ch, sizeof(ch), s->cfg.node);
-    rasync_subscribe(ra, on_push, s, "SUBSCRIBE", ch);
+    if (keys_cells() == 1) {
+        keys_push(ch, sizeof(ch), s->cfg.node, 0);
+        rasync_subscribe(ra, on_push, s, "SUBSCRIBE", ch);
+    } else {
+        for (unsigned k = 0; k < keys_cells(); k++)
+            rasync_ssubscribe(ra, on_push, s, keys_push(ch, sizeof(ch), s->cfg.node, k));
+    }
+    s->subscribed_us = mono_us();
     rasync_subscribe(ra, on_done, s, "SUBSCRIBE", KEYS_MCP_DONE);
     rasync_subscribe(ra, on_cancel, s, "SUBSCRIBE", KEYS_MCP_CANCEL);
     if (s->sub_connected_once) /* pushes published while we were away are in the outboxes */

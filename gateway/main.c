@@ -198,6 +198,8 @@ static void on_cells(struct rasync *ra, redisReply *r, void *arg)
     if (!s->cells_known)
         log_info("event=cells cells=%u", keys_cells());
     s->cells_known = 1;
+    if (s->sub_waiting && rasync_connected(s->sub))
+        gw_router_subscribed(s->sub, s);
     heartbeat(s);
     fetch_catalog(s);
 }

@@ -228,12 +228,9 @@ const char *keys_node_conns(char *buf, size_t len, const char *node, unsigned ce
     return build(buf, len, cell, "node:%s:conns", node);
 }
 
-const char *keys_push(char *buf, size_t len, const char *node)
+const char *keys_push(char *buf, size_t len, const char *node, unsigned cell)
 {
-    int n = snprintf(buf, len, "aa:push:%s", node);
-    if (n < 0 || (size_t)n >= len)
-        snprintf(buf, len, "%s", KEYS_NONE);
-    return buf;
+    return build(buf, len, cell, "push:%s", node);
 }
 
 const char *keys_mcp_session(char *buf, size_t len, const char *id)

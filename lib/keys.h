@@ -120,7 +120,10 @@ const char *keys_conn(char *buf, size_t len, const char *cid, unsigned cell);
 const char *keys_node(char *buf, size_t len, const char *node, unsigned cell);
 /* aa:node:{node}:conns, one per cell (its connections of that cell) */
 const char *keys_node_conns(char *buf, size_t len, const char *node, unsigned cell);
-const char *keys_push(char *buf, size_t len, const char *node);      /* channel aa:push:{node} */
+/* The push channel of gateway node in a cell: aa:push:{node} with one cell
+ * (PUBLISH); with cells, aa:{cK}:push:{node}, sharded (SPUBLISH), so a push
+ * travels only to the master of its session's cell. */
+const char *keys_push(char *buf, size_t len, const char *node, unsigned cell);
 const char *keys_mcp_session(char *buf, size_t len, const char *id); /* aa:mcp:session:{id} */
 /* aa:mcp:tasks:{owner}, one per cell (the owner's tasks in that cell) */
 const char *keys_mcp_tasks(char *buf, size_t len, const char *owner, unsigned cell);

@@ -37,6 +37,15 @@ void rasync_eval(struct rasync *ra, rasync_reply_cb cb, void *arg, const char *s
 void rasync_subscribe(struct rasync *ra, rasync_reply_cb cb, void *arg, const char *cmd,
                       const char *channel);
 
+/* SSUBSCRIBE channel (sharded pub/sub, Redis 7): cb runs for every
+ * "smessage", and with NULL when the connection holding it is lost. On a
+ * cluster it is held on the master of the channel's slot and placed again
+ * by itself when that changes (failover, reshard); cb then sees a
+ * "subscribe" message again (the caller may catch up on what it missed).
+ * On one Redis, the caller subscribes again after a reconnection, as with
+ * rasync_subscribe. */
+void rasync_ssubscribe(struct rasync *ra, rasync_reply_cb cb, void *arg, const char *channel);
+
 /* The masters a command for every node goes to (SCAN): 1 for one Redis;
  * on a cluster, those of the slot map (0 before it is read). */
 size_t rasync_masters(const struct rasync *ra);

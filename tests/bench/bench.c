@@ -448,6 +448,25 @@ static int worker(void)
     return wk_run(&o);
 }
 
+/* Commands run (scripts' own included) and CPU seconds used so far by the
+ * node behind ctx. */
+static void redis_totals(redisContext *ctx, long long *calls, double *cpu_s)
+{
+    *calls = 0;
+    *cpu_s = 0;
+    redisReply *r = ctx ? redisCommand(ctx, "INFO commandstats") : NULL;
+    for (const char *p = r && r->str ? r->str : ""; (p = strstr(p, "calls=")) != NULL; p += 6)
+        *calls += atoll(p + 6);
+    if (r)
+        freeReplyObject(r);
+    r = ctx ? redisCommand(ctx, "INFO cpu") : NULL;
+    const char *u = r && r->str ? strstr(r->str, "used_cpu_user:") : NULL;
+    const char *y = r && r->str ? strstr(r->str, "used_cpu_sys:") : NULL;
+    *cpu_s = (u ? atof(u + 14) : 0) + (y ? atof(y + 13) : 0);
+    if (r)
+        freeReplyObject(r);
+}
+
 static int suspend_bench(void)
 {
     struct rconn *rc = rconn_new(cfg_str(opts, "redis"));
@@ -507,6 +526,9 @@ static int suspend_bench(void)
     /* complete every callback at once: cb_complete.lua, pipelined */
     r = rconn_cmd(rc, "ZRANGE %s 0 -1", cbd);
     redisContext *c = rconn_ctx_for(rc, cbd);
+    long long calls0, calls1;
+    double cpu0, cpu1;
+    redis_totals(c, &calls0, &cpu0);
     const struct script *sc = script_get("cb_complete");
     int64_t t2 = mono_us();
     size_t sent = 0, got = 0;
@@ -542,10 +564,14 @@ static int suspend_bench(void)
     while (zcard(rc, exd) > 0)
         usleep(5000);
     int64_t t4 = mono_us();
+    redis_totals(rconn_ctx_for(rc, cbd), &calls1, &cpu1);
     printf("completed %lld callbacks in %.2f s; all %lld executions resumed and ended %.2f s "
            "after the first completion: %.0f resumes/s\n",
            n, (double)(t3 - t2) / 1e6, n, (double)(t4 - t2) / 1e6,
            (double)n / ((double)(t4 - t2) / 1e6));
+    printf("per completion and resume, on the cell's master: %.1f Redis commands, %.1f us of "
+           "Redis CPU\n",
+           (double)(calls1 - calls0) / (double)n, (cpu1 - cpu0) * 1e6 / (double)n);
     rconn_free(rc);
     return 0;
 }
@@ -571,23 +597,6 @@ static const struct dur_handler noop_handlers[] = {{"noop", noop_handler, NULL},
 
 /* Redis's totals: commands run (those of scripts included) and CPU
  * seconds (user + system), from INFO. */
-static void redis_totals(struct rconn *rc, long long *calls, double *cpu_s)
-{
-    *calls = 0;
-    *cpu_s = 0;
-    redisReply *r = rconn_cmd(rc, "INFO commandstats");
-    for (const char *p = r && r->str ? r->str : ""; (p = strstr(p, "calls=")) != NULL; p += 6)
-        *calls += atoll(p + 6);
-    if (r)
-        freeReplyObject(r);
-    r = rconn_cmd(rc, "INFO cpu");
-    const char *u = r && r->str ? strstr(r->str, "used_cpu_user:") : NULL;
-    const char *y = r && r->str ? strstr(r->str, "used_cpu_sys:") : NULL;
-    *cpu_s = (u ? atof(u + 14) : 0) + (y ? atof(y + 13) : 0);
-    if (r)
-        freeReplyObject(r);
-}
-
 /* N no-op jobs: started through exec_start.lua pipelined in chunks of
  * 1,000 (add), then run by one worker process's consumer loop (process).
  * Prints the rates, and Redis commands and CPU per job of each phase. */
@@ -606,12 +615,13 @@ static int dispatch_bench(void)
     freeReplyObject(rconn_cmd(rc, "XGROUP CREATE %s bench-dispatch 0 MKSTREAM", dstream));
     long long calls0, calls1, calls2;
     double cpu0, cpu1, cpu2;
-    redis_totals(rc, &calls0, &cpu0);
+    redisContext *node = rconn_ctx_for(rc, dstream);
+    redis_totals(node, &calls0, &cpu0);
     int64_t t0 = mono_us();
     if (start_pipelined(rc, n, "d", "noop", DISPATCH_STREAM, first, sizeof(first)) < 0)
         return 1;
     int64_t t1 = mono_us();
-    redis_totals(rc, &calls1, &cpu1);
+    redis_totals(node, &calls1, &cpu1);
     static struct wk_opts o;
     o = worker_opts();
     o.stream = DISPATCH_STREAM;
@@ -630,7 +640,7 @@ static int dispatch_bench(void)
     while (zcard(rc, exd) > 0)
         usleep(500);
     int64_t t3 = mono_us();
-    redis_totals(rc, &calls2, &cpu2);
+    redis_totals(node, &calls2, &cpu2);
     kill(getpid(), SIGTERM); /* stops the worker loop */
     pthread_join(wt, NULL);
     double add_s = (double)(t1 - t0) / 1e6, run_s = (double)(t3 - t2) / 1e6;

@@ -50,7 +50,8 @@ round() { # MODE: single | cluster
     w1=$!
     "$BINDIR/aa-bench" worker --redis "$REDIS" --threads 4 2>>"$E2E_DIR/bench-worker.log" &
     w2=$!
-    su=$("$BINDIR/aa-bench" suspend --redis "$REDIS" --n "$NSUSP" | grep resumes/s)
+    su=$("$BINDIR/aa-bench" suspend --redis "$REDIS" --n "$NSUSP" |
+        grep -E 'resumes/s|per completion|bytes per suspended' | tr '\n' ' ')
     kill "$w1" "$w2"
     wait "$w1" "$w2" 2>/dev/null
     echo "$mode roundtrip: $rt" | tee -a "$OUT"
@@ -74,6 +75,7 @@ done
 import re, statistics, sys
 rt = {"single": [], "cluster": []}
 rs = {"single": [], "cluster": []}
+per = {"single": [], "cluster": []}
 for line in open(sys.argv[1]):
     m = re.match(r"(\w+) roundtrip: .* p50=([\d.]+) ms p90=[\d.]+ ms p99=([\d.]+) ms", line)
     if m:
@@ -81,6 +83,10 @@ for line in open(sys.argv[1]):
     m = re.match(r"(\w+) suspend: .*: (\d+) resumes/s", line)
     if m:
         rs[m.group(1)].append(float(m.group(2)))
+        b = re.search(r"(\d+) bytes per suspended execution", line)
+        c = re.search(r"([\d.]+) Redis commands, ([\d.]+) us of Redis CPU", line)
+        if b and c:
+            per[m.group(1)].append((float(b.group(1)), float(c.group(1)), float(c.group(2))))
 def med(xs):
     return statistics.median(xs) if xs else float("nan")
 s50, c50 = med([x[0] for x in rt["single"]]), med([x[0] for x in rt["cluster"]])
@@ -90,5 +96,9 @@ print("cluster medians (%d rounds each): figure, one Redis, cluster (one master)
 print("  callback round trip p50: %.3f ms, %.3f ms, %.2fx (target: within 1.3x)" % (s50, c50, c50 / s50))
 print("  callback round trip p99: %.3f ms, %.3f ms, %.2fx" % (s99, c99, c99 / s99))
 print("  resumes/s per master: %.0f, %.0f, %.2fx (target: not lower)" % (sr, cr, cr / sr))
+for i, what in enumerate(["bytes per suspended execution", "Redis commands per resume",
+                          "Redis CPU us per resume"]):
+    a, b = med([x[i] for x in per["single"]]), med([x[i] for x in per["cluster"]])
+    print("  %s: %.1f, %.1f, %.2fx" % (what, a, b, b / a if a else float("nan")))
 EOF
 echo "bench: cluster done"

@@ -349,7 +349,9 @@ got = events(s, "last_event_id_ahead", 5)
 check("defect: last_event_id in the future gets last_event_id_ahead",
       any(e.get("data", {}).get("code") == "last_event_id_ahead" for e in got), str(got))
 eid = rcli("XADD", key("outbox", "alice-s"), "*", "e", '{"event":"later","data":{}}')
-rcli("PUBLISH", "aa:push:authz", "alice-s\n%s\n{\"event\":\"later\",\"data\":{}}" % eid)
+push_ch = key("in", "alice-s", "aa:push:authz")  # sharded per cell when there are cells
+rcli("PUBLISH" if push_ch == "aa:push:authz" else "SPUBLISH", push_ch,
+     "alice-s\n%s\n{\"event\":\"later\",\"data\":{}}" % eid)
 got = events(s, "later", 10)
 check("defect: and a later event is still delivered", any(e.get("event") == "later" for e in got),
       str(got))

@@ -205,6 +205,18 @@ if [ -n "${AA_E2E_CLUSTER:-}" ]; then
     check "cluster: 200 sessions' records on every master ($spread )" test "$all_have" = 1
     check "cluster: every one of the 200 answered" \
         test "$(scan_keys 'aa:outbox:spread-*' | wc -l)" = 200
+    # pushes are sharded: each cell's channel is held on the master of the
+    # cell, never broadcast over the cluster
+    shard_channels() {
+        local m
+        for m in $(key masters); do
+            redis-cli -h "${m%:*}" -p "${m##*:}" PUBSUB SHARDCHANNELS 'aa:{c*}:push:gw'
+        done
+    }
+    check "cluster: the gateway's push channel of each of the 16 cells, sharded" \
+        test "$(shard_channels | sort -u | wc -l)" = 16
+    check "cluster: no push on a classic channel" \
+        test "$(rcli PUBSUB NUMSUB aa:push:gw | tail -1)" = 0
 fi
 
 # 10. Every program stops cleanly on SIGTERM, with no sanitizer report.

@@ -19,7 +19,7 @@ START_TEST(shapes)
     ck_assert_str_eq(keys_conn(b, sizeof(b), "c-1", 0), "aa:conn:c-1");
     ck_assert_str_eq(keys_node(b, sizeof(b), "gw1", 0), "aa:node:gw1");
     ck_assert_str_eq(keys_node_conns(b, sizeof(b), "gw1", 0), "aa:node:gw1:conns");
-    ck_assert_str_eq(keys_push(b, sizeof(b), "gw1"), "aa:push:gw1");
+    ck_assert_str_eq(keys_push(b, sizeof(b), "gw1", 0), "aa:push:gw1");
     ck_assert_str_eq(keys_mcp_session(b, sizeof(b), "m1"), "aa:mcp:session:m1");
     ck_assert_str_eq(keys_mcp_tasks(b, sizeof(b), "agent-1", 0), "aa:mcp:tasks:agent-1");
     ck_assert_str_eq(keys_in_cell(b, sizeof(b), KEYS_TIMERS, 0), "aa:timers");
