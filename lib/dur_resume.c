@@ -117,25 +117,21 @@ int dur_resume_callback(struct rconn *rc, const char *cbid, int64_t retention_s,
 int dur_resume_callbacks(struct rconn *rc, const char (*ids)[128], int n, int64_t retention_s,
                          enum dur_cause cause)
 {
-    if (n == 1 || (rconn_is_cluster(rc) && n > 0)) {
-        /* a pipeline goes to one node: on a cluster, one at a time */
-        int resumed = 0;
-        for (int i = 0; i < n; i++) {
-            int k = dur_resume_callback(rc, ids[i], retention_s, cause);
-            if (k < 0)
-                return -1;
-            resumed += k;
-        }
-        return resumed;
-    }
+    if (n == 1)
+        return dur_resume_callback(rc, ids[0], retention_s, cause);
     if (rconn_connect(rc, NULL, 0) < 0)
         return -1;
-    redisContext *c = rconn_ctx(rc);
+    /* One pipeline per node: each callback's script goes to the master of
+     * its cell (on one Redis, the one connection); replies come back in
+     * order on each. What a node refuses (moved, cluster down, script
+     * cache flushed) is resumed again one at a time, routed. */
     const struct script *s = script_get("cb_resume");
     char now[24], ret[24];
     snprintf(now, sizeof(now), "%lld", (long long)wall_ms());
     snprintf(ret, sizeof(ret), "%lld", (long long)retention_s);
-    int sent = 0, resumed = 0;
+    redisContext **to = xcalloc((size_t)n, sizeof(*to));
+    char *routed = xcalloc((size_t)n, 1); /* 1: not sent in a pipeline, resume it alone */
+    int resumed = 0;
     for (int i = 0; i < n; i++) {
         char key[KEYS_MAX];
         if (!id_valid(ids[i], 127))
@@ -155,28 +151,35 @@ int dur_resume_callbacks(struct rconn *rc, const char (*ids)[128], int n, int64_
         const char *argv[SCRIPTS_MAX_ARGS + 3];
         size_t lens[SCRIPTS_MAX_ARGS + 3];
         int na = script_argv(s, 0, call.nkeys, call.n, call.v, call.l, argv, lens);
-        redisAppendCommandArgv(c, na, argv, lens);
-        sent++;
-    }
-    for (int i = 0; i < sent; i++) {
-        void *rep;
-        if (redisGetReply(c, &rep) != REDIS_OK)
-            return -1;
-        redisReply *r = rep;
-        if (r->type == REDIS_REPLY_ERROR && !strncmp(r->str, "NOSCRIPT", 8)) {
-            freeReplyObject(r);
-            /* the script cache was flushed: fall back to one at a time */
-            for (int j = i + 1; j < sent; j++)
-                if (redisGetReply(c, &rep) == REDIS_OK)
-                    freeReplyObject(rep);
-            int total = 0;
-            for (int j = 0; j < n; j++)
-                total += dur_resume_callback(rc, ids[j], retention_s, cause) > 0;
-            return total;
+        to[i] = rconn_ctx_for(rc, key);
+        if (!to[i] || redisAppendCommandArgv(to[i], na, argv, lens) != REDIS_OK) {
+            to[i] = NULL;
+            routed[i] = 1;
         }
-        resumed += count_resumed(r, cause);
-        freeReplyObject(r);
     }
+    for (int i = 0; i < n; i++) {
+        void *rep = NULL;
+        if (to[i] && redisGetReply(to[i], &rep) != REDIS_OK) {
+            resumed = -1; /* that node's connection broke: the sweep resumes the rest */
+            for (int j = n - 1; j >= i; j--)
+                if (to[j] == to[i])
+                    to[j] = NULL;
+            continue;
+        }
+        redisReply *r = rep;
+        if (r && r->type != REDIS_REPLY_ERROR) {
+            if (resumed >= 0)
+                resumed += count_resumed(r, cause);
+        } else if (r || routed[i]) { /* refused, or not sent: again, routed */
+            int k = dur_resume_callback(rc, ids[i], retention_s, cause);
+            if (resumed >= 0 && k > 0)
+                resumed += k;
+        }
+        if (r)
+            freeReplyObject(r);
+    }
+    free(routed);
+    free(to);
     return resumed;
 }
 

@@ -110,11 +110,11 @@ static int bell_take(int timeout_ms)
 static void on_ring(const redisReply *m, void *arg)
 {
     (void)arg;
-    /* ["pmessage", pattern, "__keyspace@0__:aa:{ck}:stream:...", "xadd"] */
-    if (m->type != REDIS_REPLY_ARRAY || m->elements != 4 || !m->element[2]->str ||
-        !m->element[3]->str || strcmp(m->element[3]->str, "xadd") != 0)
+    /* ["message", "__keyspace@0__:aa:{ck}:stream:...", "xadd"] */
+    if (m->type != REDIS_REPLY_ARRAY || m->elements != 3 || !m->element[1]->str ||
+        !m->element[2]->str || strcmp(m->element[2]->str, "xadd") != 0)
         return;
-    const char *key = strstr(m->element[2]->str, "__:");
+    const char *key = strstr(m->element[1]->str, "__:");
     int cell = key ? keys_cell_in(key + 3) : -1;
     if (cell >= 0)
         bell_ring((unsigned)cell);
@@ -126,9 +126,14 @@ static void on_ring(const redisReply *m, void *arg)
 static void *bell_main(void *arg)
 {
     const struct wk_opts *o = arg;
-    char pat[KEYS_MAX], cmd[KEYS_MAX + 64];
-    keys_any_cell(pat, sizeof(pat), o->stream);
-    snprintf(cmd, sizeof(cmd), "PSUBSCRIBE __keyspace@*__:%s", pat);
+    /* one SUBSCRIBE of every cell's stream by name: a pattern would be
+     * matched by Redis against every keyspace event of every write */
+    size_t cap = 16 + (size_t)keys_cells() * (KEYS_MAX + 20), len = 0;
+    char *cmd = xmalloc(cap), name[KEYS_MAX];
+    len += (size_t)snprintf(cmd, cap, "SUBSCRIBE");
+    for (unsigned c = 0; c < keys_cells(); c++)
+        len += (size_t)snprintf(cmd + len, cap - len, " __keyspace@0__:%s",
+                                keys_in_cell(name, sizeof(name), o->stream, c));
     const char *cmds[] = {cmd};
     struct rsub *sub = rsub_new(o->redis, cmds, 1);
     int64_t next_all = 0;
@@ -141,6 +146,7 @@ static void *bell_main(void *arg)
         }
     }
     rsub_free(sub);
+    free(cmd);
     pthread_mutex_lock(&bell.mu);
     pthread_cond_broadcast(&bell.cv);
     pthread_mutex_unlock(&bell.mu);
