@@ -132,24 +132,25 @@ static gboolean shot_now(gpointer p)
     GtkWidget *w = GTK_WIDGET(s->win);
     int width = gtk_widget_get_width(w), height = gtk_widget_get_height(w);
     GskRenderer *r = gtk_widget_get_mapped(w) ? gtk_native_get_renderer(GTK_NATIVE(w)) : NULL;
+    GskRenderNode *node = NULL;
     if (r && width > 0 && height > 0) {
         GdkPaintable *paint = gtk_widget_paintable_new(w);
         GtkSnapshot *snap = gtk_snapshot_new();
         gdk_paintable_snapshot(paint, snap, width, height);
-        GskRenderNode *node = gtk_snapshot_free_to_node(snap);
-        if (node) {
-            GdkTexture *t =
-                gsk_renderer_render_texture(r, node, &GRAPHENE_RECT_INIT(0, 0, width, height));
-            char path[1400];
-            snprintf(path, sizeof(path), "%s/%02d-%s.png", ui.shot_dir, ++ui.shots, s->tag);
-            gdk_texture_save_to_png(t, path);
-            g_object_unref(t);
-            gsk_render_node_unref(node);
-        }
+        node = gtk_snapshot_free_to_node(snap);
         g_object_unref(paint);
+    }
+    if (node) {
+        GdkTexture *t =
+            gsk_renderer_render_texture(r, node, &GRAPHENE_RECT_INIT(0, 0, width, height));
+        char path[1400];
+        snprintf(path, sizeof(path), "%s/%02d-%s.png", ui.shot_dir, ++ui.shots, s->tag);
+        gdk_texture_save_to_png(t, path);
+        g_object_unref(t);
+        gsk_render_node_unref(node);
         changed();
     } else if (++s->tries < 25) {
-        return G_SOURCE_CONTINUE; /* not laid out yet: again in 400 ms */
+        return G_SOURCE_CONTINUE; /* not mapped or not drawn yet: again in 400 ms */
     }
     g_object_unref(s->win);
     free(s);
