@@ -90,6 +90,45 @@ START_TEST(replies_and_scripts)
 }
 END_TEST
 
+static void on_smessage(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    struct seen *s = arg;
+    if (!r) {
+        s->nulls++;
+    } else if (r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+               !strcmp(r->element[0]->str, "smessage")) {
+        strlcpy_aa(s->str, r->element[2]->str, sizeof(s->str));
+        s->calls++;
+    }
+}
+
+/* On one Redis a sharded subscription is the connection's (hiredis 0.14
+ * learns of its messages through a SUBSCRIBE of the same name); the
+ * connection ending ends it with NULL. */
+START_TEST(sharded_subscription)
+{
+    struct seen conn = {0}, m = {0};
+    struct rasync *ra = rasync_new(base, addr, "t", on_connect, &conn);
+    ck_assert(spin_until(&conn.connects, 1));
+    rasync_ssubscribe(ra, on_smessage, &m, "t:{x}:push");
+    for (int64_t until = mono_us() + 5000000; m.calls == 0 && mono_us() < until;) {
+        freeReplyObject(rconn_cmd(admin, "SPUBLISH t:{x}:push hello"));
+        event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    }
+    ck_assert_int_ge(m.calls, 1);
+    ck_assert_str_eq(m.str, "hello");
+    /* a classic PUBLISH of the same name is not a sharded message */
+    int had = m.calls;
+    freeReplyObject(rconn_cmd(admin, "PUBLISH t:{x}:push classic"));
+    for (int64_t until = mono_us() + 200000; mono_us() < until;)
+        event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
+    ck_assert_int_eq(m.calls, had);
+    rasync_free(ra);
+    ck_assert_int_eq(m.nulls, 1);
+}
+END_TEST
+
 START_TEST(unsent_commands_fail_once_later)
 {
     struct seen a = {0}, b = {0}, c = {0};
@@ -155,6 +194,7 @@ Suite *rasync_suite(void)
     tcase_add_checked_fixture(errs, setup, teardown);
     tcase_set_timeout(errs, 20);
     tcase_add_test(core, replies_and_scripts);
+    tcase_add_test(core, sharded_subscription);
     tcase_add_test(errs, unsent_commands_fail_once_later);
     tcase_add_test(errs, a_lost_connection_fails_once);
     suite_add_tcase(s, core);

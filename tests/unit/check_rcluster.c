@@ -547,6 +547,55 @@ START_TEST(async_routes_and_follows)
 }
 END_TEST
 
+static void on_smessage(struct rasync *ra, redisReply *r, void *arg)
+{
+    (void)ra;
+    if (r && r->type == REDIS_REPLY_ARRAY && r->elements == 3 &&
+        strcmp(r->element[0]->str, "smessage") == 0)
+        ((struct tally *)arg)->messages++;
+}
+
+/* SPUBLISH ch until t has want messages (5 s at most). */
+static int spublish_until(struct event_base *base, struct rconn *rc, const char *ch,
+                          struct tally *t, int want)
+{
+    for (int64_t until = mono_us() + 5000000; t->messages < want && mono_us() < until;) {
+        redisReply *r = rconn_cmd(rc, "SPUBLISH %s hi", ch);
+        if (r)
+            freeReplyObject(r);
+        int none = 0;
+        spin(base, &none, 1, 50);
+    }
+    return t->messages >= want;
+}
+
+START_TEST(async_sharded_follows)
+{
+    struct event_base *base = event_base_new();
+    struct tally t = {0};
+    struct rasync *ra = rasync_new(base, addr, "test", on_up, &t);
+    ck_assert(spin(base, &t.connects, 1, 10000));
+    struct rconn *rc = rconn_new(addr);
+    const char *ch = "aa:{shard}:chan";
+    rasync_ssubscribe(ra, on_smessage, &t, ch);
+    ck_assert_msg(spublish_until(base, rc, ch, &t, 1), "no smessage on its slot's master");
+    /* Its slot moves (Redis says sunsubscribe): held again on the new master. */
+    move_slot(rc, kslot(ch));
+    int had = t.messages;
+    ck_assert_msg(spublish_until(base, rc, ch, &t, had + 1), "no smessage after the slot moved");
+    /* Subscribing again (a caller after a reconnection) holds it once. */
+    rasync_ssubscribe(ra, on_smessage, &t, ch);
+    had = t.messages;
+    freeReplyObject(must(rconn_cmd(rc, "SPUBLISH %s once", ch), REDIS_REPLY_INTEGER));
+    int none = 0;
+    spin(base, &none, 1, 300);
+    ck_assert_int_eq(t.messages, had + 1);
+    rasync_free(ra);
+    rconn_free(rc);
+    event_base_free(base);
+}
+END_TEST
+
 START_TEST(async_master_killed)
 {
     struct event_base *base = event_base_new();
@@ -603,6 +652,7 @@ Suite *rcluster_suite(void)
     tcase_add_test(cluster, keys_on_every_master);
     tcase_add_test(cluster, moved_and_ask);
     tcase_add_test(cluster, async_routes_and_follows);
+    tcase_add_test(cluster, async_sharded_follows);
     tcase_set_timeout(cluster, 60);
     tcase_add_checked_fixture(failover, cluster_up_replicas, cluster_down); /* one each */
     tcase_add_test(failover, master_killed);
