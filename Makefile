@@ -159,7 +159,7 @@ $(BINDIR)/aa-desktop: $(OBJDIR)/client/desktop.o $(CL_OBJ) $(BINDIR)/libaa.a
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LWS_LIBS) $(GTK_LIBS) $(LIBS)
 
 # aa-ctl: the operator's tool needs the library only (no worker, no libcurl)
-$(BINDIR)/aa-ctl: $(OBJDIR)/ctl/ctl_main.o $(BINDIR)/libaa.a
+$(BINDIR)/aa-ctl: $(OBJDIR)/ctl/ctl_main.o $(OBJDIR)/ctl/ctl_cells.o $(BINDIR)/libaa.a
 	$(call say,LD,$@)$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
 $(UNIT): $(call obj,$(UNIT_SRC)) $(GW_OBJ) $(WK_OBJ) $(AGENT_OBJ) $(TOOL_OBJ) $(CL_OBJ) \

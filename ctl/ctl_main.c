@@ -2,6 +2,7 @@
  * callbacks, streams, dead letters, connections), all of it also readable
  * with plain redis-cli (see docs/ARCHITECTURE.md). */
 #include "cfg.h"
+#include "ctl_cells.h"
 #include "dur_exec.h"
 #include "dur_resume.h"
 #include "ids.h"
@@ -50,6 +51,8 @@ static const char usage[] =
     "  key cells NAME             NAME in every cell, one a line\n"
     "  key any NAME               NAME as a SCAN pattern over every cell\n"
     "  key masters                the masters' addresses, one a line (SCAN runs on each)\n"
+    "  cells [show|plan|balance]  a cluster's cells by master; move whole cells (live) so\n"
+    "                             every master serves as many (plan: say what would move)\n"
     "  token                      mint a bearer token (--token-secret or AA_TOKEN_SECRET,\n"
     "                             --sub, --session, --scope, --ttl-s)";
 
@@ -315,9 +318,9 @@ int main(int argc, char **argv)
         return argc < 2 ? 2 : 0;
     }
     const char *cmd = argv[1];
-    static const char *const known[] = {"executions", "show",     "callbacks", "streams",
-                                        "dead",       "sessions", "sweep",     "complete",
-                                        "token",      "cancel",   "key",       NULL};
+    static const char *const known[] = {"executions", "show",  "callbacks", "streams", "dead",
+                                        "sessions",   "sweep", "complete",  "token",   "cancel",
+                                        "key",        "cells", NULL};
     int found = 0;
     for (int i = 0; known[i]; i++)
         found |= !strcmp(cmd, known[i]);
@@ -393,6 +396,12 @@ int main(int argc, char **argv)
         rcode = cmd_sessions(rc);
     else if (!strcmp(cmd, "key") && npos >= 1)
         rcode = cmd_key(rc, pos, npos);
+    else if (!strcmp(cmd, "cells") && (npos == 0 || (npos == 1 && !strcmp(pos[0], "show"))))
+        rcode = ctl_cells_show(rc);
+    else if (!strcmp(cmd, "cells") && npos == 1 && !strcmp(pos[0], "plan"))
+        rcode = ctl_cells_balance(rc, 1);
+    else if (!strcmp(cmd, "cells") && npos == 1 && !strcmp(pos[0], "balance"))
+        rcode = ctl_cells_balance(rc, 0);
     else if (!strcmp(cmd, "sweep") && npos == 0) {
         int n = dur_sweep(rc, 86400, 0);
         printf("resumed %d\n", n);

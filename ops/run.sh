@@ -11,7 +11,8 @@
 # AA_CLUSTER=1) starts a private Redis Cluster instead of one Redis: 3
 # masters and 3 replicas on loopback, AOF on, data under build/run/cluster/
 # (ops/redis-cluster.sh); every program gets its cluster: address and the
-# keys spread over 16 cells. The services run in a
+# keys spread over 16 cells, as evenly over the masters as they divide
+# (aa-ctl cells balance). The services run in a
 # session of their own, so a Ctrl-C on the terminal reaches only the client;
 # this script stops the rest. Files that hold secrets (secret, token, env,
 # mcp-client) are 0600 and removed by down.
@@ -63,6 +64,7 @@ up() {
     local redis cli
     if [ "${AA_CLUSTER:-0}" = 1 ]; then
         redis=$(bash ops/redis-cluster.sh start "$RUN/cluster" 3 1) || return 1
+        "$BINDIR/aa-ctl" cells balance --redis "$redis" >>"$RUN/cluster/balance.log" 2>&1
         local seed=${redis#cluster:}
         seed=${seed%%,*}
         cli="redis-cli -c -h ${seed%:*} -p ${seed##*:}"

@@ -217,6 +217,22 @@ if [ -n "${AA_E2E_CLUSTER:-}" ]; then
         test "$(shard_channels | sort -u | wc -l)" = 16
     check "cluster: no push on a classic channel" \
         test "$(rcli PUBSUB NUMSUB aa:push:gw | tail -1)" = 0
+    # aa-ctl cells balance moves whole live cells until every master serves
+    # as many (within one); the stack follows and keeps answering
+    "$BINDIR/aa-ctl" cells balance --redis "$REDIS" >"$E2E_DIR/balance.out" 2>&1
+    check "cluster: aa-ctl cells balance" grep -qE '^cells balance: moved [0-9]+; 16 cells on 3 masters, 5 to 6 each$' "$E2E_DIR/balance.out"
+    bpids=()
+    for i in $(seq 1 20); do
+        client --session "spread-$i" --prompt "What's my VPN status?" --timeout-ms 20000 \
+            >"$E2E_DIR/after-balance-$i.out" 2>&1 &
+        bpids+=("$!")
+    done
+    answered=0
+    for i in $(seq 1 20); do
+        wait "${bpids[$((i - 1))]}" && has "$E2E_DIR/after-balance-$i.out" "currently connected" &&
+            answered=$((answered + 1))
+    done
+    check "cluster: after the balance, 20 of 20 sessions answered ($answered)" test "$answered" = 20
 fi
 
 # 10. Every program stops cleanly on SIGTERM, with no sanitizer report.
