@@ -219,7 +219,7 @@ if [ -n "${AA_E2E_CLUSTER:-}" ]; then
         test "$(rcli PUBSUB NUMSUB aa:push:gw | tail -1)" = 0
     # aa-ctl cells balance moves whole live cells until every master serves
     # as many (within one); the stack follows and keeps answering
-    "$BINDIR/aa-ctl" cells balance --redis "$REDIS" >"$E2E_DIR/balance.out" 2>&1
+    "$BINDIR/aa-ctl" cells balance --redis "${REDIS:-${AA_E2E_REDIS:-}}" >"$E2E_DIR/balance.out" 2>&1
     check "cluster: aa-ctl cells balance" grep -qE '^cells balance: moved [0-9]+; 16 cells on 3 masters, 5 to 6 each$' "$E2E_DIR/balance.out"
     bpids=()
     for i in $(seq 1 20); do
