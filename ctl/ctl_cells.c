@@ -49,7 +49,7 @@ static int survey(struct rconn *rc, struct master **ms, struct cell **cs)
     }
     for (unsigned k = 0; k < keys_cells(); k++) {
         char name[KEYS_MAX];
-        keys_in_cell(name, sizeof(name), "aa:cell", k);
+        keys_in_cell(name, sizeof(name), KEYS_CB_DEADLINES, k); /* any name: the slot of {cK} */
         redisContext *owner = rconn_ctx_for(rc, name);
         (*cs)[k].slot = rslot_of(name, strlen(name));
         (*cs)[k].at = -1;

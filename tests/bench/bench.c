@@ -479,8 +479,8 @@ static int suspend_bench(void)
     redisReply *r;
     char stream[KEYS_MAX], cbd[KEYS_MAX], exd[KEYS_MAX], first[64], key[KEYS_MAX], cbk[KEYS_MAX];
     in_cell(stream, sizeof(stream), STREAM);
-    in_cell(cbd, sizeof(cbd), "aa:cb:deadlines");
-    in_cell(exd, sizeof(exd), "aa:exec:deadlines");
+    in_cell(cbd, sizeof(cbd), KEYS_CB_DEADLINES);
+    in_cell(exd, sizeof(exd), KEYS_EXEC_DEADLINES);
     redisContext *node = rconn_ctx_for(rc, stream);
     long long before = used_memory(node);
     int64_t t0 = mono_us();
@@ -611,7 +611,7 @@ static int dispatch_bench(void)
     }
     char dstream[KEYS_MAX], exd[KEYS_MAX], first[64];
     in_cell(dstream, sizeof(dstream), DISPATCH_STREAM);
-    in_cell(exd, sizeof(exd), "aa:exec:deadlines");
+    in_cell(exd, sizeof(exd), KEYS_EXEC_DEADLINES);
     freeReplyObject(rconn_cmd(rc, "XGROUP CREATE %s bench-dispatch 0 MKSTREAM", dstream));
     long long calls0, calls1, calls2;
     double cpu0, cpu1, cpu2;
