@@ -118,12 +118,12 @@ START_TEST(sharded_subscription)
     }
     ck_assert_int_ge(m.calls, 1);
     ck_assert_str_eq(m.str, "hello");
-    /* a classic PUBLISH of the same name is not a sharded message */
-    int had = m.calls;
+    /* a classic PUBLISH of the same name is not a sharded message (more
+     * "hello"s of the loop may still arrive meanwhile) */
     freeReplyObject(rconn_cmd(admin, "PUBLISH t:{x}:push classic"));
     for (int64_t until = mono_us() + 200000; mono_us() < until;)
         event_base_loop(base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
-    ck_assert_int_eq(m.calls, had);
+    ck_assert_str_eq(m.str, "hello");
     rasync_free(ra);
     ck_assert_int_eq(m.nulls, 1);
 }
