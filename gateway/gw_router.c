@@ -138,12 +138,11 @@ void gw_router_subscribed(struct rasync *ra, void *arg)
         for (unsigned k = 0; k < keys_cells(); k++)
             rasync_ssubscribe(ra, on_push, s, keys_push(ch, sizeof(ch), s->cfg.node, k));
     }
-    s->subscribed_us = mono_us();
     rasync_subscribe(ra, on_done, s, "SUBSCRIBE", KEYS_MCP_DONE);
     rasync_subscribe(ra, on_cancel, s, "SUBSCRIBE", KEYS_MCP_CANCEL);
-    if (s->sub_connected_once) /* pushes published while we were away are in the outboxes */
+    if (s->subscribed_us) /* pushes published while we were away are in the outboxes */
         gw_session_resync_all(s);
-    s->sub_connected_once = 1;
+    s->subscribed_us = mono_us();
 }
 
 void gw_router_start(struct gw_server *s)

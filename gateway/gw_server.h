@@ -78,10 +78,9 @@ struct gw_server {
     struct gw_metrics m;
     struct event *heartbeat, *sig_term, *sig_int;
     struct ssl_ctx_st *tls; /* SSL_CTX when a certificate is configured */
-    int sub_connected_once;
-    int64_t subscribed_us; /* when the pushes were last subscribed (0: never) */
-    int sub_waiting;       /* the subscriber connected before the cells were known */
-    int cells_known;       /* the deployment's cells read (keys_cells) */
+    int64_t subscribed_us;  /* when the pushes were last subscribed (0: never) */
+    int sub_waiting;        /* the subscriber connected before the cells were known */
+    int cells_known;        /* the deployment's cells read (keys_cells) */
     int stopping;
     int exit_code;
 };

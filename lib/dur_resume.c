@@ -408,11 +408,11 @@ enum dur_notice dur_notice_parse(const redisReply *r, char *text, size_t len)
 /* How many departed workers' tags a resumer remembers. */
 #define GONE_TAGS 64
 
-/* A thread with its own subscriber connection; stop() shuts its socket. */
+/* A thread with its own subscriptions (lib/rsub); it sees `stopping` within
+ * one wait of rsub_wait. */
 struct listener {
     struct dur_resumer *r;
     pthread_t thread;
-    atomic_int fd;
     int started;
 };
 
@@ -565,9 +565,6 @@ static void stop_listener(struct listener *l)
 {
     if (!l->started)
         return;
-    int fd = atomic_load(&l->fd);
-    if (fd >= 0)
-        shutdown(fd, SHUT_RDWR);
     pthread_join(l->thread, NULL);
     l->started = 0;
 }
@@ -579,8 +576,6 @@ struct dur_resumer *dur_resumer_start(const struct dur_resume_opts *o, char *err
     if (o->tag)
         strlcpy_aa(r->tag, o->tag, sizeof(r->tag));
     atomic_init(&r->stopping, 0);
-    atomic_init(&r->notify.fd, -1);
-    atomic_init(&r->timers.fd, -1);
     r->notify.r = r->timers.r = r;
     struct rconn *rc = rconn_new(o->redis);
     if (rconn_connect(rc, err, errlen) < 0 || dur_resume_configure(rc, err, errlen) < 0)
